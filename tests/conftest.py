@@ -1,0 +1,147 @@
+"""Shared fixtures.
+
+Browser tests (marker ``browser``): ``app_url`` is the app served on localhost by a real
+``streamlit run`` (one server for the session); ``page`` is a pytest-playwright page in Debian's
+headless Chromium that refuses (and records) every request leaving localhost. Use
+``goto(page, app_url, "health")`` to open a page and wait until it has finished running, and
+``shot(page, "name")`` to save a screenshot under test-artifacts/.
+"""
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+from urllib.parse import urlparse
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+ARTIFACTS = ROOT / "test-artifacts"
+SHARED = ROOT.parent / "shared"
+sys.path.insert(0, str(ROOT))
+
+CHROMIUM = shutil.which("chromium")
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def app_url(tmp_path_factory):
+    port = _free_port()
+    env = dict(os.environ)
+    env["TERRITORY_DB_URL"] = env.get("TERRITORY_TEST_DB_URL") or f"sqlite:///{tmp_path_factory.mktemp('db') / 'browser.db'}"
+    log = open(tmp_path_factory.mktemp("streamlit") / "server.log", "w")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port),
+         "--server.address", "127.0.0.1", "--server.headless", "true", "--server.fileWatcherType", "none"],
+        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+    )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.time() + 60
+    while time.time() < deadline:
+        try:
+            if urllib.request.urlopen(url + "/_stcore/health", timeout=2).status == 200:
+                break
+        except OSError:
+            time.sleep(0.3)
+    else:
+        proc.kill()
+        pytest.fail("streamlit did not start within 60 s")
+    yield url
+    proc.terminate()
+    try:
+        proc.wait(10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+    log.close()
+
+
+@pytest.fixture(scope="session")
+def browser_type_launch_args(browser_type_launch_args):
+    if not CHROMIUM:
+        pytest.skip("Debian's chromium is not installed (scripts/test.sh installs it as root)")
+    return {
+        **browser_type_launch_args,
+        "executable_path": CHROMIUM,
+        "args": ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic"],
+    }
+
+
+@pytest.fixture(scope="session")
+def browser_context_args(browser_context_args):
+    return {**browser_context_args, "viewport": {"width": 1440, "height": 1000}, "accept_downloads": True}
+
+
+@pytest.fixture
+def external_requests():
+    return []
+
+
+@pytest.fixture
+def page(page, external_requests):
+    """A page whose requests to anything but localhost are aborted and recorded; the test fails
+    at teardown if there were any."""
+
+    def guard(route):
+        host = urlparse(route.request.url).hostname or ""
+        if route.request.url.startswith(("data:", "blob:")) or host in ("127.0.0.1", "localhost", "::1"):
+            route.continue_()
+        else:
+            external_requests.append(route.request.url)
+            route.abort()
+
+    page.context.route("**/*", guard)
+    yield page
+    assert not external_requests, f"requests left localhost: {external_requests[:5]}"
+
+
+def wait_idle(page, timeout: float = 60_000) -> None:
+    """Wait until the Streamlit script run has finished and the page has settled."""
+    page.wait_for_selector('[data-testid="stApp"]', timeout=timeout)
+    page.wait_for_function(
+        """() => { const w = document.querySelector('[data-testid="stStatusWidget"]');
+                   return !w || !w.innerText.match(/Running|Connecting/i); }""",
+        timeout=timeout,
+    )
+    page.wait_for_timeout(400)
+    page.wait_for_function(
+        """() => { const w = document.querySelector('[data-testid="stStatusWidget"]');
+                   return !w || !w.innerText.match(/Running|Connecting/i); }""",
+        timeout=timeout,
+    )
+
+
+def goto(page, app_url: str, path: str = "") -> None:
+    page.goto(f"{app_url}/{path}")
+    wait_idle(page)
+
+
+def assert_no_exception(page) -> None:
+    n = page.locator('[data-testid="stException"]').count()
+    assert n == 0, page.locator('[data-testid="stException"]').first.inner_text()
+
+
+def shot(page, name: str) -> Path:
+    ARTIFACTS.mkdir(exist_ok=True)
+    path = ARTIFACTS / f"{name}.png"
+    page.screenshot(path=str(path), full_page=True)
+    return path
+
+
+def plotly_shape_count(page) -> int:
+    """Number of drawn plotly marks (map polygons, scatter points, bars) on the page."""
+    return page.evaluate(
+        """() => document.querySelectorAll(
+            '.js-plotly-plot path.js-fill, .js-plotly-plot .point, .js-plotly-plot .bars path, '
+            + '.js-plotly-plot .maplibregl-canvas, .js-plotly-plot .scatterlayer path').length"""
+    )

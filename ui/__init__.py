@@ -1,0 +1,2 @@
+"""Small Streamlit helpers shared by the pages (session state, sidebar). Pages only; the core
+never imports this package."""

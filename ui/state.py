@@ -1,0 +1,52 @@
+"""Session state the pages share: the active dataset and the active scenario's settings.
+
+Keys in ``st.session_state``:
+- ``dataset``: the active :class:`territory_core.dataset.Dataset` (the sample when unset).
+- ``settings``: a dict of the active scenario's settings objects, by name:
+  ``"scoring"`` (ScoringConfig), ``"segment_rules"`` (SegmentRules), ``"solver"`` (SolverSettings).
+  Each object is a frozen dataclass with ``to_dict()``/``from_dict()``; scenarios save them.
+"""
+from __future__ import annotations
+
+from typing import Callable, TypeVar
+
+import streamlit as st
+
+from territory_core.dataset import Dataset, load_sample
+
+T = TypeVar("T")
+
+
+@st.cache_resource(show_spinner="Loading the sample data...")
+def _sample() -> Dataset:
+    return load_sample()
+
+
+def get_dataset() -> Dataset:
+    ds = st.session_state.get("dataset")
+    if ds is None:
+        ds = _sample()
+        st.session_state["dataset"] = ds
+    return ds
+
+
+def set_dataset(ds: Dataset) -> None:
+    """Make ``ds`` the active dataset (clears what was derived from the previous one)."""
+    st.session_state["dataset"] = ds
+    st.session_state["dataset_version"] = st.session_state.get("dataset_version", 0) + 1
+
+
+def dataset_version() -> int:
+    """Bumps each time the dataset changes: use it as a cache key next to the settings."""
+    return st.session_state.get("dataset_version", 0)
+
+
+def get_setting(key: str, default: Callable[[], T]) -> T:
+    settings = st.session_state.setdefault("settings", {})
+    if key not in settings:
+        settings[key] = default()
+    return settings[key]
+
+
+def set_setting(key: str, value) -> None:
+    st.session_state.setdefault("settings", {})[key] = value
