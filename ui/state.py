@@ -50,3 +50,13 @@ def get_setting(key: str, default: Callable[[], T]) -> T:
 
 def set_setting(key: str, value) -> None:
     st.session_state.setdefault("settings", {})[key] = value
+
+
+def get_active_scenario():
+    """The scenario being edited in the Scenario Editor (a territory_core.scenarios.Scenario), or
+    None for today's plan. Other pages (Health, Whitespace) may show their figures for it."""
+    return st.session_state.get("active_scenario")
+
+
+def set_active_scenario(scenario) -> None:
+    st.session_state["active_scenario"] = scenario
