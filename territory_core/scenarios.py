@@ -1,0 +1,696 @@
+"""Scenarios: a rebalancing plan as plain data that can be saved, reloaded, diffed and re-solved.
+
+A :class:`Scenario` holds its inputs (settings as JSON dicts, what-if events, manual overrides),
+its result (the assignment and the solver's report) and, once saved, its storage metadata.
+
+What-if events are plain dicts with a ``type`` key::
+
+    {"type": "rep_leaves", "rep_id": "R07"}
+    {"type": "new_hire", "rep_id": "R99", "name": "Ana", "region": "West", "segment": "Mid-Market",
+     "capacity": 1.0, "ramp": 0.5, "quota": 800000, "home_zip": "94107"}
+    {"type": "capacity_change", "rep_id": "R03", "capacity": 0.6}
+    {"type": "quota_change", "rep_id": "R03", "quota": 1200000}
+    {"type": "segment_handover", "segment": "Enterprise", "from_rep_id": "R01", "to_rep_id": "R02"}
+    {"type": "bulk_move", "filter": {"industry": "Healthcare", "state": ["TX"]}, "to_rep_id": "R99"}
+
+:func:`apply_events` turns them into solver inputs, :func:`solve_scenario` runs the optimizer,
+:func:`diff_scenarios` lists the accounts that change hands between two scenarios and
+:func:`scenario_kpis` measures a scenario (balance per metric, moves, coverage, travel).
+"""
+from __future__ import annotations
+
+import copy
+import hashlib
+import json
+import math
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from typing import Any, Callable, Mapping
+
+import numpy as np
+import pandas as pd
+
+from .contract import ASSIGNMENT, A, R, S, X
+from .dataset import Dataset, coerce_types
+
+EVENT_TYPES = ("rep_leaves", "new_hire", "capacity_change", "quota_change", "segment_handover", "bulk_move")
+SETTING_KEYS = ("scoring", "segment_rules", "solver")
+TODAY_NAME = "Today's plan"
+
+# Human labels for the event types (pages may use them in lists).
+EVENT_LABELS = {
+    "rep_leaves": "Rep leaves",
+    "new_hire": "New hire joins",
+    "capacity_change": "Capacity change",
+    "quota_change": "Quota change",
+    "segment_handover": "Segment changes hands",
+    "bulk_move": "Bulk move by filter",
+}
+
+
+class EventError(ValueError):
+    """A what-if event or manual override cannot be applied (message says which, why and how to fix)."""
+
+
+def _json_safe(value: Any) -> Any:
+    """Deep copy of ``value`` as JSON-safe plain data (tuples become lists, numpy scalars plain)."""
+    if isinstance(value, Mapping):
+        return {str(k): _json_safe(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple, set, frozenset)):
+        return [_json_safe(v) for v in value]
+    if isinstance(value, (np.bool_,)):
+        return bool(value)
+    if isinstance(value, np.integer):
+        return int(value)
+    if isinstance(value, np.floating):
+        v = float(value)
+        return None if math.isnan(v) else v
+    if isinstance(value, float) and math.isnan(value):
+        return None
+    if value is pd.NA or value is pd.NaT:
+        return None
+    if isinstance(value, (pd.Timestamp, datetime)):
+        return value.isoformat()
+    if hasattr(value, "to_dict") and callable(value.to_dict) and not isinstance(value, pd.DataFrame):
+        return _json_safe(value.to_dict())
+    return copy.deepcopy(value)
+
+
+@dataclass(frozen=True, eq=False)
+class Scenario:
+    """A rebalancing scenario. Frozen: change it with :meth:`with_`.
+
+    ``assignment`` columns: S.account_id, S.rep_id, S.previous_rep_id, S.moved, S.reason.
+    Storage metadata (``id``, ``version``, ``saved_by``, ``saved_at``) is filled by
+    :class:`territory_core.storage.ScenarioStore`; ``input_fingerprint`` by :func:`solve_scenario`.
+    """
+
+    name: str
+    parent_id: str | None = None
+    parent_version: int | None = None
+    settings: Mapping[str, dict] = field(default_factory=dict)
+    events: tuple[dict, ...] = ()
+    overrides: tuple[dict, ...] = ()
+    assignment: pd.DataFrame | None = None
+    report: dict | None = None
+    description: str = ""
+    id: str | None = None
+    version: int | None = None
+    saved_by: str | None = None
+    saved_at: datetime | None = None
+    input_fingerprint: str | None = None
+
+    def __post_init__(self):
+        # Normalise to plain JSON data so a saved and reloaded scenario is the same thing.
+        settings = {}
+        for k, v in dict(self.settings or {}).items():
+            settings[str(k)] = _json_safe(v)
+        object.__setattr__(self, "settings", settings)
+        object.__setattr__(self, "events", tuple(_json_safe(dict(e)) for e in (self.events or ())))
+        object.__setattr__(self, "overrides", tuple(_json_safe(dict(o)) for o in (self.overrides or ())))
+        if self.report is not None:
+            object.__setattr__(self, "report", _json_safe(self.report))
+        object.__setattr__(self, "name", str(self.name or "").strip() or "Untitled scenario")
+        object.__setattr__(self, "description", str(self.description or ""))
+
+    def with_(self, **changes) -> "Scenario":
+        return replace(self, **changes)
+
+    @property
+    def is_today(self) -> bool:
+        return self.id is None and self.name == TODAY_NAME and not self.events and not self.overrides
+
+    @property
+    def is_solved(self) -> bool:
+        return self.assignment is not None
+
+    @property
+    def label(self) -> str:
+        """Short label, e.g. ``"West rebalance v3"``."""
+        return f"{self.name} v{self.version}" if self.version else self.name
+
+    @classmethod
+    def today(cls, dataset: Dataset, *, settings: Mapping[str, dict] | None = None) -> "Scenario":
+        """Today's plan as a scenario: every account stays with its current owner (A.owner_id)."""
+        acc = dataset.accounts
+        owner = acc[A.owner_id].astype("string") if A.owner_id in acc.columns else pd.Series(pd.NA, index=acc.index, dtype="string")
+        assignment = pd.DataFrame({
+            S.account_id: acc[A.account_id].astype("string").to_numpy(),
+            S.rep_id: owner.to_numpy(),
+            S.previous_rep_id: owner.to_numpy(),
+            S.moved: False,
+            S.reason: "Today's plan",
+        })
+        assignment = coerce_types(assignment, ASSIGNMENT)
+        report = {"status": "current", "status_text": "Today's plan (not optimised)", "moves": 0,
+                  "arr_moved": 0.0}
+        return cls(name=TODAY_NAME, settings=settings or {}, assignment=assignment, report=report,
+                   description="The current owners, as loaded.", input_fingerprint=dataset_fingerprint(dataset))
+
+    def to_dict(self) -> dict:
+        """JSON-safe inputs and metadata (no assignment)."""
+        return {
+            "name": self.name, "parent_id": self.parent_id, "parent_version": self.parent_version,
+            "settings": _json_safe(self.settings), "events": _json_safe(self.events),
+            "overrides": _json_safe(self.overrides), "report": _json_safe(self.report),
+            "description": self.description, "id": self.id, "version": self.version,
+            "saved_by": self.saved_by, "saved_at": _json_safe(self.saved_at),
+            "input_fingerprint": self.input_fingerprint,
+        }
+
+
+# --------------------------------------------------------------------------------------------
+# Fingerprint
+# --------------------------------------------------------------------------------------------
+
+def dataset_fingerprint(dataset: Dataset) -> str:
+    """A short stable hash of the accounts and reps (what a solve depends on)."""
+    h = hashlib.sha256()
+    for df in (dataset.accounts, dataset.reps):
+        if df is None:
+            continue
+        d = df.reindex(sorted(df.columns), axis=1).reset_index(drop=True)
+        h.update(("|".join(map(str, d.columns))).encode())
+        if len(d):
+            h.update(pd.util.hash_pandas_object(d.astype("string"), index=False).to_numpy().tobytes())
+    return h.hexdigest()[:16]
+
+
+# --------------------------------------------------------------------------------------------
+# Events
+# --------------------------------------------------------------------------------------------
+
+@dataclass(frozen=True, eq=False)
+class EventResult:
+    """Solver inputs after applying the what-if events.
+
+    ``fixed``: account_id -> rep_id forced by bulk moves and handovers; ``reasons``: account_id ->
+    why it is fixed; ``notes``: one plain sentence per event.
+    """
+
+    reps: pd.DataFrame
+    accounts: pd.DataFrame
+    fixed: dict[str, str]
+    notes: list[str]
+    reasons: dict[str, str] = field(default_factory=dict)
+
+
+def describe_event(event: Mapping, rep_names: Mapping[str, str] | None = None) -> str:
+    """One line in plain words, e.g. ``"Rep leaves: Bob Smith (R07)"``."""
+    names = rep_names or {}
+
+    def rep(rid):
+        rid = "" if rid is None else str(rid)
+        n = names.get(rid)
+        return f"{n} ({rid})" if n and n != rid else rid or "?"
+
+    t = event.get("type")
+    if t == "rep_leaves":
+        return f"Rep leaves: {rep(event.get('rep_id'))}"
+    if t == "new_hire":
+        return (f"New hire: {event.get('name') or event.get('rep_id')} ({event.get('rep_id')}), "
+                f"ramp {float(event.get('ramp', 1.0) or 1.0):.0%}, capacity {float(event.get('capacity', 1.0) or 1.0):g}")
+    if t == "capacity_change":
+        return f"Capacity change: {rep(event.get('rep_id'))} to {event.get('capacity')}"
+    if t == "quota_change":
+        return f"Quota change: {rep(event.get('rep_id'))} to {event.get('quota')}"
+    if t == "segment_handover":
+        return (f"Segment {event.get('segment')!s} moves from {rep(event.get('from_rep_id'))} "
+                f"to {rep(event.get('to_rep_id'))}")
+    if t == "bulk_move":
+        f = ", ".join(f"{k} = {'/'.join(map(str, v)) if isinstance(v, (list, tuple)) else v}"
+                      for k, v in (event.get("filter") or {}).items())
+        return f"Bulk move: accounts with {f or '(no filter)'} to {rep(event.get('to_rep_id'))}"
+    return f"Unknown event {t!r}"
+
+
+def _num(event: Mapping, key: str, where: str, *, default=None, minimum=None, maximum=None) -> float:
+    v = event.get(key, default)
+    try:
+        v = float(v)
+    except (TypeError, ValueError):
+        raise EventError(f"{where}: {key} must be a number, got {event.get(key)!r}.") from None
+    if math.isnan(v) or (minimum is not None and v < minimum) or (maximum is not None and v > maximum):
+        rng = f"between {minimum:g} and {maximum:g}" if maximum is not None else f"at least {minimum:g}"
+        raise EventError(f"{where}: {key} must be {rng}, got {event.get(key)!r}.")
+    return v
+
+
+def _match(series: pd.Series, value) -> pd.Series:
+    values = list(value) if isinstance(value, (list, tuple, set)) else [value]
+    if pd.api.types.is_bool_dtype(series):
+        want = {str(v).strip().lower() in ("true", "1", "yes", "y", "t") for v in values}
+        return series.isin(list(want)).fillna(False).astype(bool)
+    if pd.api.types.is_numeric_dtype(series):
+        nums = pd.to_numeric(pd.Series(values), errors="coerce").dropna().tolist()
+        return series.isin(nums).fillna(False).astype(bool)
+    want = {str(v).strip().casefold() for v in values if v is not None}
+    return series.astype("string").str.strip().str.casefold().isin(want).fillna(False).astype(bool)
+
+
+def apply_events(dataset: Dataset, events, enriched: pd.DataFrame | None = None) -> EventResult:
+    """Apply what-if events in order; return the reps and accounts to give the solver and the
+    forced assignments. Raises :class:`EventError` naming the event (1-based) that cannot apply."""
+    reps = dataset.reps.copy()
+    if R.active not in reps.columns:
+        reps[R.active] = True
+    reps[R.active] = reps[R.active].astype("boolean").fillna(True)
+    for col, default in ((R.capacity, 1.0), (R.ramp, 1.0)):
+        if col not in reps.columns:
+            reps[col] = default
+    accounts = (enriched if enriched is not None else dataset.accounts).copy()
+    acc_ids = accounts[A.account_id].astype("string")
+    owner = accounts[A.owner_id].astype("string") if A.owner_id in accounts.columns else pd.Series(pd.NA, index=accounts.index, dtype="string")
+    fixed: dict[str, str] = {}
+    reasons: dict[str, str] = {}
+    notes: list[str] = []
+
+    def rep_index():
+        return {str(r): i for i, r in zip(reps.index, reps[R.rep_id].astype("string"))}
+
+    def names():
+        return dict(zip(reps[R.rep_id].astype(str), reps[R.name].astype("string").fillna("").astype(str)))
+
+    def need_rep(rid, where, *, active=True) -> str:
+        rid = "" if rid is None else str(rid).strip()
+        idx = rep_index()
+        if not rid:
+            raise EventError(f"{where}: no rep chosen. Pick a rep from the list.")
+        if rid not in idx:
+            raise EventError(f"{where}: rep {rid!r} is not in the reps table. Pick a rep from the list "
+                             "or add a new-hire event first.")
+        if active and not bool(reps.at[idx[rid], R.active]):
+            raise EventError(f"{where}: rep {rid!r} is inactive (left or disabled), so it cannot receive "
+                             "accounts. Choose an active rep.")
+        return rid
+
+    for i, ev in enumerate(events or (), start=1):
+        if not isinstance(ev, Mapping):
+            raise EventError(f"Event {i}: expected a dict with a 'type', got {type(ev).__name__}.")
+        t = ev.get("type")
+        where = f"Event {i} ({EVENT_LABELS.get(t, t)})"
+        if t not in EVENT_TYPES:
+            raise EventError(f"Event {i}: unknown type {t!r}; use one of {', '.join(EVENT_TYPES)}.")
+        if t == "rep_leaves":
+            rid = need_rep(ev.get("rep_id"), where, active=False)
+            reps.loc[reps[R.rep_id].astype("string") == rid, R.active] = False
+            book = (owner == rid).fillna(False).to_numpy()
+            released = []
+            for col in (A.locked, A.named):
+                if col in accounts.columns:
+                    m = book & accounts[col].astype("boolean").fillna(False).to_numpy(dtype=bool)
+                    if m.any():
+                        released.append(f"{int(m.sum())} {col}")
+                        accounts.loc[m, col] = False
+            # Forced moves onto the leaving rep are void.
+            for aid in [a for a, r in fixed.items() if r == rid]:
+                fixed.pop(aid)
+                reasons.pop(aid, None)
+            msg = f"{describe_event(ev, names())}: {int(book.sum())} accounts to redistribute"
+            if released:
+                msg += f" (released {', '.join(released)} so they can move)"
+            notes.append(msg + ".")
+        elif t == "new_hire":
+            rid = str(ev.get("rep_id") or "").strip()
+            if not rid:
+                raise EventError(f"{where}: give the new hire a rep_id (e.g. their CRM user id).")
+            if rid in rep_index():
+                raise EventError(f"{where}: rep_id {rid!r} already exists; choose an unused id.")
+            cap = _num(ev, "capacity", where, default=1.0, minimum=0.0, maximum=10.0)
+            ramp = _num(ev, "ramp", where, default=1.0, minimum=0.0, maximum=1.0)
+            row = {c: pd.NA for c in reps.columns}
+            row.update({R.rep_id: rid, R.name: str(ev.get("name") or rid), R.capacity: cap, R.ramp: ramp,
+                        R.active: True})
+            for key, col in (("region", R.region), ("segment", R.segment), ("role", R.role),
+                             ("manager", R.manager), ("specialties", R.specialties)):
+                if ev.get(key) not in (None, ""):
+                    row[col] = str(ev[key])
+            if ev.get("quota") not in (None, ""):
+                row[R.quota] = _num(ev, "quota", where, minimum=0.0)
+            z = str(ev.get("home_zip") or "").strip()
+            if z:
+                z = z.split("-")[0].zfill(5)[:5]
+                row[R.home_zip] = z
+                lat, lon = _zip_latlon(z)
+                if lat is not None:
+                    row[R.home_lat], row[R.home_lon] = lat, lon
+            new = pd.DataFrame([row])
+            for c in reps.columns:
+                try:
+                    if pd.api.types.is_numeric_dtype(reps[c]) and not pd.api.types.is_bool_dtype(reps[c]):
+                        new[c] = pd.to_numeric(new[c], errors="coerce").astype(reps[c].dtype)
+                    else:
+                        new[c] = new[c].astype(reps[c].dtype)
+                except (TypeError, ValueError):
+                    pass
+            reps = pd.concat([reps, new], ignore_index=True)
+            notes.append(f"{describe_event(ev, names())}: a book sized by capacity x ramp "
+                         f"({cap * ramp:.2f} FTE) is carved from the others.")
+        elif t == "capacity_change":
+            rid = need_rep(ev.get("rep_id"), where, active=False)
+            cap = _num(ev, "capacity", where, minimum=0.0, maximum=10.0)
+            reps.loc[reps[R.rep_id].astype("string") == rid, R.capacity] = cap
+            notes.append(f"{describe_event(ev, names())}.")
+        elif t == "quota_change":
+            rid = need_rep(ev.get("rep_id"), where, active=False)
+            q = _num(ev, "quota", where, minimum=0.0)
+            if R.quota not in reps.columns:
+                reps[R.quota] = np.nan
+            reps.loc[reps[R.rep_id].astype("string") == rid, R.quota] = q
+            notes.append(f"{describe_event(ev, names())}.")
+        elif t == "segment_handover":
+            src = need_rep(ev.get("from_rep_id"), where, active=False)
+            dst = need_rep(ev.get("to_rep_id"), where)
+            seg = ev.get("segment")
+            if seg in (None, ""):
+                raise EventError(f"{where}: choose the segment that changes hands.")
+            mine = (owner == src).fillna(False)
+            if X.segment in accounts.columns:
+                sel = mine & _match(accounts[X.segment], seg)
+                how = f"accounts in segment {seg}"
+            else:
+                rseg = reps.loc[reps[R.rep_id].astype("string") == src, R.segment] if R.segment in reps.columns else pd.Series(dtype="string")
+                same = len(rseg) and str(rseg.iloc[0]).strip().casefold() == str(seg).strip().casefold()
+                sel = mine if same else mine & False
+                how = "the whole book (accounts carry no segment; the rep's segment matches)" if same else \
+                    "no accounts (accounts carry no segment column and the rep sells another segment)"
+            ids = acc_ids[sel].tolist()
+            for aid in ids:
+                fixed[str(aid)] = dst
+                reasons[str(aid)] = f"Segment {seg} handed over from {src} to {dst}"
+            notes.append(f"{describe_event(ev, names())}: {len(ids)} accounts ({how}).")
+            if R.segment in reps.columns:
+                reps.loc[reps[R.rep_id].astype("string") == dst, R.segment] = reps.loc[
+                    reps[R.rep_id].astype("string") == dst, R.segment].fillna(str(seg))
+        elif t == "bulk_move":
+            dst = need_rep(ev.get("to_rep_id"), where)
+            flt = ev.get("filter") or {}
+            if not isinstance(flt, Mapping) or not flt:
+                raise EventError(f"{where}: give at least one filter, e.g. {{'industry': 'Healthcare', 'state': 'TX'}}.")
+            sel = pd.Series(True, index=accounts.index)
+            for fld, val in flt.items():
+                if fld not in accounts.columns:
+                    raise EventError(f"{where}: filter field {fld!r} is not an account column; "
+                                     f"use one of {', '.join(map(str, accounts.columns[:25]))}.")
+                sel &= _match(accounts[fld], val)
+            ids = acc_ids[sel].tolist()
+            for aid in ids:
+                fixed[str(aid)] = dst
+                reasons[str(aid)] = f"Bulk move: {describe_event(ev, names()).split(': ', 1)[1]}"
+            notes.append(f"{describe_event(ev, names())}: {len(ids)} accounts match.")
+    reps = reps.reset_index(drop=True)
+    return EventResult(reps=reps, accounts=accounts.reset_index(drop=True), fixed=fixed, notes=notes,
+                       reasons=reasons)
+
+
+_ZIP_CACHE: dict[str, tuple[float | None, float | None]] = {}
+
+
+def _zip_latlon(z: str) -> tuple[float | None, float | None]:
+    if z in _ZIP_CACHE:
+        return _ZIP_CACHE[z]
+    out: tuple[float | None, float | None] = (None, None)
+    try:
+        import zipcodes
+
+        m = zipcodes.matching(z)
+        if m:
+            lat, lon = float(m[0]["lat"]), float(m[0]["long"])
+            if lat or lon:
+                out = (lat, lon)
+    except Exception:  # unknown ZIP or package missing: no coordinates
+        pass
+    _ZIP_CACHE[z] = out
+    return out
+
+
+def apply_overrides(ev: EventResult, overrides, accounts_ids=None) -> tuple[dict[str, str], dict[str, str]]:
+    """Events' fixed assignments plus manual moves and locks (overrides win). Returns (fixed, reasons).
+    Raises :class:`EventError` for an unknown account or an unknown or inactive rep."""
+    fixed = dict(ev.fixed)
+    reasons = dict(ev.reasons)
+    known = set(ev.accounts[A.account_id].astype(str)) if accounts_ids is None else set(accounts_ids)
+    active = dict(zip(ev.reps[R.rep_id].astype(str), ev.reps[R.active].astype("boolean").fillna(True)))
+    for i, o in enumerate(overrides or (), start=1):
+        aid = str(o.get("account_id") or "").strip()
+        rid = str(o.get("rep_id") or "").strip()
+        where = f"Manual override row {i}"
+        if not aid or aid not in known:
+            raise EventError(f"{where}: account {aid!r} is not in the accounts table. Fix the account id or delete the row.")
+        if not rid or rid not in active:
+            raise EventError(f"{where} (account {aid}): rep {rid!r} is not in the reps table. Pick a rep from the list.")
+        if not bool(active[rid]):
+            raise EventError(f"{where} (account {aid}): rep {rid!r} is inactive (left), so cannot own it. Pick an active rep.")
+        fixed[aid] = rid
+        why = str(o.get("reason") or "").strip()
+        reasons[aid] = ("Locked by hand" if o.get("lock") else "Moved by hand") + (f": {why}" if why else "")
+    return fixed, reasons
+
+
+# --------------------------------------------------------------------------------------------
+# Solve
+# --------------------------------------------------------------------------------------------
+
+def solver_settings(scenario: Scenario):
+    """The scenario's SolverSettings (defaults when it has none)."""
+    from .solver import SolverSettings
+
+    d = (scenario.settings or {}).get("solver")
+    return SolverSettings.from_dict(d) if d else SolverSettings()
+
+
+def solve_scenario(dataset: Dataset, scenario: Scenario, *, enriched: pd.DataFrame | None = None,
+                   progress: Callable[[str, float], None] | None = None, cancel=None) -> Scenario:
+    """Apply the scenario's events and overrides, run the optimizer and return the scenario with
+    ``assignment``, ``report`` and ``input_fingerprint`` filled. Raises :class:`EventError` when an
+    event or override cannot apply. Same dataset + scenario inputs -> same assignment."""
+    from .solver import solve
+
+    settings = solver_settings(scenario)
+    ev = apply_events(dataset, scenario.events, enriched)
+    fixed, reasons = apply_overrides(ev, scenario.overrides)
+    opp = dataset.opportunities if dataset.opportunities is not None and len(dataset.opportunities) else None
+    dist = dataset.distances if dataset.distances is not None and len(dataset.distances) else None
+    res = solve(ev.accounts, ev.reps, settings, distances=dist, opportunities=opp, fixed=fixed or None,
+                progress=progress, cancel=cancel)
+    assignment = res.assignment.copy() if res.assignment is not None else None
+    if assignment is not None and len(assignment) and reasons:
+        ids = assignment[S.account_id].astype(str)
+        why = ids.map(reasons)
+        has = why.notna().to_numpy()
+        if S.reason not in assignment.columns:
+            assignment[S.reason] = pd.Series(pd.NA, index=assignment.index, dtype="string")
+        assignment[S.reason] = assignment[S.reason].astype("string")
+        assignment.loc[has, S.reason] = why[has].astype("string").to_numpy()
+    if assignment is not None:
+        assignment = coerce_types(assignment, ASSIGNMENT)
+    report = dict(res.to_report_dict())
+    report["notes"] = list(ev.notes)
+    report["fixed"] = len(fixed)
+    return scenario.with_(assignment=assignment, report=report, input_fingerprint=dataset_fingerprint(dataset))
+
+
+# --------------------------------------------------------------------------------------------
+# Diff and KPIs
+# --------------------------------------------------------------------------------------------
+
+def _need_assignment(sc: Scenario) -> pd.DataFrame:
+    if sc.assignment is None:
+        raise ValueError(f"Scenario {sc.name!r} has no assignment yet: re-solve it first.")
+    return sc.assignment
+
+
+def diff_scenarios(a: Scenario, b: Scenario, accounts: pd.DataFrame) -> pd.DataFrame:
+    """Accounts owned by a different rep in ``b`` than in ``a``: columns account_id, name,
+    from_rep_id, to_rep_id, arr, reason (``b``'s reason), largest arr first."""
+    aa = _need_assignment(a)[[S.account_id, S.rep_id]].rename(columns={S.rep_id: "from_rep_id"})
+    bb = _need_assignment(b)
+    cols = [S.account_id, S.rep_id] + ([S.reason] if S.reason in bb.columns else [])
+    bb = bb[cols].rename(columns={S.rep_id: "to_rep_id"})
+    for d in (aa, bb):
+        d[S.account_id] = d[S.account_id].astype("string")
+    m = aa.merge(bb, on=S.account_id, how="outer")
+    fr = m["from_rep_id"].astype("string").fillna("")
+    to = m["to_rep_id"].astype("string").fillna("")
+    m = m[fr != to].copy()
+    info = accounts[[A.account_id, A.name] + ([A.arr] if A.arr in accounts.columns else [])].copy()
+    info[A.account_id] = info[A.account_id].astype("string")
+    info = info.drop_duplicates(A.account_id)
+    m = m.merge(info, on=S.account_id, how="left")
+    if A.arr not in m.columns:
+        m[A.arr] = 0.0
+    if S.reason not in m.columns:
+        m[S.reason] = pd.NA
+    out = pd.DataFrame({
+        "account_id": m[S.account_id].astype("string"),
+        "name": m[A.name].astype("string"),
+        "from_rep_id": m["from_rep_id"].astype("string"),
+        "to_rep_id": m["to_rep_id"].astype("string"),
+        "arr": pd.to_numeric(m[A.arr], errors="coerce").fillna(0.0).astype(float),
+        "reason": m[S.reason].astype("string"),
+    })
+    return out.sort_values(["arr", "account_id"], ascending=[False, True], kind="mergesort").reset_index(drop=True)
+
+
+def _metric_columns(accounts: pd.DataFrame) -> list[str]:
+    cols = []
+    for c in (A.arr, X.potential, X.whitespace, A.open_pipeline, X.workload):
+        if c in accounts.columns and pd.to_numeric(accounts[c], errors="coerce").fillna(0).abs().sum() > 0:
+            cols.append(c)
+    cols.append(X.account_count)
+    return cols
+
+
+def _haversine_km(lat1, lon1, lat2, lon2):
+    lat1, lon1, lat2, lon2 = (np.radians(np.asarray(v, dtype=float)) for v in (lat1, lon1, lat2, lon2))
+    d = np.sin((lat2 - lat1) / 2) ** 2 + np.cos(lat1) * np.cos(lat2) * np.sin((lon2 - lon1) / 2) ** 2
+    return 6371.0 * 2 * np.arcsin(np.sqrt(np.clip(d, 0, 1)))
+
+
+def rep_loads(dataset: Dataset, scenario: Scenario, enriched: pd.DataFrame | None = None) -> pd.DataFrame:
+    """Per active rep and metric: rep_id, name, metric, value, target, deviation (value/target - 1).
+    Targets split each metric's total by capacity x ramp over the scenario's active reps
+    (after its events: leavers excluded, new hires included)."""
+    asg = _need_assignment(scenario)
+    try:
+        reps = apply_events(dataset, scenario.events, enriched).reps
+    except EventError:
+        reps = dataset.reps.copy()
+        reps[R.active] = reps[R.active] if R.active in reps.columns else True
+    accounts = (enriched if enriched is not None else dataset.accounts).copy()
+    accounts[X.account_count] = 1.0
+    metrics = _metric_columns(accounts)
+    acc = accounts[[A.account_id] + metrics].copy()
+    acc[A.account_id] = acc[A.account_id].astype("string")
+    acc = acc.drop_duplicates(A.account_id)
+    a = asg[[S.account_id, S.rep_id]].copy()
+    a[S.account_id] = a[S.account_id].astype("string")
+    a[S.rep_id] = a[S.rep_id].astype("string")
+    m = acc.merge(a, left_on=A.account_id, right_on=S.account_id, how="left", suffixes=("", "_asg"))
+    active = reps[reps[R.active].astype("boolean").fillna(True)].copy()
+    active[R.rep_id] = active[R.rep_id].astype("string")
+    cap = pd.to_numeric(active[R.capacity], errors="coerce").fillna(1.0) * pd.to_numeric(active[R.ramp], errors="coerce").fillna(1.0)
+    share = cap / cap.sum() if cap.sum() > 0 else pd.Series(1.0 / max(len(active), 1), index=active.index)
+    rows = []
+    for metric in metrics:
+        vals = pd.to_numeric(m[metric], errors="coerce").fillna(0.0)
+        per = vals.groupby(m[S.rep_id]).sum()
+        total = float(vals[m[S.rep_id].isin(active[R.rep_id])].sum())
+        for (_, r), sh in zip(active.iterrows(), share):
+            rid = str(r[R.rep_id])
+            v = float(per.get(rid, 0.0))
+            tgt = total * float(sh)
+            rows.append({"rep_id": rid, "name": str(r[R.name]) if pd.notna(r[R.name]) else rid, "metric": metric,
+                         "value": v, "target": tgt, "deviation": (v / tgt - 1.0) if tgt > 0 else 0.0})
+    return pd.DataFrame(rows, columns=["rep_id", "name", "metric", "value", "target", "deviation"])
+
+
+def scenario_kpis(dataset: Dataset, scenario: Scenario, enriched: pd.DataFrame | None = None) -> dict:
+    """Plain-number KPIs of a scenario (JSON-safe dict):
+
+    - ``balance``: per metric ``{"cv", "max_deviation", "mean_abs_deviation", "min", "max", "mean"}``
+      (loads normalised by capacity x ramp; deviation = value/target - 1);
+    - ``balance_index``: 0-100, 100 = every book exactly on target (100 x (1 - mean CV over metrics));
+    - ``moves``, ``arr_moved``, ``moved_pct``; ``accounts``, ``reps`` (active), ``coverage`` (share of
+      accounts owned by an active rep), ``unassigned``;
+    - ``accounts_per_rep`` and ``whitespace_per_rep`` ({"mean", "min", "max"}; whitespace when known);
+    - ``travel_km_mean``/``travel_km_total``/``travel_known`` when account and rep coordinates are known;
+    - ``status``/``status_text``/``gap`` from the solver report when there is one.
+    """
+    asg = _need_assignment(scenario)
+    accounts = enriched if enriched is not None else dataset.accounts
+    loads = rep_loads(dataset, scenario, enriched)
+    balance = {}
+    cvs = []
+    for metric, g in loads.groupby("metric", sort=False):
+        tgt = g["target"].to_numpy(dtype=float)
+        val = g["value"].to_numpy(dtype=float)
+        ok = tgt > 0
+        norm = val[ok] / tgt[ok] if ok.any() else np.array([1.0])
+        cv = float(np.std(norm) / np.mean(norm)) if np.mean(norm) > 0 else 0.0
+        dev = g["deviation"].to_numpy(dtype=float)
+        balance[metric] = {"cv": cv, "max_deviation": float(np.max(np.abs(dev))) if len(dev) else 0.0,
+                           "mean_abs_deviation": float(np.mean(np.abs(dev))) if len(dev) else 0.0,
+                           "min": float(val.min()) if len(val) else 0.0, "max": float(val.max()) if len(val) else 0.0,
+                           "mean": float(val.mean()) if len(val) else 0.0}
+        cvs.append(cv)
+    bal_idx = max(0.0, min(100.0, 100.0 * (1.0 - float(np.mean(cvs))))) if cvs else 100.0
+
+    a = asg.copy()
+    a[S.account_id] = a[S.account_id].astype("string")
+    rep_now = a[S.rep_id].astype("string")
+    acc = accounts.copy()
+    acc[A.account_id] = acc[A.account_id].astype("string")
+    acc = acc.drop_duplicates(A.account_id).set_index(A.account_id)
+    prev = acc[A.owner_id].astype("string").reindex(a[S.account_id]).to_numpy() if A.owner_id in acc.columns else a.get(S.previous_rep_id)
+    prev = pd.Series(prev, index=a.index, dtype="string")
+    moved = (rep_now.fillna("") != prev.fillna("")).to_numpy()
+    arr = pd.to_numeric(acc[A.arr], errors="coerce").fillna(0.0).reindex(a[S.account_id]).fillna(0.0).to_numpy() if A.arr in acc.columns else np.zeros(len(a))
+    active_ids = set(loads["rep_id"].astype(str))
+    covered = rep_now.fillna("").isin(active_ids).to_numpy()
+    counts = loads[loads["metric"] == X.account_count]["value"]
+    out: dict[str, Any] = {
+        "accounts": int(len(a)),
+        "reps": int(len(active_ids)),
+        "moves": int(moved.sum()),
+        "arr_moved": float(arr[moved].sum()),
+        "moved_pct": float(moved.mean()) if len(a) else 0.0,
+        "coverage": float(covered.mean()) if len(a) else 1.0,
+        "unassigned": int((~covered).sum()),
+        "balance": balance,
+        "balance_index": bal_idx,
+        "accounts_per_rep": {"mean": float(counts.mean()) if len(counts) else 0.0,
+                             "min": float(counts.min()) if len(counts) else 0.0,
+                             "max": float(counts.max()) if len(counts) else 0.0},
+    }
+    ws = loads[loads["metric"] == X.whitespace]["value"]
+    if len(ws):
+        out["whitespace_per_rep"] = {"mean": float(ws.mean()), "min": float(ws.min()), "max": float(ws.max())}
+    # Travel: account to its rep's home, great-circle km.
+    if {A.lat, A.lon} <= set(acc.columns):
+        try:
+            reps = apply_events(dataset, scenario.events, enriched).reps
+        except EventError:
+            reps = dataset.reps
+        if {R.home_lat, R.home_lon} <= set(reps.columns):
+            home = reps.assign(**{R.rep_id: reps[R.rep_id].astype("string")}).drop_duplicates(R.rep_id).set_index(R.rep_id)
+            hl = pd.to_numeric(home[R.home_lat], errors="coerce").reindex(rep_now).to_numpy(dtype=float)
+            ho = pd.to_numeric(home[R.home_lon], errors="coerce").reindex(rep_now).to_numpy(dtype=float)
+            al = pd.to_numeric(acc[A.lat], errors="coerce").reindex(a[S.account_id]).to_numpy(dtype=float)
+            ao = pd.to_numeric(acc[A.lon], errors="coerce").reindex(a[S.account_id]).to_numpy(dtype=float)
+            known = ~(np.isnan(hl) | np.isnan(ho) | np.isnan(al) | np.isnan(ao))
+            if known.any():
+                km = _haversine_km(al[known], ao[known], hl[known], ho[known])
+                out["travel_km_mean"] = float(km.mean())
+                out["travel_km_total"] = float(km.sum())
+                out["travel_known"] = float(known.mean())
+    rep = scenario.report or {}
+    for k in ("status", "status_text", "gap"):
+        if k in rep:
+            out[k] = rep[k]
+    return _json_safe(out)
+
+
+METRIC_LABELS = {A.arr: "ARR", X.potential: "Potential", X.whitespace: "Whitespace", A.open_pipeline: "Open pipeline",
+                 X.workload: "Workload", X.account_count: "Accounts"}
+
+
+def kpi_rows(kpis: Mapping) -> list[tuple[str, str]]:
+    """KPIs as (label, formatted value) rows for tables and the HTML summary."""
+    rows = [("Balance index", f"{kpis.get('balance_index', 0):.1f} / 100"),
+            ("Moves", f"{kpis.get('moves', 0):,} ({kpis.get('moved_pct', 0):.1%} of accounts)"),
+            ("ARR moved", f"${kpis.get('arr_moved', 0):,.0f}"),
+            ("Active reps", f"{kpis.get('reps', 0):,}"),
+            ("Coverage", f"{kpis.get('coverage', 0):.1%} ({kpis.get('unassigned', 0):,} without an active owner)")]
+    apr = kpis.get("accounts_per_rep") or {}
+    rows.append(("Accounts per rep", f"{apr.get('mean', 0):,.0f} (min {apr.get('min', 0):,.0f}, max {apr.get('max', 0):,.0f})"))
+    if "whitespace_per_rep" in kpis:
+        w = kpis["whitespace_per_rep"]
+        rows.append(("Whitespace per rep", f"${w['mean']:,.0f} (min ${w['min']:,.0f}, max ${w['max']:,.0f})"))
+    for m, b in (kpis.get("balance") or {}).items():
+        rows.append((f"{METRIC_LABELS.get(m, m)} balance", f"CV {b['cv']:.1%}, worst deviation {b['max_deviation']:.1%}"))
+    if "travel_km_mean" in kpis:
+        rows.append(("Travel to accounts", f"{kpis['travel_km_mean']:,.0f} km on average"))
+    if kpis.get("status_text"):
+        rows.append(("Solver", str(kpis["status_text"])))
+    return rows
