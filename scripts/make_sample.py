@@ -99,7 +99,7 @@ def _zip_pool() -> pd.DataFrame:
     z = z[(z["type"] == "STANDARD") & z["lat"].notna() & z["county"].notna() & z["state"].isin(STATE_REGION)]
     z = z.reset_index(drop=True)
     per_county = z.groupby("county")["zip"].transform("size")
-    z["weight"] = per_county.astype(float) ** 1.6
+    z["weight"] = per_county.astype(float) ** 0.7
     return z
 
 
