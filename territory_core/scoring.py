@@ -95,9 +95,9 @@ DEFAULT_INDUSTRY_WEIGHTS: dict[str, float] = {
 }
 
 DEFAULT_PRODUCTS: tuple[ProductModel, ...] = (
-    ProductModel("Core Platform", 600.0, 0.30),
-    ProductModel("Analytics", 300.0, 0.15),
-    ProductModel("Security", 240.0, 0.20),
+    ProductModel("Core Platform", 500.0, 0.9),
+    ProductModel("Analytics", 200.0, 0.75),
+    ProductModel("Integrations", 180.0, 0.75),
 )
 
 
@@ -109,8 +109,8 @@ class ScoringConfig:
     # --- fit -----------------------------------------------------------------------------------
     industry_weights: tuple[tuple[str, float], ...] = tuple(DEFAULT_INDUSTRY_WEIGHTS.items())
     other_industry_weight: float = 0.3  # industries not listed (and missing industry)
-    ideal_employees: tuple[float, float] = (200.0, 10_000.0)
-    ideal_revenue: tuple[float, float] = (20e6, 2e9)
+    ideal_employees: tuple[float, float] = (100.0, 5_000.0)
+    ideal_revenue: tuple[float, float] = (10e6, 1e9)
     fit_industry_weight: float = 0.5
     fit_employees_weight: float = 0.25
     fit_revenue_weight: float = 0.25
@@ -129,7 +129,7 @@ class ScoringConfig:
     fit_weight: float = 0.5
     propensity_weight: float = 0.3
     strategic_weight: float = 0.2
-    tier_thresholds: tuple[float, float, float] = (70.0, 50.0, 30.0)  # A >=, B >=, C >=; else D
+    tier_thresholds: tuple[float, float, float] = (62.0, 52.0, 40.0)  # A >=, B >=, C >=; else D
     # --- whitespace ----------------------------------------------------------------------------
     products: tuple[ProductModel, ...] = DEFAULT_PRODUCTS
     revenue_per_employee: float = 250_000.0  # to estimate seats when employees are missing

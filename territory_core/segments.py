@@ -236,14 +236,13 @@ class SegmentRules:
 
 
 def default_rules() -> SegmentRules:
-    """Named/Strategic, Enterprise, Mid-Market and SMB by employees or revenue (fits the sample)."""
+    """Strategic (named accounts), Enterprise (600+ employees), Mid-Market (100+) and SMB (the rest);
+    fits the sample data, where reps' segments split at about these sizes."""
     return SegmentRules((
         SegmentRule("Strategic", named=True, coverage_model="dedicated", accounts_per_rep=15),
-        SegmentRule("Enterprise", min_employees=2000, coverage_model="dedicated", accounts_per_rep=60),
-        SegmentRule("Enterprise", min_revenue=1e9, coverage_model="dedicated", accounts_per_rep=60),
-        SegmentRule("Mid-Market", min_employees=200, coverage_model="pooled", accounts_per_rep=150),
-        SegmentRule("Mid-Market", min_revenue=50e6, coverage_model="pooled", accounts_per_rep=150),
-        SegmentRule("SMB", coverage_model="pooled", accounts_per_rep=400),
+        SegmentRule("Enterprise", min_employees=600, coverage_model="dedicated", accounts_per_rep=40),
+        SegmentRule("Mid-Market", min_employees=100, coverage_model="pooled", accounts_per_rep=150),
+        SegmentRule("SMB", coverage_model="pooled", accounts_per_rep=300),
     ))
 
 
