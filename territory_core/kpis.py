@@ -1,0 +1,859 @@
+"""Territory health KPIs: per rep, rolled up by manager / segment / region, and over time.
+
+Plain data in, plain data out: every function takes DataFrames in the contract's columns and
+returns a DataFrame (or a dict of numbers). The Territory Health page only draws what these
+functions return.
+
+Definitions (the page's help text repeats them)
+-----------------------------------------------
+Period
+    A calendar quarter, half or year containing the anchor date, or the trailing 12 months
+    ending on the anchor. The anchor defaults to the data's "as of" date (latest opportunity
+    created or closed), or today when there are no opportunities.
+Two attributions
+    *Sales results* (closed-won revenue, win rate, sales cycle, deal size) stay with **who sold
+    them**: the opportunity's ``owner_id`` (today's account owner when the opportunity has none).
+    A scenario's new assignment does not move history.
+    *Book metrics* (accounts, arr, potential, whitespace, workload, open pipeline, untouched
+    accounts) follow the **account's owner**: today's ``owner_id``, or the ``owner`` mapping of
+    a scenario. Open pipeline moves with its account, because the new owner will work it.
+Quota
+    ``reps.quota`` is annual; it is pro-rated to the period (quarter 1/4, half 1/2, year and
+    trailing 12 months 1). Attainment = closed-won revenue / pro-rated quota.
+Pipeline coverage
+    Open pipeline on the rep's book whose expected close date is in or after the period's start
+    (stale deals, expected before the period, are left out) divided by the quota still to close
+    (pro-rated quota - closed-won, at least 0). NaN when the quota is already met or unknown.
+    Without an opportunities table, ``accounts.open_pipeline`` is the open pipeline.
+Win rate
+    Won / closed (won + lost) among deals closed in the period, by count and by amount.
+Sales cycle
+    Mean days from created to close of the deals won in the period.
+Workload
+    Sum over the rep's accounts of an account workload index: the enriched ``workload`` column
+    when given; else a tier weight (A 2, B 1.5, C 1, D 0.5); else 1 per prospect and 1.5 per
+    customer (arr > 0; customers also need account management). ``load_index`` = workload /
+    fair share, where fair share = team workload x capacity x ramp / sum(capacity x ramp):
+    1.0 is exactly the rep's share, 1.3 is 30% more than their share.
+Untouched accounts
+    Accounts on the book with no opportunity created in the ``untouched_months`` before the
+    period's end (or the as-of date when earlier).
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, fields
+from datetime import date, datetime
+from types import SimpleNamespace
+
+import numpy as np
+import pandas as pd
+
+from .contract import A, O, R, S, X
+
+# ---------------------------------------------------------------------------------------------
+# Column names of the KPI frames (one place, like the contract).
+K = SimpleNamespace(
+    rep_id=R.rep_id, name=R.name, manager=R.manager, region=R.region, segment=R.segment,
+    capacity=R.capacity, ramp=R.ramp, active=R.active,
+    group="group",
+    won_revenue="won_revenue", won_count="won_count", lost_count="lost_count",
+    closed_count="closed_count", closed_amount="closed_amount",
+    quota_annual="quota_annual", quota="quota", attainment="attainment",
+    open_pipeline="open_pipeline", coverage_pipeline="coverage_pipeline",
+    quota_to_close="quota_to_close", coverage="coverage",
+    win_rate="win_rate", win_rate_amount="win_rate_amount",
+    cycle_days_total="cycle_days_total", cycle_count="cycle_count", avg_cycle_days="avg_cycle_days",
+    avg_deal_size="avg_deal_size",
+    accounts="accounts", arr="arr", potential="potential", whitespace="whitespace",
+    workload="workload", fair_workload="fair_workload", load_index="load_index",
+    untouched="untouched", untouched_share="untouched_share",
+    flags="flags",
+)
+
+#: KPI columns that add up across reps (rollups sum these, then recompute the ratios).
+ADDITIVE = (
+    K.won_revenue, K.won_count, K.lost_count, K.closed_count, K.closed_amount, K.quota_annual,
+    K.quota, K.open_pipeline, K.coverage_pipeline, K.cycle_days_total, K.cycle_count,
+    K.accounts, K.arr, K.potential, K.whitespace, K.workload, K.fair_workload, K.untouched,
+    K.capacity,
+)
+
+#: Human labels and formats of the KPIs (the page uses them for column headers and pickers).
+KPI_LABELS = {
+    K.won_revenue: "Closed-won revenue", K.quota: "Quota (period)", K.attainment: "Attainment",
+    K.open_pipeline: "Open pipeline", K.coverage: "Pipeline coverage", K.win_rate: "Win rate (count)",
+    K.win_rate_amount: "Win rate (amount)", K.avg_cycle_days: "Avg sales cycle (days)",
+    K.avg_deal_size: "Avg deal size", K.accounts: "Accounts", K.arr: "ARR",
+    K.potential: "Potential", K.whitespace: "Whitespace", K.workload: "Workload",
+    K.load_index: "Workload vs fair share", K.untouched: "Untouched accounts",
+    K.untouched_share: "Untouched share",
+}
+
+#: Metrics it makes sense to balance across reps (balance indices on the page).
+BALANCE_METRICS = (K.accounts, K.arr, K.potential, K.whitespace, K.workload, K.open_pipeline,
+                   K.won_revenue, K.quota)
+
+PERIOD_KINDS = ("quarter", "half", "year", "t12m")
+_PERIOD_MONTHS = {"quarter": 3, "half": 6, "year": 12, "t12m": 12}
+
+TIER_WORKLOAD = {"A": 2.0, "B": 1.5, "C": 1.0, "D": 0.5}
+PROSPECT_WORKLOAD = 1.0
+CUSTOMER_WORKLOAD = 1.5
+
+
+# ---------------------------------------------------------------------------------------------
+# Periods
+def _to_date(value) -> date:
+    if value is None or (not isinstance(value, (str, date)) and pd.isna(value)):
+        return date.today()
+    if isinstance(value, str):
+        return date.fromisoformat(value[:10])
+    if isinstance(value, datetime):
+        return value.date()
+    if isinstance(value, pd.Timestamp):
+        return value.date()
+    return value
+
+
+@dataclass(frozen=True)
+class Period:
+    """A reporting period. ``start`` inclusive, ``end`` exclusive (pandas Timestamps)."""
+
+    kind: str = "quarter"
+    anchor: date | None = None
+
+    def __post_init__(self):
+        if self.kind not in PERIOD_KINDS:
+            raise ValueError(f"period kind must be one of {', '.join(PERIOD_KINDS)}, not {self.kind!r}")
+        object.__setattr__(self, "anchor", _to_date(self.anchor))
+
+    @property
+    def start(self) -> pd.Timestamp:
+        a = pd.Timestamp(self.anchor)
+        if self.kind == "quarter":
+            return pd.Timestamp(a.year, 3 * ((a.month - 1) // 3) + 1, 1)
+        if self.kind == "half":
+            return pd.Timestamp(a.year, 1 if a.month <= 6 else 7, 1)
+        if self.kind == "year":
+            return pd.Timestamp(a.year, 1, 1)
+        return self.end - pd.DateOffset(months=12)
+
+    @property
+    def end(self) -> pd.Timestamp:
+        if self.kind == "t12m":
+            return pd.Timestamp(self.anchor) + pd.Timedelta(days=1)
+        return self.start + pd.DateOffset(months=_PERIOD_MONTHS[self.kind])
+
+    @property
+    def year_fraction(self) -> float:
+        """Share of an annual quota that belongs to this period."""
+        return _PERIOD_MONTHS[self.kind] / 12.0
+
+    @property
+    def label(self) -> str:
+        s = self.start
+        if self.kind == "quarter":
+            return f"Q{(s.month - 1) // 3 + 1} {s.year}"
+        if self.kind == "half":
+            return f"H{1 if s.month == 1 else 2} {s.year}"
+        if self.kind == "year":
+            return f"Year {s.year}"
+        return f"12 months to {self.anchor:%d %b %Y}"
+
+    def contains(self, dates: pd.Series) -> pd.Series:
+        d = pd.to_datetime(dates, errors="coerce")
+        return ((d >= self.start) & (d < self.end)).fillna(False).astype(bool)
+
+    def to_dict(self) -> dict:
+        return {"kind": self.kind, "anchor": self.anchor.isoformat()}
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "Period":
+        return cls(kind=d.get("kind", "quarter"), anchor=d.get("anchor"))
+
+
+def data_as_of(opportunities: pd.DataFrame | None) -> date:
+    """The data's latest date: last opportunity created, or closed (open deals' close dates are
+    expectations, not facts). Today when there is nothing to go on."""
+    if opportunities is None or opportunities.empty:
+        return date.today()
+    dates = []
+    if O.created_date in opportunities:
+        dates.append(pd.to_datetime(opportunities[O.created_date], errors="coerce").max())
+    if O.close_date in opportunities:
+        closed = _closed_mask(opportunities)
+        dates.append(pd.to_datetime(opportunities.loc[closed, O.close_date], errors="coerce").max())
+    dates = [d for d in dates if pd.notna(d)]
+    return max(dates).date() if dates else date.today()
+
+
+def periods_available(opportunities: pd.DataFrame | None, as_of=None, max_quarters: int = 12) -> list[Period]:
+    """Periods the data covers, most useful first: trailing 12 months to the as-of date, then
+    quarters (newest first, at most ``max_quarters``), halves and years."""
+    as_of = _to_date(as_of) if as_of is not None else data_as_of(opportunities)
+    first = as_of
+    if opportunities is not None and not opportunities.empty:
+        ds = []
+        for c in (O.created_date, O.close_date):
+            if c in opportunities:
+                ds.append(pd.to_datetime(opportunities[c], errors="coerce").min())
+        ds = [d for d in ds if pd.notna(d)]
+        if ds:
+            first = min(min(ds).date(), as_of)
+    out = [Period("t12m", as_of)]
+    for kind in ("quarter", "half", "year"):
+        p = Period(kind, as_of)
+        n = 0
+        while p.end > pd.Timestamp(first) and (kind != "quarter" or n < max_quarters):
+            out.append(p)
+            n += 1
+            p = Period(kind, (p.start - pd.Timedelta(days=1)).date())
+    return out
+
+
+# ---------------------------------------------------------------------------------------------
+# Helpers
+def _bool(df: pd.DataFrame, col: str) -> pd.Series:
+    if col not in df:
+        return pd.Series(False, index=df.index)
+    return df[col].astype("boolean").fillna(False).astype(bool)
+
+
+def _closed_mask(opps: pd.DataFrame) -> pd.Series:
+    return _bool(opps, O.is_closed) | _bool(opps, O.is_won)
+
+
+def _str(s: pd.Series) -> pd.Series:
+    s = s.astype("string").str.strip()
+    return s.where(s != "", pd.NA)
+
+
+def owner_series(owner, accounts: pd.DataFrame | None = None) -> pd.Series | None:
+    """Normalise an owner mapping to a Series account_id -> rep_id. Accepts a Series (index
+    account_id), a DataFrame with the assignment's ``account_id``/``rep_id`` columns, or None."""
+    if owner is None:
+        return None
+    if isinstance(owner, pd.DataFrame):
+        if S.account_id not in owner or S.rep_id not in owner:
+            raise ValueError(f"an owner table needs the columns {S.account_id!r} and {S.rep_id!r}")
+        owner = pd.Series(owner[S.rep_id].to_numpy(), index=owner[S.account_id].astype("string"))
+    s = owner.copy()
+    s.index = s.index.astype("string")
+    s = _str(s)
+    return s[~s.index.duplicated(keep="last")]
+
+
+def account_owners(accounts: pd.DataFrame, owner=None) -> pd.Series:
+    """rep_id per account (aligned to ``accounts``' rows): the ``owner`` mapping where it names
+    the account, else today's ``owner_id``."""
+    today = _str(accounts[A.owner_id]) if A.owner_id in accounts else pd.Series(pd.NA, index=accounts.index, dtype="string")
+    own = owner_series(owner)
+    if own is None:
+        return today
+    mapped = _str(pd.Series(accounts[A.account_id].astype("string").map(own).to_numpy(), index=accounts.index, dtype="string"))
+    return mapped.fillna(today)
+
+
+def _enriched_col(accounts: pd.DataFrame, enriched: pd.DataFrame | None, col: str) -> pd.Series | None:
+    """Column ``col`` of ``enriched`` aligned to ``accounts`` by account_id (None if absent)."""
+    src = None
+    if enriched is not None and col in enriched.columns:
+        src = enriched
+    elif col in accounts.columns:
+        return accounts[col]
+    if src is None:
+        return None
+    if A.account_id in src.columns:
+        m = pd.Series(src[col].to_numpy(), index=src[A.account_id].astype("string"))
+    else:
+        m = src[col].copy()
+        m.index = m.index.astype("string")
+    m = m[~m.index.duplicated()]
+    return pd.Series(accounts[A.account_id].astype("string").map(m).to_numpy(), index=accounts.index)
+
+
+def account_workload(accounts: pd.DataFrame, enriched: pd.DataFrame | None = None) -> pd.Series:
+    """Workload index of each account (see the module docstring)."""
+    w = _enriched_col(accounts, enriched, X.workload)
+    if w is not None:
+        w = pd.to_numeric(w, errors="coerce")
+        if w.notna().any():
+            return w.fillna(w.median()).astype(float)
+    tier = _enriched_col(accounts, enriched, X.tier)
+    if tier is not None and tier.notna().any():
+        return tier.astype("string").str.upper().map(TIER_WORKLOAD).astype(float).fillna(TIER_WORKLOAD["C"])
+    arr = pd.to_numeric(accounts.get(A.arr, pd.Series(0.0, index=accounts.index)), errors="coerce").fillna(0.0)
+    return pd.Series(np.where(arr > 0, CUSTOMER_WORKLOAD, PROSPECT_WORKLOAD), index=accounts.index, dtype=float)
+
+
+def _safe_div(num, den):
+    num = pd.to_numeric(num, errors="coerce").astype(float)
+    den = pd.to_numeric(den, errors="coerce").astype(float)
+    out = num / den.where(den > 0)
+    return out.where(np.isfinite(out))
+
+
+def _months_before(ts: pd.Timestamp, months: int) -> pd.Timestamp:
+    return ts - pd.DateOffset(months=int(months))
+
+
+def _sales_owner(opps: pd.DataFrame, accounts: pd.DataFrame) -> pd.Series:
+    """Who sold each opportunity: its owner_id, else today's owner of its account."""
+    own = _str(opps[O.owner_id]) if O.owner_id in opps else pd.Series(pd.NA, index=opps.index, dtype="string")
+    if own.isna().any() and A.owner_id in accounts:
+        today = pd.Series(_str(accounts[A.owner_id]).to_numpy(), index=accounts[A.account_id].astype("string"))
+        today = today[~today.index.duplicated()]
+        fallback = pd.Series(opps[O.account_id].astype("string").map(today).to_numpy(), index=opps.index, dtype="string")
+        own = own.fillna(fallback)
+    return own
+
+
+# ---------------------------------------------------------------------------------------------
+# Per-rep KPIs
+def rep_kpis(
+    accounts: pd.DataFrame,
+    reps: pd.DataFrame,
+    opportunities: pd.DataFrame | None,
+    period: Period | None = None,
+    *,
+    owner=None,
+    enriched: pd.DataFrame | None = None,
+    untouched_months: int = 6,
+    as_of=None,
+) -> pd.DataFrame:
+    """One row per rep (every row of ``reps``, in order) with the KPIs named in ``K``.
+
+    ``owner``: a scenario's assignment (Series account_id -> rep_id, or a frame with
+    ``account_id``/``rep_id``); None means today's ``accounts.owner_id``. ``enriched``: the
+    frame of ``enrich_accounts`` (potential, whitespace, tier, workload), optional.
+    """
+    opps = opportunities if opportunities is not None else pd.DataFrame(columns=[O.opportunity_id, O.account_id])
+    as_of_d = _to_date(as_of) if as_of is not None else data_as_of(opps)
+    period = period or Period("quarter", as_of_d)
+    rep_ids = _str(reps[R.rep_id]).astype(object)
+    out = pd.DataFrame({K.rep_id: rep_ids.to_numpy()})
+    for c in (R.name, R.manager, R.region, R.segment):
+        out[c] = reps[c].astype("string").to_numpy() if c in reps else pd.array([pd.NA] * len(reps), dtype="string")
+    out[K.capacity] = pd.to_numeric(reps.get(R.capacity, 1.0), errors="coerce").fillna(1.0).to_numpy(dtype=float) if R.capacity in reps else 1.0
+    out[K.ramp] = pd.to_numeric(reps[R.ramp], errors="coerce").fillna(1.0).to_numpy(dtype=float) if R.ramp in reps else 1.0
+    out[K.active] = _bool(reps, R.active).to_numpy() if R.active in reps else True
+    idx = pd.Index(out[K.rep_id])
+
+    def per_rep(values: pd.Series, keys: pd.Series, fill=0.0) -> np.ndarray:
+        g = pd.Series(values.to_numpy(dtype=float), index=pd.Index(keys.to_numpy(dtype=object))).groupby(level=0).sum()
+        return g.reindex(idx).fillna(fill).to_numpy(dtype=float)
+
+    # ---- book metrics (account owner) ----
+    acc_owner = account_owners(accounts, owner)
+    out[K.accounts] = per_rep(pd.Series(1.0, index=accounts.index), acc_owner)
+    arr = pd.to_numeric(accounts[A.arr], errors="coerce").fillna(0.0) if A.arr in accounts else pd.Series(0.0, index=accounts.index)
+    out[K.arr] = per_rep(arr, acc_owner)
+    for col in (X.potential, X.whitespace):
+        v = _enriched_col(accounts, enriched, col)
+        if v is None or pd.to_numeric(v, errors="coerce").notna().sum() == 0:
+            out[col] = np.nan
+        else:
+            out[col] = per_rep(pd.to_numeric(v, errors="coerce").fillna(0.0), acc_owner)
+    wl = account_workload(accounts, enriched)
+    out[K.workload] = per_rep(wl, acc_owner)
+    eff = out[K.capacity] * out[K.ramp]
+    team_wl = out[K.workload].sum()
+    out[K.fair_workload] = team_wl * eff / eff.sum() if eff.sum() > 0 else np.nan
+    out[K.load_index] = _safe_div(out[K.workload], out[K.fair_workload])
+
+    # ---- opportunities ----
+    has_opps = not opps.empty and O.account_id in opps
+    if has_opps:
+        o = opps
+        closed = _closed_mask(o)
+        won = _bool(o, O.is_won)
+        amount = pd.to_numeric(o[O.amount], errors="coerce").fillna(0.0) if O.amount in o else pd.Series(0.0, index=o.index)
+        close = pd.to_datetime(o[O.close_date], errors="coerce") if O.close_date in o else pd.Series(pd.NaT, index=o.index)
+        created = pd.to_datetime(o[O.created_date], errors="coerce") if O.created_date in o else pd.Series(pd.NaT, index=o.index)
+        in_p = period.contains(close)
+        seller = _sales_owner(o, accounts)
+        won_p = won & in_p
+        closed_p = closed & in_p
+        out[K.won_revenue] = per_rep(amount.where(won_p, 0.0), seller)
+        out[K.won_count] = per_rep(won_p.astype(float), seller)
+        out[K.closed_count] = per_rep(closed_p.astype(float), seller)
+        out[K.lost_count] = out[K.closed_count] - out[K.won_count]
+        out[K.closed_amount] = per_rep(amount.where(closed_p, 0.0), seller)
+        cyc = (close - created).dt.days.astype(float)
+        cyc_ok = won_p & cyc.notna() & (cyc >= 0)
+        out[K.cycle_days_total] = per_rep(cyc.where(cyc_ok, 0.0), seller)
+        out[K.cycle_count] = per_rep(cyc_ok.astype(float), seller)
+        # open pipeline: book metric, follows the account's owner
+        book_owner = pd.Series(accounts[A.account_id].astype("string").to_numpy(), index=accounts.index)
+        acc_map = pd.Series(acc_owner.to_numpy(), index=book_owner.to_numpy())
+        acc_map = acc_map[~acc_map.index.duplicated()]
+        opp_book = pd.Series(o[O.account_id].astype("string").map(acc_map).to_numpy(), index=o.index, dtype="string")
+        is_open = ~closed
+        out[K.open_pipeline] = per_rep(amount.where(is_open, 0.0), opp_book)
+        not_stale = close.isna() | (close >= period.start)
+        out[K.coverage_pipeline] = per_rep(amount.where(is_open & not_stale, 0.0), opp_book)
+        # untouched: no opportunity created in the N months before the reference date
+        ref = min(period.end, pd.Timestamp(as_of_d) + pd.Timedelta(days=1))
+        recent = (created >= _months_before(ref, untouched_months)) & (created < ref)
+        touched_ids = set(o.loc[recent.fillna(False).astype(bool), O.account_id].astype("string").dropna())
+    else:
+        for c in (K.won_revenue, K.won_count, K.closed_count, K.lost_count, K.closed_amount,
+                  K.cycle_days_total, K.cycle_count):
+            out[c] = 0.0
+        op = pd.to_numeric(accounts[A.open_pipeline], errors="coerce").fillna(0.0) if A.open_pipeline in accounts else pd.Series(0.0, index=accounts.index)
+        out[K.open_pipeline] = per_rep(op, acc_owner)
+        out[K.coverage_pipeline] = out[K.open_pipeline]
+        touched_ids = set()
+    untouched = ~accounts[A.account_id].astype("string").isin(touched_ids)
+    out[K.untouched] = per_rep(untouched.astype(float), acc_owner)
+
+    # ---- quota ----
+    q = pd.to_numeric(reps[R.quota], errors="coerce").to_numpy(dtype=float) if R.quota in reps else np.full(len(reps), np.nan)
+    out[K.quota_annual] = q
+    out[K.quota] = q * period.year_fraction
+    _recompute_ratios(out)
+    return out
+
+
+def _recompute_ratios(df: pd.DataFrame) -> pd.DataFrame:
+    """Ratios from the additive columns (in place; used by rep_kpis and every rollup)."""
+    df[K.attainment] = _safe_div(df[K.won_revenue], df[K.quota])
+    df[K.quota_to_close] = (df[K.quota] - df[K.won_revenue]).clip(lower=0)
+    df[K.coverage] = _safe_div(df[K.coverage_pipeline], df[K.quota_to_close])
+    df[K.win_rate] = _safe_div(df[K.won_count], df[K.closed_count])
+    df[K.win_rate_amount] = _safe_div(df[K.won_revenue], df[K.closed_amount])
+    df[K.avg_cycle_days] = _safe_div(df[K.cycle_days_total], df[K.cycle_count])
+    df[K.avg_deal_size] = _safe_div(df[K.won_revenue], df[K.won_count])
+    df[K.load_index] = _safe_div(df[K.workload], df[K.fair_workload])
+    df[K.untouched_share] = _safe_div(df[K.untouched], df[K.accounts])
+    return df
+
+
+ROLLUP_BY = {"manager": R.manager, "segment": R.segment, "region": R.region}
+
+
+def rollup_kpis(kpis: pd.DataFrame, reps: pd.DataFrame | None = None, by: str | None = "manager") -> pd.DataFrame:
+    """KPIs by manager, segment or region (``by=None``: one row for the whole team).
+
+    Additive columns are summed and every ratio is recomputed from the sums (attainment = sum
+    won / sum quota, not the mean of the reps' attainments). The team's quota still to close is
+    sum quota - sum won (at least 0). Potential / whitespace stay NaN when no rep has them.
+    The group label comes from ``kpis`` (or ``reps`` when given, joined on rep_id); missing
+    labels are "(none)". Returns one row per group with column ``group`` and ``reps``.
+    """
+    df = kpis.copy()
+    if by is None:
+        df[K.group] = "Team"
+    else:
+        if by not in ROLLUP_BY:
+            raise ValueError(f"rollup by must be one of {', '.join(ROLLUP_BY)} or None, not {by!r}")
+        col = ROLLUP_BY[by]
+        if reps is not None and col in reps:
+            lab = pd.Series(reps[col].astype("string").to_numpy(), index=_str(reps[R.rep_id]).to_numpy())
+            lab = lab[~lab.index.duplicated()]
+            df[K.group] = df[K.rep_id].map(lab)
+        else:
+            df[K.group] = df[col] if col in df else pd.NA
+        df[K.group] = df[K.group].astype("string").fillna("(none)")
+    add = [c for c in ADDITIVE if c in df]
+    g = df.groupby(K.group, sort=True)
+    out = g[add].sum(min_count=1)
+    for c in (K.won_revenue, K.won_count, K.lost_count, K.closed_count, K.closed_amount,
+              K.open_pipeline, K.coverage_pipeline, K.cycle_days_total, K.cycle_count, K.accounts,
+              K.arr, K.workload, K.untouched):
+        out[c] = out[c].fillna(0.0)
+    out.insert(0, "reps", g.size())
+    out = out.reset_index()
+    return _recompute_ratios(out)
+
+
+def team_summary(kpis: pd.DataFrame) -> dict:
+    """The whole team as one dict (the page's summary cards)."""
+    if kpis.empty:
+        return {}
+    return rollup_kpis(kpis, by=None).iloc[0].to_dict()
+
+
+# ---------------------------------------------------------------------------------------------
+# Balance
+def capacity_targets(total: float, capacity, ramp=None) -> np.ndarray:
+    """Each rep's fair share of ``total``: total x capacity x ramp / sum(capacity x ramp)."""
+    cap = np.asarray(pd.to_numeric(pd.Series(capacity), errors="coerce").fillna(1.0), dtype=float)
+    rmp = np.ones_like(cap) if ramp is None else np.asarray(pd.to_numeric(pd.Series(ramp), errors="coerce").fillna(1.0), dtype=float)
+    eff = cap * rmp
+    return total * eff / eff.sum() if eff.sum() > 0 else np.full_like(cap, np.nan)
+
+
+def gini(values) -> float:
+    """Gini coefficient of non-negative values (0 = all equal, 1 = one rep holds everything)."""
+    v = np.sort(np.asarray(values, dtype=float))
+    v = v[np.isfinite(v)]
+    n = len(v)
+    if n == 0 or v.sum() <= 0:
+        return float("nan") if n == 0 else 0.0
+    if (v < 0).any():
+        raise ValueError("the Gini coefficient needs values >= 0")
+    i = np.arange(1, n + 1)
+    return float((2 * (i * v).sum()) / (n * v.sum()) - (n + 1) / n)
+
+
+def balance_indices(values, targets=None, tolerance: float = 0.10) -> dict:
+    """How evenly a metric is spread over reps.
+
+    ``values``: one number per rep. ``targets``: each rep's fair share (e.g.
+    ``capacity_targets(sum, capacity, ramp)``); None means equal shares (the mean).
+    Returns ``n``, ``total``, ``mean``, ``cv`` (population standard deviation / mean), ``gini``,
+    ``max_min`` (largest / smallest; inf when the smallest is 0 and the largest is not),
+    ``within_tolerance`` (share of reps whose value is within +-``tolerance`` of their target)
+    and ``tolerance``. Reps with a missing value are left out.
+    """
+    v = pd.to_numeric(pd.Series(np.asarray(values, dtype=float)), errors="coerce")
+    t = None if targets is None else pd.Series(np.asarray(targets, dtype=float))
+    keep = v.notna().to_numpy()
+    if t is not None:
+        if len(t) != len(v):
+            raise ValueError(f"values ({len(v)}) and targets ({len(t)}) must have the same length")
+        keep = keep & t.notna().to_numpy()
+    v = v[keep].to_numpy(dtype=float)
+    n = len(v)
+    res = {"n": n, "total": float(v.sum()) if n else 0.0, "mean": float("nan"), "cv": float("nan"),
+           "gini": float("nan"), "max_min": float("nan"), "within_tolerance": float("nan"),
+           "tolerance": float(tolerance)}
+    if n == 0:
+        return res
+    mean = v.mean()
+    res["mean"] = float(mean)
+    res["cv"] = float(v.std(ddof=0) / mean) if mean != 0 else float("nan")
+    res["gini"] = gini(v) if (v >= 0).all() else float("nan")
+    mx, mn = v.max(), v.min()
+    res["max_min"] = float(mx / mn) if mn > 0 else (float("inf") if mx > 0 else float("nan"))
+    tt = np.full(n, mean) if t is None else t[keep].to_numpy(dtype=float)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        dev = np.where(tt != 0, np.abs(v - tt) / np.abs(tt), np.where(v == tt, 0.0, np.inf))
+    res["within_tolerance"] = float((dev <= tolerance + 1e-12).mean())
+    return res
+
+
+def kpi_balance(kpis: pd.DataFrame, metric: str, tolerance: float = 0.10) -> dict:
+    """``balance_indices`` of one KPI column, with capacity x ramp weighted targets."""
+    if metric not in kpis:
+        raise ValueError(f"no KPI named {metric!r}")
+    vals = pd.to_numeric(kpis[metric], errors="coerce")
+    ok = vals.notna()
+    tgt = capacity_targets(vals[ok].sum(), kpis.loc[ok, K.capacity], kpis.loc[ok, K.ramp])
+    return balance_indices(vals[ok].to_numpy(), tgt, tolerance)
+
+
+# ---------------------------------------------------------------------------------------------
+# Health flags
+FLAG_OVERLOADED = "overloaded"
+FLAG_STARVED = "starved"
+FLAG_LOW_COVERAGE = "low coverage"
+FLAG_WIN_RATE = "win rate off team"
+FLAG_QUOTA_FAIRNESS = "quota vs potential"
+FLAG_UNTOUCHED = "untouched accounts"
+SEVERITIES = ("high", "medium")
+
+
+@dataclass(frozen=True)
+class HealthThresholds:
+    """Editable thresholds of the health flags (saved with a scenario via to_dict/from_dict)."""
+
+    overloaded_above: float = 1.20   # load index (workload / fair share) above this: overloaded
+    starved_below: float = 0.80      # ... below this: starved
+    min_coverage: float = 3.0        # pipeline coverage under this: low coverage
+    win_rate_gap: float = 0.15       # win rate more than this (absolute, 0.15 = 15 points) from the team's
+    min_closed_deals: int = 5        # fewer closed deals than this: win rate not judged
+    quota_potential_tolerance: float = 0.25  # quota share / potential share outside 1 +- this
+    max_untouched_share: float = 0.40  # untouched accounts share above this
+
+    def __post_init__(self):
+        for f in fields(self):
+            v = getattr(self, f.name)
+            if not isinstance(v, (int, float)) or isinstance(v, bool) or not math.isfinite(v) or v < 0:
+                raise ValueError(f"threshold {f.name} must be a number >= 0, not {v!r}")
+        if self.starved_below >= self.overloaded_above:
+            raise ValueError("starved_below must be lower than overloaded_above")
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "HealthThresholds":
+        names = {f.name: f.type for f in fields(cls)}
+        kw = {}
+        for k, v in (d or {}).items():
+            if k in names:
+                kw[k] = int(v) if k == "min_closed_deals" else float(v)
+        return cls(**kw)
+
+
+def _fmt_pct(x: float) -> str:
+    return f"{x:.0%}"
+
+
+def health_flags(kpis: pd.DataFrame, thresholds: HealthThresholds | None = None) -> pd.DataFrame:
+    """One row per (rep, flag): ``rep_id``, ``flag``, ``severity`` ("high"/"medium"), ``reason``.
+
+    Flags whose inputs are missing are skipped (no potential: no quota-fairness flag; no quota:
+    no coverage flag; too few closed deals: no win-rate flag).
+    """
+    t = thresholds or HealthThresholds()
+    rows: list[tuple] = []
+    if kpis.empty:
+        return pd.DataFrame(columns=[K.rep_id, "flag", "severity", "reason"])
+    team = rollup_kpis(kpis, by=None).iloc[0]
+    team_wr = team[K.win_rate]
+    pot_total = pd.to_numeric(kpis[K.potential], errors="coerce").sum(min_count=1)
+    quota_total = pd.to_numeric(kpis[K.quota], errors="coerce").sum(min_count=1)
+    for r in kpis.itertuples(index=False):
+        d = r._asdict()
+        rid = d[K.rep_id]
+        li = d[K.load_index]
+        if pd.notna(li):
+            if li > t.overloaded_above:
+                sev = "high" if li > 2 * t.overloaded_above - 1 else "medium"
+                rows.append((rid, FLAG_OVERLOADED, sev,
+                             f"Workload {d[K.workload]:,.1f} is {li:.0%} of a fair share of {d[K.fair_workload]:,.1f} "
+                             f"for capacity {d[K.capacity]:g} x ramp {d[K.ramp]:g} (limit {t.overloaded_above:.0%})."))
+            elif li < t.starved_below:
+                sev = "high" if li < t.starved_below / 2 else "medium"
+                rows.append((rid, FLAG_STARVED, sev,
+                             f"Workload {d[K.workload]:,.1f} is only {li:.0%} of a fair share of {d[K.fair_workload]:,.1f} "
+                             f"(floor {t.starved_below:.0%}): room for more accounts."))
+        cov = d[K.coverage]
+        if pd.notna(cov) and cov < t.min_coverage:
+            sev = "high" if cov < t.min_coverage / 2 else "medium"
+            rows.append((rid, FLAG_LOW_COVERAGE, sev,
+                         f"Pipeline coverage {cov:.1f}x: {d[K.coverage_pipeline]:,.0f} of open pipeline for "
+                         f"{d[K.quota_to_close]:,.0f} of quota still to close (target {t.min_coverage:g}x)."))
+        wr = d[K.win_rate]
+        if pd.notna(wr) and pd.notna(team_wr) and d[K.closed_count] >= t.min_closed_deals:
+            gap = wr - team_wr
+            if abs(gap) > t.win_rate_gap:
+                sev = "high" if abs(gap) > 2 * t.win_rate_gap else "medium"
+                word = "below" if gap < 0 else "above"
+                rows.append((rid, FLAG_WIN_RATE, sev,
+                             f"Win rate {_fmt_pct(wr)} ({d[K.won_count]:.0f} of {d[K.closed_count]:.0f} closed) is "
+                             f"{abs(gap) * 100:.0f} points {word} the team's {_fmt_pct(team_wr)}."))
+        pot = d[K.potential]
+        q = d[K.quota]
+        if pd.notna(pot) and pd.notna(q) and pd.notna(pot_total) and pot_total > 0 and pd.notna(quota_total) and quota_total > 0:
+            q_share = q / quota_total
+            p_share = pot / pot_total
+            if p_share > 0:
+                ratio = q_share / p_share
+                if abs(ratio - 1) > t.quota_potential_tolerance:
+                    sev = "high" if abs(ratio - 1) > 2 * t.quota_potential_tolerance else "medium"
+                    word = "more" if ratio > 1 else "less"
+                    rows.append((rid, FLAG_QUOTA_FAIRNESS, sev,
+                                 f"Carries {_fmt_pct(q_share)} of the team's quota but holds {_fmt_pct(p_share)} of its "
+                                 f"potential: quota is {abs(ratio - 1):.0%} {word} than the potential supports."))
+            elif q_share > 0:
+                rows.append((rid, FLAG_QUOTA_FAIRNESS, "high",
+                             f"Carries {_fmt_pct(q_share)} of the team's quota with no potential in the book."))
+        us = d[K.untouched_share]
+        if pd.notna(us) and us > t.max_untouched_share:
+            sev = "high" if us > (1 + t.max_untouched_share) / 2 else "medium"
+            rows.append((rid, FLAG_UNTOUCHED, sev,
+                         f"{d[K.untouched]:.0f} of {d[K.accounts]:.0f} accounts ({_fmt_pct(us)}) had no opportunity "
+                         f"created in the period's look-back (limit {_fmt_pct(t.max_untouched_share)})."))
+    return pd.DataFrame(rows, columns=[K.rep_id, "flag", "severity", "reason"])
+
+
+def flags_by_rep(flags: pd.DataFrame) -> pd.Series:
+    """Comma-separated flag names per rep_id (for the rep table)."""
+    if flags.empty:
+        return pd.Series(dtype="string")
+    return flags.groupby(K.rep_id)["flag"].agg(lambda s: ", ".join(s)).astype("string")
+
+
+# ---------------------------------------------------------------------------------------------
+# Quota suggestion
+QUOTA_BASES = ("potential_capacity", "potential", "capacity")
+
+
+def suggest_quotas(
+    reps: pd.DataFrame,
+    kpis: pd.DataFrame,
+    top_down_total: float,
+    by: str = "potential_capacity",
+    potential_weight: float = 0.5,
+) -> pd.DataFrame:
+    """Spread an annual top-down number over the reps of ``kpis``.
+
+    Each rep's share is ``potential_weight`` x (their share of potential) + (1 - weight) x (their
+    share of capacity x ramp), for ``by="potential_capacity"``; ``by="potential"`` or
+    ``"capacity"`` uses one of the two. Without potential (no scoring), capacity alone is used
+    and ``basis`` says so. Returns rep_id, name, quota_today, suggested_quota, change,
+    change_pct, share, basis; suggested quotas add up to ``top_down_total``.
+    """
+    if by not in QUOTA_BASES:
+        raise ValueError(f"quota basis must be one of {', '.join(QUOTA_BASES)}, not {by!r}")
+    if top_down_total is None or not math.isfinite(float(top_down_total)) or top_down_total < 0:
+        raise ValueError("the top-down quota must be a number >= 0")
+    if not 0 <= potential_weight <= 1:
+        raise ValueError("potential_weight must be between 0 and 1")
+    df = kpis[[K.rep_id, K.name, K.capacity, K.ramp, K.potential, K.quota_annual]].copy()
+    eff = (df[K.capacity] * df[K.ramp]).astype(float)
+    cap_share = eff / eff.sum() if eff.sum() > 0 else pd.Series(1.0 / max(len(df), 1), index=df.index)
+    pot = pd.to_numeric(df[K.potential], errors="coerce")
+    has_pot = pot.notna().any() and pot.fillna(0).sum() > 0
+    basis = by
+    if by == "capacity" or not has_pot:
+        share = cap_share
+        basis = "capacity" if by == "capacity" else "capacity (no potential available)"
+    else:
+        pot_share = pot.fillna(0.0) / pot.fillna(0.0).sum()
+        w = 1.0 if by == "potential" else float(potential_weight)
+        share = w * pot_share + (1 - w) * cap_share
+    out = pd.DataFrame({
+        K.rep_id: df[K.rep_id], K.name: df[K.name],
+        "quota_today": df[K.quota_annual].astype(float),
+        "share": share.astype(float),
+        "suggested_quota": (share * float(top_down_total)).astype(float),
+    })
+    out["change"] = out["suggested_quota"] - out["quota_today"]
+    out["change_pct"] = _safe_div(out["change"], out["quota_today"])
+    out["basis"] = basis
+    return out.reset_index(drop=True)
+
+
+# ---------------------------------------------------------------------------------------------
+# Trends
+def quarterly_trend(
+    opportunities: pd.DataFrame | None,
+    accounts: pd.DataFrame | None = None,
+    *,
+    reps: pd.DataFrame | None = None,
+    rep_ids=None,
+    quarters: int = 8,
+    as_of=None,
+    by: str = "team",
+) -> pd.DataFrame:
+    """Closed-won revenue, deals won / closed, win rate and new pipeline created, by quarter.
+
+    Sales results stay with who sold them (opportunity owner_id, else today's account owner).
+    ``rep_ids`` restricts to those reps (e.g. a manager's team); ``by="team"`` gives one row a
+    quarter, ``by="rep"`` one row per rep and quarter (column rep_id). Last ``quarters`` quarters
+    up to the as-of date, oldest first, with zero rows for empty quarters.
+    """
+    cols = ["quarter", "quarter_start", K.won_revenue, K.won_count, K.closed_count, K.win_rate, "pipeline_created"]
+    as_of_d = _to_date(as_of) if as_of is not None else data_as_of(opportunities)
+    last = Period("quarter", as_of_d)
+    qs = []
+    p = last
+    for _ in range(max(int(quarters), 1)):
+        qs.append(p)
+        p = Period("quarter", (p.start - pd.Timedelta(days=1)).date())
+    qs = qs[::-1]
+    frame = pd.DataFrame({"quarter": [q.label for q in qs], "quarter_start": [q.start for q in qs]})
+    if opportunities is None or opportunities.empty:
+        o = pd.DataFrame({"_rep": pd.Series(dtype=object), "_close_q": pd.Series(dtype="datetime64[ns]"),
+                          "_created_q": pd.Series(dtype="datetime64[ns]"), "_amount": pd.Series(dtype=float),
+                          "_won": pd.Series(dtype=bool), "_closed": pd.Series(dtype=bool)})
+    else:
+        opp = opportunities
+        acc = accounts if accounts is not None else pd.DataFrame(columns=[A.account_id, A.owner_id])
+        o = pd.DataFrame({
+            "_rep": _sales_owner(opp, acc).astype(object),
+            "_close_q": pd.to_datetime(opp.get(O.close_date), errors="coerce").dt.to_period("Q").dt.start_time,
+            "_created_q": pd.to_datetime(opp.get(O.created_date), errors="coerce").dt.to_period("Q").dt.start_time,
+            "_amount": pd.to_numeric(opp.get(O.amount, 0.0), errors="coerce").fillna(0.0),
+            "_won": _bool(opp, O.is_won), "_closed": _closed_mask(opp),
+        })
+    if rep_ids is not None:
+        o = o[o["_rep"].isin(set(map(str, rep_ids)))]
+    keys = ["_rep"] if by == "rep" else []
+    closed = o[o["_closed"]]
+    agg = closed.assign(_w_amt=closed["_amount"].where(closed["_won"], 0.0), _w=closed["_won"].astype(float), _c=1.0)
+    agg = agg.groupby(keys + ["_close_q"])[["_w_amt", "_w", "_c"]].sum().reset_index()
+    agg = agg.rename(columns={"_close_q": "quarter_start", "_w_amt": K.won_revenue, "_w": K.won_count, "_c": K.closed_count})
+    cr = o.groupby(keys + ["_created_q"])["_amount"].sum().reset_index().rename(
+        columns={"_created_q": "quarter_start", "_amount": "pipeline_created"})
+    if by == "rep":
+        ids = list(map(str, rep_ids)) if rep_ids is not None else sorted(set(o["_rep"].dropna()))
+        if reps is not None and rep_ids is None:
+            ids = _str(reps[R.rep_id]).dropna().tolist()
+        grid = frame.merge(pd.DataFrame({"_rep": ids}), how="cross")
+        res = grid.merge(agg, on=["_rep", "quarter_start"], how="left").merge(cr, on=["_rep", "quarter_start"], how="left")
+        res = res.rename(columns={"_rep": K.rep_id})
+        cols = [K.rep_id] + cols
+    else:
+        res = frame.merge(agg, on="quarter_start", how="left").merge(cr, on="quarter_start", how="left")
+    for c in (K.won_revenue, K.won_count, K.closed_count, "pipeline_created"):
+        res[c] = res[c].astype(float).fillna(0.0)
+    res[K.win_rate] = _safe_div(res[K.won_count], res[K.closed_count])
+    return res[cols].reset_index(drop=True)
+
+
+# ---------------------------------------------------------------------------------------------
+# Drill-down on one rep
+def rep_accounts(
+    accounts: pd.DataFrame,
+    rep_id: str,
+    opportunities: pd.DataFrame | None = None,
+    *,
+    owner=None,
+    enriched: pd.DataFrame | None = None,
+    period: Period | None = None,
+    untouched_months: int = 6,
+    as_of=None,
+) -> pd.DataFrame:
+    """The rep's book: account_id, name, state, arr, potential, whitespace, tier, workload,
+    open_pipeline, last_opportunity (created), untouched. Sorted by whitespace (else arr)."""
+    opps = opportunities if opportunities is not None else pd.DataFrame(columns=[O.account_id])
+    as_of_d = _to_date(as_of) if as_of is not None else data_as_of(opps)
+    period = period or Period("quarter", as_of_d)
+    own = account_owners(accounts, owner)
+    mine = own.fillna("") == str(rep_id)
+    acc = accounts[mine.to_numpy()]
+    out = pd.DataFrame({A.account_id: acc[A.account_id].astype("string").to_numpy(),
+                        A.name: acc[A.name].astype("string").to_numpy() if A.name in acc else pd.NA})
+    for c in (A.state, A.industry):
+        out[c] = acc[c].astype("string").to_numpy() if c in acc else pd.NA
+    out[A.arr] = pd.to_numeric(acc[A.arr], errors="coerce").fillna(0.0).to_numpy() if A.arr in acc else 0.0
+    for c in (X.tier, X.potential, X.whitespace):
+        v = _enriched_col(acc, enriched, c)
+        out[c] = v.to_numpy() if v is not None else (np.nan if c != X.tier else pd.NA)
+    out[X.workload] = account_workload(acc, enriched).to_numpy()
+    if not opps.empty and O.account_id in opps:
+        closed = _closed_mask(opps)
+        amount = pd.to_numeric(opps.get(O.amount, 0.0), errors="coerce").fillna(0.0)
+        aid = opps[O.account_id].astype("string")
+        open_amt = amount.where(~closed, 0.0).groupby(aid).sum()
+        created = pd.to_datetime(opps.get(O.created_date), errors="coerce")
+        last = created.groupby(aid).max()
+        out[A.open_pipeline] = out[A.account_id].map(open_amt).fillna(0.0).astype(float)
+        out["last_opportunity"] = pd.to_datetime(out[A.account_id].map(last))
+        ref = min(period.end, pd.Timestamp(as_of_d) + pd.Timedelta(days=1))
+        lo = _months_before(ref, untouched_months)
+        recent = created.where((created >= lo) & (created < ref))
+        touched = set(aid[recent.notna()].dropna())
+        out[K.untouched] = ~out[A.account_id].isin(touched)
+    else:
+        out[A.open_pipeline] = pd.to_numeric(acc.get(A.open_pipeline, 0.0), errors="coerce").fillna(0.0).to_numpy() if A.open_pipeline in acc else 0.0
+        out["last_opportunity"] = pd.NaT
+        out[K.untouched] = True
+    sort = X.whitespace if pd.to_numeric(out[X.whitespace], errors="coerce").notna().any() else A.arr
+    return out.sort_values(sort, ascending=False, na_position="last").reset_index(drop=True)
+
+
+def rep_pipeline(opportunities: pd.DataFrame | None, accounts: pd.DataFrame, rep_id: str, *, owner=None) -> pd.DataFrame:
+    """Open opportunities on the rep's book (accounts they own), largest first, with the
+    account name and the deal's current owner."""
+    cols = [O.opportunity_id, O.account_id, "account_name", O.owner_id, O.stage, O.amount, O.created_date,
+            O.close_date, O.product]
+    if opportunities is None or opportunities.empty:
+        return pd.DataFrame(columns=cols)
+    own = account_owners(accounts, owner)
+    book = set(accounts.loc[(own.fillna("") == str(rep_id)).to_numpy(), A.account_id].astype("string"))
+    o = opportunities[~_closed_mask(opportunities) & opportunities[O.account_id].astype("string").isin(book)].copy()
+    names = pd.Series(accounts[A.name].astype("string").to_numpy(), index=accounts[A.account_id].astype("string")) if A.name in accounts else pd.Series(dtype="string")
+    names = names[~names.index.duplicated()]
+    o["account_name"] = o[O.account_id].astype("string").map(names)
+    for c in cols:
+        if c not in o:
+            o[c] = pd.NA
+    return o[cols].sort_values(O.amount, ascending=False).reset_index(drop=True)
