@@ -3,11 +3,11 @@ import streamlit as st
 
 from ui.state import get_dataset
 
-st.set_page_config(page_title="Territory Modeler", page_icon=":material/map:", layout="wide")
+st.set_page_config(page_title="Territory Modeler", page_icon="static/icon.png", layout="wide")
 
 PAGES = {
     "Data": [
-        st.Page("pages/data.py", title="Data", icon=":material/database:", url_path="data", default=True),
+        st.Page("pages/data.py", title="Data", icon=":material/database:", default=True),
     ],
     "Analyse": [
         st.Page("pages/health.py", title="Territory Health", icon=":material/monitor_heart:", url_path="health"),

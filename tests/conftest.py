@@ -26,6 +26,7 @@ SHARED = ROOT.parent / "shared"
 sys.path.insert(0, str(ROOT))
 
 CHROMIUM = shutil.which("chromium")
+APP_PATH = str(ROOT / "app.py")  # AppTest.from_file(APP_PATH): relative paths resolve against the test file
 
 
 def _free_port() -> int:

@@ -22,7 +22,19 @@ def _sample() -> Dataset:
     return load_sample()
 
 
+def _ensure_app_shell() -> None:
+    """Streamlit runs the very first session after a server start in its old pages/-folder mode
+    (the folder exists), so a deep link such as /health would run pages/health.py alone: no app.py,
+    no navigation, no sidebar. Switch the process to st.navigation mode and rerun through app.py."""
+    from streamlit.runtime.pages_manager import PagesManager
+
+    if PagesManager.uses_pages_directory:
+        PagesManager.uses_pages_directory = False
+        st.rerun()
+
+
 def get_dataset() -> Dataset:
+    _ensure_app_shell()
     ds = st.session_state.get("dataset")
     if ds is None:
         ds = _sample()
