@@ -145,7 +145,7 @@ class Scenario:
         report = {"status": "current", "status_text": "Today's plan (not optimised)", "moves": 0,
                   "arr_moved": 0.0}
         return cls(name=TODAY_NAME, settings=settings or {}, assignment=assignment, report=report,
-                   description="The current owners, as loaded.", input_fingerprint=dataset_fingerprint(dataset))
+                   input_fingerprint=dataset_fingerprint(dataset))
 
     def to_dict(self) -> dict:
         """JSON-safe inputs and metadata (no assignment)."""

@@ -1,0 +1,7 @@
+"""Alembic migrations for the scenario store (run programmatically by
+:class:`territory_core.storage.ScenarioStore` when it opens a database; no alembic.ini needed).
+
+To add a schema change: write ``versions/NNNN_what.py`` with ``revision``/``down_revision`` and
+``upgrade()``/``downgrade()`` (see 0001), keep it portable across SQLite and PostgreSQL
+(``op.batch_alter_table`` for SQLite column changes), and add a test that opens an old database.
+"""
