@@ -1,4 +1,808 @@
+"""Rebalancing Scenario Editor: what-if events, manual moves and locks, balance settings, the
+trade-off curve, re-solve with progress and cancel, undo, save with versions and conflicts."""
+from __future__ import annotations
+
+import json
+import threading
+import time
+
+import pandas as pd
+import plotly.graph_objects as go
 import streamlit as st
 
-st.title("scenario_editor")
-st.info("This page is being built.")
+from territory_core.contract import A, R, S, X
+from territory_core.scenarios import Scenario, solve_scenario
+from territory_core.storage import ConflictError
+from ui import scenario_widgets as W
+from ui.state import get_dataset, set_active_scenario
+
+ds = get_dataset()
+NAMES = W.rep_names(ds)
+UNDO_DEPTH = 30
+
+EVENT_LABELS = {
+    "rep_leaves": "A rep leaves",
+    "new_hire": "A new hire joins",
+    "capacity_change": "Capacity change",
+    "quota_change": "Quota change",
+    "segment_handover": "A segment changes hands",
+    "bulk_move": "Bulk move by filter",
+}
+
+
+# ============================================================================ state helpers
+def _new_scenario(base=None, name: str = "New scenario") -> Scenario:
+    base = base or W.today_scenario()
+    return base.with_(name=name, settings=W.settings_dicts(), id=None, version=None, saved_by=None,
+                      saved_at=None, parent_id=None, parent_version=None)
+
+
+def _scn() -> Scenario:
+    if "se_scn" not in st.session_state:
+        st.session_state["se_scn"] = _new_scenario()
+        st.session_state["se_dirty"] = False
+    return st.session_state["se_scn"]
+
+
+def _edit(new: Scenario, what: str, *, resolve: bool = True) -> None:
+    """Replace the edited scenario, keeping the previous state on the undo stack."""
+    stack = st.session_state.setdefault("se_undo", [])
+    stack.append((st.session_state["se_scn"], st.session_state.get("se_dirty", False), what))
+    del stack[:-UNDO_DEPTH]
+    st.session_state["se_scn"] = new
+    if resolve:
+        st.session_state["se_dirty"] = True
+        if st.session_state.get("se_auto", True):
+            _start_solve(new)
+    st.session_state.setdefault("se_flash", []).append(("success", what))
+
+
+def _undo() -> None:
+    stack = st.session_state.get("se_undo") or []
+    if not stack:
+        return
+    scn, dirty, what = stack.pop()
+    _cancel_job()
+    st.session_state["se_scn"] = scn
+    st.session_state["se_dirty"] = dirty
+    st.session_state.setdefault("se_flash", []).append(("info", f"Undid: {what}"))
+
+
+def _flash() -> None:
+    for kind, msg in st.session_state.pop("se_flash", []):
+        getattr(st, kind)(msg)
+
+
+# ============================================================================ solving (in a thread)
+def _job():
+    return st.session_state.get("se_job")
+
+
+def _cancel_job() -> None:
+    job = _job()
+    if job and not job["done"]:
+        job["cancel"].set()
+        job["discard"] = True
+
+
+def _start_solve(scn: Scenario) -> None:
+    _cancel_job()
+    enriched = W.enriched_for(scn.settings)
+    job = {"cancel": threading.Event(), "phase": "Preparing", "frac": 0.0, "result": None, "error": None,
+           "done": False, "discard": False, "t0": time.time(), "source": scn}
+
+    def progress(phase, frac=None):
+        job["phase"] = str(phase)
+        try:
+            job["frac"] = max(0.0, min(1.0, float(frac))) if frac is not None else job["frac"]
+        except (TypeError, ValueError):
+            pass
+
+    def run():
+        try:
+            job["result"] = solve_scenario(ds, scn, enriched=enriched, progress=progress, cancel=job["cancel"])
+        except Exception as exc:  # shown on the page as a message, never a traceback
+            job["error"] = exc
+        finally:
+            job["done"] = True
+
+    th = threading.Thread(target=run, name="scenario-solve", daemon=True)
+    job["thread"] = th
+    st.session_state["se_job"] = job
+    th.start()
+
+
+def _collect_job() -> None:
+    """Take a finished solve's result into the editor (runs at the top of each script run)."""
+    job = _job()
+    if not job or not job["done"] or job.get("collected"):
+        return
+    job["collected"] = True
+    if job["discard"]:
+        return
+    if job["error"] is not None:
+        exc = job["error"]
+        st.session_state["se_solve_error"] = (
+            f"The solve failed: {type(exc).__name__}: {exc}. Check the balance settings (metrics must be "
+            "numeric columns of the accounts) and the events, then re-solve.")
+        return
+    res: Scenario = job["result"]
+    st.session_state.pop("se_solve_error", None)
+    status = (res.report or {}).get("status")
+    if res.assignment is None or status in ("no_solution", "cancelled") and res.assignment is None:
+        # keep the last plan; remember the report so the header explains what happened
+        st.session_state["se_scn"] = st.session_state["se_scn"].with_(report=res.report)
+        st.session_state["se_dirty"] = True
+        return
+    cur = st.session_state["se_scn"]
+    # keep the storage identity and name of what is being edited now
+    st.session_state["se_scn"] = res.with_(id=cur.id, version=cur.version, name=cur.name,
+                                           description=cur.description)
+    st.session_state["se_dirty"] = False
+
+
+def _poll_job(box) -> None:
+    """While a solve runs: show its progress and wait for it (the Cancel button stays live)."""
+    job = _job()
+    if not job or job["done"]:
+        return
+    with box:
+        bar = st.progress(job["frac"], text="Solving...")
+        while not job["done"]:
+            secs = time.time() - job["t0"]
+            bar.progress(job["frac"], text=f"Solving: {job['phase']} ({secs:.0f} s)"
+                         + (" - cancelling..." if job["cancel"].is_set() else ""))
+            time.sleep(0.25)
+    st.rerun()
+
+
+# ============================================================================ derived views
+def _effective_reps(scn: Scenario) -> list[str]:
+    """Reps that can own accounts after the scenario's events (active reps + hires - leavers)."""
+    reps = ds.reps
+    active = reps[R.active] if R.active in reps.columns else pd.Series(True, index=reps.index)
+    ids = [str(r) for r, a in zip(reps[R.rep_id], active.fillna(True)) if bool(a)]
+    for ev in scn.events:
+        if ev.get("type") == "new_hire" and ev.get("rep_id") and str(ev["rep_id"]) not in ids:
+            ids.append(str(ev["rep_id"]))
+            NAMES.setdefault(str(ev["rep_id"]), str(ev.get("name") or ev["rep_id"]))
+    leaving = {str(ev.get("rep_id")) for ev in scn.events if ev.get("type") == "rep_leaves"}
+    return [r for r in ids if r not in leaving]
+
+
+def _describe_event(ev: dict) -> str:
+    t = ev.get("type")
+    rl = lambda k: W.rep_label(ev.get(k), NAMES)  # noqa: E731
+    if t == "rep_leaves":
+        return f"{rl('rep_id')} leaves: their book is redistributed with the fewest moves"
+    if t == "new_hire":
+        return (f"New hire {ev.get('name')} ({ev.get('rep_id')}), {ev.get('segment') or 'any segment'}, "
+                f"{ev.get('region') or 'any region'}, capacity {ev.get('capacity')}, ramp {W.pct(ev.get('ramp'), 0)}")
+    if t == "capacity_change":
+        return f"{rl('rep_id')} capacity becomes {ev.get('capacity')}"
+    if t == "quota_change":
+        return f"{rl('rep_id')} quota becomes {W.money(ev.get('quota'))}"
+    if t == "segment_handover":
+        return f"Segment {ev.get('segment')}: {rl('from_rep_id')} hands over to {rl('to_rep_id')}"
+    if t == "bulk_move":
+        f = "; ".join(f"{k} in {', '.join(map(str, v)) if isinstance(v, (list, tuple)) else v}"
+                      for k, v in (ev.get("filter") or {}).items())
+        return f"Bulk move of accounts where {f} to {rl('to_rep_id')}"
+    return json.dumps(ev)
+
+
+def _filter_mask(accounts: pd.DataFrame, flt: dict) -> pd.Series:
+    mask = pd.Series(True, index=accounts.index)
+    for field, value in flt.items():
+        if field not in accounts.columns:
+            return pd.Series(False, index=accounts.index)
+        vals = [str(v) for v in (value if isinstance(value, (list, tuple)) else [value])]
+        mask &= accounts[field].astype("string").isin(vals).fillna(False)
+    return mask
+
+
+def _balance_index(kpis: dict, report: dict | None) -> float | None:
+    """0-100: 100 when every rep sits on target for every balanced metric; falls 1 point per
+    percentage point of the mean absolute deviation from target."""
+    for key in ("balance_index",):
+        if key in kpis and kpis[key] is not None:
+            return float(kpis[key])
+    devs = []
+    rows = (report or {}).get("reps") or []
+    for r in rows:
+        for k, v in r.items():
+            if isinstance(v, dict) and "deviation" in v and v["deviation"] is not None:
+                devs.append(abs(float(v["deviation"])))
+    if not devs:
+        bal = kpis.get("balance") or {}
+        cvs = [float(m.get("cv")) for m in bal.values() if isinstance(m, dict) and m.get("cv") is not None]
+        if not cvs:
+            return None
+        return max(0.0, 100.0 * (1 - sum(cvs) / len(cvs)))
+    return max(0.0, 100.0 * (1 - sum(devs) / len(devs)))
+
+
+# ============================================================================ page
+_collect_job()
+scn = _scn()
+set_active_scenario(scn)
+
+st.title("Scenario Editor")
+st.caption("Start from today's plan or a saved scenario, add what-if events and manual moves, tune the "
+           "balance settings, re-solve, and save a version.")
+
+# ---------------------------------------------------------------- start from
+with st.expander("Start from today's plan or a saved scenario", expanded=scn.id is None and not scn.events
+                 and not scn.overrides):
+    c1, c2 = st.columns([3, 2])
+    with c1:
+        sid, ver = W.pick_scenario("se_start", label="Start from")
+    with c2:
+        new_name = st.text_input("Name for a new scenario", value="New scenario", key="se_start_name")
+    b1, b2, _ = st.columns([1, 1, 3])
+    if b1.button("Open for editing", key="se_open", disabled=sid == W.TODAY,
+                 help="Continue editing this saved scenario: saving makes its next version."):
+        try:
+            loaded = W.load_scenario(sid, ver)
+            _cancel_job()
+            _edit(loaded, f"Opened {loaded.name} v{loaded.version}", resolve=False)
+            st.session_state["se_dirty"] = False
+            st.rerun()
+        except Exception as exc:
+            st.error(f"Could not open that scenario: {exc}. Pick another version or refresh the list.")
+    if b2.button("New scenario from it", key="se_fork", type="primary"):
+        try:
+            base = W.load_scenario(sid, ver)
+            fresh = _new_scenario(base, new_name.strip() or "New scenario")
+            if sid != W.TODAY:
+                fresh = base.with_(name=new_name.strip() or f"{base.name} (copy)", id=None, version=None,
+                                   saved_by=None, saved_at=None, parent_id=base.id, parent_version=base.version)
+            _cancel_job()
+            _edit(fresh, f"Started {fresh.name} from {W.TODAY_LABEL if sid == W.TODAY else base.name}", resolve=False)
+            st.session_state["se_dirty"] = bool(fresh.events or fresh.overrides) and fresh.report is None
+            st.rerun()
+        except Exception as exc:
+            st.error(f"Could not start from that scenario: {exc}.")
+
+# ---------------------------------------------------------------- header
+scn = st.session_state["se_scn"]
+enriched = W.enriched_for(scn.settings)
+report = scn.report or {}
+try:
+    kpis = W.kpis_for(scn, enriched)
+except Exception as exc:
+    kpis = {}
+    st.warning(f"KPIs could not be computed for this plan ({type(exc).__name__}: {exc}).")
+
+origin = "today's plan" if scn.parent_id is None else f"scenario {scn.parent_id} v{scn.parent_version}"
+saved = f"saved v{scn.version} by {scn.saved_by}" if scn.version else "not saved yet"
+st.subheader(f"{scn.name}")
+st.caption(f"From {origin} · {saved} · {len(scn.events)} events · {len(scn.overrides)} manual moves/locks")
+
+status = report.get("status") or ("today" if scn.assignment is not None else "no_solution")
+gap = report.get("gap")
+bi = _balance_index(kpis, report)
+m1, m2, m3, m4 = st.columns(4)
+m1.metric("Balance index", f"{bi:.0f} / 100" if bi is not None else "-",
+          help="100 = every rep exactly on target for every balanced metric; minus 1 point per "
+               "percentage point of average deviation from target.")
+m2.metric("Moves", f"{int(kpis.get('moves', report.get('moves', 0)) or 0):,}")
+m3.metric("ARR moved", W.money(kpis.get("arr_moved", report.get("arr_moved", 0))))
+words = W.STATUS_WORDS.get(status, str(status))
+if gap is not None and status in ("feasible", "optimal"):
+    try:
+        g = float(gap)
+        words += f"; within {g * 100:.1f}% of the best possible" if g > 1e-6 else "; gap 0%"
+    except (TypeError, ValueError):
+        pass
+m4.metric("Solver", "Today's plan" if status in ("today", "current") else status.replace("_", " ").capitalize())
+st.caption(report.get("status_text") or words)
+
+job = _job()
+running = bool(job and not job["done"])
+tb1, tb2, tb3, tb4 = st.columns([1.2, 1, 1, 2.5])
+if tb1.button("Re-solve", type="primary", key="se_resolve", disabled=running, icon=":material/play_arrow:"):
+    _start_solve(scn)
+    running = True
+if tb2.button("Cancel", key="se_cancel", disabled=not running, icon=":material/stop:"):
+    if job:
+        job["cancel"].set()
+if tb3.button(f"Undo ({len(st.session_state.get('se_undo', []))})", key="se_undo_btn",
+              disabled=not st.session_state.get("se_undo"), icon=":material/undo:"):
+    _undo()
+    st.rerun()
+tb4.toggle("Re-solve after each edit", value=True, key="se_auto")
+progress_box = st.container()
+_flash()
+if st.session_state.get("se_solve_error"):
+    st.error(st.session_state["se_solve_error"])
+if st.session_state.get("se_dirty") and not running:
+    st.info("Edited since the last solve: the figures above are for the last solved plan. Press Re-solve.")
+
+# infeasible: explanations and one-click fixes
+if status in ("infeasible", "no_solution"):
+    expl = report.get("explanation") or report.get("explanations") or []
+    if isinstance(expl, str):
+        expl = [expl]
+    st.error("These settings cannot all be met." if status == "infeasible" else
+             "The solver found no plan within the time limit.")
+    for line in expl:
+        st.markdown(f"- {line}")
+    fixes = report.get("fixes") or []
+    for i, fix in enumerate(fixes):
+        desc = ", ".join(f"{k} {v}" for k, v in fix.items() if k not in ("why",))
+        if st.button(f"Apply: {desc}", key=f"se_fix_{i}", help=fix.get("why")):
+            solver = dict(scn.settings.get("solver") or {})
+            metrics = [dict(m) for m in solver.get("metrics") or []]
+            if "metric" in fix:
+                for m in metrics:
+                    if m.get("column") == fix["metric"]:
+                        m.update({k: v for k, v in fix.items() if k not in ("metric", "why")})
+                solver["metrics"] = metrics
+            else:
+                solver.update({k: v for k, v in fix.items() if k != "why"})
+            _edit(scn.with_(settings={**scn.settings, "solver": solver}), f"Applied fix: {desc}")
+            st.rerun()
+
+# ---------------------------------------------------------------- tabs
+t_events, t_over, t_bal, t_curve, t_res, t_save = st.tabs(
+    ["What-if events", "Manual moves & locks", "Balance settings", "Trade-off curve", "Result", "Save & history"])
+
+reps_now = _effective_reps(scn)
+all_rep_ids = sorted(set(reps_now) | set(NAMES))
+
+with t_events:
+    if scn.events:
+        st.markdown("**Events in this scenario**")
+        for i, ev in enumerate(scn.events):
+            c1, c2 = st.columns([6, 1])
+            c1.markdown(f"{i + 1}. {_describe_event(ev)}")
+            if c2.button("Remove", key=f"se_ev_rm_{i}"):
+                evs = list(scn.events)
+                evs.pop(i)
+                _edit(scn.with_(events=tuple(evs)), f"Removed event: {_describe_event(ev)}")
+                st.rerun()
+    else:
+        st.caption("No events yet: add one below.")
+    kind = st.selectbox("Add an event", list(EVENT_LABELS), format_func=EVENT_LABELS.get, key="se_ev_kind")
+    fmt = lambda r: W.rep_label(r, NAMES)  # noqa: E731
+    ev = None
+    if kind == "rep_leaves":
+        with st.form("se_f_leave"):
+            rep = st.selectbox("Rep who leaves", reps_now, format_func=fmt, key="se_leave_rep")
+            if st.form_submit_button("Add event"):
+                ev = {"type": "rep_leaves", "rep_id": rep}
+    elif kind == "new_hire":
+        regions = sorted(ds.reps[R.region].dropna().astype(str).unique()) if R.region in ds.reps else []
+        segs = sorted(ds.reps[R.segment].dropna().astype(str).unique()) if R.segment in ds.reps else []
+        n = 1
+        while f"NEW{n}" in all_rep_ids:
+            n += 1
+        with st.form("se_f_hire"):
+            c1, c2 = st.columns(2)
+            rid = c1.text_input("Rep id", value=f"NEW{n}", key="se_hire_id")
+            name = c2.text_input("Name", value=f"New hire {n}", key="se_hire_name")
+            region = c1.selectbox("Region", regions or ["(any)"], key="se_hire_region")
+            segment = c2.selectbox("Segment", segs or ["(any)"], key="se_hire_segment")
+            capacity = c1.number_input("Capacity (FTE)", 0.1, 2.0, 1.0, 0.1, key="se_hire_cap")
+            ramp = c2.slider("Ramp (productivity this period)", 0.1, 1.0, 0.5, 0.05, key="se_hire_ramp",
+                             help="A new hire at 50% ramp gets a book about half the size of a full rep's.")
+            quota = c1.number_input("Quota (USD)", 0.0, 1e9, 500_000.0, 50_000.0, key="se_hire_quota")
+            hz = c2.text_input("Home ZIP", value="", key="se_hire_zip")
+            if st.form_submit_button("Add event"):
+                rid = rid.strip()
+                if not rid:
+                    st.error("Rep id is empty: give the new hire an id (e.g. their CRM user id).")
+                elif rid in all_rep_ids:
+                    st.error(f"Rep id {rid} is already taken by {NAMES.get(rid, 'another new hire')}: pick a new id.")
+                elif hz and not (hz.strip().isdigit() and len(hz.strip()) == 5):
+                    st.error(f"Home ZIP {hz!r} is not a 5-digit US ZIP: fix it or leave it empty.")
+                else:
+                    ev = {"type": "new_hire", "rep_id": rid, "name": name.strip() or rid,
+                          "region": None if region == "(any)" else region,
+                          "segment": None if segment == "(any)" else segment, "capacity": float(capacity),
+                          "ramp": float(ramp), "quota": float(quota), "home_zip": hz.strip() or None}
+    elif kind in ("capacity_change", "quota_change"):
+        with st.form("se_f_cap"):
+            rep = st.selectbox("Rep", reps_now, format_func=fmt, key="se_cap_rep")
+            if kind == "capacity_change":
+                val = st.number_input("New capacity (FTE)", 0.0, 2.0, 0.5, 0.1, key="se_cap_val")
+            else:
+                val = st.number_input("New quota (USD)", 0.0, 1e10, 1_000_000.0, 50_000.0, key="se_quota_val")
+            if st.form_submit_button("Add event"):
+                key = "capacity" if kind == "capacity_change" else "quota"
+                ev = {"type": kind, "rep_id": rep, key: float(val)}
+    elif kind == "segment_handover":
+        if enriched is not None and X.segment in enriched.columns:
+            segs = sorted(enriched[X.segment].dropna().astype(str).unique())
+        else:
+            segs = sorted(ds.reps[R.segment].dropna().astype(str).unique())
+        with st.form("se_f_handover"):
+            seg = st.selectbox("Segment", segs, key="se_ho_seg")
+            c1, c2 = st.columns(2)
+            frm = c1.selectbox("From rep", all_rep_ids, format_func=fmt, key="se_ho_from")
+            to = c2.selectbox("To rep", reps_now, format_func=fmt, key="se_ho_to")
+            if st.form_submit_button("Add event"):
+                if frm == to:
+                    st.error("From and to are the same rep: pick two different reps.")
+                else:
+                    ev = {"type": "segment_handover", "segment": seg, "from_rep_id": frm, "to_rep_id": to}
+    elif kind == "bulk_move":
+        base = enriched if enriched is not None else ds.accounts
+        fields = [f for f in (A.industry, A.state, X.segment, X.tier, A.owner_id) if f in base.columns]
+        flt = {}
+        cols = st.columns(len(fields) or 1)
+        for c, f in zip(cols, fields):
+            opts = sorted(base[f].dropna().astype(str).unique())
+            chosen = c.multiselect(f.replace("_", " ").title(), opts, key=f"se_bulk_{f}",
+                                   format_func=fmt if f == A.owner_id else str)
+            if chosen:
+                flt[f] = chosen
+        n_match = int(_filter_mask(base, flt).sum()) if flt else 0
+        to = st.selectbox("Move them to", reps_now, format_func=fmt, key="se_bulk_to")
+        st.caption(f"{n_match:,} accounts match this filter." if flt else "Pick at least one filter value.")
+        if st.button("Add bulk move", key="se_bulk_add", disabled=not flt):
+            if n_match == 0:
+                st.error("No account matches this filter: widen it (e.g. fewer states or industries).")
+            else:
+                ev = {"type": "bulk_move", "filter": flt, "to_rep_id": to}
+    if ev is not None:
+        _edit(scn.with_(events=scn.events + (ev,)), f"Added event: {_describe_event(ev)}")
+        st.rerun()
+
+with t_over:
+    st.caption("Force an account to a rep (a manual move) or keep it where it is (a lock). Rows apply "
+               "on top of the events; the optimizer balances the rest around them.")
+    acc = ds.accounts
+    owner = dict(zip(acc[A.account_id].astype(str), acc[A.owner_id].astype("string").fillna("")))
+    acc_names = dict(zip(acc[A.account_id].astype(str), acc[A.name].astype(str)))
+    q = st.text_input("Find an account (name or id)", key="se_ov_find", placeholder="e.g. Acme")
+    if q.strip():
+        hit = acc[acc[A.name].astype(str).str.contains(q.strip(), case=False, regex=False)
+                  | acc[A.account_id].astype(str).str.contains(q.strip(), case=False, regex=False)]
+        st.dataframe(hit[[A.account_id, A.name, A.owner_id, A.state, A.arr]].head(20), hide_index=True)
+    ov = pd.DataFrame(list(scn.overrides), columns=["account_id", "rep_id", "lock", "reason"])
+    ov["lock"] = ov["lock"].fillna(False).astype(bool)
+    ov = ov.astype({"account_id": "string", "rep_id": "string", "reason": "string"})
+    edited = st.data_editor(
+        ov, key=f"se_ov_editor_{len(st.session_state.get('se_undo', []))}", num_rows="dynamic", hide_index=True,
+        column_config={
+            "account_id": st.column_config.TextColumn("Account id", required=True),
+            "rep_id": st.column_config.SelectboxColumn("Rep", options=all_rep_ids, format_func=fmt,
+                                                       help="Leave empty with Lock ticked to keep today's owner."),
+            "lock": st.column_config.CheckboxColumn("Lock", default=False),
+            "reason": st.column_config.TextColumn("Reason"),
+        }, width="stretch")
+    if st.button("Apply manual moves and locks", key="se_ov_apply"):
+        rows, errors = [], []
+        for i, r in edited.reset_index(drop=True).iterrows():
+            aid = str(r["account_id"]).strip() if pd.notna(r["account_id"]) else ""
+            rep = str(r["rep_id"]).strip() if pd.notna(r["rep_id"]) else ""
+            lock = bool(r["lock"]) if pd.notna(r["lock"]) else False
+            if not aid:
+                errors.append(f"Row {i + 1}: account id is empty. Type an id (use Find above) or delete the row.")
+                continue
+            if aid not in owner:
+                errors.append(f"Row {i + 1}: account id {aid!r} is not in the data. Use Find above to look it up.")
+                continue
+            if not rep:
+                if lock and owner.get(aid):
+                    rep = owner[aid]
+                else:
+                    errors.append(f"Row {i + 1} ({acc_names.get(aid)}): choose a rep, or tick Lock to keep today's owner.")
+                    continue
+            rows.append({"account_id": aid, "rep_id": rep, "lock": lock,
+                         "reason": (str(r["reason"]) if pd.notna(r["reason"]) else "") or
+                         ("Locked in the scenario editor" if lock else "Manual move in the scenario editor")})
+        dup = pd.Series([r["account_id"] for r in rows]).duplicated()
+        if dup.any():
+            errors.append("Each account may appear once: remove the duplicate rows for "
+                          + ", ".join(sorted({rows[i]['account_id'] for i in dup[dup].index})) + ".")
+        if errors:
+            for e in errors:
+                st.error(e)
+        else:
+            _edit(scn.with_(overrides=tuple(rows)), f"Applied {len(rows)} manual moves and locks")
+            st.rerun()
+
+with t_bal:
+    solver_d = dict(scn.settings.get("solver") or {})
+    if not solver_d:
+        try:
+            from territory_core.solver import SolverSettings
+
+            solver_d = SolverSettings().to_dict()
+        except Exception:
+            solver_d = {}
+    tok = abs(hash(json.dumps(solver_d, sort_keys=True, default=str))) % 10**8
+    num_cols = sorted(c for c in (enriched if enriched is not None else ds.accounts).columns
+                      if pd.api.types.is_numeric_dtype((enriched if enriched is not None else ds.accounts)[c])
+                      and c not in (A.lat, A.lon, X.depth, X.family_size, "rule_index"))
+    with st.form(f"se_bal_{tok}"):
+        st.markdown("**Balanced metrics** (each rep within target x (1 ± tolerance); hard bands must hold, "
+                    "soft bands are penalised by their weight)")
+        mdf = pd.DataFrame([dict(m) for m in solver_d.get("metrics") or []],
+                           columns=["column", "tolerance", "weight", "hard"])
+        mdf = mdf.astype({"column": "string", "tolerance": "float64", "weight": "float64"})
+        mdf["hard"] = mdf["hard"].fillna(True).astype(bool)
+        m_ed = st.data_editor(mdf, num_rows="dynamic", hide_index=True, key=f"se_bal_metrics_{tok}",
+                              column_config={
+                                  "column": st.column_config.SelectboxColumn("Metric", options=num_cols, required=True),
+                                  "tolerance": st.column_config.NumberColumn("Tolerance", min_value=0.0, max_value=5.0,
+                                                                             step=0.01, format="%.2f", default=0.1),
+                                  "weight": st.column_config.NumberColumn("Weight", min_value=0.0, default=1.0),
+                                  "hard": st.column_config.CheckboxColumn("Hard band", default=True)})
+        c1, c2, c3 = st.columns(3)
+        new = {}
+        objs = ["disruption", "distance", "balance", "mix"]
+        if "objective" in solver_d:
+            new["objective"] = c1.selectbox("Objective", objs, index=objs.index(solver_d["objective"])
+                                            if solver_d["objective"] in objs else 0, key=f"se_bal_obj_{tok}",
+                                            help="What to minimise once every hard band holds.")
+        if "disruption_weight_column" in solver_d:
+            dw_opts = ["(count of moves)"] + num_cols
+            cur = solver_d.get("disruption_weight_column") or "(count of moves)"
+            v = c2.selectbox("Weigh moves by", dw_opts, index=dw_opts.index(cur) if cur in dw_opts else 0,
+                             key=f"se_bal_dw_{tok}")
+            new["disruption_weight_column"] = None if v == "(count of moves)" else v
+        for key, label, col in (("max_moves", "At most N moves (0 = no cap)", c3),
+                                ("max_moves_per_rep", "At most N moves per rep (0 = no cap)", c1),
+                                ("max_arr_moved", "At most this ARR moved (0 = no cap)", c2)):
+            if key in solver_d:
+                v = col.number_input(label, min_value=0.0, value=float(solver_d.get(key) or 0),
+                                     step=1.0 if key != "max_arr_moved" else 100_000.0, key=f"se_bal_{key}_{tok}")
+                new[key] = (None if v <= 0 else (int(v) if key != "max_arr_moved" else float(v)))
+        for key, label, col in (("keep_families", "Keep families together", c3),
+                                ("respect_locks", "Respect locked and named accounts", c1)):
+            if key in solver_d:
+                new[key] = col.checkbox(label, value=bool(solver_d.get(key)), key=f"se_bal_{key}_{tok}")
+        if "holdout_stages" in solver_d:
+            stages = sorted(ds.opportunities["stage"].dropna().astype(str).unique()) if len(ds.opportunities) else []
+            cur = [str(s_) for s_ in (solver_d.get("holdout_stages") or [])]
+            new["holdout_stages"] = c2.multiselect("Holdouts: open opportunities in these stages keep their owner",
+                                                   sorted(set(stages) | set(cur)), default=cur,
+                                                   key=f"se_bal_hold_{tok}")
+        if "eligibility" in solver_d:
+            st.markdown("**Eligibility rules** (a rep may own an account only when every rule holds)")
+            edf = pd.DataFrame([dict(e) for e in solver_d.get("eligibility") or []],
+                               columns=["account_field", "rep_field", "mode"]).astype("string")
+            acc_fields = sorted(set((enriched if enriched is not None else ds.accounts).columns))
+            e_ed = st.data_editor(edf, num_rows="dynamic", hide_index=True, key=f"se_bal_elig_{tok}",
+                                  column_config={
+                                      "account_field": st.column_config.SelectboxColumn("Account field", options=acc_fields, required=True),
+                                      "rep_field": st.column_config.SelectboxColumn("Rep field", options=list(ds.reps.columns), required=True),
+                                      "mode": st.column_config.SelectboxColumn("Rule", options=["equal", "contains"], default="equal", required=True)})
+        st.markdown("**Distance (field teams) and run limits**")
+        d1, d2, d3, d4 = st.columns(4)
+        dist = solver_d.get("distance") if isinstance(solver_d.get("distance"), dict) else None
+        dsrc = dist if dist is not None else solver_d
+        dnew = {}
+        if "use_distance" in dsrc:
+            dnew["use_distance"] = d1.checkbox("Use distance", value=bool(dsrc.get("use_distance")), key=f"se_bal_ud_{tok}")
+        for key, label, col in (("distance_weight", "Distance weight", d2), ("weight", "Distance weight", d2),
+                                ("max_radius_km", "Max radius km (0 = none)", d3)):
+            if key in dsrc and (key != "weight" or dist is not None):
+                v = col.number_input(label, min_value=0.0, value=float(dsrc.get(key) or 0), key=f"se_bal_d_{key}_{tok}")
+                dnew[key] = (None if key == "max_radius_km" and v <= 0 else float(v))
+        if dist is not None:
+            new["distance"] = {**dist, **dnew}
+        else:
+            new.update(dnew)
+        if "time_limit" in solver_d:
+            new["time_limit"] = float(d4.number_input("Time limit (s)", min_value=1.0, max_value=3600.0,
+                                                      value=float(solver_d.get("time_limit") or 60), key=f"se_bal_tl_{tok}"))
+        e1, e2, e3 = st.columns(3)
+        if "mip_gap" in solver_d:
+            new["mip_gap"] = float(e1.number_input("Stop within this gap", 0.0, 1.0, float(solver_d.get("mip_gap") or 0.0),
+                                                   0.005, format="%.3f", key=f"se_bal_gap_{tok}"))
+        if "solver" in solver_d:
+            sv = ["highs", "cbc"]
+            new["solver"] = e2.selectbox("Solver", sv, index=sv.index(solver_d["solver"]) if solver_d["solver"] in sv else 0,
+                                         key=f"se_bal_solver_{tok}")
+        apply_bal = st.form_submit_button("Apply balance settings", type="primary")
+    if apply_bal:
+        errs = []
+        metrics = []
+        for i, r in m_ed.reset_index(drop=True).iterrows():
+            if pd.isna(r["column"]) or not str(r["column"]).strip():
+                errs.append(f"Metric row {i + 1}: pick a metric column or delete the row.")
+                continue
+            tol = float(r["tolerance"]) if pd.notna(r["tolerance"]) else 0.1
+            w = float(r["weight"]) if pd.notna(r["weight"]) else 1.0
+            metrics.append({"column": str(r["column"]), "tolerance": tol, "weight": w,
+                            "hard": bool(r["hard"]) if pd.notna(r["hard"]) else True})
+        if not metrics:
+            errs.append("Balance on at least one metric (e.g. arr with tolerance 0.10).")
+        d = {**solver_d, **new, "metrics": metrics}
+        if "eligibility" in solver_d:
+            d["eligibility"] = [{"account_field": str(r["account_field"]), "rep_field": str(r["rep_field"]),
+                                 "mode": str(r["mode"]) if pd.notna(r["mode"]) else "equal"}
+                                for _, r in e_ed.iterrows() if pd.notna(r["account_field"]) and pd.notna(r["rep_field"])]
+        if not errs:
+            try:
+                from territory_core.solver import SolverSettings
+
+                d = SolverSettings.from_dict(d).to_dict()
+            except Exception as exc:
+                errs.append(f"These settings are not valid: {exc}. Fix the value named and apply again.")
+        if errs:
+            for e in errs:
+                st.error(e)
+        elif d == solver_d:
+            st.info("No change to the balance settings.")
+        else:
+            _edit(scn.with_(settings={**scn.settings, "solver": d}), "Changed the balance settings")
+            st.rerun()
+
+with t_curve:
+    st.caption("Balance against disruption: for each tolerance (every balanced metric within ± that share of "
+               "its target), the fewest moves that achieve it. Pick a point to use its tolerance.")
+    tol_text = st.text_input("Tolerances to try", value="0.03, 0.05, 0.08, 0.10, 0.15, 0.20, 0.30", key="se_curve_tols")
+    curve_key = json.dumps([scn.settings.get("solver"), list(scn.events), list(scn.overrides), tol_text],
+                           sort_keys=True, default=str)
+    if st.button("Compute the trade-off curve", key="se_curve_go"):
+        try:
+            tols = sorted({float(t) for t in tol_text.replace(";", ",").split(",") if t.strip()})
+            if not tols or any(t <= 0 or t > 5 for t in tols):
+                raise ValueError("tolerances must be numbers between 0 and 5, e.g. 0.05 for ±5%")
+        except ValueError as exc:
+            st.error(f"Tolerances to try: {exc}. Write them separated by commas, e.g. 0.05, 0.1, 0.2.")
+            tols = []
+        if tols:
+            from territory_core.scenarios import apply_events
+            from territory_core.solver import SolverSettings, tradeoff_curve
+
+            with st.spinner(f"Solving {len(tols)} points..."):
+                try:
+                    er = apply_events(ds, list(scn.events), enriched=enriched)
+                    sset = SolverSettings.from_dict(scn.settings.get("solver") or SolverSettings().to_dict())
+                    curve = tradeoff_curve(er.accounts, er.reps, sset, tolerances=tols)
+                    st.session_state["se_curve"] = (curve_key, curve)
+                except Exception as exc:
+                    st.error(f"The trade-off curve could not be computed: {type(exc).__name__}: {exc}.")
+    cur_curve = st.session_state.get("se_curve")
+    if cur_curve is not None:
+        ckey, curve = cur_curve
+        if ckey != curve_key:
+            st.info("The settings changed since this curve was computed: compute it again to be current.")
+        curve = pd.DataFrame(curve)
+        tcol = next((c for c in ("tolerance", "tol", "epsilon") if c in curve.columns), curve.columns[0])
+        mcol = next((c for c in ("moves", "min_moves", "objective") if c in curve.columns), curve.columns[1])
+        ok = curve[mcol].notna()
+        fig = go.Figure(go.Scatter(x=curve.loc[ok, tcol] * 100, y=curve.loc[ok, mcol], mode="lines+markers",
+                                   marker=dict(size=12, color="#2563eb"),
+                                   customdata=curve.loc[ok, tcol],
+                                   hovertemplate="±%{x:.0f}% tolerance<br>%{y:,.0f} moves<extra></extra>"))
+        fig.update_layout(xaxis_title="Balance tolerance (± % of target)", yaxis_title="Fewest moves",
+                          height=360, margin=dict(l=10, r=10, t=30, b=10))
+        sel = st.plotly_chart(fig, key="se_curve_chart", on_select="rerun", selection_mode="points")
+        picked = None
+        try:
+            pts = (sel or {}).get("selection", {}).get("points", [])
+            if pts:
+                picked = float(pts[0].get("customdata", [pts[0]["x"] / 100])[0]
+                               if isinstance(pts[0].get("customdata"), list) else pts[0]["x"] / 100)
+        except Exception:
+            picked = None
+        st.dataframe(curve, hide_index=True)
+        opts = [float(t) for t in curve.loc[ok, tcol]]
+        c1, c2 = st.columns([2, 1])
+        choice = c1.selectbox("Use the tolerance of this point", opts, format_func=lambda t: f"±{t * 100:.0f}%",
+                              index=opts.index(picked) if picked in opts else 0, key="se_curve_pick") if opts else None
+        if c2.button("Use this point", key="se_curve_use", disabled=choice is None):
+            solver = dict(scn.settings.get("solver") or {})
+            solver["metrics"] = [{**dict(m), "tolerance": choice} for m in solver.get("metrics") or []]
+            _edit(scn.with_(settings={**scn.settings, "solver": solver}),
+                  f"Set every metric's tolerance to ±{choice * 100:.0f}% from the trade-off curve")
+            st.rerun()
+
+with t_res:
+    asg = scn.assignment
+    if asg is None:
+        st.info("No plan yet: press Re-solve.")
+    else:
+        acc = ds.accounts.set_index(A.account_id)
+        moved = asg[asg[S.moved].fillna(False).astype(bool)] if S.moved in asg.columns else asg.iloc[0:0]
+        st.markdown(f"**{len(moved):,} accounts move** "
+                    f"({W.money(acc[A.arr].reindex(moved[S.account_id]).fillna(0).sum())} ARR)")
+        if len(moved):
+            mv = pd.DataFrame({
+                "account": acc[A.name].reindex(moved[S.account_id]).astype(str).to_numpy(),
+                "account_id": moved[S.account_id].to_numpy(),
+                "from": [W.rep_label(r, NAMES) for r in moved[S.previous_rep_id]],
+                "to": [W.rep_label(r, NAMES) for r in moved[S.rep_id]],
+                "arr": acc[A.arr].reindex(moved[S.account_id]).to_numpy(),
+                "reason": moved[S.reason].to_numpy() if S.reason in moved.columns else "",
+            }).sort_values("arr", ascending=False)
+            st.dataframe(mv, hide_index=True, height=300,
+                         column_config={"arr": st.column_config.NumberColumn("ARR", format="$%,.0f")})
+        reps_rows = report.get("reps") or []
+        if reps_rows:
+            st.markdown("**Per rep: each metric's value against its target**")
+            st.dataframe(pd.json_normalize(reps_rows), hide_index=True, height=300)
+        extras = {k: report.get(k) for k in ("objective", "bound", "gap", "build_seconds", "solve_seconds", "solver")
+                  if report.get(k) is not None}
+        if extras:
+            st.caption(" · ".join(f"{k.replace('_', ' ')}: {v:.3g}" if isinstance(v, float) else f"{k}: {v}"
+                                  for k, v in extras.items()))
+
+with t_save:
+    store_ok = True
+    try:
+        store = W.get_store()
+    except Exception as exc:
+        store_ok = False
+        st.error(f"The scenario database could not be opened: {exc}. Set TERRITORY_DB_URL to a reachable "
+                 "database, or unset it to use the local SQLite file.")
+    if store_ok:
+        user = W.current_user_name()
+        c1, c2 = st.columns([3, 2])
+        scenario_tok = f"{W.scenario_token(scn)}_{len(st.session_state.get('se_undo', []))}"
+        name = c1.text_input("Scenario name", value=scn.name, key=f"se_name_{scenario_tok}")
+        desc = c1.text_area("Note for this version (optional)", value="", key=f"se_desc_{scenario_tok}",
+                            height=80, placeholder="e.g. Ana takes over Healthcare in TX")
+        c2.caption(f"Saving as **{user}**")
+        running_now = bool(_job() and not _job()["done"])
+        if c2.button("Save", type="primary", key="se_save", disabled=running_now or scn.assignment is None,
+                     icon=":material/save:"):
+            if not name.strip():
+                st.error("The scenario needs a name: type one above, then Save.")
+            else:
+                to_save = scn.with_(name=name.strip())
+                if st.session_state.get("se_dirty"):
+                    st.warning("Saved with the last solved plan; the latest edits were not solved yet.")
+                try:
+                    saved_scn = store.save(to_save, user=user, expected_version=to_save.version, note=desc.strip())
+                    st.session_state["se_scn"] = saved_scn
+                    st.session_state.pop("se_conflict", None)
+                    st.session_state.setdefault("se_flash", []).append(
+                        ("success", f"Saved {saved_scn.name} as version {saved_scn.version} by {saved_scn.saved_by}."))
+                    st.rerun()
+                except ConflictError as exc:
+                    st.session_state["se_conflict"] = (str(exc), to_save)
+                except Exception as exc:
+                    st.error(f"Saving failed and nothing was written: {type(exc).__name__}: {exc}. Try again; "
+                             "if the database is unreachable check TERRITORY_DB_URL.")
+        conflict = st.session_state.get("se_conflict")
+        if conflict:
+            msg, pending = conflict
+            st.error(f"Not saved: {msg}")
+            r1, r2, _ = st.columns([1, 1, 3])
+            if r1.button("Reload the latest version", key="se_conflict_reload"):
+                try:
+                    latest = store.load(pending.id)
+                    _edit(latest, f"Reloaded {latest.name} v{latest.version} (your edits are one Undo away)",
+                          resolve=False)
+                    st.session_state["se_dirty"] = False
+                    st.session_state.pop("se_conflict", None)
+                    st.rerun()
+                except Exception as exc:
+                    st.error(f"Could not reload: {exc}.")
+            if r2.button("Save as a copy", key="se_conflict_copy"):
+                try:
+                    copied = store.save_as_copy(pending, user=user)
+                    st.session_state["se_scn"] = copied
+                    st.session_state.pop("se_conflict", None)
+                    st.session_state.setdefault("se_flash", []).append(
+                        ("success", f"Saved as a new scenario {copied.name} (version {copied.version})."))
+                    st.rerun()
+                except Exception as exc:
+                    st.error(f"Could not save a copy: {exc}.")
+        if scn.id is not None:
+            st.markdown("**Version history**")
+            try:
+                hist = store.history(scn.id)
+                st.dataframe(hist, hide_index=True)
+                vers = sorted((int(v) for v in hist["version"]), reverse=True)
+                h1, h2 = st.columns([2, 1])
+                v_pick = h1.selectbox("Version", vers, format_func=lambda v: f"v{v}", key=f"se_hist_v_{scn.id}")
+                if h2.button("Reopen this version", key="se_hist_open"):
+                    old = store.load(scn.id, v_pick)
+                    _cancel_job()
+                    _edit(old, f"Reopened {old.name} v{old.version}", resolve=False)
+                    st.session_state["se_dirty"] = False
+                    st.rerun()
+            except Exception as exc:
+                st.error(f"The history could not be read: {exc}.")
+
+_poll_job(progress_box)
