@@ -413,6 +413,8 @@ def rep_kpis(
     out[K.quota_annual] = q
     out[K.quota] = q * period.year_fraction
     _recompute_ratios(out)
+    out.attrs.update({"period": period.to_dict(), "period_label": period.label, "as_of": as_of_d.isoformat(),
+                      "untouched_months": int(untouched_months), "scenario": owner is not None})
     return out
 
 
@@ -563,10 +565,11 @@ class HealthThresholds:
     overloaded_above: float = 1.20   # load index (workload / fair share) above this: overloaded
     starved_below: float = 0.80      # ... below this: starved
     min_coverage: float = 3.0        # pipeline coverage under this: low coverage
-    win_rate_gap: float = 0.15       # win rate more than this (absolute, 0.15 = 15 points) from the team's
+    win_rate_gap: float = 0.10       # win rate more than this (absolute, 0.10 = 10 points) from the team's
     min_closed_deals: int = 5        # fewer closed deals than this: win rate not judged
-    quota_potential_tolerance: float = 0.25  # quota share / potential share outside 1 +- this
-    max_untouched_share: float = 0.40  # untouched accounts share above this
+    quota_potential_tolerance: float = 0.30  # quota share / potential share (among segment peers) outside 1 +- this
+    max_untouched_share: float = 0.75  # share of the book untouched for untouched_months above this
+    untouched_months: int = 6        # look-back of "untouched" (no opportunity created in N months)
 
     def __post_init__(self):
         for f in fields(self):
@@ -585,12 +588,34 @@ class HealthThresholds:
         kw = {}
         for k, v in (d or {}).items():
             if k in names:
-                kw[k] = int(v) if k == "min_closed_deals" else float(v)
+                kw[k] = int(v) if k in ("min_closed_deals", "untouched_months") else float(v)
         return cls(**kw)
 
 
 def _fmt_pct(x: float) -> str:
     return f"{x:.0%}"
+
+
+def _quota_peers(kpis: pd.DataFrame) -> dict:
+    """rep_id -> (label, quota total, potential total) of the peers a rep's quota is judged
+    against: reps of the same segment when at least two of them have quota and potential,
+    else the whole team. Reps without quota or potential are left out."""
+    q = pd.to_numeric(kpis[K.quota], errors="coerce")
+    p = pd.to_numeric(kpis[K.potential], errors="coerce")
+    ok = q.notna() & p.notna() & (q > 0)
+    if not ok.any() or p[ok].sum() <= 0:
+        return {}
+    team = ("the team's", float(q[ok].sum()), float(p[ok].sum()))
+    seg = kpis[K.segment].astype("string") if K.segment in kpis else pd.Series(pd.NA, index=kpis.index, dtype="string")
+    out = {}
+    for i in kpis.index[ok]:
+        s = seg.loc[i]
+        peers = ok & (seg == s).fillna(False)
+        if pd.notna(s) and peers.sum() >= 2 and p[peers].sum() > 0:
+            out[kpis.at[i, K.rep_id]] = (f"the {s} reps'", float(q[peers].sum()), float(p[peers].sum()))
+        else:
+            out[kpis.at[i, K.rep_id]] = team
+    return out
 
 
 def health_flags(kpis: pd.DataFrame, thresholds: HealthThresholds | None = None) -> pd.DataFrame:
@@ -605,13 +630,17 @@ def health_flags(kpis: pd.DataFrame, thresholds: HealthThresholds | None = None)
         return pd.DataFrame(columns=[K.rep_id, "flag", "severity", "reason"])
     team = rollup_kpis(kpis, by=None).iloc[0]
     team_wr = team[K.win_rate]
-    pot_total = pd.to_numeric(kpis[K.potential], errors="coerce").sum(min_count=1)
-    quota_total = pd.to_numeric(kpis[K.quota], errors="coerce").sum(min_count=1)
+    fair_peers = _quota_peers(kpis)
+    months = kpis.attrs.get("untouched_months", t.untouched_months)
     for r in kpis.itertuples(index=False):
         d = r._asdict()
         rid = d[K.rep_id]
         li = d[K.load_index]
-        if pd.notna(li):
+        if d[K.accounts] > 0 and d[K.capacity] * d[K.ramp] <= 0:
+            rows.append((rid, FLAG_OVERLOADED, "high",
+                         f"Owns {d[K.accounts]:.0f} accounts but has no capacity (capacity {d[K.capacity]:g} x ramp "
+                         f"{d[K.ramp]:g}): an inactive or departed owner; hand the book over."))
+        elif pd.notna(li):
             if li > t.overloaded_above:
                 sev = "high" if li > 2 * t.overloaded_above - 1 else "medium"
                 rows.append((rid, FLAG_OVERLOADED, sev,
@@ -639,26 +668,28 @@ def health_flags(kpis: pd.DataFrame, thresholds: HealthThresholds | None = None)
                              f"{abs(gap) * 100:.0f} points {word} the team's {_fmt_pct(team_wr)}."))
         pot = d[K.potential]
         q = d[K.quota]
-        if pd.notna(pot) and pd.notna(q) and pd.notna(pot_total) and pot_total > 0 and pd.notna(quota_total) and quota_total > 0:
-            q_share = q / quota_total
-            p_share = pot / pot_total
+        peer = fair_peers.get(rid)
+        if peer is not None and pd.notna(pot) and pd.notna(q):
+            label, q_tot, p_tot = peer
+            q_share, p_share = q / q_tot, pot / p_tot
             if p_share > 0:
                 ratio = q_share / p_share
                 if abs(ratio - 1) > t.quota_potential_tolerance:
                     sev = "high" if abs(ratio - 1) > 2 * t.quota_potential_tolerance else "medium"
                     word = "more" if ratio > 1 else "less"
                     rows.append((rid, FLAG_QUOTA_FAIRNESS, sev,
-                                 f"Carries {_fmt_pct(q_share)} of the team's quota but holds {_fmt_pct(p_share)} of its "
-                                 f"potential: quota is {abs(ratio - 1):.0%} {word} than the potential supports."))
+                                 f"Carries {_fmt_pct(q_share)} of {label} quota but holds {_fmt_pct(p_share)} of "
+                                 f"its potential: {ratio:.2f}x the quota per dollar of potential ({word} than fair; "
+                                 f"tolerance +-{t.quota_potential_tolerance:.0%})."))
             elif q_share > 0:
                 rows.append((rid, FLAG_QUOTA_FAIRNESS, "high",
-                             f"Carries {_fmt_pct(q_share)} of the team's quota with no potential in the book."))
+                             f"Carries {_fmt_pct(q_share)} of {label} quota with no potential in the book."))
         us = d[K.untouched_share]
         if pd.notna(us) and us > t.max_untouched_share:
             sev = "high" if us > (1 + t.max_untouched_share) / 2 else "medium"
             rows.append((rid, FLAG_UNTOUCHED, sev,
                          f"{d[K.untouched]:.0f} of {d[K.accounts]:.0f} accounts ({_fmt_pct(us)}) had no opportunity "
-                         f"created in the period's look-back (limit {_fmt_pct(t.max_untouched_share)})."))
+                         f"created in the {months} months to the period's end (limit {_fmt_pct(t.max_untouched_share)})."))
     return pd.DataFrame(rows, columns=[K.rep_id, "flag", "severity", "reason"])
 
 
