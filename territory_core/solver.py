@@ -1,0 +1,668 @@
+"""Balanced-books optimizer: assign every account (or whole family) to one rep so that each rep's
+metrics sit inside their bands, with minimal disruption (or distance, or imbalance), honestly
+reporting how good the answer is.
+
+Public API::
+
+    from territory_core.solver import Metric, EligibilityRule, SolverSettings, SolveResult, solve, tradeoff_curve
+
+How it solves (see ``solver_engine``): the LP relaxation with HiGHS (interior point, then
+pricing rounds so the LP bound covers every eligible pair), fix the integral part, repair the
+few fractional units with a small PuLP MIP; when the answer is not proven optimal and the model
+is small enough, the full PuLP MIP is solved warm-started from that answer. The status comes
+from the solver's own status and bound, never from PuLP's "Optimal" alone.
+"""
+from __future__ import annotations
+
+import math
+import threading
+import time
+from dataclasses import asdict, dataclass, field, replace
+from typing import Callable, Mapping
+
+import numpy as np
+import pandas as pd
+
+from .contract import A, S, X
+from .solver_engine import Data, INF, build_spec, column_entries, solve_lp, solve_mip
+from .solver_prep import Prepared, diagnose, prepare
+
+OBJECTIVES = ("disruption", "distance", "balance", "mix")
+SOLVERS = ("highs", "cbc")
+
+# Models with at most this many eligible (unit, rep) pairs get the exact PuLP MIP when the
+# LP-and-repair answer is not yet proven optimal.
+EXACT_PAIRS = 60_000
+# Up to this many eligible pairs the LP uses all of them (no pricing needed).
+FULL_POOL_PAIRS = 400_000
+
+
+@dataclass(frozen=True)
+class Metric:
+    """A balance metric: every rep's total of ``column`` within target x (1 +- tolerance)."""
+    column: str
+    tolerance: float = 0.05
+    weight: float = 1.0
+    hard: bool = True
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: Mapping) -> "Metric":
+        return cls(column=str(d["column"]), tolerance=float(d.get("tolerance", 0.05)),
+                   weight=float(d.get("weight", 1.0)), hard=bool(d.get("hard", True)))
+
+
+@dataclass(frozen=True)
+class EligibilityRule:
+    """Rep may own the account when ``account[account_field]`` equals ``rep[rep_field]``
+    (mode "equal") or is one of the rep's semicolon-separated values (mode "contains").
+    A missing value on either side does not restrict."""
+    account_field: str
+    rep_field: str
+    mode: str = "equal"
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: Mapping) -> "EligibilityRule":
+        mode = str(d.get("mode", "equal"))
+        if mode not in ("equal", "contains"):
+            raise ValueError(f"Eligibility mode must be 'equal' or 'contains', not {mode!r}.")
+        return cls(str(d["account_field"]), str(d["rep_field"]), mode)
+
+
+@dataclass(frozen=True)
+class SolverSettings:
+    metrics: tuple[Metric, ...] = ()          # empty: default_metrics(accounts)
+    objective: str = "disruption"             # disruption | distance | balance | mix
+    disruption_weight_column: str | None = None  # None: each moved account counts 1
+    max_moves: int | None = None
+    max_moves_per_rep: int | None = None      # accounts gained, and accounts lost, per rep
+    max_arr_moved: float | None = None
+    keep_families: bool = True
+    respect_locks: bool = True                # locked, named and holdout accounts keep their owner
+    holdout_stages: tuple[str, ...] = ()      # open opps in these stages lock the account
+    eligibility: tuple[EligibilityRule, ...] = ()
+    use_distance: bool = False                # add distance to the objective (disruption/mix)
+    distance_weight: float = 1.0
+    max_radius_km: float | None = None
+    time_limit: float = 60.0
+    mip_gap: float = 1e-4
+    solver: str = "highs"                     # highs | cbc
+    seed: int = 0
+    soft_penalty: float = 100.0               # soft bands: 1% overflow costs soft_penalty/100 typical moves
+    balance_weight: float = 1.0               # mix objective weights
+    disruption_objective_weight: float = 1.0
+
+    def __post_init__(self):
+        if self.objective not in OBJECTIVES:
+            raise ValueError(f"objective must be one of {', '.join(OBJECTIVES)}, not {self.objective!r}.")
+        if self.solver not in SOLVERS:
+            raise ValueError(f"solver must be 'highs' or 'cbc', not {self.solver!r}.")
+        if not (self.time_limit > 0):
+            raise ValueError("time_limit must be a positive number of seconds.")
+        for m in self.metrics:
+            if not isinstance(m, Metric):
+                raise ValueError("metrics must be Metric objects.")
+            if m.tolerance < 0:
+                raise ValueError(f"Tolerance of {m.column!r} must be 0 or more.")
+        # tuples, so the settings stay hashable and comparable
+        object.__setattr__(self, "metrics", tuple(self.metrics))
+        object.__setattr__(self, "eligibility", tuple(self.eligibility))
+        object.__setattr__(self, "holdout_stages", tuple(self.holdout_stages))
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        d["metrics"] = [m.to_dict() for m in self.metrics]
+        d["eligibility"] = [r.to_dict() for r in self.eligibility]
+        d["holdout_stages"] = list(self.holdout_stages)
+        return d
+
+    @classmethod
+    def from_dict(cls, d: Mapping | None) -> "SolverSettings":
+        d = dict(d or {})
+        known = {f for f in cls.__dataclass_fields__}
+        unknown = set(d) - known
+        if unknown:
+            raise ValueError(f"Unknown solver setting(s): {', '.join(sorted(unknown))}.")
+        if "metrics" in d:
+            d["metrics"] = tuple(m if isinstance(m, Metric) else Metric.from_dict(m) for m in d["metrics"] or ())
+        if "eligibility" in d:
+            d["eligibility"] = tuple(r if isinstance(r, EligibilityRule) else EligibilityRule.from_dict(r)
+                                     for r in d["eligibility"] or ())
+        if "holdout_stages" in d:
+            d["holdout_stages"] = tuple(str(s) for s in d["holdout_stages"] or ())
+        return cls(**d)
+
+
+def default_metrics(accounts: pd.DataFrame, tolerance: float = 0.05) -> tuple[Metric, ...]:
+    """potential (else annual_revenue), arr, and workload (else account count)."""
+    out = []
+    if X.potential in accounts.columns and pd.to_numeric(accounts[X.potential], errors="coerce").notna().any():
+        out.append(Metric(X.potential, tolerance))
+    elif A.annual_revenue in accounts.columns and pd.to_numeric(accounts[A.annual_revenue], errors="coerce").notna().any():
+        out.append(Metric(A.annual_revenue, tolerance))
+    if A.arr in accounts.columns:
+        out.append(Metric(A.arr, tolerance))
+    if X.workload in accounts.columns and pd.to_numeric(accounts[X.workload], errors="coerce").notna().any():
+        out.append(Metric(X.workload, tolerance))
+    else:
+        out.append(Metric(X.account_count, tolerance))
+    return tuple(out)
+
+
+ASSIGNMENT_COLUMNS = [S.account_id, S.rep_id, S.previous_rep_id, S.moved, S.reason]
+REP_METRIC_COLUMNS = ["rep_id", "metric", "value", "target", "lower", "upper", "deviation"]
+
+
+@dataclass(frozen=True)
+class SolveResult:
+    assignment: pd.DataFrame
+    rep_metrics: pd.DataFrame
+    status: str
+    status_text: str
+    objective: float | None
+    bound: float | None
+    gap: float | None
+    solver: str
+    build_seconds: float
+    solve_seconds: float
+    moves: int
+    arr_moved: float
+    max_deviation: dict
+    explanations: list = field(default_factory=list)
+    fixes: list = field(default_factory=list)
+    notes: list = field(default_factory=list)
+    settings: dict = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        return self.status in ("optimal", "feasible")
+
+    def to_report_dict(self) -> dict:
+        def num(v):
+            if v is None:
+                return None
+            v = float(v)
+            return v if math.isfinite(v) else None
+        reps = []
+        if len(self.rep_metrics):
+            for rid, g in self.rep_metrics.groupby("rep_id", sort=True):
+                reps.append({"rep_id": str(rid), "metrics": {
+                    str(r.metric): {"value": num(r.value), "target": num(r.target), "lower": num(r.lower),
+                                    "upper": num(r.upper), "deviation": num(r.deviation)}
+                    for r in g.itertuples()}})
+        return {
+            "status": self.status, "status_text": self.status_text, "objective": num(self.objective),
+            "bound": num(self.bound), "gap": num(self.gap), "solver": self.solver,
+            "build_seconds": round(self.build_seconds, 3), "solve_seconds": round(self.solve_seconds, 3),
+            "moves": int(self.moves), "arr_moved": num(self.arr_moved),
+            "max_deviation": {k: num(v) for k, v in self.max_deviation.items()},
+            "reps": reps, "explanation": list(self.explanations), "fixes": list(self.fixes),
+            "notes": list(self.notes), "settings": self.settings,
+        }
+
+
+# ------------------------------------------------------------------------------------ solve
+
+def _status_text(status, gap, seconds, solver, mip_gap) -> str:
+    if status == "optimal":
+        if gap is None or gap <= 1e-9:
+            return f"Optimal: proven best possible ({solver}, {seconds:.1f} s)"
+        return f"Optimal within the gap setting: at most {gap:.2%} from the best possible ({solver}, {seconds:.1f} s)"
+    if status == "feasible":
+        if gap is None:
+            return f"Feasible, but how far from the best possible is not known ({solver}, {seconds:.1f} s)"
+        return f"Feasible, within {gap:.2%} of the best possible ({solver}, {seconds:.1f} s)"
+    if status == "cancelled":
+        return "Cancelled before a solution was found"
+    if status == "infeasible":
+        return "Infeasible: no assignment meets every setting"
+    return f"No solution found within the time limit ({seconds:.1f} s)"
+
+
+def _gap(obj, bound):
+    if obj is None or bound is None or not math.isfinite(bound):
+        return None
+    diff = max(0.0, obj - bound)
+    if diff <= 1e-7 * max(1.0, abs(obj)):
+        return 0.0
+    return diff / max(abs(obj), 1e-9)
+
+
+def _integral_objective(p: Prepared, settings) -> bool:
+    """Every objective value is an integer (moves counted), so ceil(bound) is a bound too."""
+    return (settings.objective == "disruption" and not (settings.use_distance and p.dist is not None)
+            and np.allclose(p.w_acc, np.round(p.w_acc)) and not (~p.hard).any())
+
+
+def _evaluate(spec, data, p, assign: np.ndarray):
+    """Objective of a full assignment (units -> rep) and the slack values that go with it."""
+    pu = np.arange(p.n_units)
+    cost, rows, cols, vals = column_entries(spec, data, pu, assign)
+    act = np.bincount(rows, weights=vals, minlength=spec.n_rows)
+    s = np.zeros(len(spec.s_cost))
+    for j, name in enumerate(spec.s_names):
+        sel = spec.s_cols == j
+        r = int(spec.s_rows[sel][0])
+        kind = name.split("_")[0]
+        if kind == "over":
+            s[j] = max(0.0, act[r] - spec.row_hi[r])
+        elif kind == "under":
+            s[j] = max(0.0, spec.row_lo[r] - act[r])
+        elif kind == "dplus":
+            s[j] = max(0.0, act[r] - spec.row_lo[r])
+        elif kind == "dminus":
+            s[j] = max(0.0, spec.row_lo[r] - act[r])
+    obj = float(cost.sum() + spec.s_cost @ s)
+    return obj, s
+
+
+def _feasible(spec, data, p, assign, tol=1e-6) -> bool:
+    pu = np.arange(p.n_units)
+    cost, rows, cols, vals = column_entries(spec, data, pu, assign)
+    act = np.bincount(rows, weights=vals, minlength=spec.n_rows)
+    _, s = _evaluate(spec, data, p, assign)
+    act = act + np.bincount(spec.s_rows, weights=spec.s_vals * s[spec.s_cols], minlength=spec.n_rows)
+    scale = np.maximum(1.0, np.abs(np.where(np.isfinite(spec.row_hi), spec.row_hi, 0)))
+    return bool(np.all(act >= spec.row_lo - tol * scale) and np.all(act <= spec.row_hi + tol * scale)
+                and p.elig[pu, assign].all())
+
+
+def _initial_pairs(p: Prepared, seed: int, k_extra: int = 4):
+    """Candidate pairs for big models: each unit's previous owners, its pin, and a few others
+    (nearest when distances exist, else spread deterministically); pricing adds the rest."""
+    U, R = p.elig.shape
+    rng = np.random.default_rng(seed)
+    keys = set()
+    ok = p.elig[p.prev_u, p.prev_r]
+    keys.update((p.prev_u[ok] * R + p.prev_r[ok]).tolist())
+    score = rng.random((U, R)) if p.dist is None else p.dist + 1e-9 * rng.random((U, R))
+    score = np.where(p.elig, score, np.inf)
+    k = min(k_extra, R)
+    best = np.argpartition(score, k - 1, axis=1)[:, :k] if k < R else np.tile(np.arange(R), (U, 1))
+    uu = np.repeat(np.arange(U), best.shape[1])
+    rr = best.ravel()
+    good = p.elig[uu, rr]
+    keys.update((uu[good] * R + rr[good]).tolist())
+    # every unit needs at least one candidate
+    arr = np.array(sorted(keys), dtype=np.int64)
+    return arr // R, arr % R
+
+
+def _repair(spec, data, p, settings, lp, deadline, cancel):
+    """Fix the units the LP put wholly on one rep; solve the rest as a small PuLP MIP,
+    freeing more units around them if that sub-problem is infeasible."""
+    U, R = p.elig.shape
+    pu, pr, x = lp.pu, lp.pr, lp.x
+    best = np.full(U, -1)
+    bestv = np.zeros(U)
+    order = np.lexsort((pr, -x, pu))
+    first = np.r_[True, pu[order][1:] != pu[order][:-1]]
+    sel = order[first]
+    best[pu[sel]] = pr[sel]
+    bestv[pu[sel]] = x[sel]
+    frac = bestv < 1 - 1e-6
+    free = frac.copy()
+    rng = np.random.default_rng(settings.seed)
+    for attempt in range(6):
+        if not free.any():
+            return best, None
+        fixed_u = np.flatnonzero(~free)
+        cost, rows, cols, vals = column_entries(spec, data, fixed_u, best[fixed_u])
+        fixed_load = np.bincount(rows, weights=vals, minlength=spec.n_rows)
+        in_sub = free[pu]
+        su, sr = pu[in_sub], pr[in_sub]
+        # freed units may also go back to a previous owner or anywhere eligible among touched reps
+        touched = np.unique(np.concatenate([sr, best[free & (best >= 0)]]))
+        fu = np.flatnonzero(free)
+        extra_u = np.repeat(fu, len(touched))
+        extra_r = np.tile(touched, len(fu))
+        ok = p.elig[extra_u, extra_r]
+        keys = np.unique(np.concatenate([su * R + sr, extra_u[ok] * R + extra_r[ok]]))
+        su, sr = keys // R, keys % R
+        rem = deadline - time.monotonic()
+        if rem <= 0.2:
+            break
+        start = None
+        if attempt == 0:
+            start = None
+        res = solve_mip(spec, data, su, sr, time_limit=rem, gap=settings.mip_gap, solver=settings.solver,
+                        seed=settings.seed, cancel=cancel, fixed_load=fixed_load)
+        if res.x is not None:
+            chosen = res.x > 0.5
+            out = best.copy()
+            out[su[chosen]] = sr[chosen]
+            return out, res
+        if res.status in ("cancelled",):
+            break
+        # free more: units on the reps involved (their moved units first), then widen
+        around = np.isin(best, touched) & ~free
+        cand = np.flatnonzero(around)
+        want = max(50, int(free.sum()) * (2 ** (attempt + 1)))
+        if len(cand) > want:
+            cand = np.sort(rng.choice(cand, size=want, replace=False))
+        free[cand] = True
+        if attempt >= 3:
+            free[:] = True
+    return None, None
+
+
+def solve(accounts: pd.DataFrame, reps: pd.DataFrame, settings: SolverSettings | None = None, *,
+          distances: pd.DataFrame | None = None, opportunities: pd.DataFrame | None = None,
+          fixed: Mapping[str, str] | None = None, progress: Callable[[str, float], None] | None = None,
+          cancel: threading.Event | None = None) -> SolveResult:
+    """Assign every account to one active rep. Raises ValueError for bad input (unknown
+    columns, ids); infeasible settings come back as ``status="infeasible"`` with explanations."""
+    settings = settings or SolverSettings()
+    t0 = time.monotonic()
+    deadline = t0 + float(settings.time_limit)
+    say = progress or (lambda phase, frac: None)
+    say("prepare", 0.0)
+    metrics = settings.metrics or default_metrics(accounts)
+    p = prepare(accounts, reps, settings, metrics, distances=distances, opportunities=opportunities, fixed=fixed)
+    sdict = replace(settings, metrics=tuple(metrics)).to_dict()
+    expl, fixes = diagnose(p, settings)
+    if expl:
+        bt = time.monotonic() - t0
+        return _result_without(p, "infeasible", expl, fixes, bt, 0.0, settings, sdict)
+    spec = build_spec(p, settings)
+    data = Data(p)
+    U, R = p.elig.shape
+    n_pairs = int(p.elig.sum())
+    if n_pairs <= FULL_POOL_PAIRS:
+        pu, pr = np.nonzero(p.elig)
+        price_all = False
+    else:
+        pu, pr = _initial_pairs(p, settings.seed)
+        price_all = True
+    build = time.monotonic() - t0
+    say("lp", 0.1)
+    if cancel is not None and cancel.is_set():
+        return _result_without(p, "cancelled", [], [], build, 0.0, settings, sdict)
+    t1 = time.monotonic()
+    solver_name = "HiGHS" if settings.solver == "highs" else "CBC"
+    assign = None
+    bound = None
+    mres = None
+    lp = None
+    if settings.solver == "highs" or n_pairs > EXACT_PAIRS:
+        # LP bound (+ fix and repair). With CBC chosen, the LP still gives the bound.
+        lp = solve_lp(spec, data, pu.astype(np.int64), pr.astype(np.int64), deadline=deadline, seed=settings.seed,
+                      cancel=cancel, price_all=price_all, progress=say)
+        if lp.status == "infeasible":
+            expl, fixes = explain_infeasible(p, settings, spec_deadline=time.monotonic() + max(2.0, min(30.0, settings.time_limit)))
+            return _result_without(p, "infeasible", expl, fixes, build, time.monotonic() - t1, settings, sdict)
+        if lp.status == "cancelled":
+            return _result_without(p, "cancelled", [], [], build, time.monotonic() - t1, settings, sdict)
+        bound = lp.bound
+        if lp.status == "optimal":
+            say("repair", 0.6)
+            assign, rres = _repair(spec, data, p, settings, lp, deadline, cancel)
+    obj = None
+    if assign is not None and not _feasible(spec, data, p, assign):
+        assign = None
+    if assign is not None:
+        obj, _ = _evaluate(spec, data, p, assign)
+    proven = False
+    if obj is not None and bound is not None:
+        b = math.ceil(bound - 1e-6) if _integral_objective(p, settings) else bound
+        proven = obj - b <= max(1e-7 * max(1.0, abs(obj)), settings.mip_gap * abs(obj))
+    rem = deadline - time.monotonic()
+    status = None
+    if not proven and n_pairs <= EXACT_PAIRS and rem > 0.3 and not (cancel is not None and cancel.is_set()):
+        say("mip", 0.7)
+        fu, fr = np.nonzero(p.elig)
+        fu, fr = fu.astype(np.int64), fr.astype(np.int64)
+        start_x = start_s = None
+        if assign is not None:
+            start_x = (assign[fu] == fr).astype(float)
+            _, start_s = _evaluate(spec, data, p, assign)
+        mres = solve_mip(spec, data, fu, fr, time_limit=rem, gap=settings.mip_gap, solver=settings.solver,
+                         seed=settings.seed, start_x=start_x, start_s=start_s, cancel=cancel)
+        solver_name = mres.solver
+        if mres.status == "infeasible" and assign is None:
+            expl, fixes = explain_infeasible(p, settings, spec_deadline=time.monotonic() + max(2.0, min(30.0, settings.time_limit)))
+            return _result_without(p, "infeasible", expl, fixes, build, time.monotonic() - t1, settings, sdict)
+        if mres.x is not None:
+            chosen = mres.x > 0.5
+            cand = np.full(U, -1)
+            cand[fu[chosen]] = fr[chosen]
+            if (cand >= 0).all() and _feasible(spec, data, p, cand):
+                cobj, _ = _evaluate(spec, data, p, cand)
+                if obj is None or cobj < obj - 1e-9:
+                    assign, obj = cand, cobj
+        if mres.bound is not None:
+            bound = mres.bound if bound is None else max(bound, mres.bound)
+        if mres.status == "optimal" and obj is not None and mres.objective is not None and obj <= mres.objective + 1e-7 * max(1, abs(obj)):
+            status = "optimal"
+    elif proven:
+        status = "optimal"
+    solve_s = time.monotonic() - t1
+    if assign is None:
+        st = "cancelled" if (cancel is not None and cancel.is_set()) else "no_solution"
+        return _result_without(p, st, [], [], build, solve_s, settings, sdict, bound=bound)
+    if bound is not None and obj is not None and bound > obj:
+        bound = obj  # numerical noise: the bound cannot exceed a feasible value
+    gap = _gap(obj, bound)
+    if status is None:
+        if gap is not None and (gap <= settings.mip_gap or (bound is not None and _integral_objective(p, settings)
+                                                            and obj - math.ceil(bound - 1e-6) <= 1e-7)):
+            status = "optimal"
+        else:
+            status = "feasible"
+    if status == "optimal" and gap is not None and _integral_objective(p, settings) and bound is not None \
+            and obj - math.ceil(bound - 1e-6) <= 1e-7:
+        gap = 0.0
+    say("report", 0.95)
+    res = _result_from(p, settings, assign, status, obj, bound, gap, solver_name, build, solve_s, sdict)
+    say("done", 1.0)
+    return res
+
+
+def explain_infeasible(p: Prepared, settings, spec_deadline: float):
+    """No single cause found up front: solve an elastic model (extra tolerance per metric,
+    extra moves) and report the smallest change that makes the problem feasible."""
+    expl: list[str] = []
+    fixes: list[dict] = []
+    try:
+        spec = build_spec(p, settings, elastic=True)
+        data = Data(p)
+        pu, pr = np.nonzero(p.elig)
+        rem = max(1.0, spec_deadline - time.monotonic())
+        if len(pu) <= EXACT_PAIRS:
+            res = solve_mip(spec, data, pu.astype(np.int64), pr.astype(np.int64), time_limit=rem, gap=1e-6,
+                            solver="highs" if settings.solver == "highs" else "cbc", seed=settings.seed)
+            sl = res.slack
+            exact = res.status == "optimal"
+        else:
+            lp = solve_lp(spec, data, pu.astype(np.int64), pr.astype(np.int64), deadline=time.monotonic() + rem,
+                          seed=settings.seed, price_all=False)
+            sl = lp.slack if lp.status == "optimal" else None
+            exact = False
+        if sl is not None:
+            for j, name in enumerate(spec.s_names):
+                v = float(sl[j])
+                if v <= 1e-7:
+                    continue
+                if name.startswith("extra_tol_"):
+                    m = int(name.rsplit("_", 1)[1])
+                    t = math.ceil((p.tol[m] + v) * 1000 - 1e-6) / 1000
+                    mname = p.metric_names[m]
+                    expl.append(f"The {mname} bands (±{p.tol[m]:.1%}) cannot all be met together with the other "
+                                f"settings; they need about ±{t:.1%}{'' if exact else ' or more'}.")
+                    fixes.append({"metric": mname, "tolerance": round(t, 3),
+                                  "why": f"widen the {mname} band from ±{p.tol[m]:.1%} to ±{t:.1%}"})
+                elif name == "extra_moves":
+                    need = int(math.ceil(settings.max_moves + v - 1e-6))
+                    expl.append(f"The move cap of {settings.max_moves} is too tight for the bands: "
+                                f"about {need} moves are needed.")
+                    fixes.append({"max_moves": need, "why": f"raise the move cap to {need}"})
+                elif name == "extra_arr":
+                    need = float(settings.max_arr_moved + v)
+                    expl.append(f"The cap on arr moved ({settings.max_arr_moved:,.0f}) is too tight: about "
+                                f"{need:,.0f} must move.")
+                    fixes.append({"max_arr_moved": math.ceil(need), "why": f"raise the arr-moved cap to {math.ceil(need):,}"})
+                elif name.startswith("extra_gain_") or name.startswith("extra_lost_"):
+                    r = int(name.rsplit("_", 1)[1])
+                    need = int(math.ceil(settings.max_moves_per_rep + v - 1e-6))
+                    expl.append(f"Rep {p.rep_ids[r]} needs to {'gain' if 'gain' in name else 'lose'} about "
+                                f"{need} accounts, more than the per-rep cap of {settings.max_moves_per_rep}.")
+                    fixes.append({"max_moves_per_rep": need, "why": f"raise the per-rep move cap to {need}"})
+    except Exception as exc:  # the explanation must never hide the status
+        expl.append(f"(Could not compute the smallest change: {exc})")
+    if not expl:
+        expl.append("No assignment satisfies every band, cap, lock and eligibility rule together; "
+                    "widen the tolerances or relax a cap.")
+    # merge per-rep cap fixes into one
+    merged: dict = {}
+    out_fixes = []
+    for f in fixes:
+        if "max_moves_per_rep" in f:
+            if "max_moves_per_rep" not in merged or f["max_moves_per_rep"] > merged["max_moves_per_rep"]["max_moves_per_rep"]:
+                merged["max_moves_per_rep"] = f
+        else:
+            out_fixes.append(f)
+    out_fixes.extend(merged.values())
+    return expl, out_fixes
+
+
+# ------------------------------------------------------------------------------- results
+
+def _loads(p: Prepared, rep_of_acc: np.ndarray) -> np.ndarray:
+    R = len(p.rep_ids)
+    out = np.zeros((R, len(p.metric_names)))
+    ok = rep_of_acc >= 0
+    for m in range(len(p.metric_names)):
+        out[:, m] = np.bincount(rep_of_acc[ok], weights=p.M_acc[ok, m], minlength=R)
+    return out
+
+
+def _rep_metrics(p: Prepared, loads: np.ndarray) -> pd.DataFrame:
+    R, k = loads.shape
+    act = np.flatnonzero(p.active)
+    rows = []
+    for r in act:
+        for m in range(k):
+            T = p.target[r, m]
+            rows.append((str(p.rep_ids[r]), p.metric_names[m], float(loads[r, m]), float(T), float(p.lower[r, m]),
+                         float(p.upper[r, m]), float(loads[r, m] / T - 1) if T > 0 else 0.0))
+    return pd.DataFrame(rows, columns=REP_METRIC_COLUMNS)
+
+
+def _result_without(p, status, expl, fixes, build, solve_s, settings, sdict, bound=None) -> SolveResult:
+    text = _status_text(status, None, build + solve_s, "HiGHS" if settings.solver == "highs" else "CBC", settings.mip_gap)
+    if status == "infeasible" and expl:
+        text = "Infeasible: " + expl[0]
+    rm = _rep_metrics(p, _loads(p, p.prev))  # today's plan, for context
+    return SolveResult(
+        assignment=pd.DataFrame({c: pd.Series(dtype="string" if c not in (S.moved,) else "boolean")
+                                 for c in ASSIGNMENT_COLUMNS}),
+        rep_metrics=rm, status=status, status_text=text, objective=None, bound=bound, gap=None,
+        solver="HiGHS" if settings.solver == "highs" else "CBC", build_seconds=build, solve_seconds=solve_s,
+        moves=0, arr_moved=0.0, max_deviation={}, explanations=list(expl), fixes=list(fixes), notes=list(p.notes),
+        settings=sdict)
+
+
+def _result_from(p: Prepared, settings, assign_u, status, obj, bound, gap, solver, build, solve_s, sdict) -> SolveResult:
+    rep_of = assign_u[p.unit]
+    prev = p.prev
+    moved = (prev >= 0) & (rep_of != prev)
+    loads = _loads(p, rep_of)
+    rm = _rep_metrics(p, loads)
+    maxdev = {}
+    if len(rm):
+        for name, g in rm.groupby("metric", sort=False):
+            maxdev[str(name)] = float(g["deviation"].abs().max())
+    reasons = _reasons(p, settings, rep_of, moved)
+    asg = pd.DataFrame({
+        S.account_id: pd.array(p.acc_ids.astype(str), dtype="string"),
+        S.rep_id: pd.array(p.rep_ids[rep_of].astype(str), dtype="string"),
+        S.previous_rep_id: pd.array([str(p.rep_ids[i]) if i >= 0 else None for i in prev], dtype="string"),
+        S.moved: pd.array(moved, dtype="boolean"),
+        S.reason: pd.array(reasons, dtype="string"),
+    })
+    text = _status_text(status, gap, build + solve_s, solver, settings.mip_gap)
+    return SolveResult(
+        assignment=asg, rep_metrics=rm, status=status, status_text=text, objective=obj, bound=bound, gap=gap,
+        solver=solver, build_seconds=build, solve_seconds=solve_s, moves=int(moved.sum()),
+        arr_moved=float(p.arr_acc[moved].sum()), max_deviation=maxdev, explanations=[], fixes=[],
+        notes=list(p.notes), settings=sdict)
+
+
+def _reasons(p: Prepared, settings, rep_of: np.ndarray, moved: np.ndarray) -> list[str]:
+    prev = p.prev
+    loads0 = _loads(p, prev)
+    R, k = loads0.shape
+    with np.errstate(divide="ignore", invalid="ignore"):
+        rel0 = np.where(p.target > 0, loads0 / p.target - 1, 0.0)
+    over_m = np.argmax(rel0, axis=1) if k else np.zeros(R, dtype=int)
+    under_m = np.argmin(rel0, axis=1) if k else np.zeros(R, dtype=int)
+    kind_words = {"locked": "locked", "named": "named account", "holdout": "late-stage open opportunity (holdout)",
+                  "fixed": "manual override"}
+    unit_prevs = pd.Series(prev).groupby(p.unit).nunique().to_numpy()
+    out = []
+    for i in range(len(prev)):
+        u = p.unit[i]
+        r = rep_of[i]
+        kind = p.pin_kind[u]
+        rid = p.rep_ids[r]
+        note = p.acc_note.get(i)
+        if prev[i] < 0:
+            out.append(f"no current owner: assigned to {rid}")
+            continue
+        o = prev[i]
+        oid = p.rep_ids[o]
+        if not moved[i]:
+            out.append(f"kept: {kind_words[kind]}" if kind else f"kept with {oid}")
+            continue
+        if note:
+            out.append(f"moved to {rid}: {note}")
+        elif kind == "fixed":
+            out.append(f"moved to {rid}: manual override")
+        elif not p.active[o]:
+            out.append(f"moved to {rid}: owner {oid} is inactive")
+        elif not p.rule_elig[u, o]:
+            out.append(f"moved to {rid}: {oid} is not eligible under the eligibility rules or radius")
+        elif p.unit_size[u] > 1 and unit_prevs[u] > 1:
+            out.append(f"moved to {rid}: kept with its family ({p.unit_label[u]})")
+        elif settings.objective == "distance" and p.dist is not None:
+            out.append(f"moved to {rid}: shorter distance ({p.dist[u, r]:.1f} vs {p.dist[u, o]:.1f})")
+        elif k and rel0[o, over_m[o]] > p.tol[over_m[o]] - 1e-9:
+            m = over_m[o]
+            out.append(f"moved to {rid}: {oid} was {rel0[o, m]:+.0%} against its {p.metric_names[m]} target")
+        elif k and rel0[r, under_m[r]] < -p.tol[under_m[r]] + 1e-9:
+            m = under_m[r]
+            out.append(f"moved to {rid}: {rid} was {rel0[r, m]:+.0%} against its {p.metric_names[m]} target")
+        elif k:
+            m = over_m[o]
+            out.append(f"moved to {rid}: rebalancing ({oid} was {rel0[o, m]:+.0%} on {p.metric_names[m]})")
+        else:
+            out.append(f"moved to {rid}")
+    return out
+
+
+# ------------------------------------------------------------------------------ trade-off
+
+def tradeoff_curve(accounts: pd.DataFrame, reps: pd.DataFrame, settings: SolverSettings | None = None,
+                   tolerances=(0.02, 0.05, 0.1, 0.15, 0.2, 0.3), *, distances=None, opportunities=None,
+                   fixed=None, time_limit_each: float | None = None) -> pd.DataFrame:
+    """Epsilon-constraint curve: for each balance tolerance (applied to every metric), the
+    fewest moves (disruption objective). One row per tolerance: tolerance, status, moves,
+    objective (weighted disruption), bound, gap, arr_moved, worst deviation."""
+    settings = settings or SolverSettings()
+    metrics = settings.metrics or default_metrics(accounts)
+    tl = time_limit_each or max(2.0, settings.time_limit / max(1, len(tolerances)))
+    rows = []
+    for t in sorted(float(x) for x in tolerances):
+        s = replace(settings, metrics=tuple(replace(m, tolerance=t) for m in metrics), objective="disruption",
+                    time_limit=tl)
+        r = solve(accounts, reps, s, distances=distances, opportunities=opportunities, fixed=fixed)
+        rows.append({"tolerance": t, "status": r.status, "moves": r.moves if r.ok else None,
+                     "objective": r.objective, "bound": r.bound, "gap": r.gap,
+                     "arr_moved": r.arr_moved if r.ok else None,
+                     "max_deviation": max(r.max_deviation.values()) if r.max_deviation else None})
+    return pd.DataFrame(rows)

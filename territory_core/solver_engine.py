@@ -1,0 +1,531 @@
+"""The optimisation model and its solvers.
+
+One model, two ways to solve it:
+- ``solve_lp``: the LP relaxation with highspy directly (interior point, then simplex rounds),
+  over a restricted set of candidate (unit, rep) pairs grown by pricing (column generation)
+  until no eligible pair has a negative reduced cost, so its optimum is the LP bound of the
+  whole problem;
+- ``solve_mip``: the integer model written with PuLP (HiGHS through PuLP's API, or CBC), used
+  for the exact solve of small and medium problems and for repairing the few fractional units
+  an LP solution leaves.
+
+Columns are x[u, r] (unit u goes to rep r), then continuous slack columns. Rows: each unit
+once; each rep and metric inside its band (hard, soft with penalised overflow, or elastic when
+diagnosing); optional deviation rows (balance objective); move caps overall and per rep.
+"""
+from __future__ import annotations
+
+import math
+import threading
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+import pulp
+
+try:
+    import highspy
+except ImportError:  # pragma: no cover - CBC remains
+    highspy = None
+
+INF = float("inf")
+
+
+@dataclass
+class Spec:
+    """Rows and the non-x columns of a model; x columns come from ``column_entries``."""
+    n_units: int
+    n_reps: int
+    k: int
+    row_lo: np.ndarray
+    row_hi: np.ndarray
+    band_row: np.ndarray      # (R, k) row index or -1
+    dev_row: np.ndarray       # (R, k) row index or -1 (balance objective)
+    elastic_hi: np.ndarray    # (R, k) row index or -1 (elastic copy: upper side)
+    elastic_lo: np.ndarray
+    moves_row: int
+    arr_row: int
+    gain_row: np.ndarray      # (R,) or -1
+    lost_row: np.ndarray      # (R,) or -1
+    cost_disr: float          # objective multipliers
+    cost_dist: float
+    # slack (continuous) columns: cost, lb, ub and entries (row, col, val) with col local to slacks
+    s_cost: np.ndarray
+    s_ub: np.ndarray
+    s_rows: np.ndarray
+    s_cols: np.ndarray
+    s_vals: np.ndarray
+    s_names: list[str] = field(default_factory=list)
+
+    @property
+    def n_rows(self) -> int:
+        return len(self.row_lo)
+
+
+class Data:
+    """Per-pair lookups from a ``Prepared`` (keep counts, moved counts, distance)."""
+
+    def __init__(self, p):
+        self.p = p
+        R = len(p.rep_ids)
+        self.R = R
+        self.key = p.prev_u * R + p.prev_r
+        order = np.argsort(self.key)
+        self.key = self.key[order]
+        self.kn = p.prev_n[order]
+        self.kw = p.prev_w[order]
+        self.ka = p.prev_arr[order]
+        U = p.n_units
+        # owned: what of the unit has an owner today (unowned accounts never count as moves)
+        self.Wo = np.bincount(p.prev_u, weights=p.prev_w, minlength=U)
+        self.No = np.bincount(p.prev_u, weights=p.prev_n, minlength=U)
+        self.ARRo = np.bincount(p.prev_u, weights=p.prev_arr, minlength=U)
+
+    def keep(self, pu, pr):
+        key = pu * self.R + pr
+        i = np.searchsorted(self.key, key)
+        i = np.clip(i, 0, max(len(self.key) - 1, 0))
+        hit = (self.key[i] == key) if len(self.key) else np.zeros(len(key), dtype=bool)
+        z = np.zeros(len(key))
+        return (np.where(hit, self.kn[i], z) if len(self.key) else z,
+                np.where(hit, self.kw[i], z) if len(self.key) else z,
+                np.where(hit, self.ka[i], z) if len(self.key) else z)
+
+
+def build_spec(p, settings, *, elastic: bool = False) -> Spec:
+    U, R = p.elig.shape
+    k = len(p.metric_names)
+    lo: list[float] = []
+    hi: list[float] = []
+
+    def new_rows(n, l, h):
+        start = len(lo)
+        lo.extend(np.broadcast_to(np.asarray(l, float), (n,)).tolist())
+        hi.extend(np.broadcast_to(np.asarray(h, float), (n,)).tolist())
+        return start
+
+    new_rows(U, 1.0, 1.0)
+    band = np.full((R, k), -1)
+    dev = np.full((R, k), -1)
+    el_hi = np.full((R, k), -1)
+    el_lo = np.full((R, k), -1)
+    sc: list[float] = []
+    sub: list[float] = []
+    srow: list[int] = []
+    scol: list[int] = []
+    sval: list[float] = []
+    names: list[str] = []
+
+    def slack(cost, entries, name, ub=INF):
+        j = len(sc)
+        sc.append(float(cost))
+        sub.append(ub)
+        names.append(name)
+        for r_, v_ in entries:
+            srow.append(int(r_))
+            scol.append(j)
+            sval.append(float(v_))
+        return j
+
+    obj = settings.objective
+    n_acc = max(1, len(p.acc_ids))
+    totW = float(p.W.sum()) or 1.0
+    # natural unit of the objective: what one "typical" move costs
+    if obj == "disruption":
+        cost_disr, cost_dist = 1.0, (float(settings.distance_weight) if (settings.use_distance and p.dist is not None) else 0.0)
+        unit = totW / n_acc
+    elif obj == "distance":
+        cost_disr, cost_dist = 0.0, 1.0
+        unit = float(np.mean(p.dist[p.elig])) if (p.dist is not None and p.elig.any()) else 1.0
+    elif obj == "balance":
+        cost_disr, cost_dist = 1e-4 / totW, 0.0
+        unit = 1e-3
+    else:  # mix: fractions of the total
+        cost_disr = float(settings.disruption_objective_weight) / totW
+        cost_dist = 0.0
+        if p.dist is not None:
+            dsum = float(np.nanmean(np.where(p.elig, p.dist, np.nan))) * U if p.elig.any() else 1.0
+            cost_dist = float(settings.distance_weight) / max(dsum, 1e-9)
+        unit = 1.0 / n_acc
+    soft_pen = float(settings.soft_penalty) * unit
+    active_reps = np.flatnonzero(p.active)
+    # elastic: one extra-tolerance column per metric
+    el_cols = {}
+    for m in range(k):
+        total = float(p.M[:, m].sum())
+        if total <= 0:
+            continue
+        for r in active_reps:
+            T = p.target[r, m]
+            if p.hard[m] and not elastic:
+                band[r, m] = new_rows(1, p.lower[r, m], p.upper[r, m])
+            elif p.hard[m] and elastic:
+                el_hi[r, m] = new_rows(1, -INF, p.upper[r, m])
+                el_lo[r, m] = new_rows(1, p.lower[r, m], INF)
+            else:
+                band[r, m] = new_rows(1, p.lower[r, m], p.upper[r, m])
+                if T > 0:
+                    c = soft_pen * p.mweight[m] / T * 100.0
+                    slack(c, [(band[r, m], -1.0)], f"over_{r}_{m}")
+                    slack(c, [(band[r, m], 1.0)], f"under_{r}_{m}")
+                else:
+                    band[r, m] = -1
+                    lo.pop(); hi.pop()
+            if obj in ("balance", "mix") and T > 0:
+                dev[r, m] = new_rows(1, T, T)
+                wgt = p.mweight[m] / T / max(len(active_reps), 1)
+                if obj == "balance":
+                    wgt *= 1.0
+                else:
+                    wgt *= float(settings.balance_weight)
+                slack(wgt, [(dev[r, m], -1.0)], f"dplus_{r}_{m}")
+                slack(wgt, [(dev[r, m], 1.0)], f"dminus_{r}_{m}")
+        if elastic and p.hard[m]:
+            rows_hi = [(el_hi[r, m], -p.target[r, m]) for r in active_reps if el_hi[r, m] >= 0]
+            rows_lo = [(el_lo[r, m], p.target[r, m]) for r in active_reps if el_lo[r, m] >= 0]
+            el_cols[m] = slack(1.0, rows_hi + rows_lo, f"extra_tol_{m}")
+    moves_row = arr_row = -1
+    if settings.max_moves is not None:
+        moves_row = new_rows(1, -INF, float(settings.max_moves))
+        if elastic:
+            slack(1.0 / max(1.0, float(settings.max_moves)), [(moves_row, -1.0)], "extra_moves")
+    if settings.max_arr_moved is not None:
+        arr_row = new_rows(1, -INF, float(settings.max_arr_moved))
+        if elastic:
+            slack(1.0 / max(1.0, float(settings.max_arr_moved)), [(arr_row, -1.0)], "extra_arr")
+    gain = np.full(R, -1)
+    lost = np.full(R, -1)
+    if settings.max_moves_per_rep is not None:
+        cap = float(settings.max_moves_per_rep)
+        owned = np.bincount(p.prev_r, weights=p.prev_n, minlength=R)
+        for r in active_reps:
+            gain[r] = new_rows(1, -INF, cap)
+            if elastic:
+                slack(1.0 / max(cap, 1.0), [(gain[r], -1.0)], f"extra_gain_{r}")
+            if owned[r] > cap:
+                lost[r] = new_rows(1, owned[r] - cap, INF)
+                if elastic:
+                    slack(1.0 / max(cap, 1.0), [(lost[r], 1.0)], f"extra_lost_{r}")
+    return Spec(U, R, k, np.array(lo), np.array(hi), band, dev, el_hi, el_lo, moves_row, arr_row, gain, lost,
+                cost_disr, cost_dist, np.array(sc), np.array(sub), np.array(srow, dtype=np.int64),
+                np.array(scol, dtype=np.int64), np.array(sval), names)
+
+
+def column_entries(spec: Spec, data: Data, pu: np.ndarray, pr: np.ndarray):
+    """Costs and (row, local column, value) entries of the x columns for pairs (pu, pr)."""
+    p = data.p
+    n = len(pu)
+    kn, kw, ka = data.keep(pu, pr)
+    size = data.No[pu]
+    cost = spec.cost_disr * (data.Wo[pu] - kw)
+    if spec.cost_dist and p.dist is not None:
+        cost = cost + spec.cost_dist * p.dist[pu, pr]
+    cols = np.arange(n)
+    rows_l = [pu]
+    cols_l = [cols]
+    vals_l = [np.ones(n)]
+    for m in range(spec.k):
+        for table in (spec.band_row, spec.dev_row, spec.elastic_hi, spec.elastic_lo):
+            rr = table[pr, m]
+            ok = rr >= 0
+            v = p.M[pu, m]
+            ok &= v != 0
+            rows_l.append(rr[ok]); cols_l.append(cols[ok]); vals_l.append(v[ok])
+    if spec.moves_row >= 0:
+        v = size - kn
+        ok = v != 0
+        rows_l.append(np.full(int(ok.sum()), spec.moves_row)); cols_l.append(cols[ok]); vals_l.append(v[ok])
+    if spec.arr_row >= 0:
+        v = data.ARRo[pu] - ka
+        ok = v != 0
+        rows_l.append(np.full(int(ok.sum()), spec.arr_row)); cols_l.append(cols[ok]); vals_l.append(v[ok])
+    g = spec.gain_row[pr]
+    ok = (g >= 0) & (size - kn != 0)
+    rows_l.append(g[ok]); cols_l.append(cols[ok]); vals_l.append((size - kn)[ok])
+    lr = spec.lost_row[pr]
+    ok = (lr >= 0) & (kn != 0)
+    rows_l.append(lr[ok]); cols_l.append(cols[ok]); vals_l.append(kn[ok])
+    return cost, np.concatenate(rows_l).astype(np.int64), np.concatenate(cols_l).astype(np.int64), \
+        np.concatenate(vals_l).astype(float)
+
+
+def reduced_costs(spec, data, pu, pr, y) -> np.ndarray:
+    cost, rows, cols, vals = column_entries(spec, data, pu, pr)
+    return cost - np.bincount(cols, weights=vals * y[rows], minlength=len(pu))
+
+
+@dataclass
+class LPResult:
+    status: str            # "optimal" | "infeasible" | "time_limit" | "cancelled" | "error"
+    pu: np.ndarray
+    pr: np.ndarray
+    x: np.ndarray
+    slack: np.ndarray
+    objective: float
+    bound: float | None    # valid lower bound on the whole problem, or None
+    rounds: int = 0
+    pairs: int = 0
+
+
+def _attach_cancel(h, cancel: threading.Event | None):
+    if cancel is None:
+        return
+    def cb(e):
+        if cancel.is_set():
+            e.interrupt()
+    try:
+        h.cbSimplexInterrupt += cb
+        h.cbIpmInterrupt += cb
+        h.cbMipInterrupt += cb
+    except Exception:  # older highspy: no event callbacks
+        pass
+
+
+def solve_lp(spec: Spec, data: Data, pu: np.ndarray, pr: np.ndarray, *, deadline: float, seed: int,
+             cancel: threading.Event | None = None, price_all: bool = True,
+             progress=None, max_rounds: int = 30) -> LPResult:
+    """LP relaxation over candidate pairs, grown by pricing over every eligible pair."""
+    p = data.p
+    if highspy is None:
+        return LPResult("error", pu, pr, np.zeros(len(pu)), np.zeros(len(spec.s_cost)), INF, None)
+    h = highspy.Highs()
+    h.setOptionValue("output_flag", False)
+    h.setOptionValue("random_seed", int(seed) % 2147483647)
+    h.setOptionValue("threads", 1)
+    _attach_cancel(h, cancel)
+    nS = len(spec.s_cost)
+    inf = highspy.kHighsInf
+    # rows first (empty), then slack columns, then x columns
+    nr = spec.n_rows
+    h.addRows(nr, np.where(np.isfinite(spec.row_lo), spec.row_lo, -inf), np.where(np.isfinite(spec.row_hi), spec.row_hi, inf),
+              0, np.zeros(nr, dtype=np.int32), np.zeros(0, dtype=np.int32), np.zeros(0))
+
+    def add_cols(cost, rows, cols, vals, n, ub):
+        order = np.lexsort((rows, cols))
+        rows, cols, vals = rows[order], cols[order], vals[order]
+        starts = np.searchsorted(cols, np.arange(n)).astype(np.int32)
+        h.addCols(n, cost.astype(float), np.zeros(n), np.where(np.isfinite(ub), ub, inf), len(vals),
+                  starts, rows.astype(np.int32), vals.astype(float))
+
+    if nS:
+        add_cols(spec.s_cost, spec.s_rows, spec.s_cols, spec.s_vals, nS, spec.s_ub)
+    cost, rows, cols, vals = column_entries(spec, data, pu, pr)
+    add_cols(cost, rows, cols, vals, len(pu), np.full(len(pu), INF))
+    pool = set((pu * data.R + pr).tolist())
+    h.setOptionValue("solver", "ipm")
+    h.setOptionValue("run_crossover", "on")
+    rounds = 0
+    status = "optimal"
+    while True:
+        rem = deadline - time.monotonic()
+        if rem <= 0.05:
+            status = "time_limit"
+            break
+        h.setOptionValue("time_limit", max(rem, 0.05))
+        h.run()
+        rounds += 1
+        ms = h.getModelStatus()
+        if cancel is not None and cancel.is_set():
+            status = "cancelled"
+            break
+        if ms == highspy.HighsModelStatus.kInfeasible:
+            status = "infeasible"
+            break
+        if ms != highspy.HighsModelStatus.kOptimal:
+            status = "time_limit" if ms in (highspy.HighsModelStatus.kTimeLimit, highspy.HighsModelStatus.kInterrupt) else "error"
+            break
+        h.setOptionValue("solver", "simplex")
+        if not price_all or rounds >= max_rounds:
+            break
+        sol = h.getSolution()
+        y = np.asarray(sol.row_dual)
+        new_u, new_r = _price(spec, data, pool, y)
+        if progress:
+            progress("lp", min(0.9, 0.2 + 0.1 * rounds))
+        if len(new_u) == 0:
+            break
+        cost, rows, cols, vals = column_entries(spec, data, new_u, new_r)
+        add_cols(cost, rows, cols, vals, len(new_u), np.full(len(new_u), INF))
+        pu = np.concatenate([pu, new_u])
+        pr = np.concatenate([pr, new_r])
+        pool.update((new_u * data.R + new_r).tolist())
+    sol = h.getSolution()
+    xv = np.asarray(sol.col_value)
+    info = h.getInfo()
+    obj = float(info.objective_function_value) if status == "optimal" else INF
+    converged = status == "optimal" and (price_all or len(pool) == int(p.elig.sum())) and rounds < max_rounds + 1
+    bound = obj if converged else None
+    if status == "optimal" and rounds >= max_rounds and price_all:
+        bound = None
+    return LPResult(status, pu, pr, xv[nS:] if len(xv) else np.zeros(len(pu)), xv[:nS] if len(xv) else np.zeros(nS),
+                    obj, bound, rounds, len(pu))
+
+
+def _price(spec, data, pool: set, y: np.ndarray, per_unit: int = 2, max_new: int = 200_000):
+    """Eligible pairs outside the pool with a negative reduced cost (the best few per unit)."""
+    p = data.p
+    U, R = p.elig.shape
+    out_u, out_r = [], []
+    chunk = max(1, 2_000_000 // max(R, 1))
+    for s in range(0, U, chunk):
+        e = p.elig[s:s + chunk]
+        uu, rr = np.nonzero(e)
+        uu = uu + s
+        if len(uu) == 0:
+            continue
+        rc = reduced_costs(spec, data, uu, rr, y)
+        neg = rc < -1e-7
+        if not neg.any():
+            continue
+        uu, rr, rc = uu[neg], rr[neg], rc[neg]
+        keys = uu * R + rr
+        fresh = np.fromiter((k not in pool for k in keys.tolist()), dtype=bool, count=len(keys))
+        uu, rr, rc = uu[fresh], rr[fresh], rc[fresh]
+        if len(uu) == 0:
+            continue
+        order = np.lexsort((rr, rc, uu))
+        uu, rr = uu[order], rr[order]
+        first = np.r_[True, uu[1:] != uu[:-1]]
+        rank = np.arange(len(uu)) - np.maximum.accumulate(np.where(first, np.arange(len(uu)), 0))
+        keep = rank < per_unit
+        out_u.append(uu[keep]); out_r.append(rr[keep])
+    if not out_u:
+        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
+    u = np.concatenate(out_u)[:max_new]
+    r = np.concatenate(out_r)[:max_new]
+    return u.astype(np.int64), r.astype(np.int64)
+
+
+# ------------------------------------------------------------------------------ MIP with PuLP
+
+@dataclass
+class MIPResult:
+    status: str            # "optimal" | "feasible" | "infeasible" | "no_solution" | "cancelled"
+    x: np.ndarray | None   # values of x columns
+    slack: np.ndarray | None
+    objective: float | None
+    bound: float | None
+    solver: str
+
+
+if hasattr(pulp, "HiGHS"):
+    class _HiGHS(pulp.HiGHS):  # type: ignore[misc]
+        """PuLP's HiGHS API plus a warm start and a cancel event."""
+
+        def __init__(self, *a, start=None, cancel=None, seed=0, **kw):
+            super().__init__(*a, **kw)
+            self._start = start
+            self._cancel = cancel
+            self._seed = seed
+
+        def callSolver(self, lp):
+            h = lp.solverModel
+            h.setOptionValue("random_seed", int(self._seed) % 2147483647)
+            _attach_cancel(h, self._cancel)
+            if self._start is not None:
+                vals = np.zeros(h.getNumCol())
+                for var in lp.variables():
+                    v = self._start.get(var.name)
+                    if v is not None:
+                        vals[var.index] = v
+                try:
+                    sol = highspy.HighsSolution()
+                    sol.col_value = vals.tolist()
+                    sol.value_valid = True
+                    h.setSolution(sol)
+                except Exception:
+                    pass
+            h.run()
+else:  # pragma: no cover
+    _HiGHS = None
+
+
+def solve_mip(spec: Spec, data: Data, pu: np.ndarray, pr: np.ndarray, *, time_limit: float, gap: float,
+              solver: str = "highs", seed: int = 0, start_x: np.ndarray | None = None,
+              start_s: np.ndarray | None = None, cancel: threading.Event | None = None,
+              fixed_load: np.ndarray | None = None) -> MIPResult:
+    """Integer model over the pairs (pu, pr), written with PuLP. ``fixed_load`` (rows,) is
+    the row activity of units fixed outside this model (subtracted from row bounds)."""
+    cost, rows, cols, vals = column_entries(spec, data, pu, pr)
+    nS = len(spec.s_cost)
+    n = len(pu)
+    prob = pulp.LpProblem("territories", pulp.LpMinimize)
+    xs = [pulp.LpVariable(f"x{i}", cat=pulp.LpBinary) for i in range(n)]
+    ss = [pulp.LpVariable(f"s{j}", lowBound=0, upBound=None if not math.isfinite(spec.s_ub[j]) else spec.s_ub[j])
+          for j in range(nS)]
+    prob += pulp.LpAffineExpression(list(zip(xs, cost.tolist())) + list(zip(ss, spec.s_cost.tolist())))
+    allr = np.concatenate([rows, spec.s_rows])
+    allv = np.concatenate([vals, spec.s_vals])
+    allvar = xs + ss
+    allc = np.concatenate([cols, spec.s_cols + n])
+    order = np.argsort(allr, kind="stable")
+    allr, allv, allc = allr[order], allv[order], allc[order]
+    bounds = np.searchsorted(allr, np.arange(spec.n_rows + 1))
+    lo = spec.row_lo.copy()
+    hi = spec.row_hi.copy()
+    if fixed_load is not None:
+        lo = lo - fixed_load
+        hi = hi - fixed_load
+    for i in range(spec.n_rows):
+        a, b = bounds[i], bounds[i + 1]
+        if a == b:
+            if lo[i] > 1e-7 or hi[i] < -1e-7:
+                # a row nobody can touch any more is violated: the sub-model is infeasible
+                if i < spec.n_units:
+                    continue  # unit not in this sub-model
+                return MIPResult("infeasible", None, None, None, None, solver)
+            continue
+        expr = pulp.LpAffineExpression([(allvar[c], v) for c, v in zip(allc[a:b].tolist(), allv[a:b].tolist())])
+        if lo[i] == hi[i]:
+            prob += pulp.LpConstraint(expr, pulp.LpConstraintEQ, f"r{i}", lo[i])
+        else:
+            if math.isfinite(lo[i]):
+                prob += pulp.LpConstraint(expr, pulp.LpConstraintGE, f"r{i}l", lo[i])
+            if math.isfinite(hi[i]):
+                prob += pulp.LpConstraint(expr, pulp.LpConstraintLE, f"r{i}u", hi[i])
+    tl = max(0.5, float(time_limit))
+    if solver == "cbc":
+        opts = [f"randomSeed {int(seed) % 2147483647 or 1}", f"randomCbcSeed {int(seed) % 2147483647 or 1}"]
+        if start_x is not None:
+            for v, val in zip(xs, start_x):
+                v.setInitialValue(round(float(val)))
+        s = pulp.PULP_CBC_CMD(msg=False, timeLimit=tl, gapRel=gap, options=opts, warmStart=start_x is not None,
+                              threads=1)
+        prob.solve(s)
+        st, sst = prob.status, prob.sol_status
+        xv = np.array([v.varValue or 0.0 for v in xs])
+        sv = np.array([v.varValue or 0.0 for v in ss])
+        if sst == pulp.LpSolutionOptimal:
+            obj = float(pulp.value(prob.objective))
+            return MIPResult("optimal", xv, sv, obj, obj, "CBC")
+        if sst == pulp.LpSolutionIntegerFeasible:
+            return MIPResult("feasible", xv, sv, float(pulp.value(prob.objective)), None, "CBC")
+        if st == pulp.LpStatusInfeasible or sst == pulp.LpSolutionInfeasible:
+            return MIPResult("infeasible", None, None, None, None, "CBC")
+        return MIPResult("no_solution", None, None, None, None, "CBC")
+    start = None
+    if start_x is not None:
+        start = {f"x{i}": float(round(v)) for i, v in enumerate(start_x)}
+        if start_s is not None:
+            start.update({f"s{j}": float(v) for j, v in enumerate(start_s)})
+    s = _HiGHS(msg=False, timeLimit=tl, gapRel=gap, threads=1, start=start, cancel=cancel, seed=seed)
+    prob.solve(s)
+    h = prob.solverModel
+    ms = h.getModelStatus()
+    info = h.getInfo()
+    HS = highspy.HighsModelStatus
+    has_sol = int(getattr(info, "primal_solution_status", 0)) == 2
+    xv = np.array([v.varValue or 0.0 for v in xs]) if has_sol else None
+    sv = np.array([v.varValue or 0.0 for v in ss]) if has_sol else None
+    obj = float(info.objective_function_value) if has_sol else None
+    bound = float(info.mip_dual_bound) if math.isfinite(float(info.mip_dual_bound)) else None
+    if ms == HS.kOptimal:
+        # HiGHS stops at mip_rel_gap: optimal within the gap; the bound says how close
+        return MIPResult("optimal", xv, sv, obj, bound if bound is not None else obj, "HiGHS")
+    if ms in (HS.kInfeasible, HS.kUnboundedOrInfeasible):
+        return MIPResult("infeasible", None, None, None, None, "HiGHS")
+    if cancel is not None and cancel.is_set():
+        return MIPResult("cancelled" if not has_sol else "feasible", xv, sv, obj, bound, "HiGHS")
+    if has_sol:
+        return MIPResult("feasible", xv, sv, obj, bound, "HiGHS")
+    return MIPResult("no_solution", None, None, None, bound, "HiGHS")

@@ -1,0 +1,458 @@
+"""Solver input preparation: units (accounts or families), metric values, targets and bands,
+eligibility, pins (locks, holdouts, manual overrides), disruption weights and distances.
+
+Everything here is plain numpy/pandas; ``solver_engine`` turns a ``Prepared`` into a model.
+Inputs are sorted by id first so that the same data gives the same model (determinism).
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Mapping
+
+import numpy as np
+import pandas as pd
+
+from .contract import A, D, O, R, X
+from .hierarchy import resolve_hierarchy
+
+EARTH_KM = 6371.0088
+
+
+@dataclass
+class Prepared:
+    acc_ids: np.ndarray            # (n,) object, sorted
+    rep_ids: np.ndarray            # (R,) object, sorted
+    rep_names: np.ndarray          # (R,) object
+    active: np.ndarray             # (R,) bool
+    share: np.ndarray              # (R,) capacity x ramp share of the total (0 for inactive)
+    prev: np.ndarray               # (n,) int rep index of today's owner, -1 when none/unknown
+    unit: np.ndarray               # (n,) int unit index
+    n_units: int
+    unit_label: np.ndarray         # (U,) object: family id or account id
+    unit_size: np.ndarray          # (U,) accounts in the unit
+    metric_names: list[str]
+    M_acc: np.ndarray              # (n, k) metric values per account
+    M: np.ndarray                  # (U, k) metric values per unit
+    tol: np.ndarray                # (k,)
+    mweight: np.ndarray            # (k,)
+    hard: np.ndarray               # (k,) bool
+    target: np.ndarray             # (R, k)
+    lower: np.ndarray              # (R, k)
+    upper: np.ndarray              # (R, k)
+    w_acc: np.ndarray              # (n,) disruption weight per account
+    arr_acc: np.ndarray            # (n,) arr per account
+    W: np.ndarray                  # (U,) disruption weight per unit
+    ARR: np.ndarray                # (U,) arr per unit
+    elig: np.ndarray               # (U, R) bool: unit may go to rep (pins applied)
+    rule_elig: np.ndarray          # (U, R) bool: before pins (for explanations)
+    pin: np.ndarray                # (U,) int rep index or -1
+    pin_kind: np.ndarray           # (U,) object: "", "locked", "named", "holdout", "fixed"
+    # sparse "previous owner" info per unit: (unit, rep, accounts, weight, arr) rows
+    prev_u: np.ndarray
+    prev_r: np.ndarray
+    prev_n: np.ndarray
+    prev_w: np.ndarray
+    prev_arr: np.ndarray
+    dist: np.ndarray | None        # (U, R) summed distance per unit, or None
+    notes: list[str] = field(default_factory=list)       # plain-words remarks (split families, ...)
+    acc_note: dict[int, str] = field(default_factory=dict)  # account index -> reason override
+    problems: list[str] = field(default_factory=list)    # input problems making the run infeasible
+    fixes: list[dict] = field(default_factory=list)
+
+
+def _str_col(df: pd.DataFrame, col: str) -> np.ndarray:
+    if col not in df.columns:
+        return np.array([None] * len(df), dtype=object)
+    s = df[col].astype("string").str.strip()
+    s = s.where(s.fillna("") != "", pd.NA)
+    return s.astype(object).where(s.notna(), None).to_numpy(dtype=object)
+
+
+def _bool_col(df: pd.DataFrame, col: str) -> np.ndarray:
+    if col not in df.columns:
+        return np.zeros(len(df), dtype=bool)
+    s = df[col]
+    if s.dtype == object or str(s.dtype).startswith("string"):
+        s = s.map(lambda v: v if isinstance(v, (bool, np.bool_)) or pd.isna(v)
+                  else str(v).strip().lower() in ("true", "1", "yes", "y", "t"))
+    return s.astype("boolean").fillna(False).to_numpy(dtype=bool)
+
+
+def _num_col(df: pd.DataFrame, col: str, default: float) -> np.ndarray:
+    if col not in df.columns:
+        return np.full(len(df), float(default))
+    return pd.to_numeric(df[col], errors="coerce").fillna(default).to_numpy(dtype=float)
+
+
+def metric_values(accounts: pd.DataFrame, column: str) -> np.ndarray:
+    """Per-account values of a balance metric; ``account_count`` is 1 per account when absent."""
+    if column == X.account_count and column not in accounts.columns:
+        return np.ones(len(accounts))
+    if column not in accounts.columns:
+        numeric = [c for c in accounts.columns if pd.api.types.is_numeric_dtype(accounts[c])]
+        raise ValueError(
+            f"Balance metric {column!r} is not a column of the accounts (numeric columns: "
+            f"{', '.join(map(str, numeric)) or 'none'}); pick one of those or add the column.")
+    v = pd.to_numeric(accounts[column], errors="coerce")
+    if v.notna().sum() == 0 and len(v):
+        raise ValueError(f"Balance metric {column!r} has no numeric values; fill it or pick another column.")
+    v = v.fillna(0.0).to_numpy(dtype=float)
+    if (v < 0).any():
+        bad = int(np.argmax(v < 0))
+        raise ValueError(f"Balance metric {column!r} is negative for account "
+                         f"{accounts[A.account_id].iloc[bad]}; balance metrics must be 0 or more.")
+    return v
+
+
+def haversine_km(lat1, lon1, lat2, lon2) -> np.ndarray:
+    lat1, lon1, lat2, lon2 = (np.radians(np.asarray(v, dtype=float)) for v in (lat1, lon1, lat2, lon2))
+    a = np.sin((lat2 - lat1) / 2) ** 2 + np.cos(lat1) * np.cos(lat2) * np.sin((lon2 - lon1) / 2) ** 2
+    return 2 * EARTH_KM * np.arcsin(np.sqrt(np.clip(a, 0, 1)))
+
+
+def account_distances(acc: pd.DataFrame, reps: pd.DataFrame, acc_ids, rep_ids,
+                      distances: pd.DataFrame | None) -> np.ndarray | None:
+    """(n, R) distance matrix from a user matrix, else haversine from lat/lon; NaN where unknown."""
+    n, nr = len(acc_ids), len(rep_ids)
+    if distances is not None and len(distances):
+        for c in (D.account_id, D.rep_id, D.distance):
+            if c not in distances.columns:
+                raise ValueError(f"The distance matrix needs columns account_id, rep_id, distance; {c!r} is missing.")
+        ai = pd.Index(acc_ids).get_indexer(distances[D.account_id].astype(str))
+        ri = pd.Index(rep_ids).get_indexer(distances[D.rep_id].astype(str))
+        dv = pd.to_numeric(distances[D.distance], errors="coerce").to_numpy(dtype=float)
+        ok = (ai >= 0) & (ri >= 0) & np.isfinite(dv)
+        out = np.full((n, nr), np.nan)
+        out[ai[ok], ri[ok]] = dv[ok]
+        return out
+    have = all(c in acc.columns for c in (A.lat, A.lon)) and all(c in reps.columns for c in (R.home_lat, R.home_lon))
+    if not have:
+        return None
+    alat, alon = _num_col(acc, A.lat, np.nan), _num_col(acc, A.lon, np.nan)
+    rlat, rlon = _num_col(reps, R.home_lat, np.nan), _num_col(reps, R.home_lon, np.nan)
+    if not (np.isfinite(alat).any() and np.isfinite(rlat).any()):
+        return None
+    return haversine_km(alat[:, None], alon[:, None], rlat[None, :], rlon[None, :])
+
+
+def _rule_matrix(acc: pd.DataFrame, reps: pd.DataFrame, rule) -> np.ndarray:
+    """(n, R) bool for one eligibility rule. Missing values on either side do not restrict."""
+    if rule.account_field not in acc.columns:
+        raise ValueError(f"Eligibility rule uses account field {rule.account_field!r}, which the accounts do not have.")
+    if rule.rep_field not in reps.columns:
+        raise ValueError(f"Eligibility rule uses rep field {rule.rep_field!r}, which the reps do not have.")
+    av = [None if v is None else str(v).strip().lower() for v in _str_col(acc, rule.account_field)]
+    rv = [None if v is None else str(v).strip().lower() for v in _str_col(reps, rule.rep_field)]
+    n, nr = len(av), len(rv)
+    codes, uniq = pd.factorize(pd.Series(av, dtype=object), use_na_sentinel=True)
+    out = np.ones((n, nr), dtype=bool)
+    for j, r in enumerate(rv):
+        if r is None:
+            continue
+        if rule.mode == "contains":
+            allowed = {p.strip() for p in r.replace(",", ";").split(";") if p.strip()}
+        else:
+            allowed = {r}
+        ok_u = np.array([u in allowed for u in uniq] + [True])  # last: NA code (-1)
+        out[:, j] = ok_u[codes]
+    return out
+
+
+def prepare(accounts: pd.DataFrame, reps: pd.DataFrame, settings, metrics, *,
+            distances: pd.DataFrame | None = None, opportunities: pd.DataFrame | None = None,
+            fixed: Mapping[str, str] | None = None) -> Prepared:
+    if accounts is None or len(accounts) == 0:
+        raise ValueError("There are no accounts to assign.")
+    if reps is None or len(reps) == 0:
+        raise ValueError("There are no reps to assign accounts to.")
+    for df, col, what in ((accounts, A.account_id, "accounts"), (reps, R.rep_id, "reps")):
+        if col not in df.columns:
+            raise ValueError(f"The {what} table has no {col!r} column.")
+        ids = df[col].astype("string")
+        if ids.isna().any():
+            raise ValueError(f"The {what} table has {int(ids.isna().sum())} row(s) without {col}.")
+        dup = ids[ids.duplicated()]
+        if len(dup):
+            raise ValueError(f"The {what} table repeats {col} {dup.iloc[0]!r}; ids must be unique.")
+
+    acc = accounts.assign(_k=accounts[A.account_id].astype(str)).sort_values("_k", kind="stable").reset_index(drop=True)
+    rp = reps.assign(_k=reps[R.rep_id].astype(str)).sort_values("_k", kind="stable").reset_index(drop=True)
+    acc_ids = acc["_k"].to_numpy(dtype=object)
+    rep_ids = rp["_k"].to_numpy(dtype=object)
+    n, nr = len(acc_ids), len(rep_ids)
+    rep_pos = pd.Index(rep_ids)
+
+    active = ~np.zeros(nr, dtype=bool)
+    if R.active in rp.columns:
+        a = rp[R.active]
+        if a.dtype == object or str(a.dtype).startswith("string"):
+            a = a.map(lambda v: v if isinstance(v, (bool, np.bool_)) or pd.isna(v)
+                      else str(v).strip().lower() in ("true", "1", "yes", "y", "t"))
+        active = a.astype("boolean").fillna(True).to_numpy(dtype=bool)
+    cap = np.clip(_num_col(rp, R.capacity, 1.0), 0, None)
+    ramp = np.clip(_num_col(rp, R.ramp, 1.0), 0, None)
+    wr = np.where(active, cap * ramp, 0.0)
+    if wr.sum() <= 0:
+        raise ValueError("No active rep has capacity: set active, capacity and ramp on at least one rep.")
+    share = wr / wr.sum()
+
+    owner = _str_col(acc, A.owner_id) if A.owner_id in acc.columns else np.array([None] * n, dtype=object)
+    prev = rep_pos.get_indexer(pd.Index([o if o is not None else "\x00" for o in owner]))
+    notes: list[str] = []
+    acc_note: dict[int, str] = {}
+    unknown = np.array([o is not None for o in owner]) & (prev < 0)
+    if unknown.any():
+        notes.append(f"{int(unknown.sum())} account(s) name an owner that is not in the reps table; they are "
+                     f"treated as unowned (e.g. {owner[np.argmax(unknown)]!r}).")
+
+    # metrics
+    names = [m.column for m in metrics]
+    M_acc = np.column_stack([metric_values(acc, c) for c in names]) if names else np.zeros((n, 0))
+    tol = np.array([max(0.0, float(m.tolerance)) for m in metrics])
+    mweight = np.array([float(m.weight) for m in metrics])
+    hard = np.array([bool(m.hard) for m in metrics], dtype=bool)
+    total = M_acc.sum(axis=0)
+    target = share[:, None] * total[None, :]
+    lower = target * (1 - tol)[None, :]
+    upper = target * (1 + tol)[None, :]
+
+    # disruption weight
+    wcol = settings.disruption_weight_column
+    if wcol in (None, "", "count", X.account_count):
+        w_acc = np.ones(n)
+    else:
+        if wcol not in acc.columns:
+            raise ValueError(f"Disruption weight column {wcol!r} is not a column of the accounts.")
+        w_acc = np.clip(pd.to_numeric(acc[wcol], errors="coerce").fillna(0).to_numpy(dtype=float), 0, None)
+    arr_acc = np.clip(_num_col(acc, A.arr, 0.0), 0, None)
+
+    # pins: fixed overrides > locks/named/holdouts
+    pin_acc = np.full(n, -1)
+    pin_kind_acc = np.array([""] * n, dtype=object)
+    problems: list[str] = []
+    fixes: list[dict] = []
+    if settings.respect_locks:
+        locked = _bool_col(acc, A.locked)
+        named = _bool_col(acc, A.named)
+        hold = np.zeros(n, dtype=bool)
+        stages = {s.strip().lower() for s in (settings.holdout_stages or ()) if str(s).strip()}
+        if stages and opportunities is not None and len(opportunities) and O.account_id in opportunities.columns \
+                and O.stage in opportunities.columns:
+            op = opportunities
+            closed = _bool_col(op, O.is_closed) if O.is_closed in op.columns else np.zeros(len(op), dtype=bool)
+            st = op[O.stage].astype("string").str.strip().str.lower().fillna("")
+            late = (~closed) & st.isin(stages).to_numpy()
+            hold_ids = set(op.loc[late, O.account_id].astype(str))
+            hold = np.isin(acc_ids, list(hold_ids))
+        for mask, kind in ((hold, "holdout"), (named, "named"), (locked, "locked")):
+            ok = mask & (prev >= 0)
+            ok_active = ok & active[np.clip(prev, 0, None)]
+            pin_acc[ok_active] = prev[ok_active]
+            pin_kind_acc[ok_active] = kind
+            lost = ok & ~ok_active
+            for i in np.flatnonzero(lost)[:1000]:
+                acc_note[int(i)] = f"{kind} but its owner {rep_ids[prev[i]]} is inactive, so it had to move"
+            if lost.any():
+                notes.append(f"{int(lost.sum())} {kind} account(s) belong to inactive reps and cannot keep their owner.")
+    if fixed:
+        keys = [str(k) for k in fixed]
+        ai = pd.Index(acc_ids).get_indexer(keys)
+        bad = [k for k, i in zip(keys, ai) if i < 0]
+        if bad:
+            raise ValueError(f"Manual override names account {bad[0]!r}, which is not in the accounts"
+                             f"{f' (and {len(bad) - 1} more)' if len(bad) > 1 else ''}.")
+        vals = [str(fixed[k]) for k in fixed]
+        ri = rep_pos.get_indexer(vals)
+        badr = [v for v, i in zip(vals, ri) if i < 0]
+        if badr:
+            raise ValueError(f"Manual override names rep {badr[0]!r}, which is not in the reps table.")
+        for k, i, j in zip(keys, ai, ri):
+            if not active[j]:
+                problems.append(f"Account {k} is fixed to rep {rep_ids[j]}, who is inactive; inactive reps get no accounts.")
+                fixes.append({"unfix": k, "why": f"remove the manual override of {k} to inactive rep {rep_ids[j]}"})
+                continue
+            pin_acc[i] = j
+            pin_kind_acc[i] = "fixed"
+
+    # units
+    if settings.keep_families and A.parent_id in acc.columns and acc[A.parent_id].notna().any():
+        fam = resolve_hierarchy(acc)[X.ultimate_parent_id].astype(str).to_numpy(dtype=object)
+    else:
+        fam = acc_ids.copy()
+    # a family whose accounts are pinned to different reps cannot stay together: split it
+    pins = pd.DataFrame({"f": fam, "p": pin_acc})
+    npins = pins[pins.p >= 0].groupby("f")["p"].nunique()
+    split = set(npins[npins > 1].index)
+    if split:
+        notes.append(f"{len(split)} famil{'y' if len(split) == 1 else 'ies'} have accounts locked or fixed to different "
+                     f"reps, so they are not kept together (e.g. {sorted(split)[0]}).")
+        sm = np.isin(fam, list(split))
+        fam = np.where(sm, np.char.add("\x01", acc_ids.astype(str)).astype(object), fam)
+    unit, labels = pd.factorize(pd.Series(fam, dtype=object), sort=True)
+    unit = unit.astype(np.int64)
+    U = len(labels)
+    unit_label = np.array([str(x).lstrip("\x01") for x in labels], dtype=object)
+    unit_size = np.bincount(unit, minlength=U)
+    M = np.zeros((U, M_acc.shape[1]))
+    np.add.at(M, unit, M_acc)
+    W = np.bincount(unit, weights=w_acc, minlength=U)
+    ARR = np.bincount(unit, weights=arr_acc, minlength=U)
+    pin = np.full(U, -1)
+    pin_kind = np.array([""] * U, dtype=object)
+    has = pin_acc >= 0
+    pin[unit[has]] = pin_acc[has]
+    pin_kind[unit[has]] = pin_kind_acc[has]
+
+    # previous-owner rows (unit, rep) with accounts / weight / arr kept if the unit goes to rep
+    hp = prev >= 0
+    pf = pd.DataFrame({"u": unit[hp], "r": prev[hp], "n": 1, "w": w_acc[hp], "a": arr_acc[hp]})
+    pg = pf.groupby(["u", "r"], sort=True).sum().reset_index()
+
+    # eligibility
+    el_acc = np.ones((n, nr), dtype=bool)
+    for rule in settings.eligibility or ():
+        el_acc &= _rule_matrix(acc, rp, rule)
+    dist_acc = None
+    if settings.use_distance or settings.max_radius_km is not None or settings.objective in ("distance",):
+        dist_acc = account_distances(acc, rp, acc_ids, rep_ids, distances)
+        if dist_acc is None and (settings.use_distance or settings.objective == "distance"):
+            raise ValueError("Distance is on but there is neither a distance matrix nor lat/lon on accounts and "
+                             "home_lat/home_lon on reps.")
+    if settings.max_radius_km is not None and dist_acc is not None:
+        el_acc &= ~(dist_acc > float(settings.max_radius_km))  # unknown distance does not exclude
+    # unit eligible for a rep when every account is
+    order = np.argsort(unit, kind="stable")
+    starts = np.searchsorted(unit[order], np.arange(U))
+    rule_elig = np.logical_and.reduceat(el_acc[order], starts, axis=0) if n else np.ones((U, nr), dtype=bool)
+    rule_elig = rule_elig & active[None, :]
+    elig = rule_elig.copy()
+    pu = np.flatnonzero(pin >= 0)
+    elig[pu, :] = False
+    elig[pu, pin[pu]] = True
+
+    dist = None
+    if dist_acc is not None and (settings.use_distance or settings.objective in ("distance", "mix")):
+        d = np.nan_to_num(dist_acc, nan=0.0)
+        dist = np.add.reduceat(d[order], starts, axis=0)
+
+    return Prepared(
+        acc_ids=acc_ids, rep_ids=rep_ids, rep_names=_str_col(rp, R.name), active=active, share=share,
+        prev=prev, unit=unit, n_units=U, unit_label=unit_label, unit_size=unit_size, metric_names=names,
+        M_acc=M_acc, M=M, tol=tol, mweight=mweight, hard=hard, target=target, lower=lower, upper=upper,
+        w_acc=w_acc, arr_acc=arr_acc, W=W, ARR=ARR, elig=elig, rule_elig=rule_elig, pin=pin, pin_kind=pin_kind,
+        prev_u=pg["u"].to_numpy(np.int64), prev_r=pg["r"].to_numpy(np.int64), prev_n=pg["n"].to_numpy(float),
+        prev_w=pg["w"].to_numpy(float), prev_arr=pg["a"].to_numpy(float), dist=dist,
+        notes=notes, acc_note=acc_note, problems=problems, fixes=fixes,
+    )
+
+
+# ---------------------------------------------------------------- infeasibility diagnosis
+
+def _fmt(v: float) -> str:
+    a = abs(v)
+    if a >= 1e6:
+        return f"{v / 1e6:,.2f}M"
+    if a >= 1e4:
+        return f"{v / 1e3:,.1f}k"
+    if a >= 100:
+        return f"{v:,.0f}"
+    return f"{v:,.4g}"
+
+
+def diagnose(p: Prepared, settings) -> tuple[list[str], list[dict]]:
+    """Checks that prove infeasibility before any solve, in plain words, with the smallest
+    setting change that removes each cause. Empty lists: no obvious cause found."""
+    out: list[str] = list(p.problems)
+    fixes: list[dict] = list(p.fixes)
+    U, nr = p.elig.shape
+    none = ~p.elig.any(axis=1)
+    if none.any():
+        idx = np.flatnonzero(none)
+        ex = ", ".join(str(p.unit_label[i]) for i in idx[:5])
+        out.append(f"{len(idx)} account(s) or famil(ies) have no eligible active rep under the eligibility rules"
+                   f"{' and radius' if settings.max_radius_km is not None else ''}: {ex}"
+                   f"{' ...' if len(idx) > 5 else ''}. Add a rep who may own them or loosen the rules.")
+        if settings.max_radius_km is not None:
+            fixes.append({"max_radius_km": None, "why": "drop the radius limit so every account has a rep"})
+        if settings.eligibility:
+            fixes.append({"eligibility": [], "why": "drop the eligibility rules so every account has a rep"})
+    for m, name in enumerate(p.metric_names):
+        if not p.hard[m]:
+            continue
+        tol = p.tol[m]
+        T = p.target[:, m]
+        v = p.M[:, m]
+        need = tol
+        # whales: a unit bigger than the band of every rep it may go to
+        big = np.where(p.elig, v[:, None] > p.upper[:, m][None, :] * (1 + 1e-9) + 1e-9, True)
+        whales = np.flatnonzero(big.all(axis=1) & ~none)
+        for u in whales[:3]:
+            reps = np.flatnonzero(p.elig[u])
+            j = reps[np.argmax(T[reps])]
+            ratio = v[u] / p.upper[j, m] if p.upper[j, m] > 0 else float("inf")
+            out.append(f"Rep {p.rep_ids[j]} cannot stay within its {name} band: {_unit_word(p, u)} alone is "
+                       f"{_fmt(v[u])}, {ratio:.1f}x the band's upper end ({_fmt(p.upper[j, m])}); "
+                       f"no eligible rep can take it within {tol:.0%}.")
+        if len(whales):
+            req = max(float(np.min(np.where(p.elig[u] & (T > 0), v[u] / np.where(T > 0, T, 1) - 1, np.inf)))
+                      for u in whales)
+            need = max(need, req)
+        # pinned load above the band
+        pl = np.zeros(nr)
+        pu = np.flatnonzero(p.pin >= 0)
+        np.add.at(pl, p.pin[pu], v[pu])
+        over = np.flatnonzero(pl > p.upper[:, m] * (1 + 1e-9) + 1e-9)
+        for j in over[:3]:
+            out.append(f"Rep {p.rep_ids[j]}'s locked, named, holdout or fixed accounts already total "
+                       f"{_fmt(pl[j])} {name}, above its band's upper end {_fmt(p.upper[j, m])} "
+                       f"({pl[j] / T[j]:.2f}x the target).")
+        if len(over):
+            need = max(need, float(np.max(pl[over] / np.where(T[over] > 0, T[over], 1) - 1)))
+        # groups of reps with the same eligible accounts: pool too small / forced too big
+        pat = pd.Series([p.elig[:, j].tobytes() for j in range(nr)])
+        groups = [np.flatnonzero((pat == key).to_numpy()) for key in pat.unique()]
+        for g in groups:
+            if len(g) == nr:
+                continue
+            if not p.active[g].any():
+                continue
+            pool = float(v[p.elig[:, g].any(axis=1)].sum())
+            lo = float(p.lower[g, m].sum())
+            Tg = float(T[g].sum())
+            if pool < lo * (1 - 1e-9) - 1e-9:
+                names = ", ".join(map(str, p.rep_ids[g][:6])) + (" ..." if len(g) > 6 else "")
+                out.append(f"These {len(g)} rep(s) ({names}) may only own accounts whose {name} totals {_fmt(pool)}, "
+                           f"less than the {_fmt(lo)} their bands need (targets {_fmt(Tg)}).")
+                need = max(need, 1 - pool / Tg if Tg > 0 else need)
+            forced = float(v[(p.elig[:, g].any(axis=1)) & ~(np.delete(p.elig, g, axis=1).any(axis=1))].sum())
+            hi = float(p.upper[g, m].sum())
+            if forced > hi * (1 + 1e-9) + 1e-9:
+                names = ", ".join(map(str, p.rep_ids[g][:6])) + (" ..." if len(g) > 6 else "")
+                out.append(f"Accounts that only these {len(g)} rep(s) ({names}) may own total {_fmt(forced)} {name}, "
+                           f"more than the {_fmt(hi)} their bands allow (targets {_fmt(Tg)}).")
+                need = max(need, forced / Tg - 1 if Tg > 0 else need)
+        if need > tol + 1e-12:
+            t = math.ceil(need * 1000 - 1e-6) / 1000 + 0.001
+            fixes.append({"metric": name, "tolerance": round(t, 3),
+                          "why": f"widen the {name} band from ±{tol:.1%} to ±{t:.1%}"})
+    # disruption caps against forced moves
+    forced_moves = _forced_moves(p)
+    if settings.max_moves is not None and forced_moves > settings.max_moves:
+        out.append(f"At least {forced_moves} account(s) must move (their owner is inactive, missing or not eligible), "
+                   f"more than the cap of {settings.max_moves} moves.")
+        fixes.append({"max_moves": int(forced_moves), "why": f"raise the move cap to {forced_moves}"})
+    return out, fixes
+
+
+def _unit_word(p: Prepared, u: int) -> str:
+    if p.unit_size[u] > 1:
+        return f"the family of {p.unit_label[u]} ({p.unit_size[u]} accounts)"
+    return f"account {p.unit_label[u]}"
+
+
+def _forced_moves(p: Prepared) -> int:
+    keepable = np.zeros(p.n_units)
+    ok = p.elig[p.prev_u, p.prev_r]
+    np.maximum.at(keepable, p.prev_u[ok], p.prev_n[ok])
+    return int(round(float((p.unit_size - keepable).sum())))
