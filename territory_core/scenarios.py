@@ -585,12 +585,24 @@ def rep_loads(dataset: Dataset, scenario: Scenario, enriched: pd.DataFrame | Non
     return pd.DataFrame(rows, columns=["rep_id", "name", "metric", "value", "target", "deviation"])
 
 
-def scenario_kpis(dataset: Dataset, scenario: Scenario, enriched: pd.DataFrame | None = None) -> dict:
+def _gini(values) -> float:
+    v = np.sort(np.clip(np.asarray(values, dtype=float), 0, None))
+    n = len(v)
+    if n == 0 or v.sum() <= 0:
+        return 0.0
+    i = np.arange(1, n + 1)
+    return float((2 * (i * v).sum()) / (n * v.sum()) - (n + 1) / n)
+
+
+def scenario_kpis(dataset: Dataset, scenario: Scenario, enriched: pd.DataFrame | None = None, *,
+                  tolerance: float = 0.10) -> dict:
     """Plain-number KPIs of a scenario (JSON-safe dict):
 
-    - ``balance``: per metric ``{"cv", "max_deviation", "mean_abs_deviation", "min", "max", "mean"}``
-      (loads normalised by capacity x ramp; deviation = value/target - 1);
-    - ``balance_index``: 0-100, 100 = every book exactly on target (100 x (1 - mean CV over metrics));
+    - ``balance``: per metric ``{"cv", "max_deviation", "mean_abs_deviation", "within_tolerance",
+      "gini", "min", "max", "mean"}`` (targets by capacity x ramp; deviation = value/target - 1; cv of
+      value/target; within_tolerance = share of reps within +-``tolerance`` of target);
+    - ``balance_index``: 0-100, the share of (rep, metric) books within +-``tolerance`` of their
+      target (100 = every book in its band);
     - ``moves``, ``arr_moved``, ``moved_pct``; ``accounts``, ``reps`` (active), ``coverage`` (share of
       accounts owned by an active rep), ``unassigned``;
     - ``accounts_per_rep`` and ``whitespace_per_rep`` ({"mean", "min", "max"}; whitespace when known);
@@ -609,12 +621,14 @@ def scenario_kpis(dataset: Dataset, scenario: Scenario, enriched: pd.DataFrame |
         norm = val[ok] / tgt[ok] if ok.any() else np.array([1.0])
         cv = float(np.std(norm) / np.mean(norm)) if np.mean(norm) > 0 else 0.0
         dev = g["deviation"].to_numpy(dtype=float)
+        within = float((np.abs(dev) <= tolerance + 1e-12).mean()) if len(dev) else 1.0
         balance[metric] = {"cv": cv, "max_deviation": float(np.max(np.abs(dev))) if len(dev) else 0.0,
+                           "within_tolerance": within, "gini": _gini(val),
                            "mean_abs_deviation": float(np.mean(np.abs(dev))) if len(dev) else 0.0,
                            "min": float(val.min()) if len(val) else 0.0, "max": float(val.max()) if len(val) else 0.0,
                            "mean": float(val.mean()) if len(val) else 0.0}
-        cvs.append(cv)
-    bal_idx = max(0.0, min(100.0, 100.0 * (1.0 - float(np.mean(cvs))))) if cvs else 100.0
+        cvs.append(within)
+    bal_idx = 100.0 * float(np.mean(cvs)) if cvs else 100.0
 
     a = asg.copy()
     a[S.account_id] = a[S.account_id].astype("string")
@@ -639,6 +653,7 @@ def scenario_kpis(dataset: Dataset, scenario: Scenario, enriched: pd.DataFrame |
         "unassigned": int((~covered).sum()),
         "balance": balance,
         "balance_index": bal_idx,
+        "tolerance": float(tolerance),
         "accounts_per_rep": {"mean": float(counts.mean()) if len(counts) else 0.0,
                              "min": float(counts.min()) if len(counts) else 0.0,
                              "max": float(counts.max()) if len(counts) else 0.0},
@@ -677,7 +692,7 @@ METRIC_LABELS = {A.arr: "ARR", X.potential: "Potential", X.whitespace: "Whitespa
 
 def kpi_rows(kpis: Mapping) -> list[tuple[str, str]]:
     """KPIs as (label, formatted value) rows for tables and the HTML summary."""
-    rows = [("Balance index", f"{kpis.get('balance_index', 0):.1f} / 100"),
+    rows = [("Balance index", f"{kpis.get('balance_index', 0):.0f} / 100 (books within +-{kpis.get('tolerance', 0.1):.0%} of target)"),
             ("Moves", f"{kpis.get('moves', 0):,} ({kpis.get('moved_pct', 0):.1%} of accounts)"),
             ("ARR moved", f"${kpis.get('arr_moved', 0):,.0f}"),
             ("Active reps", f"{kpis.get('reps', 0):,}"),
@@ -688,7 +703,8 @@ def kpi_rows(kpis: Mapping) -> list[tuple[str, str]]:
         w = kpis["whitespace_per_rep"]
         rows.append(("Whitespace per rep", f"${w['mean']:,.0f} (min ${w['min']:,.0f}, max ${w['max']:,.0f})"))
     for m, b in (kpis.get("balance") or {}).items():
-        rows.append((f"{METRIC_LABELS.get(m, m)} balance", f"CV {b['cv']:.1%}, worst deviation {b['max_deviation']:.1%}"))
+        rows.append((f"{METRIC_LABELS.get(m, m)} balance",
+                     f"{b.get('within_tolerance', 0):.0%} of reps in band, CV {b['cv']:.1%}, worst {b['max_deviation']:.0%} off"))
     if "travel_km_mean" in kpis:
         rows.append(("Travel to accounts", f"{kpis['travel_km_mean']:,.0f} km on average"))
     if kpis.get("status_text"):
