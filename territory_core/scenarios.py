@@ -463,7 +463,9 @@ def solve_scenario(dataset: Dataset, scenario: Scenario, *, enriched: pd.DataFra
                    progress: Callable[[str, float], None] | None = None, cancel=None) -> Scenario:
     """Apply the scenario's events and overrides, run the optimizer and return the scenario with
     ``assignment``, ``report`` and ``input_fingerprint`` filled. Raises :class:`EventError` when an
-    event or override cannot apply. Same dataset + scenario inputs -> same assignment."""
+    event or override cannot apply. Same dataset + scenario inputs -> same assignment.
+    When the solver finds no assignment (infeasible, cancelled early) the returned scenario has
+    ``assignment=None`` and its ``report`` (status, explanation, fixes) says why."""
     from .solver import solve
 
     settings = solver_settings(scenario)
@@ -482,10 +484,12 @@ def solve_scenario(dataset: Dataset, scenario: Scenario, *, enriched: pd.DataFra
             assignment[S.reason] = pd.Series(pd.NA, index=assignment.index, dtype="string")
         assignment[S.reason] = assignment[S.reason].astype("string")
         assignment.loc[has, S.reason] = why[has].astype("string").to_numpy()
+    if assignment is not None and len(assignment) == 0 and len(ev.accounts):
+        assignment = None  # infeasible, cancelled before a solution, ...: the report says why
     if assignment is not None:
         assignment = coerce_types(assignment, ASSIGNMENT)
     report = dict(res.to_report_dict())
-    report["notes"] = list(ev.notes)
+    report["notes"] = list(ev.notes) + [n for n in (report.get("notes") or []) if n not in ev.notes]
     report["fixed"] = len(fixed)
     return scenario.with_(assignment=assignment, report=report, input_fingerprint=dataset_fingerprint(dataset))
 
@@ -496,7 +500,9 @@ def solve_scenario(dataset: Dataset, scenario: Scenario, *, enriched: pd.DataFra
 
 def _need_assignment(sc: Scenario) -> pd.DataFrame:
     if sc.assignment is None:
-        raise ValueError(f"Scenario {sc.name!r} has no assignment yet: re-solve it first.")
+        status = (sc.report or {}).get("status_text")
+        raise ValueError(f"Scenario {sc.name!r} has no assignment yet" + (f" ({status})" if status else "")
+                         + ": re-solve it first.")
     return sc.assignment
 
 
