@@ -1,4 +1,485 @@
-import streamlit as st
+"""Territory Health: the page managers open every week.
 
-st.title("health")
-st.info("This page is being built.")
+Every number here comes from territory_core.kpis (rep_kpis, rollup_kpis, team_summary,
+health_flags, kpi_balance, suggest_quotas, quarterly_trend, rep_accounts, rep_pipeline); the
+page only filters, formats and draws.
+"""
+from __future__ import annotations
+
+import json
+import math
+
+import pandas as pd
+import plotly.graph_objects as go
+import streamlit as st
+from plotly.subplots import make_subplots
+
+from territory_core.contract import A, O, R, S, X
+from territory_core.kpis import (
+    BALANCE_METRICS, KPI_LABELS, PERIOD_KINDS, QUOTA_BASES, HealthThresholds, K, Period,
+    data_as_of, flags_by_rep, health_flags, kpi_balance, periods_available, quarterly_trend,
+    rep_accounts, rep_kpis, rep_pipeline, rollup_kpis, suggest_quotas, team_summary,
+)
+from ui.state import dataset_version, get_active_scenario, get_dataset, get_setting, set_setting
+
+TODAY_LABEL = "Today's plan"
+KIND_LABELS = {"quarter": "Quarter", "half": "Half year", "year": "Year", "t12m": "Trailing 12 months"}
+SEV_RANK = {"high": 2, "medium": 1}
+
+
+# --------------------------------------------------------------------------------------------
+# Formatting
+def money(x) -> str:
+    if x is None or (isinstance(x, float) and not math.isfinite(x)) or pd.isna(x):
+        return "n/a"
+    a = abs(x)
+    if a >= 1e9:
+        return f"${x / 1e9:,.2f}B"
+    if a >= 1e6:
+        return f"${x / 1e6:,.2f}M"
+    if a >= 1e3:
+        return f"${x / 1e3:,.1f}K"
+    return f"${x:,.0f}"
+
+
+def pct(x) -> str:
+    return "n/a" if x is None or pd.isna(x) or not math.isfinite(x) else f"{x:.0%}"
+
+
+def times(x) -> str:
+    return "quota met" if x is None or pd.isna(x) else ("n/a" if not math.isfinite(x) else f"{x:.1f}x")
+
+
+def days(x) -> str:
+    return "n/a" if x is None or pd.isna(x) else f"{x:,.0f} d"
+
+
+def num(x) -> str:
+    return "n/a" if x is None or pd.isna(x) else f"{x:,.0f}"
+
+
+# --------------------------------------------------------------------------------------------
+# Cached core calls
+def _enriched(settings: dict | None):
+    """Accounts with potential / whitespace / tier (None when scoring is unavailable)."""
+    try:
+        from ui.scenario_widgets import enriched_for, settings_dicts
+
+        return enriched_for(settings if settings else settings_dicts())
+    except Exception:
+        return None
+
+
+def _scenario_reps(ds, scn):
+    """The scenario's reps after its what-if events (new hires, leavers), else today's reps."""
+    if scn is None or not getattr(scn, "events", None):
+        return ds.reps, None
+    try:
+        from territory_core.scenarios import apply_events
+
+        return apply_events(ds, scn.events).reps, None
+    except Exception as exc:
+        return ds.reps, f"The scenario's events could not be applied ({exc}); showing today's reps."
+
+
+def _token(scn) -> str:
+    if scn is None:
+        return "today"
+    a = scn.assignment[[S.account_id, S.rep_id]].astype(str)
+    return f"{scn.name}:{int(pd.util.hash_pandas_object(a, index=False).sum())}:{len(scn.events)}"
+
+
+@st.cache_data(show_spinner="Computing territory KPIs...", max_entries=24)
+def _kpis(_ds, _reps, _owner, _enriched, version: int, plan: str, enriched_key: str, period_json: str,
+          untouched_months: int) -> pd.DataFrame:
+    period = Period.from_dict(json.loads(period_json))
+    return rep_kpis(_ds.accounts, _reps, _ds.opportunities, period, owner=_owner, enriched=_enriched,
+                    untouched_months=untouched_months)
+
+
+@st.cache_data(show_spinner=False, max_entries=24)
+def _trend(_ds, version: int, rep_ids: tuple, quarters: int, as_of: str) -> pd.DataFrame:
+    return quarterly_trend(_ds.opportunities, _ds.accounts, rep_ids=list(rep_ids), quarters=quarters, as_of=as_of)
+
+
+# --------------------------------------------------------------------------------------------
+st.title("Territory Health")
+st.caption("Per-rep KPIs, health flags, balance and quota fit. Sales results (won revenue, win rate, cycle, "
+           "deal size) stay with who sold them; book metrics (accounts, ARR, potential, pipeline, workload, "
+           "untouched accounts) follow the account's owner in the chosen plan.")
+
+ds = get_dataset()
+if ds.reps is None or ds.reps.empty:
+    st.error("No reps in the active dataset, so there are no territories to report on. "
+             "Load a reps file on the Data page (columns rep_id and name at least).")
+    st.stop()
+if ds.accounts is None or ds.accounts.empty:
+    st.error("No accounts in the active dataset. Load an accounts file on the Data page.")
+    st.stop()
+
+thresholds: HealthThresholds = get_setting("health_thresholds", HealthThresholds)
+
+# ---- plan and period -------------------------------------------------------------------------
+active = get_active_scenario()
+plans = [TODAY_LABEL]
+scn_ok = active is not None and getattr(active, "assignment", None) is not None and not getattr(active, "is_today", False)
+if scn_ok:
+    plans.append(f"Scenario: {active.name}")
+
+c_plan, c_kind, c_period = st.columns([2, 1.3, 1.7])
+plan = c_plan.selectbox("Plan", plans, key="health_plan",
+                        help="Today's owners, or the scenario being edited in the Scenario Editor.")
+if active is not None and not scn_ok and not getattr(active, "is_today", False):
+    c_plan.caption(f"Scenario {active.name!r} has no assignment yet: solve it in the Scenario Editor to see it here.")
+kind = c_kind.selectbox("Period", PERIOD_KINDS, format_func=KIND_LABELS.get, key="health_period_kind")
+opps = ds.opportunities if ds.opportunities is not None else pd.DataFrame()
+as_of = data_as_of(opps)
+choices = [p for p in periods_available(opps, as_of=as_of) if p.kind == kind] or [Period(kind, as_of)]
+period = c_period.selectbox("Which", choices, format_func=lambda p: p.label, key=f"health_period_{kind}")
+st.caption(f"Data as of {as_of:%d %b %Y} · {period.label}: {period.start:%d %b %Y} to "
+           f"{(period.end - pd.Timedelta(days=1)):%d %b %Y} · annual quotas pro-rated x{period.year_fraction:g}")
+if opps.empty:
+    st.info("No opportunities loaded: closed-won revenue, win rate and cycle are empty, and open pipeline comes "
+            "from the accounts' open_pipeline column. Load opportunities on the Data page.")
+
+scn = active if plan != TODAY_LABEL else None
+reps_df, ev_warn = _scenario_reps(ds, scn)
+if ev_warn:
+    st.warning(ev_warn)
+settings = dict(getattr(scn, "settings", {}) or {}) if scn is not None else None
+enriched = _enriched(settings)
+enriched_key = "none" if enriched is None else str(int(pd.util.hash_pandas_object(
+    enriched[[c for c in (A.account_id, X.potential, X.whitespace, X.tier) if c in enriched.columns]], index=False).sum()))
+owner = scn.assignment if scn is not None else None
+
+try:
+    kp_all = _kpis(ds, reps_df, owner, enriched, dataset_version(), _token(scn), enriched_key,
+                   json.dumps(period.to_dict()), int(thresholds.untouched_months))
+    flags_all = health_flags(kp_all, thresholds)
+except (ValueError, KeyError, TypeError) as exc:
+    st.error(f"The KPIs could not be computed from the active dataset: {exc}. Check the reps, accounts and "
+             "opportunities tables on the Data page (validation names the row and column to fix).")
+    st.stop()
+if enriched is None:
+    st.info("Scoring is not available for this data, so potential, whitespace and the quota-fairness flag are "
+            "left out; workload counts customers 1.5 and prospects 1.")
+
+# ---- filters -----------------------------------------------------------------------------------
+def _opts(col):
+    return sorted(kp_all[col].dropna().astype(str).unique().tolist()) if col in kp_all else []
+
+
+f1, f2, f3, f4 = st.columns([1.4, 1, 1, 0.8])
+sel_mgr = f1.multiselect("Manager", _opts(K.manager), key="health_f_manager", placeholder="All managers")
+sel_seg = f2.multiselect("Segment", _opts(K.segment), key="health_f_segment", placeholder="All segments")
+sel_reg = f3.multiselect("Region", _opts(K.region), key="health_f_region", placeholder="All regions")
+only_active = f4.toggle("Active reps only", value=True, key="health_f_active")
+mask = pd.Series(True, index=kp_all.index)
+for col, sel in ((K.manager, sel_mgr), (K.segment, sel_seg), (K.region, sel_reg)):
+    if sel:
+        mask &= kp_all[col].astype(str).isin(sel)
+if only_active:
+    mask &= kp_all[K.active].astype(bool) | (kp_all[K.accounts] > 0)
+kp = kp_all[mask].reset_index(drop=True)
+flags = flags_all[flags_all[K.rep_id].isin(kp[K.rep_id])].reset_index(drop=True)
+if kp.empty:
+    st.warning("No reps match these filters. Clear a filter above.")
+    st.stop()
+
+# ---- summary cards -----------------------------------------------------------------------------
+team = team_summary(kp)
+n_flagged = flags[K.rep_id].nunique()
+st.subheader(f"{'Filtered team' if mask.sum() < len(kp_all) else 'Team'}: {len(kp)} reps · {period.label}")
+cards = [
+    ("Closed-won", money(team[K.won_revenue]), f"of {money(team[K.quota])} quota"),
+    ("Attainment", pct(team[K.attainment]), "won / pro-rated quota"),
+    ("Pipeline coverage", times(team[K.coverage]), f"{money(team[K.coverage_pipeline])} open / {money(team[K.quota_to_close])} to close"),
+    ("Win rate", pct(team[K.win_rate]), f"{num(team[K.won_count])} won of {num(team[K.closed_count])} closed"),
+    ("Avg sales cycle", days(team[K.avg_cycle_days]), f"avg deal {money(team[K.avg_deal_size])}"),
+    ("Reps flagged", f"{n_flagged} of {len(kp)}", f"{len(flags)} flags, {int((flags['severity'] == 'high').sum())} high"),
+]
+cards2 = [
+    ("Accounts", num(team[K.accounts]), f"{pct(team[K.untouched_share])} untouched in {thresholds.untouched_months} mo"),
+    ("ARR (renewal base)", money(team[K.arr]), "on the reps' books"),
+    ("Potential", money(team[K.potential]), "from scoring"),
+    ("Whitespace", money(team[K.whitespace]), "potential not yet bought"),
+    ("Open pipeline", money(team[K.open_pipeline]), "all open deals on the books"),
+    ("Workload vs fair share", pct(team[K.load_index]), "100% = the filtered reps' share"),
+]
+for row in (cards, cards2):
+    cols = st.columns(len(row))
+    for c, (label, value, sub) in zip(cols, row):
+        c.metric(label, value, border=True, help=sub)
+        c.caption(sub)
+
+# ---- the rep table -----------------------------------------------------------------------------
+fl_text = flags_by_rep(flags)
+sev = flags.assign(_r=flags["severity"].map(SEV_RANK)).groupby(K.rep_id)["_r"].max() if len(flags) else pd.Series(dtype=float)
+table = pd.DataFrame({
+    "Rep": kp[K.name].astype(str), "Rep ID": kp[K.rep_id].astype(str), "Manager": kp[K.manager].astype("string"),
+    "Segment": kp[K.segment].astype("string"), "Region": kp[K.region].astype("string"),
+    "Closed-won": kp[K.won_revenue], "Quota": kp[K.quota], "Attainment": kp[K.attainment],
+    "Open pipeline": kp[K.open_pipeline], "Coverage": kp[K.coverage], "Win rate": kp[K.win_rate],
+    "Win rate ($)": kp[K.win_rate_amount], "Cycle (d)": kp[K.avg_cycle_days], "Avg deal": kp[K.avg_deal_size],
+    "Accounts": kp[K.accounts], "ARR": kp[K.arr], "Potential": kp[K.potential], "Whitespace": kp[K.whitespace],
+    "Workload": kp[K.workload], "Load vs fair": kp[K.load_index], "Untouched": kp[K.untouched_share],
+    "Flags": kp[K.rep_id].map(fl_text).fillna("").astype(str),
+})
+
+
+def _bg_attain(v):
+    if pd.isna(v):
+        return ""
+    return "background-color: #fecaca" if v < 0.5 else ("background-color: #fef3c7" if v < 0.9 else "background-color: #bbf7d0")
+
+
+def _bg_cov(v):
+    if pd.isna(v):
+        return ""
+    return ("background-color: #fecaca" if v < thresholds.min_coverage / 2 else
+            "background-color: #fef3c7" if v < thresholds.min_coverage else "")
+
+
+def _bg_load(v):
+    if pd.isna(v):
+        return ""
+    if v > thresholds.overloaded_above or v < thresholds.starved_below:
+        far = v > 2 * thresholds.overloaded_above - 1 or v < thresholds.starved_below / 2
+        return "background-color: #fecaca" if far else "background-color: #fef3c7"
+    return ""
+
+
+def _bg_untouched(v):
+    return "background-color: #fef3c7" if pd.notna(v) and v > thresholds.max_untouched_share else ""
+
+
+def _bg_flags(col):
+    ranks = kp[K.rep_id].map(sev).fillna(0).to_numpy()
+    return ["background-color: #fecaca" if r >= 2 else ("background-color: #fef3c7" if r >= 1 else "") for r in ranks]
+
+
+styler = (table.style
+          .map(_bg_attain, subset=["Attainment"]).map(_bg_cov, subset=["Coverage"])
+          .map(_bg_load, subset=["Load vs fair"]).map(_bg_untouched, subset=["Untouched"])
+          .apply(_bg_flags, subset=["Flags"], axis=0)
+          .format({c: money for c in ("Closed-won", "Quota", "Open pipeline", "Avg deal", "ARR", "Potential", "Whitespace")})
+          .format({c: pct for c in ("Attainment", "Win rate", "Win rate ($)", "Load vs fair", "Untouched")})
+          .format({"Coverage": times, "Cycle (d)": lambda v: "n/a" if pd.isna(v) else f"{v:,.0f}",
+                   "Accounts": num, "Workload": lambda v: f"{v:,.1f}"}))
+money_cfg = st.column_config.NumberColumn(format="dollar")
+st.markdown("**Reps** · click a header to sort; colours: red = needs action, amber = watch.")
+st.dataframe(
+    styler, hide_index=True, key="health_rep_table",
+    column_config={
+        "Closed-won": money_cfg, "Quota": money_cfg, "Open pipeline": money_cfg, "Avg deal": money_cfg,
+        "ARR": money_cfg, "Potential": money_cfg, "Whitespace": money_cfg,
+        "Attainment": st.column_config.NumberColumn(format="percent"),
+        "Win rate": st.column_config.NumberColumn(format="percent"),
+        "Win rate ($)": st.column_config.NumberColumn(format="percent"),
+        "Load vs fair": st.column_config.NumberColumn(format="percent", help="Workload / fair share by capacity x ramp"),
+        "Untouched": st.column_config.NumberColumn(format="percent", help=f"No opportunity created in {thresholds.untouched_months} months"),
+        "Coverage": st.column_config.NumberColumn(format="%.1fx", help="Open pipeline in/after the period / quota still to close; empty = quota met"),
+        "Cycle (d)": st.column_config.NumberColumn(format="%.0f"),
+        "Accounts": st.column_config.NumberColumn(format="%d"),
+        "Workload": st.column_config.NumberColumn(format="%.1f"),
+        "Flags": st.column_config.TextColumn(width="large"),
+    },
+)
+
+with st.expander(f"Rollups by manager, segment and region ({len(flags)} flags listed below)"):
+    by = st.segmented_control("Roll up by", ["manager", "segment", "region"], default="manager", key="health_rollup_by") or "manager"
+    ru = rollup_kpis(kp, by=by)
+    st.dataframe(pd.DataFrame({
+        by.title(): ru[K.group], "Reps": ru["reps"], "Closed-won": ru[K.won_revenue], "Quota": ru[K.quota],
+        "Attainment": ru[K.attainment], "Coverage": ru[K.coverage], "Win rate": ru[K.win_rate],
+        "Cycle (d)": ru[K.avg_cycle_days], "Accounts": ru[K.accounts], "ARR": ru[K.arr],
+        "Whitespace": ru[K.whitespace], "Load vs fair": ru[K.load_index], "Untouched": ru[K.untouched_share],
+    }), hide_index=True, key="health_rollup_table", column_config={
+        "Closed-won": money_cfg, "Quota": money_cfg, "ARR": money_cfg, "Whitespace": money_cfg,
+        "Attainment": st.column_config.NumberColumn(format="percent"),
+        "Win rate": st.column_config.NumberColumn(format="percent"),
+        "Load vs fair": st.column_config.NumberColumn(format="percent"),
+        "Untouched": st.column_config.NumberColumn(format="percent"),
+        "Coverage": st.column_config.NumberColumn(format="%.1fx"), "Cycle (d)": st.column_config.NumberColumn(format="%.0f"),
+    })
+    names = dict(zip(kp[K.rep_id], kp[K.name]))
+    st.markdown("**All flags**")
+    st.dataframe(flags.assign(rep=flags[K.rep_id].map(names))[["rep", K.rep_id, "flag", "severity", "reason"]],
+                 hide_index=True, key="health_flags_table", column_config={"reason": st.column_config.TextColumn(width="large")})
+
+# ---- tabs ----------------------------------------------------------------------------------------
+t_charts, t_rep, t_bal, t_quota, t_thr = st.tabs(["Charts", "Rep drill-down", "Balance", "Quota suggestion", "Thresholds"])
+
+with t_charts:
+    c1, c2 = st.columns(2)
+    att = kp[[K.name, K.attainment]].dropna()
+    fig = go.Figure(go.Histogram(x=att[K.attainment] * 100, xbins=dict(start=0, size=10), marker_color="#2563eb",
+                                 hovertemplate="%{x}%: %{y} reps<extra></extra>"))
+    fig.add_vline(x=100, line_dash="dash", line_color="#16a34a", annotation_text="100%")
+    fig.update_layout(title=f"Attainment distribution ({len(att)} reps with a quota)", xaxis_title="Attainment (%)",
+                      yaxis_title="Reps", height=360, margin=dict(l=10, r=10, t=50, b=10), bargap=0.05)
+    c1.plotly_chart(fig, key="health_att_hist")
+
+    sc = kp[[K.name, K.segment, K.potential, K.quota_annual]].dropna(subset=[K.potential, K.quota_annual])
+    if sc.empty or sc[K.potential].sum() <= 0:
+        c2.info("Potential versus quota needs scoring (potential per account) and quotas.")
+    else:
+        fig = go.Figure()
+        for seg, g in sc.groupby(sc[K.segment].astype(str)):
+            fig.add_trace(go.Scatter(x=g[K.potential], y=g[K.quota_annual], mode="markers", name=seg, text=g[K.name],
+                                     marker=dict(size=10, line=dict(width=0.5, color="white")),
+                                     hovertemplate="%{text}<br>potential $%{x:,.0f}<br>quota $%{y:,.0f}<extra></extra>"))
+        ratio = sc[K.quota_annual].sum() / sc[K.potential].sum()
+        xmax = float(sc[K.potential].max())
+        fig.add_trace(go.Scatter(x=[0, xmax], y=[0, xmax * ratio], mode="lines", name="team quota / potential",
+                                 line=dict(dash="dot", color="#6b7280")))
+        fig.update_layout(title="Potential vs annual quota (fair line = team ratio)", xaxis_title="Potential ($)",
+                          yaxis_title="Annual quota ($)", height=360, margin=dict(l=10, r=10, t=50, b=10))
+        c2.plotly_chart(fig, key="health_pot_quota")
+
+    c3, c4 = st.columns(2)
+    cov = kp[[K.name, K.coverage, K.quota_to_close]].copy()
+    cov = cov[cov[K.quota_to_close] > 0].sort_values(K.coverage, na_position="first")
+    if cov.empty:
+        c3.info("Every rep has met the period's quota (or has none): no coverage to show.")
+    else:
+        vals = cov[K.coverage].fillna(0.0)
+        colours = ["#dc2626" if v < thresholds.min_coverage / 2 else "#f59e0b" if v < thresholds.min_coverage else "#16a34a" for v in vals]
+        fig = go.Figure(go.Bar(x=vals, y=cov[K.name], orientation="h", marker_color=colours,
+                               hovertemplate="%{y}: %{x:.1f}x<extra></extra>"))
+        fig.add_vline(x=thresholds.min_coverage, line_dash="dash", annotation_text=f"{thresholds.min_coverage:g}x")
+        fig.update_layout(title="Pipeline coverage (reps with quota still to close)", xaxis_title="Coverage (x)",
+                          height=max(320, 22 * len(cov) + 80), margin=dict(l=10, r=10, t=50, b=10))
+        c3.plotly_chart(fig, key="health_cov_bars")
+
+    tr = _trend(ds, dataset_version(), tuple(kp[K.rep_id]), 8, as_of.isoformat())
+    fig = make_subplots(specs=[[{"secondary_y": True}]])
+    fig.add_trace(go.Bar(x=tr["quarter"], y=tr[K.won_revenue], name="Closed-won", marker_color="#2563eb",
+                         hovertemplate="%{x}: $%{y:,.0f}<extra></extra>"), secondary_y=False)
+    fig.add_trace(go.Scatter(x=tr["quarter"], y=tr["pipeline_created"], name="Pipeline created", mode="lines+markers",
+                             line=dict(color="#9333ea")), secondary_y=False)
+    fig.add_trace(go.Scatter(x=tr["quarter"], y=tr[K.win_rate] * 100, name="Win rate (%)", mode="lines+markers",
+                             line=dict(color="#16a34a", dash="dot")), secondary_y=True)
+    fig.update_layout(title="Trend by quarter (deals stay with who sold them)", height=max(320, 22 * len(cov) + 80) if not cov.empty else 360,
+                      margin=dict(l=10, r=10, t=50, b=10), legend=dict(orientation="h", y=-0.15))
+    fig.update_yaxes(title_text="$", secondary_y=False)
+    fig.update_yaxes(title_text="Win rate (%)", secondary_y=True, rangemode="tozero")
+    c4.plotly_chart(fig, key="health_trend")
+
+with t_rep:
+    rep_opts = kp[K.rep_id].tolist()
+    label_of = dict(zip(kp[K.rep_id], kp[K.name].astype(str) + " (" + kp[K.rep_id] + ")"))
+    rid = st.selectbox("Rep", rep_opts, format_func=label_of.get, key="health_drill_rep")
+    if rid is not None:
+        r = kp.set_index(K.rep_id).loc[rid]
+        m = st.columns(6)
+        m[0].metric("Closed-won", money(r[K.won_revenue]), help=f"quota {money(r[K.quota])}")
+        m[1].metric("Attainment", pct(r[K.attainment]))
+        m[2].metric("Coverage", times(r[K.coverage]))
+        m[3].metric("Win rate", pct(r[K.win_rate]))
+        m[4].metric("Accounts", num(r[K.accounts]), help=f"{num(r[K.untouched])} untouched")
+        m[5].metric("Whitespace", money(r[K.whitespace]))
+        st.caption(f"Manager {r[K.manager]} · {r[K.segment]} · {r[K.region]} · capacity {r[K.capacity]:g} x ramp "
+                   f"{r[K.ramp]:g} · workload {r[K.workload]:,.1f} ({pct(r[K.load_index])} of fair share) · "
+                   f"avg cycle {days(r[K.avg_cycle_days])} · avg deal {money(r[K.avg_deal_size])}")
+        rf = flags[flags[K.rep_id] == rid]
+        if rf.empty:
+            st.success("No health flags for this rep with the current thresholds.")
+        for fr in rf.itertuples():
+            (st.error if fr.severity == "high" else st.warning)(f"**{fr.flag}** ({fr.severity}): {fr.reason}")
+        book = rep_accounts(ds.accounts, rid, opps, owner=owner, enriched=enriched, period=period,
+                            untouched_months=thresholds.untouched_months)
+        pipe = rep_pipeline(opps, ds.accounts, rid, owner=owner)
+        b1, b2 = st.columns([3, 2])
+        b1.markdown(f"**Accounts ({len(book)})** · most whitespace first")
+        b1.dataframe(book, hide_index=True, key="health_drill_accounts", height=360, column_config={
+            A.arr: money_cfg, X.potential: money_cfg, X.whitespace: money_cfg, A.open_pipeline: money_cfg,
+            "last_opportunity": st.column_config.DateColumn("last opp created"),
+            X.workload: st.column_config.NumberColumn(format="%.1f"),
+        })
+        b2.markdown(f"**Open pipeline ({len(pipe)} deals, {money(pipe[O.amount].sum() if len(pipe) else 0)})**")
+        b2.dataframe(pipe.drop(columns=[O.account_id]), hide_index=True, key="health_drill_pipeline", height=360,
+                     column_config={O.amount: money_cfg, O.created_date: st.column_config.DateColumn("created"),
+                                    O.close_date: st.column_config.DateColumn("expected close")})
+        ws = book.dropna(subset=[X.whitespace]).head(15) if book[X.whitespace].notna().any() else book.iloc[0:0]
+        if len(ws):
+            fig = go.Figure(go.Bar(x=ws[X.whitespace], y=ws[A.name], orientation="h", marker_color="#0d9488",
+                                   hovertemplate="%{y}: $%{x:,.0f}<extra></extra>"))
+            fig.update_layout(title=f"Top whitespace accounts of {r[K.name]}", yaxis=dict(autorange="reversed"),
+                              height=60 + 24 * len(ws), margin=dict(l=10, r=10, t=50, b=10), xaxis_title="Whitespace ($)")
+            st.plotly_chart(fig, key="health_drill_ws")
+
+with t_bal:
+    avail = [m for m in BALANCE_METRICS if pd.to_numeric(kp[m], errors="coerce").notna().any()]
+    metric = st.selectbox("Metric", avail, format_func=lambda m: KPI_LABELS.get(m, m), key="health_balance_metric")
+    b = kpi_balance(kp, metric)
+    bc = st.columns(4)
+    bc[0].metric("Coefficient of variation", "n/a" if pd.isna(b["cv"]) else f"{b['cv']:.2f}", help="std / mean; 0 = even")
+    bc[1].metric("Gini", "n/a" if pd.isna(b["gini"]) else f"{b['gini']:.2f}", help="0 = equal, 1 = one rep holds all")
+    bc[2].metric("Max / min", "n/a" if pd.isna(b["max_min"]) else ("inf" if math.isinf(b["max_min"]) else f"{b['max_min']:.1f}x"))
+    bc[3].metric("Within +-10% of target", pct(b["within_tolerance"]), help="target = total x capacity x ramp / sum(capacity x ramp)")
+    from territory_core.kpis import capacity_targets
+
+    vals = pd.to_numeric(kp[metric], errors="coerce")
+    ok = vals.notna()
+    tgt = capacity_targets(vals[ok].sum(), kp.loc[ok, K.capacity], kp.loc[ok, K.ramp])
+    fig = go.Figure()
+    fig.add_trace(go.Bar(x=kp.loc[ok, K.name], y=vals[ok], name=KPI_LABELS.get(metric, metric), marker_color="#2563eb"))
+    fig.add_trace(go.Scatter(x=kp.loc[ok, K.name], y=tgt, mode="markers", name="capacity-weighted target",
+                             marker=dict(symbol="line-ew", size=18, line=dict(width=3, color="#dc2626"))))
+    fig.update_layout(title=f"{KPI_LABELS.get(metric, metric)} per rep against the capacity-weighted target",
+                      height=380, margin=dict(l=10, r=10, t=50, b=10), legend=dict(orientation="h", y=1.1))
+    st.plotly_chart(fig, key="health_balance_chart")
+
+with t_quota:
+    today_total = float(pd.to_numeric(kp[K.quota_annual], errors="coerce").fillna(0).sum())
+    q1, q2, q3 = st.columns([1.3, 1.3, 1])
+    top = q1.number_input("Top-down annual number ($)", min_value=0.0, value=today_total, step=100_000.0,
+                          format="%.0f", key="health_topdown")
+    basis = q2.selectbox("Spread by", QUOTA_BASES, key="health_quota_basis", format_func={
+        "potential_capacity": "Potential and capacity", "potential": "Potential only", "capacity": "Capacity x ramp only"}.get)
+    weight = q3.slider("Weight on potential", 0.0, 1.0, 0.5, 0.05, key="health_quota_weight",
+                       disabled=basis != "potential_capacity")
+    try:
+        sq = suggest_quotas(reps_df, kp, top, by=basis, potential_weight=weight)
+    except ValueError as exc:
+        st.error(f"Quota suggestion: {exc}")
+        sq = None
+    if sq is not None:
+        st.caption(f"Spread of {money(top)} over {len(sq)} reps by {sq['basis'].iloc[0]}; today's quotas add up to "
+                   f"{money(today_total)}.")
+        fig = go.Figure([go.Bar(x=sq[K.name], y=sq["quota_today"], name="Today", marker_color="#94a3b8"),
+                         go.Bar(x=sq[K.name], y=sq["suggested_quota"], name="Suggested", marker_color="#2563eb")])
+        fig.update_layout(barmode="group", height=360, margin=dict(l=10, r=10, t=30, b=10), legend=dict(orientation="h", y=1.1))
+        st.plotly_chart(fig, key="health_quota_chart")
+        st.dataframe(sq.rename(columns={K.name: "rep"}), hide_index=True, key="health_quota_table", column_config={
+            "quota_today": money_cfg, "suggested_quota": money_cfg, "change": money_cfg,
+            "share": st.column_config.NumberColumn(format="percent"),
+            "change_pct": st.column_config.NumberColumn(format="percent")})
+
+with t_thr:
+    st.markdown("Thresholds of the health flags. They apply to every rep and are kept for this session.")
+    with st.form("health_thresholds_form"):
+        a1, a2, a3 = st.columns(3)
+        over = a1.number_input("Overloaded above (workload / fair share)", 0.0, 10.0, float(thresholds.overloaded_above), 0.05)
+        starve = a1.number_input("Starved below (workload / fair share)", 0.0, 10.0, float(thresholds.starved_below), 0.05)
+        cov_min = a2.number_input("Minimum pipeline coverage (x)", 0.0, 50.0, float(thresholds.min_coverage), 0.5)
+        gap = a2.number_input("Win rate gap to the team (points, 0.10 = 10)", 0.0, 1.0, float(thresholds.win_rate_gap), 0.01)
+        min_deals = a2.number_input("Closed deals needed to judge win rate", 0, 1000, int(thresholds.min_closed_deals), 1)
+        qtol = a3.number_input("Quota vs potential tolerance (0.30 = +-30%)", 0.0, 10.0, float(thresholds.quota_potential_tolerance), 0.05)
+        ushare = a3.number_input("Largest untouched share", 0.0, 1.0, float(thresholds.max_untouched_share), 0.05)
+        umonths = a3.number_input("Untouched look-back (months)", 1, 60, int(thresholds.untouched_months), 1)
+        c_apply, c_reset = st.columns([1, 5])
+        apply = c_apply.form_submit_button("Apply", type="primary")
+        reset = c_reset.form_submit_button("Reset to defaults")
+    if apply or reset:
+        try:
+            new = HealthThresholds() if reset else HealthThresholds(
+                overloaded_above=over, starved_below=starve, min_coverage=cov_min, win_rate_gap=gap,
+                min_closed_deals=int(min_deals), quota_potential_tolerance=qtol, max_untouched_share=ushare,
+                untouched_months=int(umonths))
+        except ValueError as exc:
+            st.error(f"Thresholds not applied: {exc}. Fix the value and press Apply again.")
+        else:
+            set_setting("health_thresholds", new)
+            st.rerun()
