@@ -161,7 +161,7 @@ def assignment_export(scenario: Scenario, dataset: Dataset, effective_date=None,
     moved = (new.fillna("") != prev.fillna("")).to_numpy()
     reason = asg[S.reason].astype("string") if S.reason in asg.columns else pd.Series(pd.NA, index=asg.index, dtype="string")
     reason = reason.where(reason.notna() & (reason.str.strip() != ""),
-                          pd.Series(np.where(moved, "Moved by the optimizer", "Unchanged"), index=asg.index))
+                          pd.Series(np.where(moved, "Owner changes", "Unchanged"), index=asg.index))
     out = pd.DataFrame({
         "account_id": ids.to_numpy(),
         "account_name": pd.Series(acc[A.name].reindex(ids).to_numpy() if A.name in acc.columns else pd.NA, index=asg.index, dtype="string").to_numpy(),
