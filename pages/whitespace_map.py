@@ -1,4 +1,309 @@
+"""Whitespace Map: where the untapped potential is, and who covers it.
+
+Choropleth by state or county (whitespace, potential, penetration or coverage), account points
+coloured by owner or segment, filters, the under/over-served table and an industry x size
+heatmap. Maps draw offline: MapLibre ``choropleth_map``/``scatter_map`` on a white background
+over the shipped boundaries.
+"""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import plotly.graph_objects as go
 import streamlit as st
 
-st.title("whitespace_map")
-st.info("This page is being built.")
+from territory_core.contract import A, P, R, X
+from territory_core.geoagg import METRICS, area_metrics, heatmap_data, service_table
+from territory_core.scoring import SIZE_BAND_NAMES, ScoringConfig
+from territory_core.segments import default_rules
+from ui.state import dataset_version, get_dataset, get_setting
+
+MAX_POINTS = 4000
+PALETTE = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f",
+           "#bcbd22", "#17becf", "#393b79", "#637939", "#8c6d31", "#843c39", "#7b4173", "#3182bd",
+           "#e6550d", "#31a354", "#756bb1", "#636363"]
+ALL = "All product lines"
+
+
+# ------------------------------------------------------------------------------ cached core calls
+def _ds_key(ds) -> tuple:
+    return (id(ds), dataset_version(), ds.name, len(ds.accounts))
+
+
+@st.cache_resource(show_spinner="Scoring accounts...", max_entries=6)
+def _enriched(_ds, key: tuple, scoring_json: str, rules_json: str) -> pd.DataFrame:
+    from territory_core.enrich import enrich_accounts
+    from territory_core.segments import SegmentRules
+
+    return enrich_accounts(_ds, ScoringConfig.from_dict(json.loads(scoring_json)),
+                           SegmentRules.from_dict(json.loads(rules_json)))
+
+
+@st.cache_resource(show_spinner=False, max_entries=6)
+def _by_product(_ds, _enr, key: tuple, scoring_json: str, rules_json: str) -> pd.DataFrame:
+    from territory_core.scoring import whitespace_by_product
+
+    w = whitespace_by_product(_enr, _ds.account_products, ScoringConfig.from_dict(json.loads(scoring_json)),
+                              _enr[X.segment])
+    return w
+
+
+@st.cache_resource(show_spinner=False)
+def _geojson(level: str, areas: tuple[str, ...] | None) -> dict:
+    from territory_core import geo
+
+    g = geo.states_geojson() if level == "state" else geo.counties_geojson()
+    if areas is None:
+        return g
+    keep = set(areas)
+    return {"type": "FeatureCollection", "features": [f for f in g["features"] if f["id"] in keep]}
+
+
+@st.cache_resource(show_spinner=False)
+def _area_names(level: str) -> dict:
+    g = _geojson(level, None)
+    if level == "state":
+        return {f["id"]: f["properties"].get("name", f["id"]) for f in g["features"]}
+    return {f["id"]: f"{f['properties'].get('name', f['id'])}, {f['properties'].get('state', '')}" for f in g["features"]}
+
+
+def _money(v) -> str:
+    if v is None or pd.isna(v):
+        return "n/a"
+    for div, suf in ((1e9, "B"), (1e6, "M"), (1e3, "k")):
+        if abs(v) >= div:
+            return f"${v / div:,.1f}{suf}"
+    return f"${v:,.0f}"
+
+
+def _discrete_scale(n: int) -> list:
+    """A colorscale mapping integer codes 0..n-1 to distinct colours (for one-trace colouring)."""
+    n = max(n, 1)
+    scale = []
+    for i in range(n):
+        c = PALETTE[i % len(PALETTE)]
+        scale += [[i / n, c], [(i + 1) / n, c]]
+    return scale
+
+
+# ------------------------------------------------------------------------------------------ page
+st.title("Whitespace Map")
+st.caption("Where the untapped potential is and who covers it. Whitespace = estimated potential minus "
+           "what each account already buys, from the scenario's scoring settings (edit them on the "
+           "Segment Builder page, tab *ICP & scoring*).")
+
+ds = get_dataset()
+if ds.accounts.empty:
+    st.warning("The active dataset has no accounts. Load data on the **Data** page.")
+    st.stop()
+
+scoring = get_setting("scoring", ScoringConfig)
+rules = get_setting("segment_rules", default_rules)
+try:
+    s_json = json.dumps(scoring.to_dict(), sort_keys=True)
+    r_json = json.dumps(rules.to_dict(), sort_keys=True)
+    enr = _enriched(ds, _ds_key(ds), s_json, r_json)
+except Exception as exc:  # bad settings or data: say what and how to fix, no traceback
+    st.error(f"Could not score the accounts: {exc}. Check the scoring settings and segment rules on the "
+             "Segment Builder page, or the accounts file on the Data page.")
+    st.stop()
+
+reps = ds.reps
+rep_names = {}
+if not reps.empty and R.rep_id in reps.columns:
+    rep_names = dict(zip(reps[R.rep_id].astype(str), reps[R.name].astype(str)))
+
+# ---- filters ----------------------------------------------------------------------------------
+with st.container(border=True):
+    f1, f2, f3, f4, f5 = st.columns(5)
+    segs = [s for s in pd.unique(enr[X.segment].dropna()).tolist()]
+    sel_seg = f1.multiselect("Segment", segs, key="ws_segment", placeholder="All segments")
+    inds = sorted(enr[A.industry].dropna().astype(str).unique().tolist()) if A.industry in enr.columns else []
+    sel_ind = f2.multiselect("Industry", inds, key="ws_industry", placeholder="All industries")
+    products = [ALL] + scoring.product_names
+    sel_prod = f3.selectbox("Product line", products, key="ws_product",
+                            help="Potential, ARR and whitespace of one product line instead of all.")
+    sel_tier = f4.multiselect("Tier", ["A", "B", "C", "D"], key="ws_tier", placeholder="All tiers")
+    owners = sorted(enr[A.owner_id].dropna().astype(str).unique().tolist()) if A.owner_id in enr.columns else []
+    sel_own = f5.multiselect("Owner", owners, key="ws_owner", placeholder="All owners",
+                             format_func=lambda r: f"{rep_names.get(r, r)} ({r})")
+
+mask = np.ones(len(enr), dtype=bool)
+if sel_seg:
+    mask &= enr[X.segment].isin(sel_seg).fillna(False).to_numpy()
+if sel_ind:
+    mask &= enr[A.industry].isin(sel_ind).fillna(False).to_numpy()
+if sel_tier:
+    mask &= enr[X.tier].isin(sel_tier).fillna(False).to_numpy()
+if sel_own:
+    mask &= enr[A.owner_id].isin(sel_own).fillna(False).to_numpy()
+
+book = enr
+if sel_prod != ALL:
+    w = _by_product(ds, enr, _ds_key(ds), s_json, r_json)
+    wp = w[w[P.product] == sel_prod]
+    book = enr.copy()
+    book[X.potential] = wp[X.potential].to_numpy()
+    book[X.whitespace] = wp[X.whitespace].to_numpy()
+    book["total_arr"] = wp[P.arr].to_numpy()
+view = book[mask]
+
+if view.empty:
+    st.warning("No account matches these filters. Clear a filter above to see the map.")
+    st.stop()
+
+k1, k2, k3, k4, k5 = st.columns(5)
+pot, arr, ws = view[X.potential].sum(), view["total_arr"].sum(), view[X.whitespace].sum()
+k1.metric("Accounts", f"{len(view):,}")
+k2.metric("Potential", _money(pot))
+k3.metric("ARR", _money(arr))
+k4.metric("Whitespace", _money(ws))
+k5.metric("Penetration", f"{arr / pot:.1%}" if pot else "n/a")
+
+# ---- map --------------------------------------------------------------------------------------
+c1, c2, c3, c4 = st.columns([1, 2, 1, 1])
+level = c1.radio("Areas", ["state", "county"], horizontal=True, key="ws_level", format_func=str.title)
+metric = c2.selectbox("Colour areas by", list(METRICS), key="ws_metric", format_func=METRICS.get)
+show_points = c3.toggle("Account points", value=True, key="ws_points")
+colour_by = c4.radio("Points by", ["owner", "segment"], horizontal=True, key="ws_colour", disabled=not show_points)
+
+try:
+    am = area_metrics(view, level, reps, book=book)
+except ValueError as exc:
+    st.error(f"Cannot draw the {level} map: {exc}. Add the column on the Data page (ZIP codes fill "
+             "state and county).")
+    st.stop()
+
+names = _area_names(level)
+am = am[am["area"].isin(names.keys())]
+if am.empty:
+    st.warning(f"No account has a known {level}: check the state/ZIP columns on the Data page.")
+    st.stop()
+am["label"] = am["area"].map(names)
+geojson = _geojson(level, None if level == "state" else tuple(sorted(am["area"])))
+z = am[metric].astype(float)
+zmax = float(np.nanquantile(z, 0.95)) if z.notna().any() else 1.0
+zmin = float(np.nanmin(z)) if z.notna().any() else 0.0
+if not np.isfinite(zmax) or zmax <= zmin:
+    zmax = zmin + 1.0
+hover = ("<b>%{customdata[0]}</b><br>Accounts: %{customdata[1]:,}<br>Potential: $%{customdata[2]:,.0f}"
+         "<br>ARR: $%{customdata[3]:,.0f}<br>Whitespace: $%{customdata[4]:,.0f}<br>Penetration: %{customdata[5]:.1%}"
+         "<br>Covering reps: %{customdata[6]} (%{customdata[7]:.2f} FTE)<br>Potential per rep FTE: $%{customdata[8]:,.0f}"
+         "<extra></extra>")
+custom = np.column_stack([am["label"], am["accounts"], am["potential"], am["arr"], am["whitespace"],
+                          am["penetration"].fillna(0), am["covering_reps"], am["rep_fte"], am["coverage"].fillna(0)])
+scales = {"whitespace": "Blues", "potential": "Purples", "penetration": "Greens", "coverage": "OrRd"}
+fig = go.Figure(go.Choroplethmap(
+    geojson=geojson, locations=am["area"], z=z, zmin=zmin, zmax=zmax, colorscale=scales[metric],
+    marker_line_width=0.4 if level == "state" else 0.1, marker_line_color="#888", marker_opacity=0.85,
+    customdata=custom, hovertemplate=hover, name=METRICS[metric],
+    colorbar=dict(title=dict(text=METRICS[metric].split(" (")[0], side="right"), thickness=12, x=0.005,
+                  xanchor="left", len=0.6, y=0.02, yanchor="bottom", bgcolor="rgba(255,255,255,0.7)",
+                  tickformat=".0%" if metric == "penetration" else "$.2s"),
+))
+layers = []
+if level == "county":  # state outlines over the counties, from the shipped boundaries
+    layers.append(dict(source=_geojson("state", None), type="line", color="#666", line=dict(width=0.6)))
+
+n_points = 0
+if show_points and {A.lat, A.lon} <= set(view.columns):
+    pts = view[view[A.lat].notna() & view[A.lon].notna()]
+    if len(pts) > MAX_POINTS:  # the largest whitespace first: those are the ones to see
+        pts = pts.nlargest(MAX_POINTS, X.whitespace)
+    n_points = len(pts)
+    col = A.owner_id if colour_by == "owner" else X.segment
+    cats = pts[col].astype("string").fillna("(none)")
+    order = sorted(cats.unique().tolist())
+    codes = cats.map({c: i for i, c in enumerate(order)}).to_numpy(dtype=float)
+    labels = [f"{rep_names.get(c, c)}" if colour_by == "owner" else c for c in order]
+    owner_label = pts[A.owner_id].astype("string").fillna("(none)").map(lambda r: rep_names.get(r, r)) \
+        if A.owner_id in pts.columns else "(none)"
+    pcustom = np.column_stack([pts[A.name].astype(str), owner_label, pts[X.segment].astype(str), pts[X.tier].astype(str),
+                               pts[X.potential_score], pts[X.potential], pts[X.whitespace], pts["total_arr"],
+                               pts[A.industry].astype(str) if A.industry in pts.columns else ""])
+    n = len(order)
+    show_bar = n <= 45
+    fig.add_trace(go.Scattermap(
+        lat=pts[A.lat], lon=pts[A.lon], mode="markers", name="Accounts",
+        marker=dict(size=6, color=codes, cmin=-0.5, cmax=n - 0.5, colorscale=_discrete_scale(n), opacity=0.85,
+                    showscale=show_bar,
+                    colorbar=dict(title=dict(text=colour_by.title(), side="top"), x=1.0, xanchor="right", thickness=10,
+                                  tickvals=list(range(n)), ticktext=labels, len=1.0,
+                                  tickfont=dict(size=9)) if show_bar else None),
+        customdata=pcustom,
+        hovertemplate=("<b>%{customdata[0]}</b><br>%{customdata[8]}<br>Owner: %{customdata[1]}<br>Segment: "
+                       "%{customdata[2]} · Tier %{customdata[3]} (score %{customdata[4]:.0f})<br>Potential: "
+                       "$%{customdata[5]:,.0f}<br>ARR: $%{customdata[7]:,.0f}<br>Whitespace: $%{customdata[6]:,.0f}"
+                       "<extra></extra>"),
+    ))
+fig.update_layout(
+    map=dict(style="white-bg", center=dict(lat=38.5, lon=-94.0), zoom=3.3, layers=layers),
+    height=580, margin=dict(l=0, r=0, t=10, b=0), showlegend=False,
+)
+st.plotly_chart(fig, width="stretch", key="ws_map", config={"scrollZoom": True})
+if n_points and n_points < len(view):
+    st.caption(f"Points: the {n_points:,} accounts with the most whitespace of {len(view):,} shown (all are in the areas).")
+elif show_points and not n_points:
+    st.caption("No account has coordinates (lat/lon or a ZIP code) to draw as a point.")
+
+# ---- under/over-served ---------------------------------------------------------------------------
+st.subheader("Under- and over-served")
+b1, b2 = st.columns([1, 3])
+by = b1.selectbox("Compare", ["state", "segment", "industry", "county"], key="ws_by", format_func=str.title)
+band = b2.slider("Balanced band around the median (potential per covering rep FTE)", 5, 75, 25, 5, key="ws_band",
+                 format="±%d%%")
+try:
+    svc = service_table(view, by, reps, band=band / 100, book=book)
+except ValueError as exc:
+    st.error(f"Cannot compare by {by}: {exc}.")
+    svc = None
+if svc is not None and not svc.empty:
+    if by in ("state", "county"):
+        svc.insert(1, "name", svc["group"].map(_area_names(by)).fillna(svc["group"]))
+    cnt = svc["status"].value_counts()
+    st.caption(" · ".join(f"**{cnt.get(s, 0)}** {s}" for s in ("under-served (no rep)", "under-served", "balanced",
+                                                                    "over-served")) +
+               f" — the median is {_money(svc.loc[svc['rep_fte'] > 0, 'coverage'].median())} of potential per rep FTE.")
+    st.dataframe(
+        svc, hide_index=True, width="stretch", height=320,
+        column_config={
+            "group": st.column_config.TextColumn(by.title()),
+            "potential": st.column_config.NumberColumn("Potential", format="$%.0f"),
+            "whitespace": st.column_config.NumberColumn("Whitespace", format="$%.0f"),
+            "arr": st.column_config.NumberColumn("ARR", format="$%.0f"),
+            "covering_reps": st.column_config.NumberColumn("Reps"),
+            "rep_fte": st.column_config.NumberColumn("Rep FTE", format="%.2f"),
+            "coverage": st.column_config.NumberColumn("Potential per rep FTE", format="$%.0f"),
+            "vs_median": st.column_config.NumberColumn("vs median", format="%.2fx"),
+        },
+    )
+
+# ---- heatmap --------------------------------------------------------------------------------------
+st.subheader("Industry x size: whitespace against coverage")
+hm_metric = st.radio("Cell colour", ["whitespace_per_rep", "whitespace"], horizontal=True, key="ws_hm",
+                     format_func={"whitespace_per_rep": "Whitespace per covering rep FTE", "whitespace": "Whitespace"}.get)
+h = heatmap_data(view, reps, book=book)
+if h.empty:
+    st.info("No industry or size data to show.")
+else:
+    bands = [b for b in (*SIZE_BAND_NAMES, "unknown") if b in set(h["size_band"])]
+    zt = h.pivot(index="industry", columns="size_band", values=hm_metric).reindex(columns=bands)
+    wt = h.pivot(index="industry", columns="size_band", values="whitespace").reindex(columns=bands)
+    ft = h.pivot(index="industry", columns="size_band", values="rep_fte").reindex(columns=bands)
+    nt = h.pivot(index="industry", columns="size_band", values="accounts").reindex(columns=bands)
+    cd = np.dstack([wt.fillna(0).to_numpy(), ft.fillna(0).to_numpy(), nt.fillna(0).to_numpy()])
+    hfig = go.Figure(go.Heatmap(
+        z=zt.to_numpy(), x=bands, y=zt.index.tolist(), colorscale="YlOrRd", customdata=cd,
+        text=[[_money(v) if pd.notna(v) else "" for v in row] for row in zt.to_numpy()], texttemplate="%{text}",
+        textfont=dict(size=10),
+        hovertemplate=("%{y} · %{x} employees<br>Accounts: %{customdata[2]:,}<br>Whitespace: $%{customdata[0]:,.0f}"
+                       "<br>Covering rep FTE: %{customdata[1]:.2f}<extra></extra>"),
+        colorbar=dict(tickformat="$.2s", thickness=14),
+    ))
+    hfig.update_layout(height=max(320, 28 * len(zt) + 80), margin=dict(l=0, r=0, t=10, b=0),
+                       xaxis_title="Employees", yaxis=dict(autorange="reversed"))
+    st.plotly_chart(hfig, width="stretch", key="ws_heatmap")
+    st.caption("Cells with high whitespace per covering rep FTE are under-covered: few reps for much untapped "
+               "potential. Empty cells have no rep owning accounts there.")
