@@ -145,7 +145,9 @@ def make_reps(rng: np.random.Generator) -> pd.DataFrame:
     home = geo.zip_lookup(reps[R.home_zip])
     reps[R.home_lat] = home["lat"].to_numpy()
     reps[R.home_lon] = home["lon"].to_numpy()
-    return reps
+    order = [R.rep_id, R.name, R.role, R.manager, R.region, R.segment, R.capacity, R.ramp, R.quota,
+             R.home_zip, R.home_lat, R.home_lon, R.specialties, R.active]
+    return reps[order]
 
 
 def _company_names(rng, industries: np.ndarray) -> list[str]:

@@ -1,0 +1,441 @@
+"""Import: read CRM exports (CSV/TSV/xlsx/Parquet), map columns, normalise, validate.
+
+The one entry point the Data page and the CLI share::
+
+    result = load_files(accounts="Account.csv", reps="User.csv",
+                        opportunities="Opportunity.csv", mapping={"ARR__c": "arr"})
+    result.report.ok, result.report.to_text(), result.dataset  # Dataset only when nothing blocks
+
+Sources may be paths, bytes, or file-like objects with ``.name`` (a Streamlit UploadedFile).
+Nothing here raises on bad input: every failure becomes an issue in the report. Memory stays
+bounded: files over ``MAX_BYTES`` or with more than ``MAX_ROWS`` rows are refused before they
+are parsed in full.
+"""
+from __future__ import annotations
+
+import csv
+import io
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Mapping
+
+import numpy as np
+import pandas as pd
+
+from .contract import ACCOUNTS, TABLES, A, O, R
+from .dataset import Dataset, coerce_types, empty_frame
+from .mapping import apply_overrides, guess_mapping, norm_header
+from .normalize import _is_numeric_column, clean_strings, normalize_table
+from .validate import ERROR, WARNING, ValidationReport, check_tables
+
+MAX_BYTES = int(os.environ.get("TERRITORY_MAX_UPLOAD_MB", "100")) * 1_000_000
+MAX_ROWS = int(os.environ.get("TERRITORY_MAX_ROWS", "500000"))
+DELIMITERS = [",", ";", "\t", "|"]
+DELIM_NAMES = {",": "comma", ";": "semicolon", "\t": "tab", "|": "pipe"}
+TABLE_ORDER = ("accounts", "reps", "opportunities", "account_products")
+
+
+@dataclass
+class ReadResult:
+    """A file read as text columns. ``frame`` is None when the file could not be read."""
+    name: str
+    frame: pd.DataFrame | None
+    issues: list = field(default_factory=list)
+    info: dict = field(default_factory=dict)  # format, encoding, delimiter, rows, columns
+
+
+@dataclass
+class ImportResult:
+    dataset: Dataset | None  # None when something blocks
+    report: ValidationReport
+    mappings: dict[str, dict[str, str | None]]  # table -> {header: canonical or None}
+    info: dict[str, dict] = field(default_factory=dict)  # table -> file info
+    tables: dict[str, pd.DataFrame] = field(default_factory=dict)  # normalised, before the Dataset
+
+    @property
+    def ok(self) -> bool:
+        return self.dataset is not None and self.report.ok
+
+
+def _source_name(src) -> str:
+    if isinstance(src, (str, Path)):
+        return Path(src).name
+    return str(getattr(src, "name", None) or "uploaded file")
+
+
+def _source_size(src) -> int | None:
+    try:
+        if isinstance(src, (str, Path)):
+            return Path(src).stat().st_size
+        if isinstance(src, (bytes, bytearray, memoryview)):
+            return len(src)
+        size = getattr(src, "size", None)
+        if isinstance(size, int):
+            return size
+        if hasattr(src, "seek") and hasattr(src, "tell"):
+            pos = src.tell()
+            src.seek(0, 2)
+            n = src.tell()
+            src.seek(pos)
+            return n
+    except (OSError, ValueError, TypeError):
+        return None
+    return None
+
+
+def _read_bytes(src) -> bytes:
+    if isinstance(src, (str, Path)):
+        return Path(src).read_bytes()
+    if isinstance(src, (bytes, bytearray, memoryview)):
+        return bytes(src)
+    if hasattr(src, "getvalue"):
+        return bytes(src.getvalue())
+    if hasattr(src, "read"):
+        if hasattr(src, "seek"):
+            src.seek(0)
+        data = src.read()
+        return data.encode("utf-8") if isinstance(data, str) else bytes(data)
+    raise TypeError(f"cannot read {type(src).__name__}")
+
+
+def _decode(data: bytes) -> tuple[str, str]:
+    if data.startswith(b"\xef\xbb\xbf"):
+        return data[3:].decode("utf-8", errors="replace"), "utf-8 (BOM)"
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        return data.decode("utf-16", errors="replace"), "utf-16"
+    try:
+        return data.decode("utf-8"), "utf-8"
+    except UnicodeDecodeError:
+        pass
+    try:
+        return data.decode("cp1252"), "windows-1252"
+    except UnicodeDecodeError:
+        return data.decode("latin-1"), "latin-1"
+
+
+def _looks_binary(data: bytes) -> bool:
+    head = data[:8192]
+    if not head:
+        return False
+    if b"\x00" in head:
+        return True
+    ctrl = sum(1 for b in head if b < 32 and b not in (9, 10, 13, 12))
+    return ctrl / len(head) > 0.05
+
+
+def _sniff_delimiter(text: str) -> str:
+    sample = text[:65536]
+    lines = [ln for ln in sample.splitlines() if ln.strip()][:50]
+    if not lines:
+        return ","
+    try:
+        d = csv.Sniffer().sniff("\n".join(lines), delimiters="".join(DELIMITERS)).delimiter
+        if d in DELIMITERS:
+            header_count = lines[0].count(d)
+            if header_count > 0:
+                return d
+    except csv.Error:
+        pass
+    # Fall back: the delimiter that appears most, consistently, in the first lines.
+    best, best_score = ",", -1.0
+    for d in DELIMITERS:
+        counts = [ln.count(d) for ln in lines[:20]]
+        if counts[0] == 0:
+            continue
+        consistent = sum(1 for c in counts if c == counts[0]) / len(counts)
+        score = counts[0] * consistent
+        if score > best_score:
+            best, best_score = d, score
+    return best
+
+
+def _finish_frame(df: pd.DataFrame, name: str, issues: list, table: str, max_rows: int) -> pd.DataFrame | None:
+    """Clean headers, drop blank rows, attach ``_row`` (file row numbers), enforce limits."""
+    cols = [("" if (c is None or (isinstance(c, float) and np.isnan(c))) else str(c)).strip() for c in df.columns]
+    cols = [c if not c.startswith("Unnamed: ") else "" for c in cols]
+    seen: dict[str, int] = {}
+    final = []
+    for i, c in enumerate(cols):
+        c = c or f"column_{i + 1}"
+        if c in seen:
+            seen[c] += 1
+            issues.append((WARNING, None, c, f"Column '{c}' appears more than once; the copy is named '{c} ({seen[c]})'.",
+                           "Rename or remove the duplicate column."))
+            c = f"{c} ({seen[c]})"
+        else:
+            seen[c] = 1
+        final.append(c)
+    df.columns = final
+    df["_row"] = np.arange(len(df)) + 2
+    if len(df) > max_rows:
+        issues.append((ERROR, None, None, f"{name} has more than {max_rows:,} rows.",
+                       f"Split the file or filter the export to at most {max_rows:,} rows."))
+        return None
+    data_cols = [c for c in df.columns if c != "_row"]
+    blank = df[data_cols].isna().all(axis=1)
+    if not blank.all() and df[data_cols].dtypes.eq(object).any():
+        txt = df[data_cols].astype("string")
+        blank = (txt.isna() | (txt.apply(lambda s: s.str.strip()) == "")).all(axis=1)
+    df = df.loc[~blank.to_numpy()].reset_index(drop=True)
+    if df.empty:
+        issues.append((ERROR, None, None, f"{name} has a header but no data rows.",
+                       "Export again with the data rows included."))
+        return None
+    return df
+
+
+def read_table(src, table: str = "accounts", max_bytes: int = MAX_BYTES, max_rows: int = MAX_ROWS) -> ReadResult:
+    """Read a file as text columns (strings stay strings: ZIPs and ids keep their zeros).
+    Problems are returned as ``(severity, row, column, message, fix)`` tuples in ``issues``."""
+    name = _source_name(src)
+    res = ReadResult(name, None)
+    issues = res.issues
+    size = _source_size(src)
+    if size is not None and size > max_bytes:
+        issues.append((ERROR, None, None,
+                       f"{name} is {size / 1e6:,.0f} MB, over the {max_bytes / 1e6:,.0f} MB limit.",
+                       "Export only the columns you need, or split the file."))
+        return res
+    try:
+        data = _read_bytes(src)
+    except (OSError, TypeError, ValueError) as exc:
+        issues.append((ERROR, None, None, f"Cannot read {name}: {exc}.", "Check the file path and permissions."))
+        return res
+    if len(data) > max_bytes:
+        issues.append((ERROR, None, None, f"{name} is {len(data) / 1e6:,.0f} MB, over the {max_bytes / 1e6:,.0f} MB limit.",
+                       "Export only the columns you need, or split the file."))
+        return res
+    if not data.strip():
+        issues.append((ERROR, None, None, f"{name} is empty.", "Export the report again; the file has no content."))
+        return res
+    lower = name.lower()
+    try:
+        if data[:4] == b"PAR1" or lower.endswith(".parquet"):
+            res.info["format"] = "parquet"
+            import pyarrow.parquet as pq
+
+            pf = pq.ParquetFile(io.BytesIO(data))
+            if pf.metadata.num_rows > max_rows:
+                issues.append((ERROR, None, None, f"{name} has {pf.metadata.num_rows:,} rows, over the {max_rows:,} limit.",
+                               f"Filter the export to at most {max_rows:,} rows."))
+                return res
+            df = pf.read().to_pandas()
+        elif data[:4] == b"PK\x03\x04" or lower.endswith((".xlsx", ".xlsm")):
+            res.info["format"] = "xlsx"
+            import openpyxl
+
+            wb = openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=True)
+            ws = wb.worksheets[0]
+            if (ws.max_row or 0) > max_rows + 1:
+                issues.append((ERROR, None, None, f"{name} has {ws.max_row:,} rows, over the {max_rows:,} limit.",
+                               f"Filter the export to at most {max_rows:,} rows."))
+                return res
+            rows = []
+            for i, r in enumerate(ws.iter_rows(values_only=True)):
+                if i > max_rows + 1:
+                    break
+                rows.append(r)
+            wb.close()
+            if not rows:
+                issues.append((ERROR, None, None, f"{name}: the first sheet is empty.", "Put the table on the first sheet."))
+                return res
+            width = max(len(r) for r in rows)
+            header = list(rows[0]) + [None] * (width - len(rows[0]))
+            body = [list(r) + [None] * (width - len(r)) for r in rows[1:]]
+            df = pd.DataFrame(body, columns=header, dtype=object)
+            # Excel numbers in text-like columns (ZIPs, ids) are turned into text later; keep objects.
+        else:
+            if _looks_binary(data):
+                issues.append((ERROR, None, None, f"{name} is not a text table (it looks like a binary file).",
+                               "Upload a CSV, tab-separated, Excel .xlsx or Parquet file."))
+                return res
+            text, enc = _decode(data)
+            delim = _sniff_delimiter(text)
+            res.info.update(format="csv", encoding=enc, delimiter=DELIM_NAMES.get(delim, delim))
+            bad_lines = []
+
+            def _bad(fields):  # rows with more fields than the header: skipped, and counted
+                bad_lines.append(len(fields))
+                return None
+
+            df = pd.read_csv(io.StringIO(text), sep=delim, dtype=str, keep_default_na=False, na_values=[],
+                             skip_blank_lines=False, nrows=max_rows + 1, engine="python", on_bad_lines=_bad)
+            if bad_lines:
+                issues.append((WARNING, None, None,
+                               f"{len(bad_lines):,} rows have more fields than the header and were skipped "
+                               f"(delimiter detected: {DELIM_NAMES.get(delim, delim)}).",
+                               "Quote values that contain the delimiter, or export again as CSV."))
+    except Exception as exc:  # a broken xlsx/parquet/csv: a message, never a traceback
+        issues.append((ERROR, None, None, f"{name} could not be read as {res.info.get('format', 'a table')}: "
+                       f"{type(exc).__name__}: {str(exc)[:200]}",
+                       "Open the file in a spreadsheet and save it again as CSV (UTF-8) or .xlsx."))
+        return res
+    if df.shape[1] == 0:
+        issues.append((ERROR, None, None, f"{name} has no columns.", "Export the table with a header row."))
+        return res
+    df = _finish_frame(df, name, issues, table, max_rows)
+    if df is None:
+        return res
+    res.frame = df
+    res.info.update(rows=len(df), columns=len(df.columns) - 1)
+    return res
+
+
+def read_headers(src) -> tuple[list[str], ReadResult]:
+    """Headers of a file (for the mapping step) and the full read (reuse it: no second parse)."""
+    r = read_table(src)
+    return ([c for c in r.frame.columns if c != "_row"] if r.frame is not None else []), r
+
+
+def _split_mapping(mapping: Mapping | None) -> tuple[dict, dict]:
+    """Accept {"ARR__c": "arr"} (applies to every file that has the header) or
+    {"accounts": {...}, "reps": {...}} (per table). Returns (global, per_table)."""
+    glob, per = {}, {}
+    for k, v in (mapping or {}).items():
+        if k in TABLES and isinstance(v, Mapping):
+            per[k] = dict(v)
+        else:
+            glob[k] = v
+    return glob, per
+
+
+def map_frame(raw: pd.DataFrame, tname: str, overrides: Mapping | None, report: ValidationReport,
+              source: str = "") -> tuple[pd.DataFrame, dict[str, str | None], list[str]]:
+    """Rename mapped columns to canonical names. Returns (frame with canonical columns + ``_row`` +
+    kept extra numeric columns (accounts), mapping, extra column names)."""
+    headers = [c for c in raw.columns if c != "_row"]
+    guess = guess_mapping(headers, tname)
+    glob, per = _split_mapping(overrides)
+    valid = set(TABLES[tname].names)
+    # Global overrides apply only where they make sense for this table.
+    scoped = {k: v for k, v in glob.items() if v in (None, "", "ignore") or v in valid}
+    scoped.update(per.get(tname, {}))
+    mapping, problems = apply_overrides(guess, scoped, tname)
+    for p in problems:
+        report.error(tname, None, None, p, "Choose a column from the data contract (see the README).")
+    out = pd.DataFrame(index=raw.index)
+    for h, canon in mapping.items():
+        if canon:
+            out[canon] = raw[h]
+    # Salesforce User exports: FirstName + LastName when there is no Name column.
+    if tname == "reps" and R.name not in out.columns:
+        keys = {norm_header(h): h for h in headers}
+        if "firstname" in keys or "lastname" in keys:
+            parts = [clean_strings(raw[keys[k]]).fillna("") for k in ("firstname", "lastname") if k in keys]
+            full = parts[0] if len(parts) == 1 else (parts[0] + " " + parts[1])
+            out[R.name] = full.str.strip().replace("", pd.NA)
+            mapping[keys.get("firstname") or keys.get("lastname")] = R.name + " (first + last)"
+    extras = []
+    if tname == "accounts" and ACCOUNTS.keep_extra_numeric:
+        for h, canon in mapping.items():
+            if canon is None and h not in out.columns and _is_numeric_column(raw[h]):
+                name = h if h not in valid else f"{h}_extra"
+                out[name] = raw[h]
+                extras.append(name)
+    out["_row"] = raw["_row"].to_numpy()
+    return out, mapping, extras
+
+
+def _resolve_owner_names(tables: dict, report: ValidationReport) -> None:
+    """owner_id holding rep *names* (HubSpot 'Company owner', Salesforce report 'Account Owner'):
+    replace a value that matches no rep_id but exactly one rep name by that rep's id."""
+    reps = tables.get("reps")
+    if reps is None or R.rep_id not in reps.columns or R.name not in reps.columns:
+        return
+    ids = set(reps[R.rep_id].dropna().astype(str))
+    names = reps[[R.rep_id, R.name]].dropna()
+    key = names[R.name].astype(str).str.strip().str.lower()
+    uniq = key[~key.duplicated(keep=False)]
+    by_name = dict(zip(uniq, names.loc[uniq.index, R.rep_id].astype(str)))
+    for tname, col in (("accounts", A.owner_id), ("opportunities", O.owner_id)):
+        df = tables.get(tname)
+        if df is None or col not in df.columns:
+            continue
+        s = df[col].astype("string")
+        cand = s.notna() & ~s.isin(ids).fillna(False)
+        if not cand.any():
+            continue
+        mapped = s[cand].str.strip().str.lower().map(by_name)
+        hit = mapped.notna()
+        if hit.any():
+            s = s.copy()
+            s[mapped[hit].index] = mapped[hit].astype("string")
+            df[col] = s
+            report.warning(tname, None, col,
+                           f"{int(hit.sum()):,} owners were given by name and matched to rep ids by name.",
+                           "Export the owner's id (OwnerId) to avoid ambiguity between reps with the same name.")
+
+
+def _to_dataset(tables: dict[str, pd.DataFrame], extras: list[str], name: str) -> Dataset:
+    def canon(tname):
+        df = tables.get(tname)
+        table = TABLES[tname]
+        if df is None:
+            return empty_frame(table)
+        keep = [c for c in df.columns if c != "_row"]
+        out = coerce_types(df[keep], table)
+        order = table.names + [c for c in out.columns if c not in table.names]
+        return out[order].reset_index(drop=True)
+
+    acc = canon("accounts")
+    for c in extras:
+        if c in acc.columns:
+            acc[c] = pd.to_numeric(acc[c], errors="coerce").astype("float64")
+    return Dataset(accounts=acc, reps=canon("reps"), opportunities=canon("opportunities"),
+                   account_products=canon("account_products"), name=name)
+
+
+def load_files(accounts=None, reps=None, opportunities=None, account_products=None,
+               mapping: Mapping | None = None, name: str | None = None,
+               max_bytes: int = MAX_BYTES, max_rows: int = MAX_ROWS,
+               preread: Mapping[str, ReadResult] | None = None) -> ImportResult:
+    """Read, map, normalise and validate CRM exports. ``mapping`` is ``{header: canonical}``
+    (every file) or ``{table: {header: canonical}}``. The dataset is built only when nothing
+    blocks. ``preread`` reuses :func:`read_table` results (the Data page reads once).
+    Never raises on bad input."""
+    report = ValidationReport()
+    sources = {"accounts": accounts, "reps": reps, "opportunities": opportunities,
+               "account_products": account_products}
+    preread = dict(preread or {})
+    mappings: dict[str, dict] = {}
+    info: dict[str, dict] = {}
+    normalised: dict[str, pd.DataFrame] = {}
+    extras: list[str] = []
+    try:
+        if sources["accounts"] is None and "accounts" not in preread:
+            report.error("accounts", None, None, "No accounts file given.",
+                         "Upload or pass the accounts export (one row per account).")
+        for tname in TABLE_ORDER:
+            src = sources[tname]
+            if src is None and tname not in preread:
+                continue
+            r = preread.get(tname) or read_table(src, tname, max_bytes=max_bytes, max_rows=max_rows)
+            info[tname] = {"file": r.name, **r.info}
+            for sev, row, col, msg, fix in r.issues:
+                report.add(sev, tname, row, col, msg, fix)
+            if r.frame is None:
+                continue
+            mapped, mp, ex = map_frame(r.frame, tname, mapping, report, r.name)
+            mappings[tname] = mp
+            headers = [c for c in r.frame.columns if c != "_row"]
+            from .validate import check_required_columns
+
+            if not check_required_columns(mapped, tname, report, source_headers=headers):
+                continue
+            normalised[tname] = normalize_table(mapped, tname, report, extra_columns=ex)
+            if tname == "accounts":
+                extras = ex
+        _resolve_owner_names(normalised, report)
+        check_tables(normalised, report) if normalised else None
+        # check_tables re-checks required columns on complete tables only; nothing is duplicated
+        # because tables missing them were never normalised.
+        dataset = None
+        if report.ok and "accounts" in normalised:
+            nm = name or info.get("accounts", {}).get("file") or "Imported data"
+            dataset = _to_dataset(normalised, extras, nm)
+    except Exception as exc:  # last line of defence: a report issue, never a traceback
+        report.error("import", None, None, f"Unexpected problem while importing: {type(exc).__name__}: {str(exc)[:300]}",
+                     "Please report this with the file; meanwhile check the file opens in a spreadsheet.")
+        dataset = None
+    return ImportResult(dataset, report, mappings, info, normalised)
