@@ -403,6 +403,12 @@ def load_files(accounts=None, reps=None, opportunities=None, account_products=No
     normalised: dict[str, pd.DataFrame] = {}
     extras: list[str] = []
     try:
+        glob, _per = _split_mapping(mapping)
+        known = {c for t in TABLE_ORDER for c in TABLES[t].names}
+        for src, canon in glob.items():
+            if canon not in (None, "", "ignore") and canon not in known:
+                report.error("import", None, src, f"'{src}' is mapped to '{canon}', which is not a canonical column.",
+                             f"Use one of: {', '.join(sorted(known))}.")
         if sources["accounts"] is None and "accounts" not in preread:
             report.error("accounts", None, None, "No accounts file given.",
                          "Upload or pass the accounts export (one row per account).")
