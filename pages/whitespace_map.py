@@ -267,15 +267,15 @@ if svc is not None and not svc.empty:
                                                                     "over-served")) +
                f" — the median is {_money(svc.loc[svc['rep_fte'] > 0, 'coverage'].median())} of potential per rep FTE.")
     st.dataframe(
-        svc, hide_index=True, width="stretch", height=320,
+        svc.round({"potential": 0, "whitespace": 0, "arr": 0, "coverage": 0}), hide_index=True, width="stretch", height=320,
         column_config={
             "group": st.column_config.TextColumn(by.title()),
-            "potential": st.column_config.NumberColumn("Potential", format="$%.0f"),
-            "whitespace": st.column_config.NumberColumn("Whitespace", format="$%.0f"),
-            "arr": st.column_config.NumberColumn("ARR", format="$%.0f"),
+            "potential": st.column_config.NumberColumn("Potential ($)", format="localized"),
+            "whitespace": st.column_config.NumberColumn("Whitespace ($)", format="localized"),
+            "arr": st.column_config.NumberColumn("ARR ($)", format="localized"),
             "covering_reps": st.column_config.NumberColumn("Reps"),
             "rep_fte": st.column_config.NumberColumn("Rep FTE", format="%.2f"),
-            "coverage": st.column_config.NumberColumn("Potential per rep FTE", format="$%.0f"),
+            "coverage": st.column_config.NumberColumn("Potential per rep FTE ($)", format="localized"),
             "vs_median": st.column_config.NumberColumn("vs median", format="%.2fx"),
         },
     )

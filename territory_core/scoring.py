@@ -479,7 +479,12 @@ def explain_account(accounts: pd.DataFrame, account_id: str, opportunities: pd.D
     a = accounts.iloc[i]
 
     def fmt_money(v):
-        return "n/a" if pd.isna(v) else f"${v:,.0f}"
+        if pd.isna(v):
+            return "n/a"
+        for div, suf in ((1e9, "B"), (1e6, "M"), (1e3, "k")):
+            if abs(v) >= div:
+                return f"${v / div:,.3g}{suf}"
+        return f"${v:,.0f}"
 
     def fmt_num(v):
         return "n/a" if pd.isna(v) else f"{v:,.0f}"
