@@ -54,8 +54,10 @@ def make_inert(df: pd.DataFrame) -> pd.DataFrame:
 
 
 def to_csv_bytes(df: pd.DataFrame) -> bytes:
-    """UTF-8 CSV (no index) with formula-like text made inert."""
-    return make_inert(df).to_csv(index=False).encode("utf-8")
+    """UTF-8 CSV (no index, CRLF line ends as RFC 4180 says) with formula-like text made inert.
+    CRLF also makes the writer quote any field holding a bare carriage return, which would
+    otherwise split the row in Excel."""
+    return make_inert(df).to_csv(index=False, lineterminator="\r\n").encode("utf-8")
 
 
 def to_excel_bytes(df: pd.DataFrame, sheet_name: str = "Assignments") -> bytes:

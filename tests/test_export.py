@@ -1,0 +1,231 @@
+"""Exports: CRM assignment file (CSV, Excel, Data Loader), formula-injection safety, HTML summary,
+and the ``python -m territory_core export`` command."""
+from __future__ import annotations
+
+import csv
+import io
+import subprocess
+import sys
+
+import pandas as pd
+import pytest
+from openpyxl import load_workbook
+
+from territory_core.__main__ import main
+from territory_core.contract import A, R, S
+from territory_core.dataset import save_dir
+from territory_core.export import (EXPORT_COLUMNS, assignment_export, inert_text, make_inert, salesforce_loader,
+                                   scenario_summary_html, to_csv_bytes, to_excel_bytes)
+from territory_core.scenarios import Scenario, scenario_kpis
+from territory_core.storage import ScenarioStore
+from test_scenarios import small_dataset
+
+EVIL = ["=HYPERLINK(\"http://evil.example\",\"click\")", "+1", "-cmd|' /C calc'!A0", "@SUM(A1:A9)", "\tTabbed",
+        "\rReturn", "  =1+1"]
+
+
+@pytest.fixture(scope="module")
+def ds():
+    d = small_dataset()
+    acc = d.accounts.copy()
+    for i, name in enumerate(EVIL):
+        acc.loc[i, A.name] = name
+    acc.loc[len(EVIL), A.name] = "<script>alert('x')</script> & Sons"
+    reps = d.reps.copy()
+    reps.loc[reps[R.rep_id] == "R2", R.name] = "=cmd()"
+    return d.with_(accounts=acc, reps=reps)
+
+
+@pytest.fixture(scope="module")
+def moved(ds):
+    t = Scenario.today(ds)
+    a = t.assignment.copy()
+    a.loc[:9, S.rep_id] = "R2"  # the evil names all move to R2
+    a.loc[10:11, S.rep_id] = "N1"
+    a[S.moved] = a[S.rep_id] != a[S.previous_rep_id]
+    a.loc[a[S.moved], S.reason] = "moved to R2: R0 was +40% against its arr target"
+    return t.with_(name="Moves", assignment=a,
+                   events=({"type": "new_hire", "rep_id": "N1", "name": "Nia Hire", "ramp": 0.5},))
+
+
+def test_inert_text_rules():
+    for v in EVIL:
+        assert inert_text(v) == "'" + v
+    for v in ("Acme", "", "1-800-FLOWERS", "O'Neil", "a=b", "Data+"):
+        assert inert_text(v) == v
+    assert inert_text(-5.0) == -5.0 and inert_text(None) is None
+
+
+def test_make_inert_keeps_real_numbers():
+    df = pd.DataFrame({"name": pd.array(["-cmd", "ok"], dtype="string"), "arr": [-5.5, 3.0], "n": [-2, 1],
+                       "code": pd.array(["-12", "+1"], dtype="string")})
+    out = make_inert(df)
+    assert out["arr"].tolist() == [-5.5, 3.0] and out["n"].tolist() == [-2, 1]
+    assert out["name"].tolist() == ["'-cmd", "ok"]
+    assert out["code"].tolist() == ["'-12", "'+1"]  # text that looks like a formula stays text
+    text = to_csv_bytes(df).decode()
+    rows = list(csv.reader(io.StringIO(text, newline="")))
+    assert rows[1] == ["'-cmd", "-5.5", "-2", "'-12"]
+    assert df["name"].tolist() == ["-cmd", "ok"]  # input untouched
+
+
+def test_assignment_export_columns_names_and_order(ds, moved):
+    df = assignment_export(moved, ds, "2027-01-15")
+    assert list(df.columns) == EXPORT_COLUMNS
+    assert len(df) == len(ds.accounts)
+    assert df["effective_date"].eq("2027-01-15").all()
+    n_moved = int(moved.assignment[S.moved].sum())
+    head = df.head(n_moved)
+    assert (head["previous_owner_id"] != head["new_owner_id"]).all()  # moved accounts first
+    assert (df.iloc[n_moved:]["previous_owner_id"] == df.iloc[n_moved:]["new_owner_id"]).all()
+    row = df.set_index("account_id").loc["A010"]
+    assert row["new_owner_id"] == "N1" and row["new_owner_name"] == "Nia Hire"  # new hire named from the event
+    assert row["previous_owner_name"] == "Rep 0"
+    only = assignment_export(moved, ds, "2027-01-15", only_moved=True)
+    assert len(only) == n_moved
+    with pytest.raises(ValueError, match="YYYY-MM-DD"):
+        assignment_export(moved, ds, "15/01/2027")
+    with pytest.raises(ValueError, match="re-solve"):
+        assignment_export(Scenario(name="draft"), ds, "2027-01-15")
+
+
+def test_csv_export_formula_like_names_are_inert(ds, moved):
+    df = assignment_export(moved, ds, "2027-01-15")
+    rows = list(csv.DictReader(io.StringIO(to_csv_bytes(df).decode("utf-8"), newline="")))
+    by_id = {r["account_id"]: r for r in rows}
+    for i, evil in enumerate(EVIL):
+        assert by_id[f"A{i:03d}"]["account_name"] == "'" + evil
+        assert by_id[f"A{i:03d}"]["new_owner_name"] == "'=cmd()"
+    assert by_id[f"A{len(EVIL):03d}"]["account_name"].startswith("<script>")
+    for r in rows:
+        for v in r.values():
+            assert not v.startswith(("=", "+", "-", "@", "\t", "\r")), v
+
+
+def test_excel_export_stores_text_never_formulas(ds, moved):
+    df = assignment_export(moved, ds, "2027-01-15")
+    df["arr_change"] = -1250.5  # a real negative number must stay a number
+    wb = load_workbook(io.BytesIO(to_excel_bytes(df)))
+    ws = wb.active
+    header = [c.value for c in ws[1]]
+    assert header == EXPORT_COLUMNS + ["arr_change"]
+    assert ws["A1"].font.bold and ws.freeze_panes == "A2"
+    cells = [c for row in ws.iter_rows(min_row=2) for c in row]
+    assert not [c.coordinate for c in cells if c.data_type == "f"]
+    names = {ws.cell(r, 1).value: ws.cell(r, 2) for r in range(2, ws.max_row + 1)}
+    for i, evil in enumerate(EVIL):
+        cell = names[f"A{i:03d}"]
+        # XML normalises a bare carriage return to a newline; the apostrophe is what matters.
+        assert cell.value.replace("\r", "\n") == ("'" + evil).replace("\r", "\n") and cell.data_type == "s"
+    neg = ws.cell(2, len(header))
+    assert neg.value == -1250.5 and neg.data_type == "n"
+    assert ws.max_row == len(df) + 1
+
+
+def test_salesforce_loader(ds, moved):
+    df = assignment_export(moved, ds, "2027-01-15", only_moved=True)
+    sf = salesforce_loader(df)
+    assert list(sf.columns) == ["Id", "OwnerId"]
+    assert len(sf) == len(df) and sf["OwnerId"].isin(["R2", "N1"]).all()
+    text = to_csv_bytes(sf).decode()
+    assert text.splitlines()[0] == "Id,OwnerId"
+    with pytest.raises(ValueError):
+        salesforce_loader(pd.DataFrame({"x": [1]}))
+
+
+def test_html_summary_is_self_contained_and_escaped(ds, moved):
+    base = Scenario.today(ds)
+    h = scenario_summary_html(ds, moved, scenario_kpis(ds, moved), baseline_kpis=scenario_kpis(ds, base))
+    assert h.startswith("<!DOCTYPE html>") and h.rstrip().endswith("</html>")
+    assert "<script" not in h.lower()  # the evil name is escaped, and there are no scripts at all
+    assert "&lt;script&gt;" in h
+    assert "<svg" in h and "Balance index" in h and "Baseline" in h
+    assert "Nia Hire" in h  # the new-hire event, in plain words
+    lowered = h.lower()
+    for bad in ("src=\"http", "src='http", "href=\"http", "href='http", "@import", "cdn"):
+        assert bad not in lowered
+    assert "Biggest moves" in h and "Largest flows between reps" in h
+
+
+# ------------------------------------------------------------------------------- CLI
+
+@pytest.fixture
+def db(tmp_path, ds, moved):
+    url = f"sqlite:///{tmp_path / 'cli.db'}"
+    store = ScenarioStore(url)
+    v1 = store.save(moved, user="alice", expected_version=None)
+    store.save(v1.with_(assignment=Scenario.today(ds).assignment), user="bob", expected_version=1)
+    store.close()
+    data = tmp_path / "data"
+    save_dir(ds, data)
+    return url, data, v1.id
+
+
+def test_cli_exports_each_format(db, tmp_path, capsys):
+    url, data, sid = db
+    out = tmp_path / "moves.csv"
+    rc = main(["export", "--scenario", "moves", "--version", "1", "--db", url, "--data", str(data),
+               "--effective-date", "2027-02-01", "--out", str(out)])
+    assert rc == 0, capsys.readouterr().err
+    df = pd.read_csv(out, dtype=str)
+    assert list(df.columns) == EXPORT_COLUMNS and len(df) == 80
+    assert (df["effective_date"] == "2027-02-01").all()
+    assert (df["previous_owner_id"] != df["new_owner_id"]).sum() == 12
+    assert "Wrote 80 rows (12 moved) of Moves v1" in capsys.readouterr().out
+
+    rc = main(["export", "--scenario", sid, "--db", url, "--data", str(data), "--out", str(tmp_path / "latest.xlsx")])
+    assert rc == 0
+    x = pd.read_excel(tmp_path / "latest.xlsx", dtype=str)
+    assert (x["previous_owner_id"] == x["new_owner_id"]).all()  # version 2 (latest) moves nothing
+
+    rc = main(["export", "--scenario", sid, "--version", "1", "--db", url, "--data", str(data), "--format", "salesforce",
+               "--only-moved", "--out", str(tmp_path / "sf.csv")])
+    assert rc == 0
+    sf = pd.read_csv(tmp_path / "sf.csv", dtype=str)
+    assert list(sf.columns) == ["Id", "OwnerId"] and len(sf) == 12
+
+    rc = main(["export", "--scenario", sid, "--version", "1", "--db", url, "--data", str(data),
+               "--out", str(tmp_path / "summary.html")])
+    assert rc == 0
+    assert "<svg" in (tmp_path / "summary.html").read_text()
+
+
+def test_cli_from_files_without_a_database(db, tmp_path, capsys):
+    _, data, _ = db
+    asg = tmp_path / "asg.csv"
+    pd.DataFrame({"Id": ["A000", "A001"], "OwnerId": ["R3", "R1"]}).to_csv(asg, index=False)
+    out = tmp_path / "o.csv"
+    rc = main(["export", "--assignment", str(asg), "--accounts", str(data / "accounts.csv"), "--reps",
+               str(data / "reps.csv"), "--only-moved", "--out", str(out)])
+    assert rc == 0, capsys.readouterr().err
+    df = pd.read_csv(out, dtype=str)
+    assert df["account_id"].tolist() == ["A000"] and df["new_owner_name"].tolist() == ["Rep 3"]
+
+
+@pytest.mark.parametrize("argv, code, text", [
+    (["--out", "x.csv"], 2, "exactly one of --scenario"),
+    (["--scenario", "Moves", "--assignment", "a.csv", "--out", "x.csv"], 2, "exactly one of"),
+    (["--assignment", "a.csv", "--version", "2", "--out", "x.csv"], 2, "--version needs --scenario"),
+    (["--scenario", "Moves", "--effective-date", "soon", "--out", "x.csv"], 2, "YYYY-MM-DD"),
+    (["--scenario", "nothing", "--out", "x.csv"], 1, "No saved scenario is named"),
+    (["--scenario", "Moves", "--version", "9", "--out", "x.csv"], 1, "has no version 9"),
+    (["--assignment", "missing.csv", "--out", "x.csv"], 1, "does not exist"),
+])
+def test_cli_errors_exit_codes(db, tmp_path, capsys, argv, code, text):
+    url, data, _ = db
+    args = ["export", *argv]
+    if "--scenario" in argv:
+        args += ["--db", url]
+    args += ["--data", str(data)]
+    args = [str(tmp_path / a) if a.endswith(".csv") else a for a in args]
+    assert main(args) == code
+    assert text in capsys.readouterr().err
+
+
+def test_cli_bad_database_no_traceback(tmp_path):
+    res = subprocess.run([sys.executable, "-m", "territory_core", "export", "--scenario", "x", "--db",
+                          "postgresql+psycopg://u:hunter2@127.0.0.1:1/none", "--out", str(tmp_path / "x.csv")],
+                         capture_output=True, text=True, timeout=120)
+    assert res.returncode == 1
+    assert "Traceback" not in res.stderr and "hunter2" not in res.stderr
+    assert "Cannot open the scenario database" in res.stderr
