@@ -33,6 +33,7 @@ VERSION_TABLE = "territory_schema_version"
 DEFAULT_DB = ROOT / ".territory" / "scenarios.db"
 ENV_URL = "TERRITORY_DB_URL"
 _PG_LOCK_KEY = 7_420_612_001  # advisory lock held while migrating a PostgreSQL database
+_WRITE = "territory_write"  # execution option marking a write transaction
 
 metadata = sa.MetaData()
 scenario_t = sa.Table(
@@ -155,11 +156,19 @@ def _make_engine(url: str) -> Engine:
             dbapi_conn.isolation_level = None
             cur = dbapi_conn.cursor()
             cur.execute("PRAGMA foreign_keys=ON")
+            if db and db != ":memory:":
+                try:  # readers do not wait for a writer (and vice versa)
+                    cur.execute("PRAGMA journal_mode=WAL")
+                except Exception:
+                    pass
             cur.close()
 
         @event.listens_for(engine, "begin")
-        def _begin(conn):  # take the write lock at BEGIN: no lost updates between read and write
-            conn.exec_driver_sql("BEGIN IMMEDIATE")
+        def _begin(conn):
+            # Writes take the write lock at BEGIN, so nobody slips in between our read of the
+            # latest version and our insert; reads stay deferred and never block.
+            write = conn.get_execution_options().get(_WRITE, False)
+            conn.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
 
         return engine
     if u.get_backend_name() == "postgresql" and u.drivername == "postgresql":
@@ -203,7 +212,7 @@ def migrate(engine: Engine) -> bool:
     script = ScriptDirectory.from_config(_alembic_config(None))
     head = script.get_current_head()
     known = {r.revision for r in script.walk_revisions()}
-    with engine.begin() as conn:
+    with engine.execution_options(**{_WRITE: True}).begin() as conn:
         if conn.dialect.name == "postgresql":
             conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({_PG_LOCK_KEY})")
         cur = MigrationContext.configure(conn, opts={"version_table": VERSION_TABLE}).get_current_revision()
@@ -240,6 +249,10 @@ class ScenarioStore:
                                f"Check {ENV_URL} (server running, user, password, database name).") from None
 
     # -- housekeeping -------------------------------------------------------------------------
+    def _write(self):
+        """A write transaction (on SQLite: BEGIN IMMEDIATE)."""
+        return self.engine.execution_options(**{_WRITE: True}).begin()
+
     @property
     def dialect(self) -> str:
         return self.engine.dialect.name
@@ -396,7 +409,7 @@ class ScenarioStore:
         now = datetime.now(timezone.utc)
         if scenario.id is None:
             sid = uuid.uuid4().hex
-            with self._lock, self.engine.begin() as conn:
+            with self._lock, self._write() as conn:
                 conn.execute(sa.insert(scenario_t).values(
                     id=sid, name=scenario.name[:300], head_version=1, parent_id=scenario.parent_id,
                     parent_version=scenario.parent_version, created_by=user, created_at=now))
@@ -406,7 +419,7 @@ class ScenarioStore:
         sid = str(scenario.id)
         expected = expected_version if expected_version is not None else scenario.version
         try:
-            with self._lock, self.engine.begin() as conn:
+            with self._lock, self._write() as conn:
                 head = conn.execute(sa.select(scenario_t.c.head_version, scenario_t.c.name)
                                     .where(scenario_t.c.id == sid).with_for_update()).first()
                 if head is None:
@@ -452,7 +465,7 @@ class ScenarioStore:
 
     def delete(self, id: str) -> None:
         """Delete a scenario and all its versions (one transaction)."""
-        with self._lock, self.engine.begin() as conn:
+        with self._lock, self._write() as conn:
             conn.execute(sa.delete(version_t).where(version_t.c.scenario_id == str(id)))
             res = conn.execute(sa.delete(scenario_t).where(scenario_t.c.id == str(id)))
             if res.rowcount == 0:
