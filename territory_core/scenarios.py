@@ -538,13 +538,39 @@ def diff_scenarios(a: Scenario, b: Scenario, accounts: pd.DataFrame) -> pd.DataF
     return out.sort_values(["arr", "account_id"], ascending=[False, True], kind="mergesort").reset_index(drop=True)
 
 
-def _metric_columns(accounts: pd.DataFrame) -> list[str]:
+def _metric_columns(accounts: pd.DataFrame, extra=()) -> list[str]:
     cols = []
-    for c in (A.arr, X.potential, X.whitespace, A.open_pipeline, X.workload):
+    for c in (A.arr, X.potential, X.whitespace, A.open_pipeline, X.workload, *extra):
+        if c in cols or c == X.account_count:
+            continue
         if c in accounts.columns and pd.to_numeric(accounts[c], errors="coerce").fillna(0).abs().sum() > 0:
             cols.append(c)
     cols.append(X.account_count)
     return cols
+
+
+def balance_metrics(scenario: Scenario, accounts: pd.DataFrame, tolerance: float = 0.10) -> list[tuple[str, float]]:
+    """The (column, tolerance) pairs the balance index is judged on: the scenario's solver metrics
+    (its settings, else the metrics its last solve used), else the solver's defaults for these
+    accounts at ``tolerance``."""
+    metrics = ((scenario.settings or {}).get("solver") or {}).get("metrics") or \
+        (((scenario.report or {}).get("settings") or {}).get("metrics"))
+    out: list[tuple[str, float]] = []
+    for m in metrics or ():
+        if isinstance(m, Mapping) and m.get("column"):
+            try:
+                tol = float(m.get("tolerance", 0.05))
+            except (TypeError, ValueError):
+                tol = 0.05
+            out.append((str(m["column"]), tol))
+    if not out:
+        try:
+            from .solver import default_metrics
+
+            out = [(m.column, float(tolerance)) for m in default_metrics(accounts, tolerance)]
+        except Exception:  # solver not importable: ARR and book size
+            out = [(A.arr, float(tolerance)), (X.account_count, float(tolerance))]
+    return [(c, t) for c, t in out if c == X.account_count or c in accounts.columns]
 
 
 def _haversine_km(lat1, lon1, lat2, lon2):
@@ -553,10 +579,13 @@ def _haversine_km(lat1, lon1, lat2, lon2):
     return 6371.0 * 2 * np.arcsin(np.sqrt(np.clip(d, 0, 1)))
 
 
-def rep_loads(dataset: Dataset, scenario: Scenario, enriched: pd.DataFrame | None = None) -> pd.DataFrame:
+def rep_loads(dataset: Dataset, scenario: Scenario, enriched: pd.DataFrame | None = None,
+              metrics: list[str] | None = None) -> pd.DataFrame:
     """Per active rep and metric: rep_id, name, metric, value, target, deviation (value/target - 1).
     Targets split each metric's total by capacity x ramp over the scenario's active reps
-    (after its events: leavers excluded, new hires included)."""
+    (after its events: leavers excluded, new hires included). ``metrics``: account columns (and
+    ``account_count``); default: arr, potential, whitespace, open pipeline, workload when present,
+    the scenario's balance metrics, and account count."""
     asg = _need_assignment(scenario)
     try:
         reps = apply_events(dataset, scenario.events, enriched).reps
@@ -565,7 +594,10 @@ def rep_loads(dataset: Dataset, scenario: Scenario, enriched: pd.DataFrame | Non
         reps[R.active] = reps[R.active] if R.active in reps.columns else True
     accounts = (enriched if enriched is not None else dataset.accounts).copy()
     accounts[X.account_count] = 1.0
-    metrics = _metric_columns(accounts)
+    if metrics is None:
+        metrics = _metric_columns(accounts, [c for c, _ in balance_metrics(scenario, accounts)])
+    else:
+        metrics = [c for c in dict.fromkeys(metrics) if c in accounts.columns]
     acc = accounts[[A.account_id] + metrics].copy()
     acc[A.account_id] = acc[A.account_id].astype("string")
     acc = acc.drop_duplicates(A.account_id)
@@ -605,10 +637,12 @@ def scenario_kpis(dataset: Dataset, scenario: Scenario, enriched: pd.DataFrame |
     """Plain-number KPIs of a scenario (JSON-safe dict):
 
     - ``balance``: per metric ``{"cv", "max_deviation", "mean_abs_deviation", "within_tolerance",
-      "gini", "min", "max", "mean"}`` (targets by capacity x ramp; deviation = value/target - 1; cv of
-      value/target; within_tolerance = share of reps within +-``tolerance`` of target);
-    - ``balance_index``: 0-100, the share of (rep, metric) books within +-``tolerance`` of their
-      target (100 = every book in its band);
+      "tolerance", "gini", "min", "max", "mean"}`` (targets by capacity x ramp; deviation =
+      value/target - 1; cv of value/target; within_tolerance = share of reps within +-tolerance of
+      target, the metric's solver tolerance for balance metrics, else ``tolerance``);
+    - ``balance_index``: 0-100, the share of (rep, metric) books within their band over the
+      ``balance_metrics`` (the scenario's solver metrics, else the solver's defaults at
+      ``tolerance``): 100 = every book in its band;
     - ``moves``, ``arr_moved``, ``moved_pct``; ``accounts``, ``reps`` (active), ``coverage`` (share of
       accounts owned by an active rep), ``unassigned``;
     - ``accounts_per_rep`` and ``whitespace_per_rep`` ({"mean", "min", "max"}; whitespace when known);
@@ -618,22 +652,25 @@ def scenario_kpis(dataset: Dataset, scenario: Scenario, enriched: pd.DataFrame |
     asg = _need_assignment(scenario)
     accounts = enriched if enriched is not None else dataset.accounts
     loads = rep_loads(dataset, scenario, enriched)
+    bm = dict(balance_metrics(scenario, accounts, tolerance))
     balance = {}
     cvs = []
     for metric, g in loads.groupby("metric", sort=False):
+        tol = bm.get(metric, tolerance)
         tgt = g["target"].to_numpy(dtype=float)
         val = g["value"].to_numpy(dtype=float)
         ok = tgt > 0
         norm = val[ok] / tgt[ok] if ok.any() else np.array([1.0])
         cv = float(np.std(norm) / np.mean(norm)) if np.mean(norm) > 0 else 0.0
         dev = g["deviation"].to_numpy(dtype=float)
-        within = float((np.abs(dev) <= tolerance + 1e-12).mean()) if len(dev) else 1.0
+        within = float((np.abs(dev) <= tol + 1e-9).mean()) if len(dev) else 1.0
         balance[metric] = {"cv": cv, "max_deviation": float(np.max(np.abs(dev))) if len(dev) else 0.0,
-                           "within_tolerance": within, "gini": _gini(val),
+                           "within_tolerance": within, "tolerance": float(tol), "gini": _gini(val),
                            "mean_abs_deviation": float(np.mean(np.abs(dev))) if len(dev) else 0.0,
                            "min": float(val.min()) if len(val) else 0.0, "max": float(val.max()) if len(val) else 0.0,
                            "mean": float(val.mean()) if len(val) else 0.0}
-        cvs.append(within)
+        if metric in bm:
+            cvs.append(within)
     bal_idx = 100.0 * float(np.mean(cvs)) if cvs else 100.0
 
     a = asg.copy()
@@ -659,6 +696,7 @@ def scenario_kpis(dataset: Dataset, scenario: Scenario, enriched: pd.DataFrame |
         "unassigned": int((~covered).sum()),
         "balance": balance,
         "balance_index": bal_idx,
+        "balance_metrics": list(bm),
         "tolerance": float(tolerance),
         "accounts_per_rep": {"mean": float(counts.mean()) if len(counts) else 0.0,
                              "min": float(counts.min()) if len(counts) else 0.0,
@@ -693,12 +731,15 @@ def scenario_kpis(dataset: Dataset, scenario: Scenario, enriched: pd.DataFrame |
 
 
 METRIC_LABELS = {A.arr: "ARR", X.potential: "Potential", X.whitespace: "Whitespace", A.open_pipeline: "Open pipeline",
-                 X.workload: "Workload", X.account_count: "Accounts"}
+                 X.workload: "Workload", X.account_count: "Accounts", A.annual_revenue: "Annual revenue",
+                 A.employees: "Employees"}
 
 
 def kpi_rows(kpis: Mapping) -> list[tuple[str, str]]:
     """KPIs as (label, formatted value) rows for tables and the HTML summary."""
-    rows = [("Balance index", f"{kpis.get('balance_index', 0):.0f} / 100 (books within +-{kpis.get('tolerance', 0.1):.0%} of target)"),
+    on = ", ".join(METRIC_LABELS.get(m, m) for m in kpis.get("balance_metrics") or ())
+    rows = [("Balance index", f"{kpis.get('balance_index', 0):.0f} / 100 (share of books in their band"
+             + (f" on {on})" if on else ")")),
             ("Moves", f"{kpis.get('moves', 0):,} ({kpis.get('moved_pct', 0):.1%} of accounts)"),
             ("ARR moved", f"${kpis.get('arr_moved', 0):,.0f}"),
             ("Active reps", f"{kpis.get('reps', 0):,}"),
@@ -710,7 +751,7 @@ def kpi_rows(kpis: Mapping) -> list[tuple[str, str]]:
         rows.append(("Whitespace per rep", f"${w['mean']:,.0f} (min ${w['min']:,.0f}, max ${w['max']:,.0f})"))
     for m, b in (kpis.get("balance") or {}).items():
         rows.append((f"{METRIC_LABELS.get(m, m)} balance",
-                     f"{b.get('within_tolerance', 0):.0%} of reps in band, CV {b['cv']:.1%}, worst {b['max_deviation']:.0%} off"))
+                     f"{b.get('within_tolerance', 0):.0%} of reps within +-{b.get('tolerance', 0.1):.0%}, CV {b['cv']:.1%}, worst {b['max_deviation']:.0%} off"))
     if "travel_km_mean" in kpis:
         rows.append(("Travel to accounts", f"{kpis['travel_km_mean']:,.0f} km on average"))
     if kpis.get("status_text"):

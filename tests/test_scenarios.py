@@ -195,6 +195,14 @@ def test_solve_scenario_applies_events_and_overrides(ds, solved):
     assert all(str(a.loc[x, S.reason]).startswith("Bulk move") for x in moved_ht)
     assert a.loc["A000", S.rep_id] != "R0"  # R0's locked account was released and moved
     assert any("Rep leaves" in n for n in out.report["notes"])
+    # The balance index is judged on the scenario's own solver metrics and tolerances: the solver
+    # met its hard 15% bands, so every book is in its band.
+    k = scenario_kpis(ds, out)
+    assert k["balance_metrics"] == ["arr", "account_count"]
+    assert k["balance"]["arr"]["tolerance"] == 0.15
+    assert k["balance"]["arr"]["max_deviation"] <= 0.15 + 1e-6
+    assert k["balance_index"] == pytest.approx(100.0)
+    assert scenario_kpis(ds, Scenario.today(ds).with_(settings=SETTINGS))["balance_index"] < 50
     assert out.input_fingerprint == dataset_fingerprint(ds)
     # Inputs unchanged, metadata kept.
     assert out.events == sc.events and out.name == sc.name
