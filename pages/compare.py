@@ -287,7 +287,7 @@ if len(moves):
     fig = go.Figure(go.Sankey(
         node=dict(label=node_labels, pad=12, thickness=16,
                   color=["#93c5fd"] * len(left) + ["#86efac"] * len(right)),
-        link=dict(source=[li[x] for x in flows["from"]], target=[ri[x] for x in flows["to"]], value=flows["v"],
+        link=dict(source=[li[x] for x in flows["from"]], target=[ri[x] for x in flows["to"]], value=flows["v"].astype(float).tolist(),
                   color="rgba(37,99,235,0.25)",
                   hovertemplate="%{source.label} → %{target.label}: %{value:,.0f}<extra></extra>")))
     fig.update_layout(title=f"Rep-to-rep flow ({weigh.lower()}), {base_name} → {names[j]}",
@@ -300,7 +300,7 @@ if len(moves):
 st.header("Maps")
 
 
-@st.cache_data(show_spinner=False)
+@st.cache_resource(show_spinner=False)
 def _state_lines() -> dict:
     from territory_core.geo import states_geojson
 
@@ -371,14 +371,19 @@ if not present:
             b1, b2, b3, b4 = st.columns(4)
             b1.download_button("Assignment CSV", EX.to_csv_bytes(exp_df), file_name=f"{stem}_assignment.csv",
                                mime="text/csv", key="cmp_dl_csv", icon=":material/download:")
-            b2.download_button("Assignment Excel", EX.to_excel_bytes(exp_df), file_name=f"{stem}_assignment.xlsx",
+            b2.download_button("Assignment Excel", lambda: EX.to_excel_bytes(exp_df), file_name=f"{stem}_assignment.xlsx",
                                mime="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
                                key="cmp_dl_xlsx", icon=":material/download:")
             b3.download_button("Salesforce Data Loader CSV", EX.to_csv_bytes(EX.salesforce_loader(exp_df)),
                                file_name=f"{stem}_salesforce.csv", mime="text/csv", key="cmp_dl_sf",
                                icon=":material/download:")
-            html = EX.scenario_summary_html(ds, scn, kpis[k])
-            b4.download_button("One-page summary (HTML)", html.encode("utf-8") if isinstance(html, str) else html,
+            kp = kpis[k]
+
+            def _html(scn=scn, kp=kp):
+                html = EX.scenario_summary_html(ds, scn, kp)
+                return html.encode("utf-8") if isinstance(html, str) else html
+
+            b4.download_button("One-page summary (HTML)", _html,
                                file_name=f"{stem}_summary.html", mime="text/html", key="cmp_dl_html",
                                icon=":material/download:")
             st.caption(f"{len(exp_df):,} accounts, of which "

@@ -50,6 +50,7 @@ def _edit(new: Scenario, what: str, *, resolve: bool = True) -> None:
     stack.append((st.session_state["se_scn"], st.session_state.get("se_dirty", False), what))
     del stack[:-UNDO_DEPTH]
     st.session_state["se_scn"] = new
+    st.session_state["se_edits"] = st.session_state.get("se_edits", 0) + 1
     if resolve:
         st.session_state["se_dirty"] = True
         if st.session_state.get("se_auto", True):
@@ -64,6 +65,7 @@ def _undo() -> None:
     scn, dirty, what = stack.pop()
     _cancel_job()
     st.session_state["se_scn"] = scn
+    st.session_state["se_edits"] = st.session_state.get("se_edits", 0) + 1
     st.session_state["se_dirty"] = dirty
     st.session_state.setdefault("se_flash", []).append(("info", f"Undid: {what}"))
 
@@ -154,6 +156,20 @@ def _poll_job(box) -> None:
                          + (" - cancelling..." if job["cancel"].is_set() else ""))
             time.sleep(0.25)
     st.rerun()
+
+
+def _solver_dict(scn: Scenario) -> dict:
+    """The scenario's solver settings as a dict, with the default metrics written out when the
+    settings leave them to the solver (so the panel and the curve can edit them)."""
+    from territory_core.solver import SolverSettings, default_metrics
+
+    d = dict(scn.settings.get("solver") or SolverSettings().to_dict())
+    if not d.get("metrics"):
+        base = W.enriched_for(scn.settings)
+        base = base if base is not None else ds.accounts
+        d["metrics"] = [{"column": m.column, "tolerance": m.tolerance, "weight": m.weight, "hard": m.hard}
+                        for m in default_metrics(base)]
+    return d
 
 
 # ============================================================================ derived views
@@ -332,7 +348,7 @@ if status in ("infeasible", "no_solution"):
     for i, fix in enumerate(fixes):
         desc = ", ".join(f"{k} {v}" for k, v in fix.items() if k not in ("why",))
         if st.button(f"Apply: {desc}", key=f"se_fix_{i}", help=fix.get("why")):
-            solver = dict(scn.settings.get("solver") or {})
+            solver = _solver_dict(scn)
             metrics = [dict(m) for m in solver.get("metrics") or []]
             if "metric" in fix:
                 for m in metrics:
@@ -464,8 +480,10 @@ with t_over:
     ov = pd.DataFrame(list(scn.overrides), columns=["account_id", "rep_id", "lock", "reason"])
     ov["lock"] = ov["lock"].fillna(False).astype(bool)
     ov = ov.astype({"account_id": "string", "rep_id": "string", "reason": "string"})
+    # a fresh editor after each applied edit or undo, so the table shows the scenario's overrides
+    st.session_state["se_ov_editor_key"] = f"se_ov_editor_{st.session_state.get('se_edits', 0)}"
     edited = st.data_editor(
-        ov, key=f"se_ov_editor_{len(st.session_state.get('se_undo', []))}", num_rows="dynamic", hide_index=True,
+        ov, key=st.session_state["se_ov_editor_key"], num_rows="dynamic", hide_index=True,
         column_config={
             "account_id": st.column_config.TextColumn("Account id", required=True),
             "rep_id": st.column_config.SelectboxColumn("Rep", options=all_rep_ids, format_func=fmt,
@@ -506,14 +524,7 @@ with t_over:
             st.rerun()
 
 with t_bal:
-    solver_d = dict(scn.settings.get("solver") or {})
-    if not solver_d:
-        try:
-            from territory_core.solver import SolverSettings
-
-            solver_d = SolverSettings().to_dict()
-        except Exception:
-            solver_d = {}
+    solver_d = _solver_dict(scn)
     tok = abs(hash(json.dumps(solver_d, sort_keys=True, default=str))) % 10**8
     num_cols = sorted(c for c in (enriched if enriched is not None else ds.accounts).columns
                       if pd.api.types.is_numeric_dtype((enriched if enriched is not None else ds.accounts)[c])
@@ -649,14 +660,18 @@ with t_curve:
             st.error(f"Tolerances to try: {exc}. Write them separated by commas, e.g. 0.05, 0.1, 0.2.")
             tols = []
         if tols:
-            from territory_core.scenarios import apply_events
+            from territory_core.scenarios import apply_events, apply_overrides
             from territory_core.solver import SolverSettings, tradeoff_curve
 
             with st.spinner(f"Solving {len(tols)} points..."):
                 try:
                     er = apply_events(ds, list(scn.events), enriched=enriched)
-                    sset = SolverSettings.from_dict(scn.settings.get("solver") or SolverSettings().to_dict())
-                    curve = tradeoff_curve(er.accounts, er.reps, sset, tolerances=tols)
+                    fixed, _ = apply_overrides(er, scn.overrides)
+                    sset = SolverSettings.from_dict(_solver_dict(scn))
+                    opp = ds.opportunities if len(ds.opportunities) else None
+                    curve = tradeoff_curve(er.accounts, er.reps, sset, tolerances=tols, opportunities=opp,
+                                           fixed=fixed or None,
+                                           time_limit_each=max(2.0, min(sset.time_limit, 20.0)))
                     st.session_state["se_curve"] = (curve_key, curve)
                 except Exception as exc:
                     st.error(f"The trade-off curve could not be computed: {type(exc).__name__}: {exc}.")
@@ -690,7 +705,7 @@ with t_curve:
         choice = c1.selectbox("Use the tolerance of this point", opts, format_func=lambda t: f"±{t * 100:.0f}%",
                               index=opts.index(picked) if picked in opts else 0, key="se_curve_pick") if opts else None
         if c2.button("Use this point", key="se_curve_use", disabled=choice is None):
-            solver = dict(scn.settings.get("solver") or {})
+            solver = _solver_dict(scn)
             solver["metrics"] = [{**dict(m), "tolerance": choice} for m in solver.get("metrics") or []]
             _edit(scn.with_(settings={**scn.settings, "solver": solver}),
                   f"Set every metric's tolerance to ±{choice * 100:.0f}% from the trade-off curve")
@@ -718,8 +733,21 @@ with t_res:
                          column_config={"arr": st.column_config.NumberColumn("ARR", format="$%,.0f")})
         reps_rows = report.get("reps") or []
         if reps_rows:
-            st.markdown("**Per rep: each metric's value against its target**")
-            st.dataframe(pd.json_normalize(reps_rows), hide_index=True, height=300)
+            st.markdown("**Per rep: each metric's value, target band and deviation**")
+            long = pd.DataFrame([{"rep": W.rep_label(r.get("rep_id"), NAMES), "metric": m, **v}
+                                 for r in reps_rows for m, v in (r.get("metrics") or {}).items()])
+            if len(long):
+                long["in band"] = ((long["value"] >= long["lower"].fillna(-float("inf")) - 1e-6)
+                                   & (long["value"] <= long["upper"].fillna(float("inf")) + 1e-6))
+                st.dataframe(long[["rep", "metric", "value", "target", "lower", "upper", "deviation", "in band"]],
+                             hide_index=True, height=300,
+                             column_config={"deviation": st.column_config.NumberColumn(format="percent"),
+                                            "value": st.column_config.NumberColumn(format="compact"),
+                                            "target": st.column_config.NumberColumn(format="compact"),
+                                            "lower": st.column_config.NumberColumn(format="compact"),
+                                            "upper": st.column_config.NumberColumn(format="compact")})
+        for note in report.get("notes") or []:
+            st.caption(note)
         extras = {k: report.get(k) for k in ("objective", "bound", "gap", "build_seconds", "solve_seconds", "solver")
                   if report.get(k) is not None}
         if extras:
@@ -737,7 +765,7 @@ with t_save:
     if store_ok:
         user = W.current_user_name()
         c1, c2 = st.columns([3, 2])
-        scenario_tok = f"{W.scenario_token(scn)}_{len(st.session_state.get('se_undo', []))}"
+        scenario_tok = f"{W.scenario_token(scn)}_{st.session_state.get('se_edits', 0)}"
         name = c1.text_input("Scenario name", value=scn.name, key=f"se_name_{scenario_tok}")
         desc = c1.text_area("Note for this version (optional)", value="", key=f"se_desc_{scenario_tok}",
                             height=80, placeholder="e.g. Ana takes over Healthcare in TX")

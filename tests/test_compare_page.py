@@ -1,0 +1,181 @@
+"""AppTest tests of the Compare page: scenarios saved straight into a throwaway SQLite database
+(hand-made assignments, so these tests do not depend on solver timing)."""
+from __future__ import annotations
+
+import json
+
+import pandas as pd
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from conftest import ROOT
+
+TIMEOUT = 90
+
+
+@pytest.fixture(scope="module")
+def sample():
+    from territory_core.dataset import load_sample
+
+    return load_sample()
+
+
+def _moved(sample, from_rep: str, to_rep: str, n: int, name: str):
+    """Today's plan with the first n accounts of from_rep given to to_rep."""
+    from territory_core.contract import S
+    from territory_core.scenarios import Scenario
+
+    today = Scenario.today(sample)
+    asg = today.assignment.copy()
+    idx = asg.index[asg[S.rep_id].astype(str) == from_rep][:n]
+    asg.loc[idx, S.rep_id] = to_rep
+    asg.loc[idx, S.moved] = True
+    asg.loc[idx, S.reason] = f"Handed to {to_rep} for balance"
+    return Scenario(name=name, assignment=asg, report={"status": "optimal", "moves": int(len(idx)), "gap": 0.0},
+                    settings={"solver": {"metrics": [{"column": "arr", "tolerance": 0.1, "weight": 1, "hard": True}]}})
+
+
+@pytest.fixture
+def store(tmp_path, monkeypatch, sample):
+    from territory_core.storage import ScenarioStore
+
+    url = f"sqlite:///{tmp_path / 'scenarios.db'}"
+    monkeypatch.setenv("TERRITORY_DB_URL", url)
+    st_ = ScenarioStore(url)
+    yield st_
+    st_.close()
+
+
+def _reps(sample):
+    from territory_core.contract import A
+
+    vc = sample.accounts[A.owner_id].value_counts()
+    return str(vc.index[0]), str(vc.index[-1])
+
+
+def _compare(**state) -> AppTest:
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=TIMEOUT)
+    for k, v in state.items():
+        at.session_state[k] = v
+    at.run()
+    at.switch_page("pages/compare.py").run()
+    assert not at.exception, [e.message for e in at.exception]
+    return at
+
+
+def _charts(at: AppTest) -> list[dict]:
+    return [json.loads(el.proto.spec) for el in at.get("plotly_chart")]
+
+
+def test_compare_today_with_a_saved_scenario(store, sample):
+    big, small = _reps(sample)
+    saved = store.save(_moved(sample, big, small, 40, "Shift to small"), user="tester")
+    at = _compare()
+    at.selectbox(key="cmp_1_id").set_value(saved.id).run()
+    assert not at.exception, [e.message for e in at.exception]
+    kpi = next(d.value for d in at.dataframe if "KPI" in d.value.columns)
+    assert list(kpi.columns) == ["KPI", "Today's plan", "Shift to small v1", "Δ Shift to small v1"]
+    moves_row = kpi[kpi["KPI"] == "Moves"].iloc[0]
+    assert moves_row["Today's plan"] == "0" and moves_row["Shift to small v1"] == "40"
+    assert moves_row["Δ Shift to small v1"].startswith("+40")
+    assert any("40 accounts" in m.value for m in at.markdown)
+    moves = next(d.value for d in at.dataframe if "from" in d.value.columns)
+    assert len(moves) == 40 and moves["to"].str.contains(small).all()
+    figs = _charts(at)
+    types = [f["data"][0]["type"] for f in figs]
+    assert types.count("bar") == 2 and "box" in types and "sankey" in types
+    maps = [f for f in figs if f["data"][0]["type"] == "scattermap"]
+    assert len(maps) == 2 and all(len(f["data"]) == 1 for f in maps), "one trace per map"
+    assert all(f["layout"]["map"]["style"] == "white-bg" for f in maps)
+    # the per-rep bars carry the target band of the scenario's tolerance
+    bars = [f for f in figs if f["data"][0]["type"] == "bar"]
+    assert "±10%" in bars[1]["data"][1]["name"]
+    sankey = next(f for f in figs if f["data"][0]["type"] == "sankey")
+    assert sum(sankey["data"][0]["link"]["value"]) == pytest.approx(40)
+
+
+def test_moves_filters_and_flow_by_arr(store, sample):
+    big, small = _reps(sample)
+    vc = sample.accounts["owner_id"].value_counts()
+    third = str(vc.index[1])
+    a = _moved(sample, big, small, 30, "Two way")
+    from territory_core.contract import S
+
+    asg = a.assignment
+    idx = asg.index[asg[S.previous_rep_id].astype(str) == third][:10]
+    asg.loc[idx, S.rep_id] = small
+    saved = store.save(a.with_(assignment=asg), user="tester")
+    at = _compare()
+    at.selectbox(key="cmp_1_id").set_value(saved.id).run()
+    moves = next(d.value for d in at.dataframe if "from" in d.value.columns)
+    assert len(moves) == 40
+    from_label = next(v for v in moves["from"].unique() if third in v)
+    at.multiselect(key="cmp_f_from").select(from_label).run()
+    moves = next(d.value for d in at.dataframe if "from" in d.value.columns)
+    assert len(moves) == 10 and (moves["from"] == from_label).all()
+    assert any("Showing 10 of 40" in c.value for c in at.caption)
+    at.radio(key="cmp_flow_by").set_value("ARR").run()
+    sankey = next(f for f in _charts(at) if f["data"][0]["type"] == "sankey")
+    at.multiselect(key="cmp_f_from").set_value([]).run()
+    moves = next(d.value for d in at.dataframe if "from" in d.value.columns)
+    assert sum(sankey["data"][0]["link"]["value"]) == pytest.approx(float(moves["arr"].sum()))
+
+
+def test_four_scenarios_versions_and_presentation(store, sample):
+    big, small = _reps(sample)
+    s1 = store.save(_moved(sample, big, small, 20, "Plan A"), user="tester")
+    store.save(_moved(sample, big, small, 35, "Plan A").with_(id=s1.id, version=1), user="tester", expected_version=1)
+    s2 = store.save(_moved(sample, small, big, 5, "Plan B"), user="tester")
+    at = _compare()
+    at.segmented_control(key="cmp_n").set_value(4).run()
+    at.selectbox(key="cmp_1_id").set_value(s1.id).run()
+    at.selectbox(key=f"cmp_1_ver_{s1.id}").set_value(1).run()
+    at.selectbox(key="cmp_2_id").set_value(s1.id).run()
+    at.selectbox(key=f"cmp_2_ver_{s1.id}").set_value(2).run()
+    at.selectbox(key="cmp_3_id").set_value(s2.id).run()
+    assert not at.exception, [e.message for e in at.exception]
+    kpi = next(d.value for d in at.dataframe if "KPI" in d.value.columns)
+    assert {"Plan A v1", "Plan A v2", "Plan B v1"} <= set(kpi.columns)
+    row = kpi[kpi["KPI"] == "Moves"].iloc[0]
+    assert (row["Plan A v1"], row["Plan A v2"], row["Plan B v1"]) == ("20", "35", "5")
+    maps = [f for f in _charts(at) if f["data"][0]["type"] == "scattermap"]
+    assert len(maps) == 4
+    # presentation view: no pickers, filters or downloads; the figures stay
+    at.toggle(key="cmp_present").set_value(True).run()
+    assert not at.exception, [e.message for e in at.exception]
+    assert len(at.selectbox) == 0 and len(at.multiselect) == 0
+    assert len(at.get("download_button")) == 0
+    figs = _charts(at)
+    assert len([f for f in figs if f["data"][0]["type"] == "scattermap"]) == 4
+    assert any("Plan A v2" in f["layout"].get("title", {}).get("text", "") for f in figs)
+    at.toggle(key="cmp_present").set_value(False).run()
+    assert len(at.selectbox) > 0
+
+
+def test_export_downloads(store, sample):
+    from territory_core import export as EX
+
+    big, small = _reps(sample)
+    saved = store.save(_moved(sample, big, small, 25, "Export me"), user="tester")
+    at = _compare()
+    at.selectbox(key="cmp_1_id").set_value(saved.id).run()
+    assert not at.exception, [e.message for e in at.exception]
+    labels = [d.proto.label for d in at.get("download_button")]
+    assert labels == ["Assignment CSV", "Assignment Excel", "Salesforce Data Loader CSV", "One-page summary (HTML)"]
+    assert not at.error, [e.value for e in at.error]
+    # the bytes behind the buttons: what the page hands to the browser
+    from streamlit.runtime import Runtime
+
+    mgr = Runtime.instance().media_file_mgr if Runtime.exists() else None
+    if mgr is not None:
+        urls = [d.proto.url for d in at.get("download_button")]
+        data = mgr._storage.get_file(urls[0].split("/")[-1].split(".")[0]).content
+        df = pd.read_csv(pd.io.common.BytesIO(data), dtype=str)
+        assert len(df) == len(sample.accounts)
+
+
+def test_only_todays_plan_says_what_to_do(store):
+    at = _compare()
+    assert not at.exception
+    # both slots default to today's plan: comparing it with itself shows 0 moves, and no export
+    assert any("no export" in i.value.lower() or "pick a saved scenario" in i.value.lower() for i in at.info)

@@ -1,0 +1,273 @@
+"""AppTest tests of the Scenario Editor page: each control path on the sample data, with a
+small solver time limit and a throwaway SQLite database per test."""
+from __future__ import annotations
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from conftest import ROOT
+
+TIMEOUT = 120
+
+
+def _west():
+    """The sample's West region (10 reps, about 1,500 accounts): solves in a few seconds."""
+    from territory_core.contract import A, O, P, R
+    from territory_core.dataset import load_sample
+
+    full = load_sample()
+    reps = full.reps[full.reps[R.region] == "West"].reset_index(drop=True)
+    acc = full.accounts[full.accounts[A.owner_id].isin(reps[R.rep_id])].reset_index(drop=True)
+    return full.with_(reps=reps, accounts=acc, name="West (test)",
+                      opportunities=full.opportunities[full.opportunities[O.account_id].isin(acc[A.account_id])],
+                      account_products=full.account_products[full.account_products[P.account_id].isin(acc[A.account_id])])
+
+
+WEST = None
+
+
+def west():
+    global WEST
+    if WEST is None:
+        WEST = _west()
+    return WEST
+
+
+def _solver_settings(tolerance: float = 0.2, respect_locks: bool = False, **kw):
+    from territory_core.enrich import enrich_accounts
+    from territory_core.solver import SolverSettings, default_metrics
+
+    metrics = [{"column": m.column, "tolerance": tolerance, "weight": 1.0, "hard": True}
+               for m in default_metrics(enrich_accounts(west()))]
+    return SolverSettings.from_dict({**SolverSettings().to_dict(), "metrics": metrics, "time_limit": 8,
+                                     "respect_locks": respect_locks, **kw})
+
+
+@pytest.fixture
+def db_url(tmp_path, monkeypatch):
+    url = f"sqlite:///{tmp_path / 'scenarios.db'}"
+    monkeypatch.setenv("TERRITORY_DB_URL", url)
+    monkeypatch.delenv("TERRITORY_TRUSTED_USER_HEADER", raising=False)
+    return url
+
+
+def _editor(settings=None, auto: bool = True) -> AppTest:
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=TIMEOUT)
+    at.session_state["settings"] = {"solver": settings or _solver_settings()}
+    at.session_state["dataset"] = west()
+    at.run()
+    at.switch_page("pages/scenario_editor.py").run()
+    _ok(at)
+    if not auto:
+        at.toggle(key="se_auto").set_value(False).run()
+    return at
+
+
+def _ok(at: AppTest) -> None:
+    assert not at.exception, [e.message for e in at.exception]
+
+
+def _metric(at: AppTest, label: str) -> str:
+    for m in at.metric:
+        if m.label == label:
+            return m.value
+    raise AssertionError(f"no metric {label!r}: {[m.label for m in at.metric]}")
+
+
+def _add_rep_leaves(at: AppTest, rep_id: str) -> None:
+    at.selectbox(key="se_ev_kind").set_value("rep_leaves").run()
+    at.selectbox(key="se_leave_rep").set_value(rep_id)
+    at.button(key="FormSubmitter:se_f_leave-Add event").click().run()
+    _ok(at)
+
+
+def _busiest_rep() -> str:
+    from territory_core.contract import A
+
+    return str(west().accounts[A.owner_id].value_counts().index[0])
+
+
+def test_opens_on_todays_plan(db_url):
+    at = _editor()
+    assert at.title[0].value == "Scenario Editor"
+    assert _metric(at, "Moves") == "0"
+    assert _metric(at, "Solver") == "Today's plan"
+    labels = [t.label for t in at.tabs]
+    for want in ("What-if events", "Manual moves & locks", "Balance settings", "Trade-off curve", "Save & history"):
+        assert want in labels
+    # the scenario is published for the other pages
+    assert at.session_state["active_scenario"] is at.session_state["se_scn"]
+
+
+def test_rep_leaves_resolve_and_undo(db_url):
+    rep = _busiest_rep()
+    at = _editor()
+    _add_rep_leaves(at, rep)
+    scn = at.session_state["se_scn"]
+    assert [e["type"] for e in scn.events] == ["rep_leaves"]
+    assert scn.events[0]["rep_id"] == rep
+    # auto re-solve ran in a thread; the page waited for it and took the result
+    assert scn.assignment is not None and scn.report["status"] in ("optimal", "feasible"), scn.report
+    owners = scn.assignment["rep_id"].astype(str)
+    assert (owners == rep).sum() == 0, "the leaving rep still owns accounts"
+    moves = int(_metric(at, "Moves").replace(",", ""))
+    assert moves >= int(scn.assignment["previous_rep_id"].astype(str).eq(rep).sum())
+    assert _metric(at, "Solver") in ("Optimal", "Feasible")
+    assert not at.session_state["se_dirty"]
+    # undo goes back to no events and today's assignment
+    at.button(key="se_undo_btn").click().run()
+    _ok(at)
+    scn = at.session_state["se_scn"]
+    assert scn.events == ()
+    assert _metric(at, "Moves") == "0"
+
+
+def test_edit_without_auto_marks_dirty_then_resolve_button(db_url):
+    rep = _busiest_rep()
+    at = _editor(auto=False)
+    _add_rep_leaves(at, rep)
+    assert at.session_state["se_dirty"]
+    assert any("Edited since the last solve" in i.value for i in at.info)
+    assert _metric(at, "Moves") == "0"
+    at.button(key="se_resolve").click().run()
+    _ok(at)
+    assert not at.session_state["se_dirty"]
+    assert int(_metric(at, "Moves").replace(",", "")) > 0
+
+
+def test_other_events_are_appended(db_url):
+    at = _editor(auto=False)
+    at.selectbox(key="se_ev_kind").set_value("new_hire").run()
+    at.text_input(key="se_hire_name").set_value("Ana Lopez")
+    at.slider(key="se_hire_ramp").set_value(0.5)
+    at.button(key="FormSubmitter:se_f_hire-Add event").click().run()
+    _ok(at)
+    ev = at.session_state["se_scn"].events[-1]
+    assert ev["type"] == "new_hire" and ev["name"] == "Ana Lopez" and ev["ramp"] == 0.5
+    hire_id = ev["rep_id"]
+    # bulk move: all Healthcare in CA to the new hire
+    at.selectbox(key="se_ev_kind").set_value("bulk_move").run()
+    at.multiselect(key="se_bulk_industry").select("Healthcare")
+    at.multiselect(key="se_bulk_state").select("CA").run()
+    at.selectbox(key="se_bulk_to").set_value(hire_id)
+    at.button(key="se_bulk_add").click().run()
+    _ok(at)
+    ev = at.session_state["se_scn"].events[-1]
+    assert ev == {"type": "bulk_move", "filter": {"industry": ["Healthcare"], "state": ["CA"]}, "to_rep_id": hire_id}
+    # a capacity change
+    at.selectbox(key="se_ev_kind").set_value("capacity_change").run()
+    at.number_input(key="se_cap_val").set_value(0.6)
+    at.button(key="FormSubmitter:se_f_cap-Add event").click().run()
+    _ok(at)
+    assert at.session_state["se_scn"].events[-1]["capacity"] == 0.6
+    assert len(at.session_state["se_scn"].events) == 3
+    # remove the first event
+    at.button(key="se_ev_rm_0").click().run()
+    _ok(at)
+    assert [e["type"] for e in at.session_state["se_scn"].events] == ["bulk_move", "capacity_change"]
+
+
+def test_new_hire_with_taken_id_is_refused(db_url):
+    at = _editor(auto=False)
+    at.selectbox(key="se_ev_kind").set_value("new_hire").run()
+    at.text_input(key="se_hire_id").set_value("R001")
+    at.button(key="FormSubmitter:se_f_hire-Add event").click().run()
+    _ok(at)
+    assert any("already taken" in e.value for e in at.error)
+    assert at.session_state["se_scn"].events == ()
+
+
+def test_manual_override_validation_and_apply(db_url):
+    at = _editor(auto=False)
+    editor_key = at.session_state["se_ov_editor_key"]
+    at.session_state[editor_key] = {"edited_rows": {}, "deleted_rows": [],
+                                    "added_rows": [{"account_id": "NOPE", "rep_id": "R001", "lock": False}]}
+    at.run()
+    at.button(key="se_ov_apply").click().run()
+    _ok(at)
+    assert any("'NOPE' is not in the data" in e.value for e in at.error)
+    assert at.session_state["se_scn"].overrides == ()
+    editor_key = at.session_state["se_ov_editor_key"]
+    at.session_state[editor_key] = {"edited_rows": {}, "deleted_rows": [],
+                                    "added_rows": [{"account_id": "A00011", "rep_id": "R002", "lock": False},
+                                                   {"account_id": "A00014", "lock": True}]}
+    at.run()
+    at.button(key="se_ov_apply").click().run()
+    _ok(at)
+    ov = at.session_state["se_scn"].overrides
+    assert [(o["account_id"], o["rep_id"], o["lock"]) for o in ov][0] == ("A00011", "R002", False)
+    assert ov[1]["lock"] is True and ov[1]["rep_id"]  # lock with no rep keeps today's owner
+
+
+def test_balance_settings_apply(db_url):
+    at = _editor(auto=False)
+    tl = next(w for w in at.number_input if str(w.key).startswith("se_bal_tl_"))
+    tl.set_value(5.0)
+    submit = next(b for b in at.button if str(b.key).startswith("FormSubmitter:se_bal_"))
+    submit.click().run()
+    _ok(at)
+    assert at.session_state["se_scn"].settings["solver"]["time_limit"] == 5.0
+    # undo restores the previous settings
+    at.button(key="se_undo_btn").click().run()
+    assert at.session_state["se_scn"].settings["solver"]["time_limit"] == 8
+
+
+def test_save_conflict_reload_copy_and_history(db_url):
+    from territory_core.storage import ScenarioStore
+
+    at = _editor(auto=False)
+    at.button(key="se_save").click().run()
+    _ok(at)
+    scn = at.session_state["se_scn"]
+    assert scn.id and scn.version == 1 and scn.saved_by
+    assert any("version 1" in s.value for s in at.success)
+    store = ScenarioStore(db_url)
+    assert store.list_scenarios()["id"].tolist() == [scn.id]
+    # someone else saves version 2 meanwhile
+    other = store.load(scn.id)
+    store.save(other.with_(description="theirs"), user="someone.else@example.com", expected_version=1)
+    # our save is refused, never overwriting
+    at.button(key="se_save").click().run()
+    _ok(at)
+    assert any("someone.else@example.com" in e.value and "version 2" in e.value for e in at.error)
+    assert int(store.list_scenarios()["latest_version"].iloc[0]) == 2
+    # save as a copy keeps our work as a new scenario
+    at.button(key="se_conflict_copy").click().run()
+    _ok(at)
+    copied = at.session_state["se_scn"]
+    assert copied.id != scn.id and copied.version == 1 and copied.parent_id == scn.id
+    assert len(store.list_scenarios()) == 2
+    # reopen the first scenario's version 1 from the start panel, then conflict -> reload
+    at.selectbox(key="se_start_id").set_value(scn.id).run()
+    at.selectbox(key=f"se_start_ver_{scn.id}").set_value(1).run()
+    at.button(key="se_open").click().run()
+    _ok(at)
+    assert at.session_state["se_scn"].id == scn.id and at.session_state["se_scn"].version == 1
+    at.button(key="se_save").click().run()
+    assert any("version 2" in e.value for e in at.error)
+    at.button(key="se_conflict_reload").click().run()
+    _ok(at)
+    assert at.session_state["se_scn"].version == 2
+    # history lists both versions with who saved them; reopen v1
+    hist = [d for d in at.dataframe if "saved_by" in d.value.columns]
+    assert hist and set(hist[0].value["version"]) == {1, 2}
+    at.selectbox(key=f"se_hist_v_{scn.id}").set_value(1).run()
+    at.button(key="se_hist_open").click().run()
+    _ok(at)
+    assert at.session_state["se_scn"].version == 1
+
+
+def test_infeasible_settings_offer_one_click_fix(db_url):
+    # locked and named accounts already overfill some books: a 10% band cannot hold
+    at = _editor(settings=_solver_settings(0.1, respect_locks=True), auto=False)
+    at.button(key="se_resolve").click().run()
+    _ok(at)
+    rep = at.session_state["se_scn"].report
+    assert rep["status"] in ("infeasible", "no_solution"), rep["status"]
+    fix_buttons = [b for b in at.button if str(b.key).startswith("se_fix_")]
+    if rep["status"] == "infeasible":
+        assert fix_buttons, "an infeasible result should offer its suggested fixes as buttons"
+        before = at.session_state["se_scn"].settings["solver"]
+        fix_buttons[0].click().run()
+        _ok(at)
+        assert at.session_state["se_scn"].settings["solver"] != before
