@@ -330,7 +330,9 @@ def _repair(spec, data, p, settings, lp, deadline, cancel):
         start = None
         if attempt == 0:
             start = None
-        res = solve_mip(spec, data, su, sr, time_limit=rem, gap=settings.mip_gap, solver=settings.solver,
+        # the repair is a small part of the objective: a 1% gap on it and a share of the time
+        res = solve_mip(spec, data, su, sr, time_limit=min(rem, max(2.0, 0.25 * rem)),
+                        gap=max(settings.mip_gap, 0.05), solver=settings.solver,
                         seed=settings.seed, cancel=cancel, fixed_load=fixed_load)
         if res.x is not None:
             chosen = res.x > 0.5
@@ -339,15 +341,23 @@ def _repair(spec, data, p, settings, lp, deadline, cancel):
             return out, res
         if res.status in ("cancelled",):
             break
-        # free more: units on the reps involved (their moved units first), then widen
-        around = np.isin(best, touched) & ~free
-        cand = np.flatnonzero(around)
-        want = max(50, int(free.sum()) * (2 ** (attempt + 1)))
-        if len(cand) > want:
-            cand = np.sort(rng.choice(cand, size=want, replace=False))
-        free[cand] = True
-        if attempt >= 3:
-            free[:] = True
+        # free more: first the units the LP moved onto the reps involved, then every unit the
+        # LP moved, then a sample of the units staying on those reps
+        lp_moved = np.zeros(U, dtype=bool)
+        lp_moved[pu[(x > 1e-9)]] = True
+        owner_ok = np.zeros(U, dtype=bool)
+        owner_ok[p.prev_u[p.prev_r == best[p.prev_u]]] = True
+        lp_moved &= ~owner_ok
+        if attempt == 0:
+            free |= lp_moved & np.isin(best, touched)
+        elif attempt == 1:
+            free |= lp_moved
+        else:
+            cand = np.flatnonzero(np.isin(best, touched) & ~free)
+            want = max(50, int(free.sum()))
+            if len(cand) > want:
+                cand = np.sort(rng.choice(cand, size=want, replace=False))
+            free[cand] = True
     return None, None
 
 
@@ -421,7 +431,9 @@ def solve(accounts: pd.DataFrame, reps: pd.DataFrame, settings: SolverSettings |
         if assign is not None:
             start_x = (assign[fu] == fr).astype(float)
             _, start_s = _evaluate(spec, data, p, assign)
-        mres = solve_mip(spec, data, fu, fr, time_limit=rem, gap=settings.mip_gap, solver=settings.solver,
+        # polishing budget: all the time left for tiny models, else as long as we have spent so far
+        budget = rem if n_pairs <= 5000 or assign is None else min(rem, max(1.0, time.monotonic() - t0))
+        mres = solve_mip(spec, data, fu, fr, time_limit=budget, gap=settings.mip_gap, solver=settings.solver,
                          seed=settings.seed, start_x=start_x, start_s=start_s, cancel=cancel)
         solver_name = mres.solver
         if mres.status == "infeasible" and assign is None:

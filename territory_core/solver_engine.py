@@ -443,7 +443,7 @@ else:  # pragma: no cover
 def solve_mip(spec: Spec, data: Data, pu: np.ndarray, pr: np.ndarray, *, time_limit: float, gap: float,
               solver: str = "highs", seed: int = 0, start_x: np.ndarray | None = None,
               start_s: np.ndarray | None = None, cancel: threading.Event | None = None,
-              fixed_load: np.ndarray | None = None) -> MIPResult:
+              fixed_load: np.ndarray | None = None, heuristic_effort: float = 0.05) -> MIPResult:
     """Integer model over the pairs (pu, pr), written with PuLP. ``fixed_load`` (rows,) is
     the row activity of units fixed outside this model (subtracted from row bounds)."""
     cost, rows, cols, vals = column_entries(spec, data, pu, pr)
@@ -508,7 +508,8 @@ def solve_mip(spec: Spec, data: Data, pu: np.ndarray, pr: np.ndarray, *, time_li
         start = {f"x{i}": float(round(v)) for i, v in enumerate(start_x)}
         if start_s is not None:
             start.update({f"s{j}": float(v) for j, v in enumerate(start_s)})
-    s = _HiGHS(msg=False, timeLimit=tl, gapRel=gap, threads=1, start=start, cancel=cancel, seed=seed)
+    s = _HiGHS(msg=False, timeLimit=tl, gapRel=gap, threads=1, start=start, cancel=cancel, seed=seed,
+               mip_heuristic_effort=heuristic_effort)
     prob.solve(s)
     h = prob.solverModel
     ms = h.getModelStatus()
