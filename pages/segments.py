@@ -244,13 +244,17 @@ with tab_icp:
             g_nam = s3.number_input("Named", 0.0, 10.0, float(cfg.named_weight), 0.05, key="icp_g_nam")
             g_fam = s3.number_input("Family size", 0.0, 10.0, float(cfg.family_weight), 0.05, key="icp_g_fam")
             g_scl = s3.number_input("Company scale", 0.0, 10.0, float(cfg.scale_weight), 0.05, key="icp_g_scl")
-        submitted = st.form_submit_button("Apply to scenario", type="primary")
-    reset = st.button("Default scoring settings", key="icp_reset")
-    if reset:
+        # The flag set by the callback survives a rerun (a plain submit value does not).
+        st.form_submit_button("Apply to scenario", type="primary", key="icp_apply",
+                              on_click=lambda: st.session_state.__setitem__("icp_submitted", True))
+    submitted = st.session_state.pop("icp_submitted", False)
+    def _reset_scoring() -> None:
         set_setting("scoring", ScoringConfig())
-        for k in ("icp_industries", "icp_products"):
-            st.session_state.pop(k, None)
-        st.rerun()
+        for k in [k for k in st.session_state if str(k).startswith("icp_") and k not in ("icp_search", "icp_account")]:
+            del st.session_state[k]
+        st.session_state["icp_flash"] = "Default scoring settings restored."
+
+    st.button("Default scoring settings", key="icp_reset", on_click=_reset_scoring)
     if submitted:
         problems = []
         try:
@@ -282,6 +286,8 @@ with tab_icp:
                 st.error(p + " Nothing was applied; fix it and press Apply again.")
         elif new != cfg:
             set_setting("scoring", new)
+            for k in ("icp_industries", "icp_products"):  # the tables restart from the applied settings
+                st.session_state.pop(k, None)
             st.session_state["icp_flash"] = "Scoring settings applied to the active scenario."
             st.rerun()
     if msg := st.session_state.pop("icp_flash", None):

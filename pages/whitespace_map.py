@@ -20,7 +20,7 @@ from territory_core.scoring import SIZE_BAND_NAMES, ScoringConfig
 from territory_core.segments import default_rules
 from ui.state import dataset_version, get_dataset, get_setting
 
-MAX_POINTS = 4000
+MAX_POINTS = 8000
 PALETTE = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f",
            "#bcbd22", "#17becf", "#393b79", "#637939", "#8c6d31", "#843c39", "#7b4173", "#3182bd",
            "#e6550d", "#31a354", "#756bb1", "#636363"]

@@ -1,0 +1,119 @@
+"""AppTest of the Whitespace Map page: renders, filters, product line, county level, settings."""
+import json
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from territory_core.contract import X
+from territory_core.dataset import load_sample
+from territory_core.enrich import enrich_accounts
+from territory_core.scoring import ProductModel, ScoringConfig
+
+PAGE = "pages/whitespace_map.py"
+
+
+@pytest.fixture(scope="module")
+def enriched():
+    return enrich_accounts(load_sample())
+
+
+def open_page(settings=None):
+    at = AppTest.from_file("../app.py", default_timeout=60)
+    if settings:
+        at.session_state["settings"] = settings
+    at.run()
+    at.switch_page(PAGE).run()
+    assert not at.exception, at.exception[0].value
+    return at
+
+
+def metric(at, label):
+    return next(m.value for m in at.metric if m.label == label)
+
+
+def arr(v):
+    """A plotly JSON array, plain or binary-encoded ({"bdata", "dtype"})."""
+    if isinstance(v, dict) and "bdata" in v:
+        import base64
+
+        import numpy as np
+
+        return np.frombuffer(base64.b64decode(v["bdata"]), dtype=v["dtype"])
+    return v
+
+
+def figures(at):
+    return [json.loads(el.proto.spec) for el in at.get("plotly_chart")]
+
+
+def test_renders_map_points_and_heatmap(enriched):
+    at = open_page()
+    assert metric(at, "Accounts") == f"{len(enriched):,}"
+    assert not at.error
+    figs = figures(at)
+    assert len(figs) == 2
+    m = figs[0]
+    types = [t["type"] for t in m["data"]]
+    assert types == ["choroplethmap", "scattermap"]  # one trace for areas, one for all points
+    assert m["layout"]["map"]["style"] == "white-bg"
+    locs = set(m["data"][0]["locations"])
+    assert locs == set(enriched["state"].dropna())
+    assert len(arr(m["data"][1]["lat"])) == len(enriched)  # the sample is under the point cap
+    hm = figs[1]
+    assert hm["data"][0]["type"] == "heatmap"
+    assert len(hm["data"][0]["y"]) == enriched["industry"].nunique()
+    # the under/over-served table lists every state
+    assert len(at.dataframe[0].value) == enriched["state"].nunique()
+
+
+def test_segment_filter_and_product_line(enriched):
+    at = open_page()
+    at.multiselect(key="ws_segment").set_value(["Enterprise"]).run()
+    assert not at.exception
+    n = int((enriched[X.segment] == "Enterprise").sum())
+    assert metric(at, "Accounts") == f"{n:,}"
+    figs = figures(at)
+    assert len(arr(figs[0]["data"][1]["lat"])) == n
+    before = metric(at, "Potential")
+    at.selectbox(key="ws_product").set_value("Analytics").run()
+    assert not at.exception
+    assert metric(at, "Potential") != before
+    # colour points by segment: still one points trace
+    at.radio(key="ws_colour").set_value("segment").run()
+    assert [t["type"] for t in figures(at)[0]["data"]] == ["choroplethmap", "scattermap"]
+
+
+def test_county_level_and_metric(enriched):
+    at = open_page()
+    at.radio(key="ws_level").set_value("county").run()
+    at.selectbox(key="ws_metric").set_value("coverage").run()
+    assert not at.exception
+    m = figures(at)[0]
+    locs = m["data"][0]["locations"]
+    assert all(len(x) == 5 and x.isdigit() for x in locs)
+    assert len(locs) == enriched["county"].dropna().nunique()
+    assert m["layout"]["map"]["layers"], "state outlines over counties"
+    at.selectbox(key="ws_by").set_value("segment").run()
+    assert set(at.dataframe[0].value["group"]) == set(enriched[X.segment])
+
+
+def test_empty_filter_shows_a_warning_not_a_traceback(enriched):
+    ct = enriched.groupby([X.segment, X.tier]).size().unstack(fill_value=0)
+    empty = [(s, t) for s in ct.index for t in "ABCD" if ct.loc[s].get(t, 0) == 0]
+    if not empty:
+        pytest.skip("every segment x tier has accounts")
+    seg, tier = empty[0]
+    at = open_page()
+    at.multiselect(key="ws_segment").set_value([seg]).run()
+    at.multiselect(key="ws_tier").set_value([tier]).run()
+    assert not at.exception
+    assert any("No account matches" in w.value for w in at.warning)
+    assert not at.get("plotly_chart")
+
+
+def test_uses_the_active_scoring_settings(enriched):
+    base = ScoringConfig()
+    double = base.with_(products=tuple(ProductModel(m.product, m.price_per_seat * 2, m.adoption) for m in base.products))
+    at1 = open_page()
+    at2 = open_page({"scoring": double})
+    assert metric(at1, "Potential") != metric(at2, "Potential")
