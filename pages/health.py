@@ -33,13 +33,12 @@ def money(x) -> str:
     if x is None or (isinstance(x, float) and not math.isfinite(x)) or pd.isna(x):
         return "n/a"
     a = abs(x)
-    if a >= 1e9:
-        return f"${x / 1e9:,.2f}B"
-    if a >= 1e6:
-        return f"${x / 1e6:,.2f}M"
-    if a >= 1e3:
-        return f"${x / 1e3:,.1f}K"
-    return f"${x:,.0f}"
+    sign = "-" if x < 0 else ""
+    for div, unit in ((1e9, "B"), (1e6, "M"), (1e3, "K")):
+        if a >= div:
+            v = a / div
+            return sign + (f"${v:,.0f}{unit}" if v >= 100 else (f"${v:.1f}{unit}" if v >= 10 else f"${v:.2f}{unit}"))
+    return f"{sign}${a:,.0f}"
 
 
 def pct(x) -> str:
@@ -47,7 +46,7 @@ def pct(x) -> str:
 
 
 def times(x) -> str:
-    return "quota met" if x is None or pd.isna(x) else ("n/a" if not math.isfinite(x) else f"{x:.1f}x")
+    return "met" if x is None or pd.isna(x) else ("n/a" if not math.isfinite(x) else f"{x:.1f}x")
 
 
 def days(x) -> str:
@@ -56,6 +55,20 @@ def days(x) -> str:
 
 def num(x) -> str:
     return "n/a" if x is None or pd.isna(x) else f"{x:,.0f}"
+
+
+def day(x) -> str:
+    return "" if x is None or pd.isna(x) else f"{pd.Timestamp(x):%Y-%m-%d}"
+
+
+def styled(df: pd.DataFrame, money_cols=(), pct_cols=(), **other):
+    """A Styler with the page's number formats (Streamlit shows the Styler's text, sorts on values)."""
+    fmt = {**{c: money for c in money_cols if c in df}, **{c: pct for c in pct_cols if c in df},
+           **{c: f for c, f in other.items() if c in df}}
+    for c in df.columns:
+        if c not in fmt and pd.api.types.is_datetime64_any_dtype(df[c]):
+            fmt[c] = day
+    return df.style.format(fmt, na_rep="n/a")
 
 
 # --------------------------------------------------------------------------------------------
@@ -193,18 +206,18 @@ st.subheader(f"{'Filtered team' if mask.sum() < len(kp_all) else 'Team'}: {len(k
 cards = [
     ("Closed-won", money(team[K.won_revenue]), f"of {money(team[K.quota])} quota"),
     ("Attainment", pct(team[K.attainment]), "won / pro-rated quota"),
-    ("Pipeline coverage", times(team[K.coverage]), f"{money(team[K.coverage_pipeline])} open / {money(team[K.quota_to_close])} to close"),
+    ("Coverage", times(team[K.coverage]), f"{money(team[K.coverage_pipeline])} open / {money(team[K.quota_to_close])} to close"),
     ("Win rate", pct(team[K.win_rate]), f"{num(team[K.won_count])} won of {num(team[K.closed_count])} closed"),
     ("Avg sales cycle", days(team[K.avg_cycle_days]), f"avg deal {money(team[K.avg_deal_size])}"),
     ("Reps flagged", f"{n_flagged} of {len(kp)}", f"{len(flags)} flags, {int((flags['severity'] == 'high').sum())} high"),
 ]
 cards2 = [
     ("Accounts", num(team[K.accounts]), f"{pct(team[K.untouched_share])} untouched in {thresholds.untouched_months} mo"),
-    ("ARR (renewal base)", money(team[K.arr]), "on the reps' books"),
+    ("ARR", money(team[K.arr]), "renewal base on the reps' books"),
     ("Potential", money(team[K.potential]), "from scoring"),
     ("Whitespace", money(team[K.whitespace]), "potential not yet bought"),
     ("Open pipeline", money(team[K.open_pipeline]), "all open deals on the books"),
-    ("Workload vs fair share", pct(team[K.load_index]), "100% = the filtered reps' share"),
+    ("Load vs fair", pct(team[K.load_index]), "workload / fair share by capacity x ramp; 100% = even"),
 ]
 for row in (cards, cards2):
     cols = st.columns(len(row))
@@ -262,26 +275,20 @@ styler = (table.style
           .map(_bg_attain, subset=["Attainment"]).map(_bg_cov, subset=["Coverage"])
           .map(_bg_load, subset=["Load vs fair"]).map(_bg_untouched, subset=["Untouched"])
           .apply(_bg_flags, subset=["Flags"], axis=0)
-          .format({c: money for c in ("Closed-won", "Quota", "Open pipeline", "Avg deal", "ARR", "Potential", "Whitespace")})
-          .format({c: pct for c in ("Attainment", "Win rate", "Win rate ($)", "Load vs fair", "Untouched")})
-          .format({"Coverage": times, "Cycle (d)": lambda v: "n/a" if pd.isna(v) else f"{v:,.0f}",
-                   "Accounts": num, "Workload": lambda v: f"{v:,.1f}"}))
-money_cfg = st.column_config.NumberColumn(format="dollar")
+          .format({**{c: money for c in ("Closed-won", "Quota", "Open pipeline", "Avg deal", "ARR", "Potential", "Whitespace")},
+                   **{c: pct for c in ("Attainment", "Win rate", "Win rate ($)", "Load vs fair", "Untouched")},
+                   "Coverage": times, "Cycle (d)": lambda v: "n/a" if pd.isna(v) else f"{v:,.0f}",
+                   "Accounts": num, "Workload": lambda v: f"{v:,.1f}"}, na_rep="n/a"))
 st.markdown("**Reps** · click a header to sort; colours: red = needs action, amber = watch.")
 st.dataframe(
     styler, hide_index=True, key="health_rep_table",
-    column_config={
-        "Closed-won": money_cfg, "Quota": money_cfg, "Open pipeline": money_cfg, "Avg deal": money_cfg,
-        "ARR": money_cfg, "Potential": money_cfg, "Whitespace": money_cfg,
-        "Attainment": st.column_config.NumberColumn(format="percent"),
-        "Win rate": st.column_config.NumberColumn(format="percent"),
-        "Win rate ($)": st.column_config.NumberColumn(format="percent"),
-        "Load vs fair": st.column_config.NumberColumn(format="percent", help="Workload / fair share by capacity x ramp"),
-        "Untouched": st.column_config.NumberColumn(format="percent", help=f"No opportunity created in {thresholds.untouched_months} months"),
-        "Coverage": st.column_config.NumberColumn(format="%.1fx", help="Open pipeline in/after the period / quota still to close; empty = quota met"),
-        "Cycle (d)": st.column_config.NumberColumn(format="%.0f"),
-        "Accounts": st.column_config.NumberColumn(format="%d"),
-        "Workload": st.column_config.NumberColumn(format="%.1f"),
+    column_config={  # number formats come from the Styler above; these add help and widths
+        "Rep": st.column_config.TextColumn(pinned=True),
+        "Quota": st.column_config.Column(help="Annual quota pro-rated to the period"),
+        "Load vs fair": st.column_config.Column(help="Workload / fair share by capacity x ramp"),
+        "Untouched": st.column_config.Column(help=f"Share of accounts with no opportunity created in {thresholds.untouched_months} months"),
+        "Coverage": st.column_config.Column(help="Open pipeline in/after the period / quota still to close; 'quota met' when nothing is left"),
+        "Win rate ($)": st.column_config.Column(help="Won amount / closed amount"),
         "Flags": st.column_config.TextColumn(width="large"),
     },
 )
@@ -289,19 +296,13 @@ st.dataframe(
 with st.expander(f"Rollups by manager, segment and region ({len(flags)} flags listed below)"):
     by = st.segmented_control("Roll up by", ["manager", "segment", "region"], default="manager", key="health_rollup_by") or "manager"
     ru = rollup_kpis(kp, by=by)
-    st.dataframe(pd.DataFrame({
+    st.dataframe(styled(pd.DataFrame({
         by.title(): ru[K.group], "Reps": ru["reps"], "Closed-won": ru[K.won_revenue], "Quota": ru[K.quota],
         "Attainment": ru[K.attainment], "Coverage": ru[K.coverage], "Win rate": ru[K.win_rate],
         "Cycle (d)": ru[K.avg_cycle_days], "Accounts": ru[K.accounts], "ARR": ru[K.arr],
         "Whitespace": ru[K.whitespace], "Load vs fair": ru[K.load_index], "Untouched": ru[K.untouched_share],
-    }), hide_index=True, key="health_rollup_table", column_config={
-        "Closed-won": money_cfg, "Quota": money_cfg, "ARR": money_cfg, "Whitespace": money_cfg,
-        "Attainment": st.column_config.NumberColumn(format="percent"),
-        "Win rate": st.column_config.NumberColumn(format="percent"),
-        "Load vs fair": st.column_config.NumberColumn(format="percent"),
-        "Untouched": st.column_config.NumberColumn(format="percent"),
-        "Coverage": st.column_config.NumberColumn(format="%.1fx"), "Cycle (d)": st.column_config.NumberColumn(format="%.0f"),
-    })
+    }), ("Closed-won", "Quota", "ARR", "Whitespace"), ("Attainment", "Win rate", "Load vs fair", "Untouched"),
+        Coverage=times, **{"Cycle (d)": num, "Accounts": num}), hide_index=True, key="health_rollup_table")
     names = dict(zip(kp[K.rep_id], kp[K.name]))
     st.markdown("**All flags**")
     st.dataframe(flags.assign(rep=flags[K.rep_id].map(names))[["rep", K.rep_id, "flag", "severity", "reason"]],
@@ -344,12 +345,16 @@ with t_charts:
         c3.info("Every rep has met the period's quota (or has none): no coverage to show.")
     else:
         vals = cov[K.coverage].fillna(0.0)
+        cap = max(4 * thresholds.min_coverage, 4.0)
         colours = ["#dc2626" if v < thresholds.min_coverage / 2 else "#f59e0b" if v < thresholds.min_coverage else "#16a34a" for v in vals]
-        fig = go.Figure(go.Bar(x=vals, y=cov[K.name], orientation="h", marker_color=colours,
-                               hovertemplate="%{y}: %{x:.1f}x<extra></extra>"))
-        fig.add_vline(x=thresholds.min_coverage, line_dash="dash", annotation_text=f"{thresholds.min_coverage:g}x")
-        fig.update_layout(title="Pipeline coverage (reps with quota still to close)", xaxis_title="Coverage (x)",
-                          height=max(320, 22 * len(cov) + 80), margin=dict(l=10, r=10, t=50, b=10))
+        fig = go.Figure(go.Bar(x=vals.clip(upper=cap), y=cov[K.name], orientation="h", marker_color=colours,
+                               text=[f"{v:.1f}x" for v in vals], textposition="outside", cliponaxis=False,
+                               customdata=vals, hovertemplate="%{y}: %{customdata:.1f}x<extra></extra>"))
+        fig.add_vline(x=thresholds.min_coverage, line_dash="dash", annotation_text=f"target {thresholds.min_coverage:g}x",
+                      annotation_position="bottom right")
+        fig.update_layout(title=f"Pipeline coverage (reps with quota still to close; axis capped at {cap:g}x)",
+                          xaxis=dict(title="Coverage (x)", range=[0, cap * 1.15]),
+                          height=max(320, 20 * len(cov) + 90), margin=dict(l=10, r=30, t=50, b=10))
         c3.plotly_chart(fig, key="health_cov_bars")
 
     tr = _trend(ds, dataset_version(), tuple(kp[K.rep_id]), 8, as_of.isoformat())
@@ -358,12 +363,15 @@ with t_charts:
                          hovertemplate="%{x}: $%{y:,.0f}<extra></extra>"), secondary_y=False)
     fig.add_trace(go.Scatter(x=tr["quarter"], y=tr["pipeline_created"], name="Pipeline created", mode="lines+markers",
                              line=dict(color="#9333ea")), secondary_y=False)
-    fig.add_trace(go.Scatter(x=tr["quarter"], y=tr[K.win_rate] * 100, name="Win rate (%)", mode="lines+markers",
-                             line=dict(color="#16a34a", dash="dot")), secondary_y=True)
-    fig.update_layout(title="Trend by quarter (deals stay with who sold them)", height=max(320, 22 * len(cov) + 80) if not cov.empty else 360,
+    fig.add_trace(go.Scatter(x=tr["quarter"], y=tr[K.win_rate] * 100, name="Win rate", mode="lines+markers",
+                             line=dict(color="#16a34a", dash="dot"), hovertemplate="%{x}: %{y:.0f}%<extra></extra>"),
+                  secondary_y=True)
+    wr_max = float((tr[K.win_rate] * 100).max()) if tr[K.win_rate].notna().any() else 50.0
+    fig.update_layout(title=f"Trend by quarter to {as_of:%d %b %Y} (deals stay with who sold them)", height=420,
                       margin=dict(l=10, r=10, t=50, b=10), legend=dict(orientation="h", y=-0.15))
-    fig.update_yaxes(title_text="$", secondary_y=False)
-    fig.update_yaxes(title_text="Win rate (%)", secondary_y=True, rangemode="tozero")
+    fig.update_yaxes(title_text="$", secondary_y=False, rangemode="tozero")
+    fig.update_yaxes(title_text="Win rate", secondary_y=True, range=[0, max(wr_max * 1.3, 10)], ticksuffix="%",
+                     showgrid=False, tickmode="auto")
     c4.plotly_chart(fig, key="health_trend")
 
 with t_rep:
@@ -392,15 +400,17 @@ with t_rep:
         pipe = rep_pipeline(opps, ds.accounts, rid, owner=owner)
         b1, b2 = st.columns([3, 2])
         b1.markdown(f"**Accounts ({len(book)})** · most whitespace first")
-        b1.dataframe(book, hide_index=True, key="health_drill_accounts", height=360, column_config={
-            A.arr: money_cfg, X.potential: money_cfg, X.whitespace: money_cfg, A.open_pipeline: money_cfg,
-            "last_opportunity": st.column_config.DateColumn("last opp created"),
-            X.workload: st.column_config.NumberColumn(format="%.1f"),
-        })
+        b1.dataframe(styled(book, (A.arr, X.potential, X.whitespace, A.open_pipeline),
+                            **{X.workload: lambda v: f"{v:.1f}"}),
+                     hide_index=True, key="health_drill_accounts", height=360,
+                     column_order=[A.name, X.tier, X.whitespace, X.potential, A.arr, A.open_pipeline, "last_opportunity",
+                                   K.untouched, X.workload, A.state, A.industry, A.account_id],
+                     column_config={"last_opportunity": st.column_config.Column("last opp created")})
         b2.markdown(f"**Open pipeline ({len(pipe)} deals, {money(pipe[O.amount].sum() if len(pipe) else 0)})**")
-        b2.dataframe(pipe.drop(columns=[O.account_id]), hide_index=True, key="health_drill_pipeline", height=360,
-                     column_config={O.amount: money_cfg, O.created_date: st.column_config.DateColumn("created"),
-                                    O.close_date: st.column_config.DateColumn("expected close")})
+        b2.dataframe(styled(pipe.drop(columns=[O.account_id]), (O.amount,)), hide_index=True,
+                     key="health_drill_pipeline", height=360,
+                     column_config={O.created_date: st.column_config.Column("created"),
+                                    O.close_date: st.column_config.Column("expected close")})
         ws = book.dropna(subset=[X.whitespace]).head(15) if book[X.whitespace].notna().any() else book.iloc[0:0]
         if len(ws):
             fig = go.Figure(go.Bar(x=ws[X.whitespace], y=ws[A.name], orientation="h", marker_color="#0d9488",
@@ -434,10 +444,13 @@ with t_bal:
 with t_quota:
     today_total = float(pd.to_numeric(kp[K.quota_annual], errors="coerce").fillna(0).sum())
     q1, q2, q3 = st.columns([1.3, 1.3, 1])
+    # keyed on the filtered reps: a new filter starts from their own quotas
     top = q1.number_input("Top-down annual number ($)", min_value=0.0, value=today_total, step=100_000.0,
-                          format="%.0f", key="health_topdown")
-    basis = q2.selectbox("Spread by", QUOTA_BASES, key="health_quota_basis", format_func={
-        "potential_capacity": "Potential and capacity", "potential": "Potential only", "capacity": "Capacity x ramp only"}.get)
+                          format="%.0f", key=f"health_topdown_{len(kp)}_{int(today_total)}",
+                          help="Defaults to the sum of the shown reps' annual quotas today.")
+    basis_labels = {"potential_capacity": "Potential and capacity", "potential": "Potential only",
+                    "capacity": "Capacity x ramp only"}
+    basis = q2.selectbox("Spread by", QUOTA_BASES, key="health_quota_basis", format_func=basis_labels.get)
     weight = q3.slider("Weight on potential", 0.0, 1.0, 0.5, 0.05, key="health_quota_weight",
                        disabled=basis != "potential_capacity")
     try:
@@ -446,16 +459,15 @@ with t_quota:
         st.error(f"Quota suggestion: {exc}")
         sq = None
     if sq is not None:
-        st.caption(f"Spread of {money(top)} over {len(sq)} reps by {sq['basis'].iloc[0]}; today's quotas add up to "
+        used = basis_labels.get(sq["basis"].iloc[0], sq["basis"].iloc[0])
+        st.caption(f"Spread of {money(top)} over {len(sq)} reps by {used.lower()}; today's quotas add up to "
                    f"{money(today_total)}.")
         fig = go.Figure([go.Bar(x=sq[K.name], y=sq["quota_today"], name="Today", marker_color="#94a3b8"),
                          go.Bar(x=sq[K.name], y=sq["suggested_quota"], name="Suggested", marker_color="#2563eb")])
         fig.update_layout(barmode="group", height=360, margin=dict(l=10, r=10, t=30, b=10), legend=dict(orientation="h", y=1.1))
         st.plotly_chart(fig, key="health_quota_chart")
-        st.dataframe(sq.rename(columns={K.name: "rep"}), hide_index=True, key="health_quota_table", column_config={
-            "quota_today": money_cfg, "suggested_quota": money_cfg, "change": money_cfg,
-            "share": st.column_config.NumberColumn(format="percent"),
-            "change_pct": st.column_config.NumberColumn(format="percent")})
+        st.dataframe(styled(sq.drop(columns=["basis"]).rename(columns={K.name: "rep"}), ("quota_today", "suggested_quota", "change"),
+                            ("share", "change_pct")), hide_index=True, key="health_quota_table")
 
 with t_thr:
     st.markdown("Thresholds of the health flags. They apply to every rep and are kept for this session.")
