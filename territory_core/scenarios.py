@@ -172,7 +172,11 @@ def dataset_fingerprint(dataset: Dataset) -> str:
         d = df.reindex(sorted(df.columns), axis=1).reset_index(drop=True)
         h.update(("|".join(map(str, d.columns))).encode())
         if len(d):
-            h.update(pd.util.hash_pandas_object(d.astype("string"), index=False).to_numpy().tobytes())
+            try:
+                hashed = pd.util.hash_pandas_object(d, index=False)
+            except TypeError:  # unhashable cells (lists...): fall back to their text
+                hashed = pd.util.hash_pandas_object(d.astype("string"), index=False)
+            h.update(hashed.to_numpy().tobytes())
     return h.hexdigest()[:16]
 
 
@@ -580,25 +584,21 @@ def _haversine_km(lat1, lon1, lat2, lon2):
 
 
 def rep_loads(dataset: Dataset, scenario: Scenario, enriched: pd.DataFrame | None = None,
-              metrics: list[str] | None = None) -> pd.DataFrame:
+              metrics: list[str] | None = None, *, _reps: pd.DataFrame | None = None) -> pd.DataFrame:
     """Per active rep and metric: rep_id, name, metric, value, target, deviation (value/target - 1).
     Targets split each metric's total by capacity x ramp over the scenario's active reps
     (after its events: leavers excluded, new hires included). ``metrics``: account columns (and
     ``account_count``); default: arr, potential, whitespace, open pipeline, workload when present,
     the scenario's balance metrics, and account count."""
     asg = _need_assignment(scenario)
-    try:
-        reps = apply_events(dataset, scenario.events, enriched).reps
-    except EventError:
-        reps = dataset.reps.copy()
-        reps[R.active] = reps[R.active] if R.active in reps.columns else True
-    accounts = (enriched if enriched is not None else dataset.accounts).copy()
-    accounts[X.account_count] = 1.0
+    reps = _reps if _reps is not None else _scenario_reps(dataset, scenario, enriched)
+    accounts = enriched if enriched is not None else dataset.accounts
     if metrics is None:
         metrics = _metric_columns(accounts, [c for c, _ in balance_metrics(scenario, accounts)])
     else:
         metrics = [c for c in dict.fromkeys(metrics) if c in accounts.columns]
-    acc = accounts[[A.account_id] + metrics].copy()
+    acc = accounts[[A.account_id] + [c for c in metrics if c != X.account_count]].copy()
+    acc[X.account_count] = 1.0
     acc[A.account_id] = acc[A.account_id].astype("string")
     acc = acc.drop_duplicates(A.account_id)
     a = asg[[S.account_id, S.rep_id]].copy()
@@ -609,18 +609,40 @@ def rep_loads(dataset: Dataset, scenario: Scenario, enriched: pd.DataFrame | Non
     active[R.rep_id] = active[R.rep_id].astype("string")
     cap = pd.to_numeric(active[R.capacity], errors="coerce").fillna(1.0) * pd.to_numeric(active[R.ramp], errors="coerce").fillna(1.0)
     share = cap / cap.sum() if cap.sum() > 0 else pd.Series(1.0 / max(len(active), 1), index=active.index)
-    rows = []
+    rids = active[R.rep_id].astype(str).to_numpy()
+    names = active[R.name].astype("string").fillna(pd.Series(rids, index=active.index, dtype="string")).astype(str).to_numpy()
+    share = share.to_numpy(dtype=float)
+    on_active = m[S.rep_id].isin(rids).fillna(False).to_numpy(dtype=bool)
+    frames = []
     for metric in metrics:
         vals = pd.to_numeric(m[metric], errors="coerce").fillna(0.0)
-        per = vals.groupby(m[S.rep_id]).sum()
-        total = float(vals[m[S.rep_id].isin(active[R.rep_id])].sum())
-        for (_, r), sh in zip(active.iterrows(), share):
-            rid = str(r[R.rep_id])
-            v = float(per.get(rid, 0.0))
-            tgt = total * float(sh)
-            rows.append({"rep_id": rid, "name": str(r[R.name]) if pd.notna(r[R.name]) else rid, "metric": metric,
-                         "value": v, "target": tgt, "deviation": (v / tgt - 1.0) if tgt > 0 else 0.0})
-    return pd.DataFrame(rows, columns=["rep_id", "name", "metric", "value", "target", "deviation"])
+        per = vals.groupby(m[S.rep_id]).sum().reindex(rids).fillna(0.0).to_numpy(dtype=float)
+        tgt = float(vals.to_numpy(dtype=float)[on_active].sum()) * share
+        with np.errstate(divide="ignore", invalid="ignore"):
+            dev = np.where(tgt > 0, per / np.where(tgt > 0, tgt, 1.0) - 1.0, 0.0)
+        frames.append(pd.DataFrame({"rep_id": rids, "name": names, "metric": metric, "value": per, "target": tgt,
+                                    "deviation": dev}))
+    if not frames:
+        return pd.DataFrame(columns=["rep_id", "name", "metric", "value", "target", "deviation"])
+    return pd.concat(frames, ignore_index=True)
+
+
+def _scenario_reps(dataset: Dataset, scenario: Scenario, enriched: pd.DataFrame | None = None) -> pd.DataFrame:
+    """The reps after the scenario's events (the dataset's reps when an event cannot apply)."""
+    if not scenario.events:
+        reps = dataset.reps.copy()
+    else:
+        try:
+            return apply_events(dataset, scenario.events, enriched).reps
+        except EventError:
+            reps = dataset.reps.copy()
+    if R.active not in reps.columns:
+        reps[R.active] = True
+    reps[R.active] = reps[R.active].astype("boolean").fillna(True)
+    for col in (R.capacity, R.ramp):
+        if col not in reps.columns:
+            reps[col] = 1.0
+    return reps
 
 
 def _gini(values) -> float:
@@ -651,7 +673,8 @@ def scenario_kpis(dataset: Dataset, scenario: Scenario, enriched: pd.DataFrame |
     """
     asg = _need_assignment(scenario)
     accounts = enriched if enriched is not None else dataset.accounts
-    loads = rep_loads(dataset, scenario, enriched)
+    reps_after = _scenario_reps(dataset, scenario, enriched)
+    loads = rep_loads(dataset, scenario, enriched, _reps=reps_after)
     bm = dict(balance_metrics(scenario, accounts, tolerance))
     balance = {}
     cvs = []
@@ -707,10 +730,7 @@ def scenario_kpis(dataset: Dataset, scenario: Scenario, enriched: pd.DataFrame |
         out["whitespace_per_rep"] = {"mean": float(ws.mean()), "min": float(ws.min()), "max": float(ws.max())}
     # Travel: account to its rep's home, great-circle km.
     if {A.lat, A.lon} <= set(acc.columns):
-        try:
-            reps = apply_events(dataset, scenario.events, enriched).reps
-        except EventError:
-            reps = dataset.reps
+        reps = reps_after
         if {R.home_lat, R.home_lon} <= set(reps.columns):
             home = reps.assign(**{R.rep_id: reps[R.rep_id].astype("string")}).drop_duplicates(R.rep_id).set_index(R.rep_id)
             hl = pd.to_numeric(home[R.home_lat], errors="coerce").reindex(rep_now).to_numpy(dtype=float)
