@@ -177,6 +177,7 @@ class SolveResult:
     fixes: list = field(default_factory=list)
     notes: list = field(default_factory=list)
     settings: dict = field(default_factory=dict)
+    lp_bound: float | None = None             # the LP relaxation's optimum (a lower bound)
 
     @property
     def ok(self) -> bool:
@@ -202,7 +203,7 @@ class SolveResult:
             "moves": int(self.moves), "arr_moved": num(self.arr_moved),
             "max_deviation": {k: num(v) for k, v in self.max_deviation.items()},
             "reps": reps, "explanation": list(self.explanations), "fixes": list(self.fixes),
-            "notes": list(self.notes), "settings": self.settings,
+            "notes": list(self.notes), "settings": self.settings, "lp_bound": num(self.lp_bound),
         }
 
 
@@ -471,6 +472,7 @@ def solve(accounts: pd.DataFrame, reps: pd.DataFrame, settings: SolverSettings |
         gap = 0.0
     say("report", 0.95)
     res = _result_from(p, settings, assign, status, obj, bound, gap, solver_name, build, solve_s, sdict)
+    res = replace(res, lp_bound=None if lp is None else lp.bound)
     say("done", 1.0)
     return res
 

@@ -117,7 +117,7 @@ def bench_one(n: int, r: int, time_limit: float = 300.0, seed: int = 7, toleranc
     row = {"size": f"{n}x{r}", "build_s": round(res.build_seconds, 2), "solve_s": round(res.solve_seconds, 2),
            "total_s": round(wall, 2), "status": res.status,
            "gap": None if res.gap is None else round(res.gap, 5), "moves": res.moves,
-           "lp_bound_moves": None if res.bound is None else round(res.bound, 2),
+           "lp_bound_moves": None if res.lp_bound is None else round(res.lp_bound, 2),
            "worst_dev": round(max(res.max_deviation.values()), 4) if res.max_deviation else None}
     for k, v in res.max_deviation.items():
         row[f"dev_{k}"] = round(v, 4)
