@@ -448,9 +448,14 @@ class ScenarioStore:
         by = row.saved_by if row else None
         at = _utc(row.saved_at) if row else None
         when = f" at {at:%Y-%m-%d %H:%M} UTC" if at else ""
-        base = f"version {expected}" if expected is not None else "an unsaved copy"
-        msg = (f"Not saved: {by or 'someone'} saved {name!r} as version {latest}{when}, after the {base} you "
-               f"were editing. Reload to see their changes, or save yours as a copy; nothing was overwritten.")
+        if expected is not None:
+            msg = (f"Not saved: {by or 'someone'} saved {name!r} as version {latest}{when}, after the version "
+                   f"{expected} you were editing. Reload to see their changes, or save yours as a copy; "
+                   "nothing was overwritten.")
+        else:
+            msg = (f"Not saved: {name!r} already has version {latest} (saved by {by or 'someone'}{when}) and this "
+                   "save did not say which version it was based on. Reload it, or save yours as a copy; "
+                   "nothing was overwritten.")
         return ConflictError(msg, scenario_id=sid, name=name, expected_version=expected, latest_version=latest,
                              latest_saved_by=by, latest_saved_at=at)
 

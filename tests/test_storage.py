@@ -256,3 +256,19 @@ def test_bad_urls_give_clear_errors_without_passwords():
     with pytest.raises(StorageError) as ei:
         ScenarioStore("postgresql+psycopg://bob:s3cret@127.0.0.1:1/nodb")
     assert "s3cret" not in str(ei.value) and "TERRITORY_DB_URL" in str(ei.value)
+
+
+def test_postgres_fixture_explains_why_it_cannot_start(monkeypatch):
+    import conftest_pg
+
+    monkeypatch.setattr(conftest_pg.glob, "glob", lambda pattern: [])
+    monkeypatch.setattr(conftest_pg.shutil, "which", lambda name: None)
+    with pytest.raises(RuntimeError, match="no PostgreSQL server binaries"):
+        conftest_pg._start_local()
+
+
+def test_conflict_message_without_expected_version(store, ds):
+    v1 = store.save(_scenario(ds), user="alice", expected_version=None)
+    with pytest.raises(ConflictError, match="did not say which version") as ei:
+        store.save(v1.with_(version=None), user="bob")
+    assert ei.value.latest_version == 1 and "alice" in str(ei.value)
