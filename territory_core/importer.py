@@ -16,6 +16,7 @@ from __future__ import annotations
 import csv
 import io
 import os
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
@@ -173,10 +174,15 @@ def _finish_frame(df: pd.DataFrame, name: str, issues: list, table: str, max_row
                        f"Split the file or filter the export to at most {max_rows:,} rows."))
         return None
     data_cols = [c for c in df.columns if c != "_row"]
-    blank = df[data_cols].isna().all(axis=1)
-    if not blank.all() and df[data_cols].dtypes.eq(object).any():
-        txt = df[data_cols].astype("string")
-        blank = (txt.isna() | (txt.apply(lambda s: s.str.strip()) == "")).all(axis=1)
+    blank = pd.Series(True, index=df.index)
+    for c in data_cols:
+        s = df[c]
+        if pd.api.types.is_numeric_dtype(s) or pd.api.types.is_bool_dtype(s):
+            blank &= s.isna()
+        else:
+            blank &= (s.isna() | (s.astype("string").str.strip().fillna("") == "")).to_numpy()
+        if not blank.any():
+            break
     df = df.loc[~blank.to_numpy()].reset_index(drop=True)
     if df.empty:
         issues.append((ERROR, None, None, f"{name} has a header but no data rows.",
@@ -259,8 +265,11 @@ def read_table(src, table: str = "accounts", max_bytes: int = MAX_BYTES, max_row
                 bad_lines.append(len(fields))
                 return None
 
-            df = pd.read_csv(io.StringIO(text), sep=delim, dtype=str, keep_default_na=False, na_values=[],
-                             skip_blank_lines=False, nrows=max_rows + 1, engine="python", on_bad_lines=_bad)
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", pd.errors.ParserWarning)
+                df = pd.read_csv(io.StringIO(text), sep=delim, dtype=str, keep_default_na=False, na_values=[],
+                                 skip_blank_lines=False, nrows=max_rows + 1, engine="python", on_bad_lines=_bad,
+                                 index_col=False)
             if bad_lines:
                 issues.append((WARNING, None, None,
                                f"{len(bad_lines):,} rows have more fields than the header and were skipped "

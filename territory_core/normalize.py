@@ -367,7 +367,11 @@ def _accounts_geo(df: pd.DataFrame, report: ValidationReport) -> pd.DataFrame:
 
 def _accounts_extras(df: pd.DataFrame, report: ValidationReport) -> pd.DataFrame:
     if A.intent in df.columns:
-        df[A.intent] = pd.to_numeric(df[A.intent], errors="coerce").clip(0, 100)
+        s = pd.to_numeric(df[A.intent], errors="coerce")
+        bad = ((s < 0) | (s > 100)).fillna(False).to_numpy()
+        _report_bad(report, "accounts", df, bad, A.intent, WARNING, "Intent outside 0-100 (clipped to 0-100).",
+                    "Intent is a 0-100 score; rescale the column.")
+        df[A.intent] = s.clip(0, 100)
     for c, why in ((A.industry, "segmenting and scoring by industry"), (A.employees, "sizing and segments"),
                    (A.annual_revenue, "sizing and potential"), (A.owner_id, "today's territories"),
                    (A.arr, "customers vs prospects")):

@@ -176,12 +176,6 @@ def _range_warnings(df, tname, report):
             if neg.any():
                 report.add_rows(WARNING, tname, _rows(df, neg), c.name, f"Negative {c.name}.",
                                 f"Check the value; negative {c.name} is treated as is and may skew totals.")
-    if tname == "accounts" and A.intent in df.columns:
-        s = pd.to_numeric(df[A.intent], errors="coerce")
-        bad = ((s < 0) | (s > 100)).fillna(False).to_numpy()
-        if bad.any():
-            report.add_rows(WARNING, tname, _rows(df, bad), A.intent, "Intent outside 0-100.",
-                            "Intent is a 0-100 score; rescale the column (values are clipped to 0-100).")
     if tname == "reps":
         for c in (R.ramp,):
             if c in df.columns:
