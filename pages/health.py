@@ -279,19 +279,25 @@ styler = (table.style
                    **{c: pct for c in ("Attainment", "Win rate", "Win rate ($)", "Load vs fair", "Untouched")},
                    "Coverage": times, "Cycle (d)": lambda v: "n/a" if pd.isna(v) else f"{v:,.0f}",
                    "Accounts": num, "Workload": lambda v: f"{v:,.1f}"}, na_rep="n/a"))
-st.markdown("**Reps** · click a header to sort; colours: red = needs action, amber = watch.")
-st.dataframe(
-    styler, hide_index=True, key="health_rep_table",
+st.markdown("**Reps** · click a header to sort, select a row to drill into the rep (tab *Rep drill-down*); "
+            "colours: red = needs action, amber = watch.")
+event = st.dataframe(
+    styler, hide_index=True, key="health_rep_table", on_select="rerun", selection_mode="single-row",
     column_config={  # number formats come from the Styler above; these add help and widths
         "Rep": st.column_config.TextColumn(pinned=True),
         "Quota": st.column_config.Column(help="Annual quota pro-rated to the period"),
         "Load vs fair": st.column_config.Column(help="Workload / fair share by capacity x ramp"),
         "Untouched": st.column_config.Column(help=f"Share of accounts with no opportunity created in {thresholds.untouched_months} months"),
-        "Coverage": st.column_config.Column(help="Open pipeline in/after the period / quota still to close; 'quota met' when nothing is left"),
+        "Coverage": st.column_config.Column(help="Open pipeline in/after the period / quota still to close; 'met' when nothing is left"),
         "Win rate ($)": st.column_config.Column(help="Won amount / closed amount"),
         "Flags": st.column_config.TextColumn(width="large"),
     },
 )
+_rows = list(getattr(getattr(event, "selection", None), "rows", []) or [])
+_picked = kp[K.rep_id].iloc[_rows[0]] if _rows and _rows[0] < len(kp) else None
+if _picked is not None and _picked != st.session_state.get("_health_row_pick"):
+    st.session_state["health_drill_rep"] = _picked  # the drill-down selectbox below follows the row
+st.session_state["_health_row_pick"] = _picked
 
 with st.expander(f"Rollups by manager, segment and region ({len(flags)} flags listed below)"):
     by = st.segmented_control("Roll up by", ["manager", "segment", "region"], default="manager", key="health_rollup_by") or "manager"
@@ -418,6 +424,18 @@ with t_rep:
             fig.update_layout(title=f"Top whitespace accounts of {r[K.name]}", yaxis=dict(autorange="reversed"),
                               height=60 + 24 * len(ws), margin=dict(l=10, r=10, t=50, b=10), xaxis_title="Whitespace ($)")
             st.plotly_chart(fig, key="health_drill_ws")
+        rt = _trend(ds, dataset_version(), (rid,), 8, as_of.isoformat())
+        fig = make_subplots(specs=[[{"secondary_y": True}]])
+        fig.add_trace(go.Bar(x=rt["quarter"], y=rt[K.won_revenue], name="Closed-won", marker_color="#2563eb",
+                             hovertemplate="%{x}: $%{y:,.0f}<extra></extra>"), secondary_y=False)
+        fig.add_trace(go.Scatter(x=rt["quarter"], y=rt[K.win_rate] * 100, name="Win rate", mode="lines+markers",
+                                 line=dict(color="#16a34a", dash="dot"), hovertemplate="%{x}: %{y:.0f}%<extra></extra>"),
+                      secondary_y=True)
+        fig.update_layout(title=f"{r[K.name]}: closed-won and win rate by quarter (deals they sold)", height=320,
+                          margin=dict(l=10, r=10, t=50, b=10), legend=dict(orientation="h", y=-0.2))
+        fig.update_yaxes(title_text="$", secondary_y=False, rangemode="tozero")
+        fig.update_yaxes(title_text="Win rate", secondary_y=True, range=[0, 100], ticksuffix="%", showgrid=False)
+        st.plotly_chart(fig, key="health_drill_trend")
 
 with t_bal:
     avail = [m for m in BALANCE_METRICS if pd.to_numeric(kp[m], errors="coerce").notna().any()]

@@ -140,6 +140,14 @@ def test_filter_by_manager_and_drill_into_rep(ds):
     drill = [mm for mm in at.metric if mm.label == "Closed-won"][1]
     assert drill.value == money(row[K.won_revenue])
 
+    # selecting a row of the rep table drills into that rep
+    at.session_state["health_rep_table"] = {"selection": {"rows": [0], "columns": [], "cells": []}}
+    at.run()
+    assert at.selectbox(key="health_drill_rep").value == rep_table(at).index[0]
+    # the quota suggestion starts from the filtered reps' own quotas
+    top = [n for n in at.number_input if n.label.startswith("Top-down")][0]
+    assert top.value == pytest.approx(mine[K.quota_annual].sum())
+
 
 def test_period_year_and_balance_and_quota(ds):
     at = open_page()
