@@ -246,7 +246,7 @@ def _svg_bars(rows: pd.DataFrame, title: str, fmt, tolerance: float = 0.1, max_r
     for i, r in enumerate(rows.itertuples(index=False)):
         y = top + i * row_h
         lo, hi = r.target * (1 - tolerance), r.target * (1 + tolerance)
-        inside = lo <= r.value <= hi
+        inside = lo - 1e-9 * abs(r.target) <= r.value <= hi + 1e-9 * abs(r.target)
         color = "#3e7cb1" if inside else ("#d64545" if r.value > hi else "#f0b429")
         name = str(r.name)[:22]
         parts.append(f"<text x='{label_w - 6}' y='{y + 12}' font-size='11' text-anchor='end'>{_e(name)}</text>")
@@ -256,7 +256,7 @@ def _svg_bars(rows: pd.DataFrame, title: str, fmt, tolerance: float = 0.1, max_r
         parts.append(f"<line x1='{label_w + r.target * sx:.1f}' x2='{label_w + r.target * sx:.1f}' y1='{y}' "
                      f"y2='{y + row_h - 3}' stroke='#1f2933' stroke-width='1.5'/>")
         parts.append(f"<text x='{label_w + max(r.value, hi) * sx + 4:.1f}' y='{y + 12}' font-size='10' fill='#52606d'>"
-                     f"{_e(fmt(r.value))} ({r.deviation:+.0%})</text>")
+                     f"{_e(fmt(r.value))} ({r.deviation:+.1%})</text>")
     ly = top + row_h * len(rows) + 14
     parts.append(f"<rect x='{label_w}' y='{ly - 9}' width='14' height='9' fill='#e4e7eb'/>"
                  f"<text x='{label_w + 18}' y='{ly}' font-size='10' fill='#52606d'>target band +-{tolerance:.0%}; "
@@ -321,7 +321,8 @@ def scenario_summary_html(dataset: Dataset, scenario: Scenario, kpis: Mapping, *
         for metric, fmt in ((A.arr, _money), (X.potential, _money), (X.account_count, lambda v: f"{v:,.0f}")):
             sub = loads[loads["metric"] == metric]
             if len(sub):
-                svgs.append(_svg_bars(sub, f"{METRIC_LABELS.get(metric, metric)} per rep", fmt, tolerance))
+                tol = float(((kpis.get("balance") or {}).get(metric) or {}).get("tolerance", tolerance))
+                svgs.append(_svg_bars(sub, f"{METRIC_LABELS.get(metric, metric)} per rep", fmt, tol))
         charts = "<div class='grid'>" + "".join(f"<div>{s}</div>" for s in svgs[:2]) + "</div>"
         if len(svgs) > 2:
             charts += f"<div class='grid'><div>{svgs[2]}</div><div></div></div>"
