@@ -529,7 +529,8 @@ def balance_indices(values, targets=None, tolerance: float = 0.10) -> dict:
     res["cv"] = float(v.std(ddof=0) / mean) if mean != 0 else float("nan")
     res["gini"] = gini(v) if (v >= 0).all() else float("nan")
     mx, mn = v.max(), v.min()
-    res["max_min"] = float(mx / mn) if mn > 0 else (float("inf") if mx > 0 else float("nan"))
+    with np.errstate(over="ignore"):
+        res["max_min"] = float(np.float64(mx) / mn) if mn > 0 else (float("inf") if mx > 0 else float("nan"))
     tt = np.full(n, mean) if t is None else t[keep].to_numpy(dtype=float)
     with np.errstate(divide="ignore", invalid="ignore"):
         dev = np.where(tt != 0, np.abs(v - tt) / np.abs(tt), np.where(v == tt, 0.0, np.inf))
