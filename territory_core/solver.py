@@ -478,70 +478,85 @@ def solve(accounts: pd.DataFrame, reps: pd.DataFrame, settings: SolverSettings |
 
 
 def explain_infeasible(p: Prepared, settings, spec_deadline: float):
-    """No single cause found up front: solve an elastic model (extra tolerance per metric,
-    extra moves) and report the smallest change that makes the problem feasible."""
+    """No single cause found up front: for each limit that could stretch (each hard band's
+    tolerance, the move caps), solve an elastic model where only that limit may stretch, and
+    report the smallest stretch that makes the problem feasible (one alternative per limit)."""
     expl: list[str] = []
     fixes: list[dict] = []
-    try:
-        spec = build_spec(p, settings, elastic=True)
-        data = Data(p)
-        pu, pr = np.nonzero(p.elig)
-        rem = max(1.0, spec_deadline - time.monotonic())
-        if len(pu) <= EXACT_PAIRS:
-            res = solve_mip(spec, data, pu.astype(np.int64), pr.astype(np.int64), time_limit=rem, gap=1e-6,
-                            solver="highs" if settings.solver == "highs" else "cbc", seed=settings.seed)
-            sl = res.slack
-            exact = res.status == "optimal"
-        else:
-            lp = solve_lp(spec, data, pu.astype(np.int64), pr.astype(np.int64), deadline=time.monotonic() + rem,
-                          seed=settings.seed, price_all=False)
-            sl = lp.slack if lp.status == "optimal" else None
-            exact = False
-        if sl is not None:
-            for j, name in enumerate(spec.s_names):
-                v = float(sl[j])
-                if v <= 1e-7:
-                    continue
-                if name.startswith("extra_tol_"):
-                    m = int(name.rsplit("_", 1)[1])
-                    t = math.ceil((p.tol[m] + v) * 1000 - 1e-6) / 1000
-                    mname = p.metric_names[m]
-                    expl.append(f"The {mname} bands (±{p.tol[m]:.1%}) cannot all be met together with the other "
-                                f"settings; they need about ±{t:.1%}{'' if exact else ' or more'}.")
-                    fixes.append({"metric": mname, "tolerance": round(t, 3),
-                                  "why": f"widen the {mname} band from ±{p.tol[m]:.1%} to ±{t:.1%}"})
-                elif name == "extra_moves":
-                    need = int(math.ceil(settings.max_moves + v - 1e-6))
-                    expl.append(f"The move cap of {settings.max_moves} is too tight for the bands: "
-                                f"about {need} moves are needed.")
-                    fixes.append({"max_moves": need, "why": f"raise the move cap to {need}"})
-                elif name == "extra_arr":
-                    need = float(settings.max_arr_moved + v)
-                    expl.append(f"The cap on arr moved ({settings.max_arr_moved:,.0f}) is too tight: about "
-                                f"{need:,.0f} must move.")
-                    fixes.append({"max_arr_moved": math.ceil(need), "why": f"raise the arr-moved cap to {math.ceil(need):,}"})
-                elif name.startswith("extra_gain_") or name.startswith("extra_lost_"):
-                    r = int(name.rsplit("_", 1)[1])
-                    need = int(math.ceil(settings.max_moves_per_rep + v - 1e-6))
-                    expl.append(f"Rep {p.rep_ids[r]} needs to {'gain' if 'gain' in name else 'lose'} about "
-                                f"{need} accounts, more than the per-rep cap of {settings.max_moves_per_rep}.")
-                    fixes.append({"max_moves_per_rep": need, "why": f"raise the per-rep move cap to {need}"})
-    except Exception as exc:  # the explanation must never hide the status
-        expl.append(f"(Could not compute the smallest change: {exc})")
+    knobs = [f"tol:{m}" for m in range(len(p.metric_names)) if p.hard[m] and p.M[:, m].sum() > 0]
+    if settings.max_moves is not None:
+        knobs.append("moves")
+    if settings.max_arr_moved is not None:
+        knobs.append("arr")
+    if settings.max_moves_per_rep is not None:
+        knobs.append("per_rep")
+    data = Data(p)
+    pu, pr = np.nonzero(p.elig)
+    pu, pr = pu.astype(np.int64), pr.astype(np.int64)
+    tried = [(k,) for k in knobs]
+    if len(knobs) > 1:
+        tried.append(tuple(k for k in knobs if k.startswith("tol:")) or tuple(knobs))
+    found = False
+    for i, group in enumerate(tried):
+        if found and i == len(tried) - 1 and len(tried) > 1:
+            break  # the combined attempt is only for when no single knob works
+        rem = spec_deadline - time.monotonic()
+        if rem <= 0.2:
+            break
+        try:
+            spec = build_spec(p, settings, elastic=group)
+            share = max(0.5, rem / max(1, len(tried) - i))
+            if len(pu) <= EXACT_PAIRS:
+                res = solve_mip(spec, data, pu, pr, time_limit=share, gap=1e-6,
+                                solver="highs" if settings.solver == "highs" else "cbc", seed=settings.seed)
+                sl, exact = res.slack, res.status == "optimal"
+            else:
+                lp = solve_lp(spec, data, pu, pr, deadline=time.monotonic() + share, seed=settings.seed, price_all=False)
+                sl, exact = (lp.slack if lp.status == "optimal" else None), False
+        except Exception as exc:  # the explanation must never hide the status
+            expl.append(f"(Could not compute the smallest change: {exc})")
+            continue
+        if sl is None:
+            continue
+        found = True
+        more = "" if exact else " or more"
+        per_rep_need = 0
+        for j, name in enumerate(spec.s_names):
+            v = float(sl[j])
+            if name.startswith("extra_gain_") or name.startswith("extra_lost_"):
+                per_rep_need = max(per_rep_need, v)
+                continue
+            if v <= 1e-7:
+                continue
+            if name.startswith("extra_tol_"):
+                m = int(name.rsplit("_", 1)[1])
+                t = math.ceil((p.tol[m] + v) * 1000 - 1e-6) / 1000
+                mname = p.metric_names[m]
+                expl.append(f"The {mname} bands (±{p.tol[m]:.1%}) cannot all be met together with the other "
+                            f"settings; they need ±{t:.1%}{more}.")
+                fixes.append({"metric": mname, "tolerance": round(t, 3),
+                              "why": f"widen the {mname} band from ±{p.tol[m]:.1%} to ±{t:.1%}"})
+            elif name == "extra_moves":
+                need = int(math.ceil(settings.max_moves + v - 1e-6))
+                expl.append(f"The move cap of {settings.max_moves} is too tight for the bands: "
+                            f"{need}{more} moves are needed.")
+                fixes.append({"max_moves": need, "why": f"raise the move cap to {need}"})
+            elif name == "extra_arr":
+                need = math.ceil(settings.max_arr_moved + v - 1e-6)
+                expl.append(f"The cap on arr moved ({settings.max_arr_moved:,.0f}) is too tight: "
+                            f"{need:,.0f}{more} must move.")
+                fixes.append({"max_arr_moved": need, "why": f"raise the arr-moved cap to {need:,}"})
+        if per_rep_need > 1e-7:
+            need = int(math.ceil(settings.max_moves_per_rep + per_rep_need - 1e-6))
+            expl.append(f"The per-rep move cap of {settings.max_moves_per_rep} is too tight: some rep must gain or "
+                        f"lose {need}{more} accounts.")
+            fixes.append({"max_moves_per_rep": need, "why": f"raise the per-rep move cap to {need}"})
     if not expl:
         expl.append("No assignment satisfies every band, cap, lock and eligibility rule together; "
                     "widen the tolerances or relax a cap.")
-    # merge per-rep cap fixes into one
-    merged: dict = {}
-    out_fixes = []
-    for f in fixes:
-        if "max_moves_per_rep" in f:
-            if "max_moves_per_rep" not in merged or f["max_moves_per_rep"] > merged["max_moves_per_rep"]["max_moves_per_rep"]:
-                merged["max_moves_per_rep"] = f
-        else:
-            out_fixes.append(f)
-    out_fixes.extend(merged.values())
-    return expl, out_fixes
+    elif len(fixes) > 1:
+        expl.append("Any one of the changes above is enough on its own.")
+    return expl, fixes
 
 
 # ------------------------------------------------------------------------------- results

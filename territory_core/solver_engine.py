@@ -92,7 +92,10 @@ class Data:
                 np.where(hit, self.ka[i], z) if len(self.key) else z)
 
 
-def build_spec(p, settings, *, elastic: bool = False) -> Spec:
+def build_spec(p, settings, *, elastic=()) -> Spec:
+    """``elastic``: which limits may stretch, at a cost (for explaining infeasibility):
+    "tol:<metric index>", "moves", "arr", "per_rep"."""
+    elastic = set(elastic or ())
     U, R = p.elig.shape
     k = len(p.metric_names)
     lo: list[float] = []
@@ -157,9 +160,10 @@ def build_spec(p, settings, *, elastic: bool = False) -> Spec:
             continue
         for r in active_reps:
             T = p.target[r, m]
-            if p.hard[m] and not elastic:
+            el_m = f"tol:{m}" in elastic
+            if p.hard[m] and not el_m:
                 band[r, m] = new_rows(1, p.lower[r, m], p.upper[r, m])
-            elif p.hard[m] and elastic:
+            elif p.hard[m] and el_m:
                 el_hi[r, m] = new_rows(1, -INF, p.upper[r, m])
                 el_lo[r, m] = new_rows(1, p.lower[r, m], INF)
             else:
@@ -180,19 +184,19 @@ def build_spec(p, settings, *, elastic: bool = False) -> Spec:
                     wgt *= float(settings.balance_weight)
                 slack(wgt, [(dev[r, m], -1.0)], f"dplus_{r}_{m}")
                 slack(wgt, [(dev[r, m], 1.0)], f"dminus_{r}_{m}")
-        if elastic and p.hard[m]:
+        if f"tol:{m}" in elastic and p.hard[m]:
             rows_hi = [(el_hi[r, m], -p.target[r, m]) for r in active_reps if el_hi[r, m] >= 0]
             rows_lo = [(el_lo[r, m], p.target[r, m]) for r in active_reps if el_lo[r, m] >= 0]
             el_cols[m] = slack(1.0, rows_hi + rows_lo, f"extra_tol_{m}")
     moves_row = arr_row = -1
     if settings.max_moves is not None:
         moves_row = new_rows(1, -INF, float(settings.max_moves))
-        if elastic:
-            slack(1.0 / max(1.0, float(settings.max_moves)), [(moves_row, -1.0)], "extra_moves")
+        if "moves" in elastic:
+            slack(1.0, [(moves_row, -1.0)], "extra_moves")
     if settings.max_arr_moved is not None:
         arr_row = new_rows(1, -INF, float(settings.max_arr_moved))
-        if elastic:
-            slack(1.0 / max(1.0, float(settings.max_arr_moved)), [(arr_row, -1.0)], "extra_arr")
+        if "arr" in elastic:
+            slack(1.0, [(arr_row, -1.0)], "extra_arr")
     gain = np.full(R, -1)
     lost = np.full(R, -1)
     if settings.max_moves_per_rep is not None:
@@ -200,12 +204,15 @@ def build_spec(p, settings, *, elastic: bool = False) -> Spec:
         owned = np.bincount(p.prev_r, weights=p.prev_n, minlength=R)
         for r in active_reps:
             gain[r] = new_rows(1, -INF, cap)
-            if elastic:
-                slack(1.0 / max(cap, 1.0), [(gain[r], -1.0)], f"extra_gain_{r}")
+            if "per_rep" in elastic:
+                slack(1.0, [(gain[r], -1.0)], f"extra_gain_{r}")
             if owned[r] > cap:
                 lost[r] = new_rows(1, owned[r] - cap, INF)
-                if elastic:
-                    slack(1.0 / max(cap, 1.0), [(lost[r], 1.0)], f"extra_lost_{r}")
+                if "per_rep" in elastic:
+                    slack(1.0, [(lost[r], 1.0)], f"extra_lost_{r}")
+    if elastic:  # only the stretch counts: the smallest change, whatever it costs in moves
+        cost_disr = cost_dist = 0.0
+        sc = [c if nm.startswith("extra_") else 0.0 for c, nm in zip(sc, names)]
     return Spec(U, R, k, np.array(lo), np.array(hi), band, dev, el_hi, el_lo, moves_row, arr_row, gain, lost,
                 cost_disr, cost_dist, np.array(sc), np.array(sub), np.array(srow, dtype=np.int64),
                 np.array(scol, dtype=np.int64), np.array(sval), names)
