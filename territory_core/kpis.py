@@ -340,9 +340,19 @@ def rep_kpis(
     out[K.active] = _bool(reps, R.active).to_numpy() if R.active in reps else True
     idx = pd.Index(out[K.rep_id])
 
-    def per_rep(values: pd.Series, keys: pd.Series, fill=0.0) -> np.ndarray:
-        g = pd.Series(values.to_numpy(dtype=float), index=pd.Index(keys.to_numpy(dtype=object))).groupby(level=0).sum()
-        return g.reindex(idx).fillna(fill).to_numpy(dtype=float)
+    codes_cache: dict[int, np.ndarray] = {}
+
+    def per_rep(values: pd.Series, keys: pd.Series) -> np.ndarray:
+        """Sum ``values`` by rep (keys: rep_id per row; rows of unknown reps are dropped)."""
+        codes = codes_cache.get(id(keys))
+        if codes is None:
+            first = ~idx.duplicated()
+            c = idx[first].get_indexer(pd.Index(keys.astype(object).to_numpy()))
+            codes = np.where(c >= 0, np.flatnonzero(first)[np.maximum(c, 0)], -1)
+            codes_cache[id(keys)] = codes
+        v = np.asarray(values, dtype=float)
+        ok = codes >= 0
+        return np.bincount(codes[ok], weights=v[ok], minlength=len(idx)).astype(float)
 
     # ---- book metrics (account owner) ----
     acc_owner = account_owners(accounts, owner)
