@@ -1,0 +1,143 @@
+"""``python -m territory_core solve`` and ``benchmark``: options, outputs, exit codes, no tracebacks."""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from territory_core.__main__ import main
+from territory_core.commands.benchmark import parse_sizes
+from territory_core.commands.solve import parse_balance, Usage
+from territory_core.solver_bench import make_instance
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture
+def files(tmp_path):
+    acc, reps = make_instance(120, 4, seed=1)
+    acc["workload_index"] = (acc.index % 5 + 1).astype(float)
+    a, r = tmp_path / "accounts.csv", tmp_path / "reps.csv"
+    acc.to_csv(a, index=False)
+    reps.to_csv(r, index=False)
+    return a, r, tmp_path
+
+
+def test_solve_writes_assignments_and_report(files, capsys):
+    a, r, tmp = files
+    out, rep = tmp / "out.csv", tmp / "rep.json"
+    code = main(["solve", "--accounts", str(a), "--reps", str(r), "--balance", "workload_index:0.1", "arr:0.2",
+                 "--out", str(out), "--report", str(rep)])
+    assert code == 0
+    df = pd.read_csv(out)
+    assert list(df.columns) == ["account_id", "rep_id", "previous_rep_id", "moved", "reason"]
+    assert len(df) == 120
+    d = json.loads(rep.read_text())
+    for k in ("status", "objective", "bound", "gap", "build_seconds", "solve_seconds", "moves", "max_deviation", "reps"):
+        assert k in d
+    assert set(d["max_deviation"]) == {"workload_index", "arr"}
+    assert d["max_deviation"]["workload_index"] <= 0.1 + 1e-9
+    assert d["moves"] == int(df["moved"].sum())
+    assert "Optimal" in capsys.readouterr().out or d["status"] == "feasible"
+
+
+def test_balance_pairs_in_one_flag_or_several_are_the_same():
+    assert parse_balance([["a:0.05", "b:0.1"]]) == parse_balance([["a:0.05"], ["b:0.1"]]) == [("a", 0.05), ("b", 0.1)]
+    assert parse_balance([["a:5%"]]) == [("a", 0.05)]
+    with pytest.raises(Usage):
+        parse_balance([["a"]])
+    with pytest.raises(Usage):
+        parse_balance([["a:x"]])
+
+
+def test_config_toml_and_flags_override(files):
+    a, r, tmp = files
+    cfg = tmp / "s.toml"
+    cfg.write_text('objective = "disruption"\nmax_moves = 0\n[balance]\nworkload_index = 0.05\n')
+    rep = tmp / "rep.json"
+    code = main(["solve", "--accounts", str(a), "--reps", str(r), "--config", str(cfg), "--report", str(rep), "--quiet"])
+    d = json.loads(rep.read_text())
+    assert d["settings"]["max_moves"] == 0 and d["settings"]["metrics"][0]["column"] == "workload_index"
+    # skewed plan, no moves allowed: infeasible, exit 1 with the fix
+    assert code == 1 and d["status"] == "infeasible" and d["explanation"]
+    code = main(["solve", "--accounts", str(a), "--reps", str(r), "--config", str(cfg), "--max-moves", "500",
+                 "--report", str(rep), "--quiet"])
+    assert code == 0 and json.loads(rep.read_text())["settings"]["max_moves"] == 500
+
+
+def test_infeasible_exits_1_and_explains(files, capsys):
+    a, r, tmp = files
+    rep = tmp / "rep.json"
+    code = main(["solve", "--accounts", str(a), "--reps", str(r), "--balance", "account_count:0.05", "--max-moves", "3",
+                 "--report", str(rep), "--time-limit", "10"])
+    err = capsys.readouterr().err
+    d = json.loads(rep.read_text())
+    assert code == 1 and d["status"] == "infeasible"
+    assert d["explanation"] and "fix:" in err and "move cap" in err
+    need = next(f["max_moves"] for f in d["fixes"] if "max_moves" in f)
+    assert main(["solve", "--accounts", str(a), "--reps", str(r), "--balance", "account_count:0.05",
+                 "--max-moves", str(need), "--quiet"]) == 0
+    assert "Traceback" not in err
+
+
+@pytest.mark.parametrize("argv", [
+    ["--balance", "nope:0.1"],
+    ["--balance", "arr"],
+    ["--objective", "speed"],
+    ["--config", "missing.toml"],
+    ["--disruption-weight", "nope"],
+])
+def test_bad_usage_exits_2(files, capsys, argv):
+    a, r, _ = files
+    with pytest.raises(SystemExit) as e:
+        raise SystemExit(main(["solve", "--accounts", str(a), "--reps", str(r), *argv]))
+    assert e.value.code == 2
+    assert "Traceback" not in capsys.readouterr().err
+
+
+def test_missing_file_and_bad_toml_exit_2(files, capsys):
+    a, r, tmp = files
+    assert main(["solve", "--accounts", str(tmp / "nope.csv"), "--reps", str(r)]) == 2
+    bad = tmp / "bad.toml"
+    bad.write_text("objective = [")
+    assert main(["solve", "--accounts", str(a), "--reps", str(r), "--config", str(bad)]) == 2
+    assert "not valid TOML" in capsys.readouterr().err
+
+
+def test_map_renames_a_column(files):
+    a, r, tmp = files
+    df = pd.read_csv(a).rename(columns={"arr": "ARR__c"})
+    df.to_csv(a, index=False)
+    rep = tmp / "rep.json"
+    code = main(["solve", "--accounts", str(a), "--reps", str(r), "--map", "ARR__c=arr", "--balance", "arr:0.2",
+                 "--report", str(rep), "--quiet"])
+    assert code == 0 and "arr" in json.loads(rep.read_text())["max_deviation"]
+
+
+def test_python_dash_m_runs_without_traceback(files):
+    a, r, tmp = files
+    p = subprocess.run([sys.executable, "-m", "territory_core", "solve", "--accounts", str(a), "--reps", str(r),
+                        "--balance", "account_count:0.1", "--quiet"], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert p.returncode == 0, p.stderr
+    assert "Optimal" in p.stdout or "Feasible" in p.stdout
+    p = subprocess.run([sys.executable, "-m", "territory_core", "solve", "--accounts", str(a)], cwd=ROOT,
+                       capture_output=True, text=True, timeout=60)
+    assert p.returncode == 2 and "Traceback" not in p.stderr
+
+
+def test_benchmark_command_prints_a_table(capsys):
+    assert parse_sizes("1000x20, 10000x50") == [(1000, 20), (10000, 50)]
+    with pytest.raises(ValueError):
+        parse_sizes("1000")
+    code = main(["benchmark", "--sizes", "300x5", "--time-limit", "20"])
+    out = capsys.readouterr().out
+    assert code == 0
+    for col in ("size", "build_s", "solve_s", "status", "gap", "moves", "lp_bound_moves", "greedy_moves",
+                "worst_dev", "peak_mb"):
+        assert col in out
+    assert "300x5" in out
+    assert main(["benchmark", "--sizes", "abc"]) == 2
