@@ -463,16 +463,40 @@ def solver_settings(scenario: Scenario):
     return SolverSettings.from_dict(d) if d else SolverSettings()
 
 
+def scenario_enriched(dataset: Dataset, scenario: Scenario) -> pd.DataFrame | None:
+    """The accounts enriched (scores, potential, whitespace, segment) with the scenario's own
+    "scoring" and "segment_rules" settings (defaults for a missing one), or None when the
+    scoring modules are unavailable or fail on this data."""
+    try:
+        from .enrich import enrich_accounts
+        from .scoring import ScoringConfig
+        from .segments import SegmentRules
+    except ImportError:
+        return None
+    st = scenario.settings or {}
+    try:
+        scoring = ScoringConfig.from_dict(st["scoring"]) if st.get("scoring") else None
+        rules = SegmentRules.from_dict(st["segment_rules"]) if st.get("segment_rules") else None
+        return enrich_accounts(dataset, scoring, rules)
+    except Exception:  # bad saved settings or data the scorer cannot use: plain accounts
+        return None
+
+
 def solve_scenario(dataset: Dataset, scenario: Scenario, *, enriched: pd.DataFrame | None = None,
                    progress: Callable[[str, float], None] | None = None, cancel=None) -> Scenario:
     """Apply the scenario's events and overrides, run the optimizer and return the scenario with
-    ``assignment``, ``report`` and ``input_fingerprint`` filled. Raises :class:`EventError` when an
+    ``assignment``, ``report`` and ``input_fingerprint`` filled. ``enriched``: the accounts with
+    derived columns (potential, segment...) the page already computed for the scenario's settings;
+    when None and the scenario has scoring or segment settings, they are computed here
+    (:func:`scenario_enriched`). Raises :class:`EventError` when an
     event or override cannot apply. Same dataset + scenario inputs -> same assignment.
     When the solver finds no assignment (infeasible, cancelled early) the returned scenario has
     ``assignment=None`` and its ``report`` (status, explanation, fixes) says why."""
     from .solver import solve
 
     settings = solver_settings(scenario)
+    if enriched is None and ((scenario.settings or {}).get("scoring") or (scenario.settings or {}).get("segment_rules")):
+        enriched = scenario_enriched(dataset, scenario)  # self-contained: the saved settings decide
     ev = apply_events(dataset, scenario.events, enriched)
     fixed, reasons = apply_overrides(ev, scenario.overrides)
     opp = dataset.opportunities if dataset.opportunities is not None and len(dataset.opportunities) else None

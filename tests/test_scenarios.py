@@ -327,3 +327,16 @@ def test_diff_lists_changed_accounts_largest_first():
     assert set(back["to_rep_id"]) == {"R0", "R1"} and len(back) == 2
     with pytest.raises(ValueError, match="no assignment"):
         diff_scenarios(a, Scenario(name="unsolved"), ds.accounts)
+
+
+def test_saved_scoring_settings_drive_a_self_contained_solve(ds):
+    from territory_core.scoring import ScoringConfig
+
+    sc = Scenario(name="scored", settings={"scoring": ScoringConfig().to_dict(), "solver": {"time_limit": 10}})
+    out = solve_scenario(ds, sc)  # no enriched frame given: the scenario's own scoring settings decide
+    assert out.report["status"] in ("optimal", "feasible")
+    assert "potential" in [m["column"] for m in out.report["settings"]["metrics"]]
+    again = solve_scenario(ds, sc)
+    pd.testing.assert_frame_equal(again.assignment, out.assignment)
+    plain = solve_scenario(ds, sc.with_(settings={"solver": {"time_limit": 10}}))
+    assert "potential" not in [m["column"] for m in plain.report["settings"]["metrics"]]

@@ -183,7 +183,10 @@ def run(args) -> int:
             print(f"warning: {unknown:,} assigned account(s) are not in the dataset {ds.name!r}; their names are blank.",
                   file=err)
         if fmt == "html":
-            data = scenario_summary_html(ds, sc, scenario_kpis(ds, sc)).encode("utf-8")
+            from territory_core.scenarios import scenario_enriched
+
+            enriched = scenario_enriched(ds, sc)
+            data = scenario_summary_html(ds, sc, scenario_kpis(ds, sc, enriched), enriched=enriched).encode("utf-8")
             rows = None
         else:
             df = assignment_export(sc, ds, eff, only_moved=args.only_moved)
