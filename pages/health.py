@@ -46,7 +46,7 @@ def pct(x) -> str:
 
 
 def times(x) -> str:
-    return "met" if x is None or pd.isna(x) else ("n/a" if not math.isfinite(x) else f"{x:.1f}x")
+    return "met" if x is None or pd.isna(x) or x == math.inf else f"{x:.1f}x"
 
 
 def days(x) -> str:
@@ -222,7 +222,7 @@ cards2 = [
 for row in (cards, cards2):
     cols = st.columns(len(row))
     for c, (label, value, sub) in zip(cols, row):
-        c.metric(label, value, border=True, help=sub)
+        c.metric(label, value, border=True)
         c.caption(sub)
 
 # ---- the rep table -----------------------------------------------------------------------------
@@ -232,7 +232,10 @@ table = pd.DataFrame({
     "Rep": kp[K.name].astype(str), "Rep ID": kp[K.rep_id].astype(str), "Manager": kp[K.manager].astype("string"),
     "Segment": kp[K.segment].astype("string"), "Region": kp[K.region].astype("string"),
     "Closed-won": kp[K.won_revenue], "Quota": kp[K.quota], "Attainment": kp[K.attainment],
-    "Open pipeline": kp[K.open_pipeline], "Coverage": kp[K.coverage], "Win rate": kp[K.win_rate],
+    "Open pipeline": kp[K.open_pipeline],
+    # quota met (nothing left to close): infinite coverage, shown "met", sorts above every number
+    "Coverage": kp[K.coverage].mask(kp[K.coverage].isna() & (kp[K.quota_to_close] == 0) & (kp[K.quota] > 0), math.inf),
+    "Win rate": kp[K.win_rate],
     "Win rate ($)": kp[K.win_rate_amount], "Cycle (d)": kp[K.avg_cycle_days], "Avg deal": kp[K.avg_deal_size],
     "Accounts": kp[K.accounts], "ARR": kp[K.arr], "Potential": kp[K.potential], "Whitespace": kp[K.whitespace],
     "Workload": kp[K.workload], "Load vs fair": kp[K.load_index], "Untouched": kp[K.untouched_share],

@@ -51,6 +51,8 @@ def test_health_page_filter_by_manager_and_drill_into_rep(page, app_url):
     assert_no_exception(page)
     page.get_by_text(f"Filtered team: {len(team)} reps", exact=False).first.wait_for(timeout=30_000)
     page.keyboard.press("Escape")
+    page.get_by_text("Territory Health", exact=True).last.click()
+    page.wait_for_timeout(600)
     shot(page, "health-2-manager")
 
     rep = team.sort_values(K.won_revenue).iloc[-1]
@@ -69,3 +71,7 @@ def test_health_page_filter_by_manager_and_drill_into_rep(page, app_url):
     page.get_by_role("tab", name="Quota suggestion").click()
     page.wait_for_timeout(600)
     _shot_at(page, page.get_by_role("tab", name="Quota suggestion"), "health-5-quota")
+    page.get_by_role("tab", name="Thresholds").click()
+    page.wait_for_timeout(600)
+    _shot_at(page, page.get_by_role("tab", name="Thresholds"), "health-6-thresholds")
+    assert_no_exception(page)

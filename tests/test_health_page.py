@@ -98,7 +98,10 @@ def test_summary_cards_and_rep_table_equal_the_core(ds):
     tab = rep_table(at)
     kk = active.set_index(K.rep_id)
     assert list(tab.index) == list(kk.index)
-    for page_col, core_col in (("Closed-won", K.won_revenue), ("Attainment", K.attainment), ("Coverage", K.coverage),
+    met = kk[K.coverage].isna() & (kk[K.quota_to_close] == 0) & (kk[K.quota] > 0)
+    assert (tab.loc[met[met].index, "Coverage"] == math.inf).all() and met.any()
+    np.testing.assert_allclose(tab.loc[~met, "Coverage"].astype(float), kk.loc[~met, K.coverage].astype(float))
+    for page_col, core_col in (("Closed-won", K.won_revenue), ("Attainment", K.attainment),
                                ("Win rate", K.win_rate), ("Cycle (d)", K.avg_cycle_days), ("Accounts", K.accounts),
                                ("ARR", K.arr), ("Untouched", K.untouched_share), ("Open pipeline", K.open_pipeline)):
         np.testing.assert_allclose(tab[page_col].astype(float), kk[core_col].astype(float), rtol=1e-9, err_msg=page_col)
