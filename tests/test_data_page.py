@@ -1,0 +1,150 @@
+"""AppTest of the Data page: overview, upload, mapping change, report, load, sample button."""
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from conftest import APP_PATH
+
+FIX = Path(__file__).parent / "fixtures"
+SF = FIX / "salesforce"
+
+
+@pytest.fixture(autouse=True)
+def navigation_mode(monkeypatch):
+    """AppTest resets PagesManager.uses_pages_directory before every run, so each run starts in the
+    old pages/-folder mode and ui.state._ensure_app_shell reruns the script, which drops button
+    clicks. A real server switches once per process; model that (clicks then reach the page)."""
+    from streamlit.runtime.pages_manager import PagesManager
+
+    orig = PagesManager.__init__
+
+    def init(self, *args, **kwargs):
+        orig(self, *args, **kwargs)
+        PagesManager.uses_pages_directory = False
+
+    monkeypatch.setattr(PagesManager, "__init__", init)
+
+
+@pytest.fixture
+def at():
+    at = AppTest.from_file(APP_PATH, default_timeout=60).run()
+    at.switch_page("pages/data.py").run()
+    assert not at.exception
+    return at
+
+
+def metrics(at):
+    return {m.label: m.value for m in at.metric}
+
+
+def upload(at, *files):
+    up = at.file_uploader(key="data_upload")
+    for f in files:
+        up = up.upload(f.name, f.read_bytes(), "text/csv")
+    up.run()
+    assert not at.exception, at.exception
+    return at
+
+
+def frame_with(at, column):
+    """The dataframe element whose table has ``column`` (AppTest dataframes carry no key)."""
+    hits = [d.value for d in at.dataframe if column in d.value.columns]
+    assert hits, [list(d.value.columns)[:5] for d in at.dataframe]
+    return hits[0]
+
+
+def select_by_suffix(at, suffix):
+    hits = [s for s in at.selectbox if s.key and s.key.endswith(suffix)]
+    assert len(hits) == 1, [s.key for s in at.selectbox]
+    return hits[0]
+
+
+def test_overview_shows_the_sample(at):
+    m = metrics(at)
+    assert m["Accounts"] == "6,000" and m["Reps"] == "40" and m["Opportunities"].replace(",", "").isdigit()
+    assert m["ARR"].startswith("$") and "M" in m["ARR"]
+    assert len(at.dataframe) >= 2  # accounts and reps tables
+    assert any("account_id" in md.value for md in at.markdown)  # the contract
+
+
+def test_accounts_table_filters(at):
+    at.text_input(key="data_q").input("summit").run()
+    caption = " ".join(c.value for c in at.caption)
+    assert "of 6,000 accounts" in caption and not caption.startswith("6,000 of")
+    shown = frame_with(at, "account_id")
+    assert len(shown) > 0 and shown["name"].str.lower().str.contains("summit").all()
+    at.text_input(key="data_q").input("").run()
+    at.multiselect(key="data_state").select("MA").run()
+    shown = frame_with(at, "account_id")
+    assert len(shown) > 0 and (shown["state"] == "MA").all()
+
+
+def test_upload_without_map_then_map_arr_then_load(at):
+    upload(at, SF / "Account.csv", SF / "User.csv", SF / "Opportunity.csv")
+    kinds = {s.key.split("::")[1].split(":")[0]: s.value for s in at.selectbox if s.key and s.key.startswith("kind::")}
+    assert kinds == {"Account.csv": "accounts", "User.csv": "reps", "Opportunity.csv": "opportunities"}
+    arr = select_by_suffix(at, "::accounts::ARR__c")
+    assert arr.value == "(ignore)"
+    assert select_by_suffix(at, "::accounts::BillingPostalCode").value == "zip"
+    # without ARR__c mapped: a warning that arr is missing, nothing blocks
+    report = frame_with(at, "severity")
+    assert (report["column"] == "arr").any() and (report["severity"] == "warning").all()
+    arr.set_value("arr").run()
+    assert not at.exception
+    report = frame_with(at, "severity")
+    assert not (report["column"] == "arr").any()
+    load = at.button(key="data_load")
+    assert not load.disabled
+    load.click().run()
+    assert not at.exception
+    assert at.session_state["dataset"].name.startswith("Account.csv")
+    m = metrics(at)
+    assert m["Accounts"] == "25" and m["Reps"] == "7"
+    assert any("Loaded 25 accounts" in s.value for s in at.success)
+    sidebar = " ".join(md.value for md in at.sidebar.markdown)
+    assert "Account.csv" in sidebar
+
+
+def test_errors_disable_load_and_keep_the_previous_dataset(at, tmp_path):
+    bad = tmp_path / "accounts.csv"
+    bad.write_text("account_id,name,employees\nA1,a,12\nA1,b,lots\n")
+    upload(at, bad)
+    report = frame_with(at, "severity")
+    assert report["severity"].iloc[0] == "error"
+    assert {"Duplicate account_id 'A1' (also on row 2).", "Text in the numeric column 'employees'."} <= set(report["message"])
+    assert at.button(key="data_load").disabled
+    assert any("BLOCKED" in e.value for e in at.error)
+    assert metrics(at)["Accounts"] == "6,000"  # the sample is still loaded
+
+
+def test_mapping_a_wrong_column_reports_it(at, tmp_path):
+    f = tmp_path / "accounts.csv"
+    f.write_text("Id,Name,Notes\nA1,Acme,call back\nA2,Beta,vip\n")
+    upload(at, f)
+    assert not at.button(key="data_load").disabled
+    select_by_suffix(at, "::accounts::Notes").set_value("employees").run()
+    report = frame_with(at, "severity")
+    assert (report["message"] == "Text in the numeric column 'employees'.").sum() == 2
+    assert at.button(key="data_load").disabled
+    # two columns on the same field is caught before checking
+    select_by_suffix(at, "::accounts::Notes").set_value("name").run()
+    assert any("both 'Name' and 'Notes'" in e.value for e in at.error)
+
+
+def test_garbage_upload_shows_a_clear_error(at):
+    at.file_uploader(key="data_upload").upload("junk.csv", bytes(range(256)) * 50, "text/csv").run()
+    assert not at.exception
+    errors = " ".join(e.value for e in at.error)
+    assert "junk.csv" in errors and "binary" in errors
+    assert any("still" in w.value for w in at.warning)
+    assert metrics(at)["Accounts"] == "6,000"
+
+
+def test_use_sample_button_restores_the_sample(at):
+    upload(at, FIX / "hubspot" / "companies.csv")
+    at.button(key="data_load").click().run()
+    assert metrics(at)["Accounts"] == "15"
+    at.button(key="data_use_sample").click().run()
+    assert not at.exception
+    assert metrics(at)["Accounts"] == "6,000"
