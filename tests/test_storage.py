@@ -272,3 +272,30 @@ def test_conflict_message_without_expected_version(store, ds):
     with pytest.raises(ConflictError, match="did not say which version") as ei:
         store.save(v1.with_(version=None), user="bob")
     assert ei.value.latest_version == 1 and "alice" in str(ei.value)
+
+
+def test_process_killed_mid_save_loses_nothing(store, url, ds):
+    """A process dies (os._exit, no cleanup) after writing the new version row but before the
+    commit: the database keeps exactly the versions saved before."""
+    import subprocess
+    import sys
+    import textwrap
+
+    v1 = store.save(_scenario(ds), user="alice", expected_version=None)
+    code = textwrap.dedent(f"""
+        import os, sys
+        sys.path.insert(0, {str(__import__('pathlib').Path(__file__).resolve().parent)!r})
+        from territory_core.storage import ScenarioStore
+        def die(*a, **k):
+            os._exit(9)
+        ScenarioStore._bump_head = die
+        s = ScenarioStore({url!r})
+        sc = s.load({v1.id!r})
+        s.save(sc.with_(description="never committed"), user="crasher", expected_version=1)
+    """)
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
+                         cwd=str(__import__('pathlib').Path(__file__).resolve().parent.parent))
+    assert res.returncode == 9, res.stderr
+    assert store.history(v1.id)["version"].tolist() == [1]
+    assert store.load(v1.id).description == "Q3 plan"
+    assert store.save(store.load(v1.id).with_(description="after crash"), user="alice", expected_version=1).version == 2
