@@ -171,7 +171,7 @@ def _make_engine(url: str) -> Engine:
             conn.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
 
         return engine
-    if u.get_backend_name() == "postgresql" and u.drivername == "postgresql":
+    if u.drivername in ("postgresql", "postgres"):
         u = u.set(drivername="postgresql+psycopg")  # psycopg 3 is what requirements.txt installs
     try:
         return sa.create_engine(u, pool_pre_ping=True)

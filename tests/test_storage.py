@@ -256,6 +256,10 @@ def test_bad_urls_give_clear_errors_without_passwords():
     with pytest.raises(StorageError) as ei:
         ScenarioStore("postgresql+psycopg://bob:s3cret@127.0.0.1:1/nodb")
     assert "s3cret" not in str(ei.value) and "TERRITORY_DB_URL" in str(ei.value)
+    for plain in ("postgres://u:p@localhost/x", "postgresql://u:p@localhost/x"):
+        eng = storage_mod._make_engine(plain)
+        assert eng.url.drivername == "postgresql+psycopg"  # psycopg 3, the driver that is installed
+        eng.dispose()
 
 
 def test_postgres_fixture_explains_why_it_cannot_start(monkeypatch):
