@@ -148,7 +148,12 @@ def _make_engine(url: str) -> Engine:
     if u.get_backend_name() == "sqlite":
         db = u.database or ""
         if db and db != ":memory:" and not db.startswith("file:"):
-            Path(db).expanduser().parent.mkdir(parents=True, exist_ok=True)
+            folder = Path(db).expanduser().parent
+            try:
+                folder.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise StorageError(f"Cannot create the folder {folder} for the scenario database ({exc.strerror or exc}). "
+                                   f"Set {ENV_URL} to a writable location, e.g. sqlite:////tmp/scenarios.db.") from None
         engine = sa.create_engine(u, connect_args={"timeout": 30})
 
         @event.listens_for(engine, "connect")

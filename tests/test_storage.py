@@ -256,6 +256,10 @@ def test_bad_urls_give_clear_errors_without_passwords():
     with pytest.raises(StorageError) as ei:
         ScenarioStore("postgresql+psycopg://bob:s3cret@127.0.0.1:1/nodb")
     assert "s3cret" not in str(ei.value) and "TERRITORY_DB_URL" in str(ei.value)
+    blocker = __import__("pathlib").Path(__import__("tempfile").mkdtemp()) / "file"
+    blocker.write_text("not a folder")
+    with pytest.raises(StorageError, match="Cannot create the folder"):
+        ScenarioStore(f"sqlite:///{blocker}/sub/s.db")
     for plain in ("postgres://u:p@localhost/x", "postgresql://u:p@localhost/x"):
         eng = storage_mod._make_engine(plain)
         assert eng.url.drivername == "postgresql+psycopg"  # psycopg 3, the driver that is installed
