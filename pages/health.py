@@ -211,18 +211,34 @@ cards = [
     ("Avg sales cycle", days(team[K.avg_cycle_days]), f"avg deal {money(team[K.avg_deal_size])}"),
     ("Reps flagged", f"{n_flagged} of {len(kp)}", f"{len(flags)} flags, {int((flags['severity'] == 'high').sum())} high"),
 ]
+# With a scenario, book metrics show their change against today's owners (same reps, same scoring).
+team_today = None
+if scn is not None:
+    kp_today = _kpis(ds, ds.reps, None, enriched, dataset_version(), "today", enriched_key,
+                     json.dumps(period.to_dict()), int(thresholds.untouched_months))
+    kp_today = kp_today[kp_today[K.rep_id].isin(kp[K.rep_id])]
+    team_today = team_summary(kp_today) if len(kp_today) else None
+
+
+def _delta(col, fmt):
+    if team_today is None or pd.isna(team.get(col)) or pd.isna(team_today.get(col)):
+        return None
+    d = team[col] - team_today[col]
+    return f"{'+' if d >= 0 else '-'}{fmt(abs(d))} vs today"
+
+
 cards2 = [
-    ("Accounts", num(team[K.accounts]), f"{pct(team[K.untouched_share])} untouched in {thresholds.untouched_months} mo"),
-    ("ARR", money(team[K.arr]), "renewal base on the reps' books"),
-    ("Potential", money(team[K.potential]), "from scoring"),
-    ("Whitespace", money(team[K.whitespace]), "potential not yet bought"),
-    ("Open pipeline", money(team[K.open_pipeline]), "all open deals on the books"),
-    ("Load vs fair", pct(team[K.load_index]), "workload / fair share by capacity x ramp; 100% = even"),
+    ("Accounts", num(team[K.accounts]), f"{pct(team[K.untouched_share])} untouched in {thresholds.untouched_months} mo", _delta(K.accounts, num)),
+    ("ARR", money(team[K.arr]), "renewal base on the reps' books", _delta(K.arr, money)),
+    ("Potential", money(team[K.potential]), "from scoring", _delta(K.potential, money)),
+    ("Whitespace", money(team[K.whitespace]), "potential not yet bought", _delta(K.whitespace, money)),
+    ("Open pipeline", money(team[K.open_pipeline]), "all open deals on the books", _delta(K.open_pipeline, money)),
+    ("Load vs fair", pct(team[K.load_index]), "workload / fair share by capacity x ramp; 100% = even", None),
 ]
 for row in (cards, cards2):
     cols = st.columns(len(row))
-    for c, (label, value, sub) in zip(cols, row):
-        c.metric(label, value, border=True)
+    for c, (label, value, sub, *delta) in zip(cols, row):
+        c.metric(label, value, delta=(delta[0] if delta else None), delta_color="off", border=True)
         c.caption(sub)
 
 # ---- the rep table -----------------------------------------------------------------------------
@@ -241,6 +257,10 @@ table = pd.DataFrame({
     "Workload": kp[K.workload], "Load vs fair": kp[K.load_index], "Untouched": kp[K.untouched_share],
     "Flags": kp[K.rep_id].map(fl_text).fillna("").astype(str),
 })
+if team_today is not None:  # how the scenario changes each book
+    _today_acc = kp_today.set_index(K.rep_id)[K.accounts]
+    table.insert(table.columns.get_loc("Accounts") + 1, "Accounts vs today",
+                 kp[K.accounts].to_numpy() - kp[K.rep_id].map(_today_acc).fillna(0).to_numpy())
 
 
 def _bg_attain(v):
@@ -281,7 +301,9 @@ styler = (table.style
           .format({**{c: money for c in ("Closed-won", "Quota", "Open pipeline", "Avg deal", "ARR", "Potential", "Whitespace")},
                    **{c: pct for c in ("Attainment", "Win rate", "Win rate ($)", "Load vs fair", "Untouched")},
                    "Coverage": times, "Cycle (d)": lambda v: "n/a" if pd.isna(v) else f"{v:,.0f}",
-                   "Accounts": num, "Workload": lambda v: f"{v:,.1f}"}, na_rep="n/a"))
+                   "Accounts": num, "Workload": lambda v: f"{v:,.1f}",
+                   **({"Accounts vs today": lambda v: f"{v:+,.0f}"} if "Accounts vs today" in table else {})},
+                  na_rep="n/a"))
 st.markdown("**Reps** · click a header to sort, select a row to drill into the rep (tab *Rep drill-down*); "
             "colours: red = needs action, amber = watch.")
 event = st.dataframe(

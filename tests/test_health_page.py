@@ -205,7 +205,7 @@ def test_scenario_plan_moves_the_book(ds):
     from territory_core.scenarios import Scenario
 
     acc = ds.accounts
-    src, dst = "R003", "R004"
+    src, dst = "R003", "R014"  # different managers
     new_owner = acc[A.owner_id].astype("string").where(acc[A.owner_id] != src, dst)
     scn = Scenario(name="Move R003", assignment=pd.DataFrame({
         S.account_id: acc[A.account_id].astype("string"), S.rep_id: new_owner.astype("string")}))
@@ -221,6 +221,15 @@ def test_scenario_plan_moves_the_book(ds):
     assert after.loc[src, "Closed-won"] == before.loc[src, "Closed-won"]  # history stays with the seller
     k = core_kpis(ds, owner=scn.assignment).set_index(K.rep_id)
     assert after.loc[dst, "Open pipeline"] == pytest.approx(k.loc[dst, K.open_pipeline])
+    assert after.loc[src, "Accounts vs today"] == -before.loc[src, "Accounts"]
+    assert after.loc[dst, "Accounts vs today"] == before.loc[src, "Accounts"]
+    # filtered to the source rep's manager, the cards say how much of the book left the team
+    mgr = ds.reps.set_index(R.rep_id).loc[src, R.manager]
+    at.multiselect(key="health_f_manager").set_value([mgr]).run()
+    acc_card = next(m for m in at.metric if m.label == "Accounts")
+    same_mgr = ds.reps.set_index(R.rep_id).loc[dst, R.manager] == mgr
+    moved = 0 if same_mgr else int(before.loc[src, "Accounts"])
+    assert acc_card.delta == (f"-{moved:,} vs today" if moved else "+0 vs today")
 
 
 def test_bad_and_thin_data_show_messages_not_tracebacks(ds):
@@ -230,3 +239,29 @@ def test_bad_and_thin_data_show_messages_not_tracebacks(ds):
     at = open_page(thin)
     assert any("No opportunities loaded" in i.value for i in at.info)
     assert metrics(at)["Closed-won"] == "$0"
+
+
+def test_page_shows_hand_computed_numbers_on_a_tiny_dataset():
+    """The tiny world of test_kpis (Q2 2026): the page's table holds the hand-computed KPIs."""
+    from territory_core.contract import ACCOUNTS, OPPORTUNITIES, REPS
+    from territory_core.dataset import Dataset, coerce_types, empty_frame
+    from territory_core.contract import ACCOUNT_PRODUCTS
+    from test_kpis import accounts, opps, reps
+
+    tiny = Dataset(accounts=coerce_types(accounts(), ACCOUNTS), reps=coerce_types(reps(), REPS),
+                   opportunities=coerce_types(opps(), OPPORTUNITIES), account_products=empty_frame(ACCOUNT_PRODUCTS),
+                   name="tiny")
+    at = open_page(tiny)
+    assert "Q2 2026" in at.subheader[0].value
+    tab = rep_table(at)
+    assert list(tab["Closed-won"]) == [110_000, 200_000, 0]
+    assert list(tab["Win rate"].iloc[:2]) == [0.75, 0.5]
+    assert math.isnan(tab.loc["r3", "Win rate"])
+    assert tab.loc["r1", "Cycle (d)"] == pytest.approx((90 + 90 + 338) / 3)
+    assert tab.loc["r3", "Coverage"] == pytest.approx(1.8)
+    assert tab.loc["r1", "Coverage"] == math.inf  # quota met
+    assert list(tab["Accounts"]) == [2, 3, 1]
+    m = metrics(at)
+    assert m["Closed-won"] == "$310K"
+    assert m["Win rate"] == "67%"  # 4 of 6, not the mean of the reps' rates
+    assert "low coverage" in tab.loc["r3", "Flags"]
