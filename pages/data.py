@@ -17,6 +17,7 @@ from territory_core.contract import TABLES, A, O, R, describe_markdown
 from territory_core.dataset import load_sample
 from territory_core.importer import ReadResult, load_files, read_table
 from territory_core.mapping import guess_mapping, guess_table
+from territory_core.normalize import is_numeric_column
 from ui.state import dataset_version, get_dataset, set_dataset
 
 KINDS = ["accounts", "reps", "opportunities", "account_products"]
@@ -132,6 +133,11 @@ def _import_section(current) -> None:
             with st.expander(f"Column mapping ({sum(1 for h in headers if guess_mapping(headers, kind).get(h))} "
                              f"of {len(headers)} recognised)", expanded=True):
                 mp = _mapping_widgets(fkey, kind, headers, r.frame)
+                if kind == "accounts":
+                    kept = [h for h, c in mp.items() if c is None and is_numeric_column(r.frame[h])]
+                    if kept:
+                        st.caption("Numeric columns left at (ignore) are kept as extra account columns, "
+                                   f"so you can balance on them: {', '.join(kept)}")
         kinds_used.setdefault(kind, []).append(r.name)
         preread[kind] = r
         mappings[kind] = mp
@@ -229,7 +235,7 @@ def _overview_section(ds) -> None:
                 help="Accounts with arr > 0" + (f" ({ov['customers'] / ov['accounts']:.0%})" if ov["accounts"] else ""))
     c[2].metric("ARR", money(ov["arr"]))
     c[3].metric("Open pipeline", money(ov["pipeline"]), help=f"{ov['open_opps']:,} open opportunities")
-    c[4].metric("Reps", f"{ov['reps']:,}", help=f"active; {ov['inactive']} inactive")
+    c[4].metric("Active reps", f"{ov['reps']:,}", help=f"{ov['inactive']} inactive reps are not counted")
     c[5].metric("Opportunities", f"{ov['opps']:,}")
 
     acc = ds.accounts

@@ -27,7 +27,7 @@ import pandas as pd
 from .contract import ACCOUNTS, TABLES, A, O, R
 from .dataset import Dataset, coerce_types, empty_frame
 from .mapping import apply_overrides, guess_mapping, norm_header
-from .normalize import _is_numeric_column, clean_strings, normalize_table
+from .normalize import is_numeric_column, clean_strings, normalize_table
 from .validate import ERROR, WARNING, ValidationReport, check_tables
 
 MAX_BYTES = int(os.environ.get("TERRITORY_MAX_UPLOAD_MB", "100")) * 1_000_000
@@ -338,7 +338,7 @@ def map_frame(raw: pd.DataFrame, tname: str, overrides: Mapping | None, report: 
     extras = []
     if tname == "accounts" and ACCOUNTS.keep_extra_numeric:
         for h, canon in mapping.items():
-            if canon is None and h not in out.columns and _is_numeric_column(raw[h]):
+            if canon is None and h not in out.columns and is_numeric_column(raw[h]):
                 name = h if h not in valid else f"{h}_extra"
                 out[name] = raw[h]
                 extras.append(name)

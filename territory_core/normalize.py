@@ -240,7 +240,7 @@ def normalize_country(s: pd.Series) -> pd.Series:
     return s.map(lambda v: "US" if isinstance(v, str) and v.strip().lower() in _US else v).astype("string")
 
 
-def _is_numeric_column(s: pd.Series, threshold: float = 0.8) -> bool:
+def is_numeric_column(s: pd.Series, threshold: float = 0.8) -> bool:
     if pd.api.types.is_bool_dtype(s):
         return False
     if pd.api.types.is_numeric_dtype(s):

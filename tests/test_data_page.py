@@ -62,7 +62,7 @@ def select_by_suffix(at, suffix):
 
 def test_overview_shows_the_sample(at):
     m = metrics(at)
-    assert m["Accounts"] == "6,000" and m["Reps"] == "40" and m["Opportunities"].replace(",", "").isdigit()
+    assert m["Accounts"] == "6,000" and m["Active reps"] == "40" and m["Opportunities"].replace(",", "").isdigit()
     assert m["ARR"].startswith("$") and "M" in m["ARR"]
     assert len(at.dataframe) >= 2  # accounts and reps tables
     assert any("account_id" in md.value for md in at.markdown)  # the contract
@@ -100,7 +100,7 @@ def test_upload_without_map_then_map_arr_then_load(at):
     assert not at.exception
     assert at.session_state["dataset"].name.startswith("Account.csv")
     m = metrics(at)
-    assert m["Accounts"] == "25" and m["Reps"] == "7"
+    assert m["Accounts"] == "25" and m["Active reps"] == "7"
     assert any("Loaded 25 accounts" in s.value for s in at.success)
     sidebar = " ".join(md.value for md in at.sidebar.markdown)
     assert "Account.csv" in sidebar
