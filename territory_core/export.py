@@ -207,7 +207,7 @@ margin:26px 0 8px;border-bottom:1px solid #e4e7eb;padding-bottom:4px}.meta{color
 border-radius:6px;padding:10px 14px}.card .v{font-size:24px;font-weight:600}.card .l{font-size:12px;color:#616e7c;
 text-transform:uppercase;letter-spacing:.04em}.card .d{font-size:12px;color:#616e7c}table{border-collapse:collapse;
 width:100%;font-size:13px}th,td{text-align:left;padding:4px 8px;border-bottom:1px solid #eef0f3}th{background:#f5f7fa}
-td.n,th.n{text-align:right;font-variant-numeric:tabular-nums}.grid{display:grid;grid-template-columns:1fr 1fr;gap:18px}
+td.n,th.n{text-align:right;font-variant-numeric:tabular-nums}.grid{display:grid;grid-template-columns:1fr 1fr;gap:18px}.grid.moves{grid-template-columns:2fr 3fr}
 svg text{font-family:inherit}ul{margin:4px 0;padding-left:20px;font-size:13px}.muted{color:#9aa5b1}
 @media print{body{background:#fff}main{box-shadow:none;margin:0;max-width:none;padding:0}h2{break-after:avoid}}
 @page{size:A4 landscape;margin:12mm}
@@ -346,7 +346,7 @@ def scenario_summary_html(dataset: Dataset, scenario: Scenario, kpis: Mapping, *
                          f"<td>{_e(r.reason if pd.notna(r.reason) else '')}</td></tr>"
                          for r in d.head(top_moves).itertuples(index=False))
             moves_html = (
-                "<div class='grid'><div><h2>Largest flows between reps</h2><table><tr><th>From</th><th>To</th>"
+                "<div class='grid moves'><div><h2>Largest flows between reps</h2><table><tr><th>From</th><th>To</th>"
                 f"<th class='n'>Accounts</th><th class='n'>ARR</th></tr>{ft}</table></div>"
                 f"<div><h2>Biggest moves (of {len(d):,})</h2><table><tr><th>Account</th><th>From</th><th>To</th>"
                 f"<th class='n'>ARR</th><th>Reason</th></tr>{mt}</table></div></div>")
