@@ -507,7 +507,8 @@ def gini(values) -> float:
     if (v < 0).any():
         raise ValueError("the Gini coefficient needs values >= 0")
     i = np.arange(1, n + 1)
-    return float((2 * (i * v).sum()) / (n * v.sum()) - (n + 1) / n)
+    g = float((2 * (i * v).sum()) / (n * v.sum()) - (n + 1) / n)
+    return min(max(g, 0.0), 1.0)  # rounding can leave -2e-16 for equal values
 
 
 def balance_indices(values, targets=None, tolerance: float = 0.10) -> dict:
