@@ -64,6 +64,9 @@ version_t = sa.Table(
     sa.Column("input_fingerprint", sa.String(64)),
     sa.Column("assignment_gz", sa.LargeBinary),
     sa.Column("n_accounts", sa.Integer),
+    sa.Column("status", sa.String(32)),  # 0002: summary of report_json
+    sa.Column("moves", sa.Integer),
+    sa.Column("arr_moved", sa.Float),
 )
 
 
@@ -118,6 +121,14 @@ def _utc(dt: datetime | None) -> datetime | None:
 
 def _dumps(value: Any) -> str:
     return json.dumps(_json_safe(value), sort_keys=True, separators=(",", ":"))
+
+
+def _summary(report, key, cast):
+    try:
+        v = (report or {}).get(key)
+        return None if v is None else cast(v)
+    except (TypeError, ValueError, AttributeError):
+        return None
 
 
 def encode_assignment(df: pd.DataFrame | None) -> bytes | None:
@@ -278,28 +289,30 @@ class ScenarioStore:
     def list_scenarios(self) -> pd.DataFrame:
         """One row per scenario, newest save first: id, name, latest_version (also as ``version``),
         saved_by, saved_at (of the latest version), parent (parent's name, or "Today's plan"),
-        parent_id, parent_version, description, created_by, created_at."""
+        parent_id, parent_version, description, created_by, created_at, status and moves (of the
+        latest version's solve)."""
         s, v = scenario_t, version_t
         p = scenario_t.alias("p")
         q = (sa.select(s.c.id, v.c.name, s.c.head_version, v.c.saved_by, v.c.saved_at, s.c.parent_id,
                        s.c.parent_version, p.c.name.label("parent_name"), v.c.description, s.c.created_by,
-                       s.c.created_at)
+                       s.c.created_at, v.c.status, v.c.moves)
              .join(v, sa.and_(v.c.scenario_id == s.c.id, v.c.version == s.c.head_version))
              .outerjoin(p, p.c.id == s.c.parent_id)
              .order_by(v.c.saved_at.desc(), s.c.id))
         with self.engine.connect() as conn:
             rows = conn.execute(q).all()
         cols = ["id", "name", "latest_version", "version", "saved_by", "saved_at", "parent", "parent_id",
-                "parent_version", "description", "created_by", "created_at"]
+                "parent_version", "description", "created_by", "created_at", "status", "moves"]
         data = []
         for r in rows:
             parent = "Today's plan" if r.parent_id is None else (
                 f"{r.parent_name} v{r.parent_version}" if r.parent_name and r.parent_version else
                 (r.parent_name or f"(deleted scenario {r.parent_id[:8]})"))
             data.append([r.id, r.name, int(r.head_version), int(r.head_version), r.saved_by, _utc(r.saved_at),
-                         parent, r.parent_id, r.parent_version, r.description or "", r.created_by, _utc(r.created_at)])
+                         parent, r.parent_id, r.parent_version, r.description or "", r.created_by, _utc(r.created_at),
+                         r.status, r.moves])
         df = pd.DataFrame(data, columns=cols)
-        for c in ("latest_version", "version", "parent_version"):
+        for c in ("latest_version", "version", "parent_version", "moves"):
             df[c] = df[c].astype("Int64")
         for c in ("saved_at", "created_at"):
             df[c] = pd.to_datetime(df[c], utc=True)
@@ -357,25 +370,26 @@ class ScenarioStore:
 
     def history(self, id: str) -> pd.DataFrame:
         """The scenario's versions, newest first: version, saved_by, saved_at, note, name, status,
-        moves, events, overrides."""
+        moves, arr_moved, events, overrides (counts)."""
         with self.engine.connect() as conn:
             if not conn.execute(sa.select(scenario_t.c.id).where(scenario_t.c.id == str(id))).first():
                 raise ScenarioNotFound(f"No saved scenario has the id {id!r} (it may have been deleted).")
             rows = conn.execute(
                 sa.select(version_t.c.version, version_t.c.saved_by, version_t.c.saved_at, version_t.c.note,
-                          version_t.c.name, version_t.c.report_json, version_t.c.events_json,
-                          version_t.c.overrides_json)
+                          version_t.c.name, version_t.c.status, version_t.c.moves, version_t.c.arr_moved,
+                          version_t.c.events_json, version_t.c.overrides_json)
                 .where(version_t.c.scenario_id == str(id)).order_by(version_t.c.version.desc())).all()
         data = []
         for r in rows:
-            rep = json.loads(r.report_json) if r.report_json else {}
             data.append({"version": int(r.version), "saved_by": r.saved_by, "saved_at": _utc(r.saved_at),
-                         "note": r.note or "", "name": r.name, "status": rep.get("status"),
-                         "moves": rep.get("moves"), "events": len(json.loads(r.events_json or "[]")),
+                         "note": r.note or "", "name": r.name, "status": r.status,
+                         "moves": r.moves, "arr_moved": r.arr_moved,
+                         "events": len(json.loads(r.events_json or "[]")),
                          "overrides": len(json.loads(r.overrides_json or "[]"))})
         df = pd.DataFrame(data, columns=["version", "saved_by", "saved_at", "note", "name", "status", "moves",
-                                         "events", "overrides"])
+                                         "arr_moved", "events", "overrides"])
         df["saved_at"] = pd.to_datetime(df["saved_at"], utc=True)
+        df["moves"] = df["moves"].astype("Int64")
         return df
 
     # -- writing ------------------------------------------------------------------------------
@@ -388,6 +402,9 @@ class ScenarioStore:
             "report_json": _dumps(sc.report) if sc.report is not None else None,
             "input_fingerprint": sc.input_fingerprint, "assignment_gz": encode_assignment(sc.assignment),
             "n_accounts": None if sc.assignment is None else int(len(sc.assignment)),
+            "status": _summary(sc.report, "status", lambda v: str(v)[:32]),
+            "moves": _summary(sc.report, "moves", int),
+            "arr_moved": _summary(sc.report, "arr_moved", float),
         }
 
     def _bump_head(self, conn: Connection, sid: str, expected: int, new: int, name: str) -> None:

@@ -307,3 +307,42 @@ def test_process_killed_mid_save_loses_nothing(store, url, ds):
     assert store.history(v1.id)["version"].tolist() == [1]
     assert store.load(v1.id).description == "Q3 plan"
     assert store.save(store.load(v1.id).with_(description="after crash"), user="alice", expected_version=1).version == 2
+
+
+def test_upgrade_from_the_first_schema_keeps_and_backfills_data(url):
+    """A database made by revision 0001 (before the version summary columns) opens, upgrades to
+    the newest revision and keeps its scenarios, with status and moves backfilled."""
+    import json
+    from datetime import datetime, timezone
+
+    from alembic import command
+
+    eng = storage_mod._make_engine(url)
+    try:
+        with eng.begin() as conn:
+            command.upgrade(storage_mod._alembic_config(conn), "0001")
+        assert current_revision(eng) == "0001"
+        now = datetime.now(timezone.utc)
+        with eng.begin() as conn:
+            conn.execute(sa.text("INSERT INTO scenario (id, name, head_version, created_by, created_at) "
+                                 "VALUES ('old1', 'Old plan', 1, 'ann', :t)"), {"t": now})
+            conn.execute(sa.text(
+                "INSERT INTO scenario_version (scenario_id, version, name, description, note, saved_by, saved_at, "
+                "settings_json, events_json, overrides_json, report_json) VALUES ('old1', 1, 'Old plan', '', 'v1', "
+                "'ann', :t, '{}', '[]', '[]', :r)"), {"t": now, "r": json.dumps({"status": "optimal", "moves": 42,
+                                                                                  "arr_moved": 1.5e6})})
+    finally:
+        eng.dispose()
+    s = ScenarioStore(url)
+    try:
+        assert s.migrated is True and current_revision(s.engine) == head_revision() != "0001"
+        h = s.history("old1")
+        assert h.loc[0, "status"] == "optimal" and h.loc[0, "moves"] == 42 and h.loc[0, "arr_moved"] == 1.5e6
+        old = s.load("old1")
+        assert old.name == "Old plan" and old.report["moves"] == 42 and old.assignment is None
+        lst = s.list_scenarios()
+        assert lst.loc[0, "status"] == "optimal" and lst.loc[0, "moves"] == 42
+        new = s.save(old.with_(report={"status": "feasible", "moves": 7}), user="bob", expected_version=1)
+        assert s.history(new.id)[["version", "status", "moves"]].values.tolist() == [[2, "feasible", 7], [1, "optimal", 42]]
+    finally:
+        s.close()
