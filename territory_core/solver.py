@@ -274,23 +274,41 @@ def _feasible(spec, data, p, assign, tol=1e-6) -> bool:
 
 
 def _initial_pairs(p: Prepared, seed: int, k_extra: int = 4):
-    """Candidate pairs for big models: each unit's previous owners, its pin, and a few others
-    (nearest when distances exist, else spread deterministically); pricing adds the rest."""
+    """Candidate pairs for big models: each unit's previous owners and pin; units whose owner is
+    outside its bands (or has none, or is not eligible) also get a few reps with room (nearest
+    when distances exist, else spread deterministically). Pricing adds whatever else helps."""
     U, R = p.elig.shape
     rng = np.random.default_rng(seed)
-    keys = set()
+    keys = [np.zeros(0, dtype=np.int64)]
     ok = p.elig[p.prev_u, p.prev_r]
-    keys.update((p.prev_u[ok] * R + p.prev_r[ok]).tolist())
-    score = rng.random((U, R)) if p.dist is None else p.dist + 1e-9 * rng.random((U, R))
-    score = np.where(p.elig, score, np.inf)
-    k = min(k_extra, R)
-    best = np.argpartition(score, k - 1, axis=1)[:, :k] if k < R else np.tile(np.arange(R), (U, 1))
-    uu = np.repeat(np.arange(U), best.shape[1])
-    rr = best.ravel()
-    good = p.elig[uu, rr]
-    keys.update((uu[good] * R + rr[good]).tolist())
-    # every unit needs at least one candidate
-    arr = np.array(sorted(keys), dtype=np.int64)
+    keys.append(p.prev_u[ok] * R + p.prev_r[ok])
+    # today's loads per rep: who must shed and who has room
+    load = np.zeros((R, len(p.metric_names)))
+    for m in range(len(p.metric_names)):
+        load[:, m] = np.bincount(p.prev[p.prev >= 0], weights=p.M_acc[p.prev >= 0, m], minlength=R)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        rel = np.where(p.target > 0, load / p.target - 1, 0.0)
+    over = (rel > p.tol[None, :] * 0.5).any(axis=1) | ~p.active
+    room = p.active & (rel < 0).any(axis=1)
+    if not room.any():
+        room = p.active.copy()
+    keepable = np.zeros(U, dtype=bool)
+    keepable[p.prev_u[ok]] = True
+    owner_over = np.zeros(U, dtype=bool)
+    owner_over[p.prev_u[over[p.prev_r]]] = True
+    need = np.flatnonzero(owner_over | ~keepable)
+    if len(need):
+        cand = p.elig[need] & room[None, :]
+        cand = np.where(cand.any(axis=1)[:, None], cand, p.elig[need])
+        score = rng.random((len(need), R)) if p.dist is None else p.dist[need] + 1e-9 * rng.random((len(need), R))
+        score = np.where(cand, score, np.inf)
+        k = min(k_extra, R)
+        best = np.argpartition(score, k - 1, axis=1)[:, :k] if k < R else np.tile(np.arange(R), (len(need), 1))
+        uu = np.repeat(need, best.shape[1])
+        rr = best.ravel()
+        good = p.elig[uu, rr]
+        keys.append(uu[good] * R + rr[good])
+    arr = np.unique(np.concatenate(keys))
     return arr // R, arr % R
 
 
@@ -320,8 +338,16 @@ def _repair(spec, data, p, settings, lp, deadline, cancel):
         # freed units may also go back to a previous owner or anywhere eligible among touched reps
         touched = np.unique(np.concatenate([sr, best[free & (best >= 0)]]))
         fu = np.flatnonzero(free)
-        extra_u = np.repeat(fu, len(touched))
-        extra_r = np.tile(touched, len(fu))
+        if len(fu) * len(touched) <= 30_000:
+            extra_u = np.repeat(fu, len(touched))
+            extra_r = np.tile(touched, len(fu))
+        else:  # big: the LP's own support and today's owners only
+            pos = x[in_sub] > 1e-9
+            extra_u, extra_r = su[pos], sr[pos]
+            su, sr = su[pos], sr[pos]
+            ok_prev = free[p.prev_u] & p.elig[p.prev_u, p.prev_r]
+            extra_u = np.concatenate([extra_u, p.prev_u[ok_prev], fu])
+            extra_r = np.concatenate([extra_r, p.prev_r[ok_prev], best[fu]])
         ok = p.elig[extra_u, extra_r]
         keys = np.unique(np.concatenate([su * R + sr, extra_u[ok] * R + extra_r[ok]]))
         su, sr = keys // R, keys % R
@@ -402,8 +428,14 @@ def solve(accounts: pd.DataFrame, reps: pd.DataFrame, settings: SolverSettings |
     lp = None
     if settings.solver == "highs" or n_pairs > EXACT_PAIRS:
         # LP bound (+ fix and repair). With CBC chosen, the LP still gives the bound.
-        lp = solve_lp(spec, data, pu.astype(np.int64), pr.astype(np.int64), deadline=deadline, seed=settings.seed,
+        spec_lp = build_spec(p, settings, artificial=True) if price_all else spec
+        lp = solve_lp(spec_lp, data, pu.astype(np.int64), pr.astype(np.int64), deadline=deadline, seed=settings.seed,
                       cancel=cancel, price_all=price_all, progress=say)
+        if price_all and lp.status == "optimal":
+            art = np.array([nm.startswith("art_") for nm in spec_lp.s_names], dtype=bool)
+            if len(lp.slack) and float(lp.slack[art].max(initial=0.0)) > 1e-7:
+                lp = replace(lp, status="infeasible" if lp.bound is not None else "time_limit", bound=None)
+            lp = replace(lp, slack=lp.slack[:len(spec.s_cost)])
         if lp.status == "infeasible":
             expl, fixes = explain_infeasible(p, settings, spec_deadline=time.monotonic() + max(2.0, min(30.0, settings.time_limit)))
             return _result_without(p, "infeasible", expl, fixes, build, time.monotonic() - t1, settings, sdict)
@@ -491,6 +523,12 @@ def explain_infeasible(p: Prepared, settings, spec_deadline: float):
     if settings.max_moves_per_rep is not None:
         knobs.append("per_rep")
     data = Data(p)
+    if int(p.elig.sum()) > FULL_POOL_PAIRS:
+        return (["No assignment satisfies every band, cap, lock and eligibility rule together (the LP relaxation "
+                 "over every eligible pair is infeasible). Widen the tolerances or relax a cap; on a smaller "
+                 "selection the solver can compute the smallest change."],
+                [{"metric": p.metric_names[m], "tolerance": round(min(1.0, p.tol[m] * 2 + 0.01), 3),
+                  "why": f"try doubling the {p.metric_names[m]} band"} for m in range(len(p.metric_names)) if p.hard[m]])
     pu, pr = np.nonzero(p.elig)
     pu, pr = pu.astype(np.int64), pr.astype(np.int64)
     tried = [(k,) for k in knobs]

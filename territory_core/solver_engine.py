@@ -92,7 +92,7 @@ class Data:
                 np.where(hit, self.ka[i], z) if len(self.key) else z)
 
 
-def build_spec(p, settings, *, elastic=()) -> Spec:
+def build_spec(p, settings, *, elastic=(), artificial: bool = False) -> Spec:
     """``elastic``: which limits may stretch, at a cost (for explaining infeasibility):
     "tol:<metric index>", "moves", "arr", "per_rep"."""
     elastic = set(elastic or ())
@@ -210,6 +210,21 @@ def build_spec(p, settings, *, elastic=()) -> Spec:
                 lost[r] = new_rows(1, owned[r] - cap, INF)
                 if "per_rep" in elastic:
                     slack(1.0, [(lost[r], 1.0)], f"extra_lost_{r}")
+    if artificial:
+        # restricted LPs (pricing) may be infeasible on their pool: costly artificial columns
+        # keep them feasible so pricing can bring in the columns that are needed. They come
+        # last, so rows and the other columns are the same as without them.
+        big = 1e5 * max(1.0, float(np.max(p.W)) * max(cost_disr, 1e-9),
+                        float(np.max(p.dist)) * cost_dist if (p.dist is not None and cost_dist) else 0.0)
+        for r in active_reps:
+            for m in range(k):
+                b = band[r, m]
+                T = p.target[r, m]
+                if b >= 0 and p.hard[m] and T > 0:
+                    slack(big, [(b, -T)], f"art_{r}_{m}")
+                    slack(big, [(b, T)], f"art_{r}_{m}")
+            if lost[r] >= 0:
+                slack(big, [(lost[r], 1.0)], f"art_lost_{r}")
     if elastic:  # only the stretch counts: the smallest change, whatever it costs in moves
         cost_disr = cost_dist = 0.0
         sc = [c if nm.startswith("extra_") else 0.0 for c, nm in zip(sc, names)]
@@ -318,11 +333,12 @@ def solve_lp(spec: Spec, data: Data, pu: np.ndarray, pr: np.ndarray, *, deadline
         add_cols(spec.s_cost, spec.s_rows, spec.s_cols, spec.s_vals, nS, spec.s_ub)
     cost, rows, cols, vals = column_entries(spec, data, pu, pr)
     add_cols(cost, rows, cols, vals, len(pu), np.full(len(pu), INF))
-    pool = set((pu * data.R + pr).tolist())
+    pool = np.unique(pu * data.R + pr)
     h.setOptionValue("solver", "ipm")
     h.setOptionValue("run_crossover", "on")
     rounds = 0
     status = "optimal"
+    priced_out = False
     while True:
         rem = deadline - time.monotonic()
         if rem <= 0.05:
@@ -348,27 +364,27 @@ def solve_lp(spec: Spec, data: Data, pu: np.ndarray, pr: np.ndarray, *, deadline
         y = np.asarray(sol.row_dual)
         new_u, new_r = _price(spec, data, pool, y)
         if progress:
-            progress("lp", min(0.9, 0.2 + 0.1 * rounds))
+            progress("lp", min(0.5, 0.1 + 0.05 * rounds))
         if len(new_u) == 0:
+            priced_out = True
             break
         cost, rows, cols, vals = column_entries(spec, data, new_u, new_r)
         add_cols(cost, rows, cols, vals, len(new_u), np.full(len(new_u), INF))
         pu = np.concatenate([pu, new_u])
         pr = np.concatenate([pr, new_r])
-        pool.update((new_u * data.R + new_r).tolist())
+        pool = np.union1d(pool, new_u * data.R + new_r)
     sol = h.getSolution()
     xv = np.asarray(sol.col_value)
     info = h.getInfo()
     obj = float(info.objective_function_value) if status == "optimal" else INF
-    converged = status == "optimal" and (price_all or len(pool) == int(p.elig.sum())) and rounds < max_rounds + 1
-    bound = obj if converged else None
-    if status == "optimal" and rounds >= max_rounds and price_all:
-        bound = None
+    # the LP optimum bounds the whole problem only when no eligible pair outside the pool
+    # could improve it (pool = every eligible pair, or pricing found none)
+    bound = obj if status == "optimal" and (not price_all or priced_out) else None
     return LPResult(status, pu, pr, xv[nS:] if len(xv) else np.zeros(len(pu)), xv[:nS] if len(xv) else np.zeros(nS),
                     obj, bound, rounds, len(pu))
 
 
-def _price(spec, data, pool: set, y: np.ndarray, per_unit: int = 2, max_new: int = 200_000):
+def _price(spec, data, pool: np.ndarray, y: np.ndarray, per_unit: int = 2, max_new: int = 200_000):
     """Eligible pairs outside the pool with a negative reduced cost (the best few per unit)."""
     p = data.p
     U, R = p.elig.shape
@@ -385,17 +401,14 @@ def _price(spec, data, pool: set, y: np.ndarray, per_unit: int = 2, max_new: int
         if not neg.any():
             continue
         uu, rr, rc = uu[neg], rr[neg], rc[neg]
-        keys = uu * R + rr
-        fresh = np.fromiter((k not in pool for k in keys.tolist()), dtype=bool, count=len(keys))
-        uu, rr, rc = uu[fresh], rr[fresh], rc[fresh]
-        if len(uu) == 0:
-            continue
         order = np.lexsort((rr, rc, uu))
         uu, rr = uu[order], rr[order]
         first = np.r_[True, uu[1:] != uu[:-1]]
         rank = np.arange(len(uu)) - np.maximum.accumulate(np.where(first, np.arange(len(uu)), 0))
         keep = rank < per_unit
-        out_u.append(uu[keep]); out_r.append(rr[keep])
+        uu, rr = uu[keep], rr[keep]
+        fresh = ~np.isin(uu * R + rr, pool)
+        out_u.append(uu[fresh]); out_r.append(rr[fresh])
     if not out_u:
         return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
     u = np.concatenate(out_u)[:max_new]
@@ -425,6 +438,12 @@ if hasattr(pulp, "HiGHS"):
             self._cancel = cancel
             self._seed = seed
 
+        def findSolutionValues(self, lp):
+            try:
+                return super().findSolutionValues(lp)
+            except KeyError:  # statuses PuLP does not map (e.g. solution limit): values are set already
+                return pulp.LpStatusNotSolved, pulp.LpSolutionIntegerFeasible
+
         def callSolver(self, lp):
             h = lp.solverModel
             h.setOptionValue("random_seed", int(self._seed) % 2147483647)
@@ -450,7 +469,8 @@ else:  # pragma: no cover
 def solve_mip(spec: Spec, data: Data, pu: np.ndarray, pr: np.ndarray, *, time_limit: float, gap: float,
               solver: str = "highs", seed: int = 0, start_x: np.ndarray | None = None,
               start_s: np.ndarray | None = None, cancel: threading.Event | None = None,
-              fixed_load: np.ndarray | None = None, heuristic_effort: float = 0.05) -> MIPResult:
+              fixed_load: np.ndarray | None = None, heuristic_effort: float = 0.05,
+              first_solution: bool = False) -> MIPResult:
     """Integer model over the pairs (pu, pr), written with PuLP. ``fixed_load`` (rows,) is
     the row activity of units fixed outside this model (subtracted from row bounds)."""
     cost, rows, cols, vals = column_entries(spec, data, pu, pr)
@@ -516,7 +536,7 @@ def solve_mip(spec: Spec, data: Data, pu: np.ndarray, pr: np.ndarray, *, time_li
         if start_s is not None:
             start.update({f"s{j}": float(v) for j, v in enumerate(start_s)})
     s = _HiGHS(msg=False, timeLimit=tl, gapRel=gap, threads=1, start=start, cancel=cancel, seed=seed,
-               mip_heuristic_effort=heuristic_effort)
+               mip_heuristic_effort=heuristic_effort, **({"mip_max_improving_sols": 1} if first_solution else {}))
     prob.solve(s)
     h = prob.solverModel
     ms = h.getModelStatus()
