@@ -50,15 +50,27 @@ def _by_product(_ds, _enr, key: tuple, scoring_json: str, rules_json: str) -> pd
     return w
 
 
-@st.cache_resource(show_spinner=False)
+class _SharedGeoJSON(dict):
+    """Read-only boundaries shared between figures. Plotly deep-copies a figure's geojson when it
+    builds and again when Streamlit validates it (about 1 s for the counties); this is never
+    modified, so a "copy" can be the object itself."""
+
+    def __deepcopy__(self, memo):
+        return self
+
+    def __copy__(self):
+        return self
+
+
+@st.cache_resource(show_spinner=False, max_entries=16)
 def _geojson(level: str, areas: tuple[str, ...] | None) -> dict:
     from territory_core import geo
 
     g = geo.states_geojson() if level == "state" else geo.counties_geojson()
     if areas is None:
-        return g
+        return _SharedGeoJSON(g)
     keep = set(areas)
-    return {"type": "FeatureCollection", "features": [f for f in g["features"] if f["id"] in keep]}
+    return _SharedGeoJSON({"type": "FeatureCollection", "features": [f for f in g["features"] if f["id"] in keep]})
 
 
 @st.cache_resource(show_spinner=False)
@@ -76,6 +88,13 @@ def _money(v) -> str:
         if abs(v) >= div:
             return f"${v / div:,.1f}{suf}"
     return f"${v:,.0f}"
+
+
+def _money_s(s: pd.Series) -> pd.Series:
+    """Whole dollars with thousands separators, as strings ("n/a" when missing)."""
+    v = pd.to_numeric(s, errors="coerce")
+    out = "$" + v.fillna(0).round(0).astype("int64").map("{:,}".format)
+    return out.where(v.notna(), "n/a")
 
 
 def _discrete_scale(n: int) -> list:
@@ -188,17 +207,19 @@ zmax = float(np.nanquantile(z, 0.95)) if z.notna().any() else 1.0
 zmin = float(np.nanmin(z)) if z.notna().any() else 0.0
 if not np.isfinite(zmax) or zmax <= zmin:
     zmax = zmin + 1.0
-hover = ("<b>%{customdata[0]}</b><br>Accounts: %{customdata[1]:,}<br>Potential: $%{customdata[2]:,.0f}"
-         "<br>ARR: $%{customdata[3]:,.0f}<br>Whitespace: $%{customdata[4]:,.0f}<br>Penetration: %{customdata[5]:.1%}"
-         "<br>Covering reps: %{customdata[6]} (%{customdata[7]:.2f} FTE)<br>Potential per rep FTE: $%{customdata[8]:,.0f}"
-         "<extra></extra>")
-custom = np.column_stack([am["label"], am["accounts"], am["potential"], am["arr"], am["whitespace"],
-                          am["penetration"].fillna(0), am["covering_reps"], am["rep_fte"], am["coverage"].fillna(0)])
+# Hover text as one pre-formatted string per area/point: mixed-type customdata makes plotly's
+# validation and JSON encoding several times slower at 50k accounts.
+area_hover = ("<b>" + am["label"].astype(str) + "</b><br>Accounts: " + am["accounts"].map("{:,}".format)
+              + "<br>Potential: " + _money_s(am["potential"]) + "<br>ARR: " + _money_s(am["arr"])
+              + "<br>Whitespace: " + _money_s(am["whitespace"]) + "<br>Penetration: "
+              + am["penetration"].fillna(0).map("{:.1%}".format) + "<br>Covering reps: "
+              + am["covering_reps"].astype(int).astype(str) + " (" + am["rep_fte"].map("{:.2f}".format)
+              + " FTE)<br>Potential per rep FTE: " + _money_s(am["coverage"])).to_numpy(dtype=object)
 scales = {"whitespace": "Blues", "potential": "Purples", "penetration": "Greens", "coverage": "OrRd"}
 fig = go.Figure(go.Choroplethmap(
-    geojson=geojson, locations=am["area"], z=z, zmin=zmin, zmax=zmax, colorscale=scales[metric],
+    geojson=geojson, locations=am["area"].to_numpy(dtype=object), z=z.to_numpy(dtype=float), zmin=zmin, zmax=zmax, colorscale=scales[metric],
     marker_line_width=0.4 if level == "state" else 0.1, marker_line_color="#888", marker_opacity=0.85,
-    customdata=custom, hovertemplate=hover, name=METRICS[metric],
+    hovertext=area_hover, hovertemplate="%{hovertext}<extra></extra>", name=METRICS[metric],
     colorbar=dict(title=dict(text=METRICS[metric].split(" (")[0], side="right"), thickness=12, x=0.005,
                   xanchor="left", len=0.6, y=0.02, yanchor="bottom", bgcolor="rgba(255,255,255,0.7)",
                   tickformat=".0%" if metric == "penetration" else "$.2s"),
@@ -209,7 +230,9 @@ if level == "county":  # state outlines over the counties, from the shipped boun
 
 n_points = 0
 if show_points and {A.lat, A.lon} <= set(view.columns):
-    pts = view[view[A.lat].notna() & view[A.lon].notna()]
+    pcols = [c for c in (A.lat, A.lon, A.name, A.owner_id, A.industry, X.segment, X.tier, X.potential_score,
+                         X.potential, X.whitespace, "total_arr") if c in view.columns]
+    pts = view.loc[view[A.lat].notna().to_numpy() & view[A.lon].notna().to_numpy(), pcols]
     if len(pts) > MAX_POINTS:  # the largest whitespace first: those are the ones to see
         pts = pts.nlargest(MAX_POINTS, X.whitespace)
     n_points = len(pts)
@@ -220,23 +243,23 @@ if show_points and {A.lat, A.lon} <= set(view.columns):
     labels = [f"{rep_names.get(c, c)}" if colour_by == "owner" else c for c in order]
     owner_label = pts[A.owner_id].astype("string").fillna("(none)").map(lambda r: rep_names.get(r, r)) \
         if A.owner_id in pts.columns else "(none)"
-    pcustom = np.column_stack([pts[A.name].astype(str), owner_label, pts[X.segment].astype(str), pts[X.tier].astype(str),
-                               pts[X.potential_score], pts[X.potential], pts[X.whitespace], pts["total_arr"],
-                               pts[A.industry].astype(str) if A.industry in pts.columns else ""])
+    point_hover = ("<b>" + pts[A.name].astype(str) + "</b><br>"
+                   + (pts[A.industry].astype(str) if A.industry in pts.columns else "")
+                   + "<br>Owner: " + owner_label.astype(str) + "<br>Segment: " + pts[X.segment].astype(str)
+                   + " · Tier " + pts[X.tier].astype(str) + " (score "
+                   + pts[X.potential_score].round(0).astype(int).astype(str) + ")<br>Potential: "
+                   + _money_s(pts[X.potential]) + "<br>ARR: " + _money_s(pts["total_arr"])
+                   + "<br>Whitespace: " + _money_s(pts[X.whitespace])).to_numpy(dtype=object)
     n = len(order)
     show_bar = n <= 45
     fig.add_trace(go.Scattermap(
-        lat=pts[A.lat], lon=pts[A.lon], mode="markers", name="Accounts",
+        lat=pts[A.lat].to_numpy(dtype=float), lon=pts[A.lon].to_numpy(dtype=float), mode="markers", name="Accounts",
         marker=dict(size=6, color=codes, cmin=-0.5, cmax=n - 0.5, colorscale=_discrete_scale(n), opacity=0.85,
                     showscale=show_bar,
                     colorbar=dict(title=dict(text=colour_by.title(), side="top"), x=1.0, xanchor="right", thickness=10,
                                   tickvals=list(range(n)), ticktext=labels, len=1.0,
                                   tickfont=dict(size=9)) if show_bar else None),
-        customdata=pcustom,
-        hovertemplate=("<b>%{customdata[0]}</b><br>%{customdata[8]}<br>Owner: %{customdata[1]}<br>Segment: "
-                       "%{customdata[2]} · Tier %{customdata[3]} (score %{customdata[4]:.0f})<br>Potential: "
-                       "$%{customdata[5]:,.0f}<br>ARR: $%{customdata[7]:,.0f}<br>Whitespace: $%{customdata[6]:,.0f}"
-                       "<extra></extra>"),
+        hovertext=point_hover, hovertemplate="%{hovertext}<extra></extra>",
     ))
 fig.update_layout(
     map=dict(style="white-bg", center=dict(lat=38.5, lon=-94.0), zoom=3.3, layers=layers),

@@ -35,12 +35,16 @@ def _opp_counts(accounts: pd.DataFrame, opportunities: pd.DataFrame | None) -> p
     amount = pd.to_numeric(o[O.amount], errors="coerce").fillna(0.0) if O.amount in o.columns else pd.Series(0.0, index=o.index)
     closed = o[O.is_closed].fillna(False).astype(bool) if O.is_closed in o.columns else pd.Series(False, index=o.index)
     won = o[O.is_won].fillna(False).astype(bool) if O.is_won in o.columns else pd.Series(False, index=o.index)
-    g = pd.DataFrame({"id": o[O.account_id].astype("string"), "n": 1.0,
-                      "open": amount.where(~closed, 0.0), "won": amount.where(won, 0.0)}).groupby("id").sum()
-    ids = accounts[A.account_id].astype("string")
-    res["opportunities"] = ids.map(g["n"]).fillna(0.0).to_numpy(dtype=float)
-    res["open_pipeline_opps"] = ids.map(g["open"]).fillna(0.0).to_numpy(dtype=float)
-    res["won_amount"] = ids.map(g["won"]).fillna(0.0).to_numpy(dtype=float)
+    from .scoring import account_positions
+
+    pos = account_positions(accounts, o[O.account_id])
+    ok = pos >= 0
+    amt = amount.to_numpy(dtype=float)
+    cl = closed.to_numpy(dtype=bool)
+    wn = won.to_numpy(dtype=bool)
+    res["opportunities"] = np.bincount(pos[ok], minlength=n).astype(float)
+    res["open_pipeline_opps"] = np.bincount(pos[ok], weights=np.where(cl, 0.0, amt)[ok], minlength=n)
+    res["won_amount"] = np.bincount(pos[ok], weights=np.where(wn, amt, 0.0)[ok], minlength=n)
     return res
 
 
@@ -91,8 +95,9 @@ def add_family_columns(accounts: pd.DataFrame, opportunities: pd.DataFrame | Non
     family_employees, family_opportunities (the roll-up of the account's whole family)."""
     df = _with_hierarchy(accounts)
     v = _values(df, opportunities)[["arr", "potential", "whitespace", "employees", "opportunities"]]
-    key = df[X.ultimate_parent_id].astype("string").to_numpy()
-    sums = v.groupby(key).transform("sum")
-    sums.columns = [f"family_{c}" for c in sums.columns]
-    sums.index = accounts.index
-    return sums
+    codes, uniq = pd.factorize(df[X.ultimate_parent_id].astype("string"))
+    out = {}
+    for c in v.columns:
+        tot = np.bincount(codes, weights=v[c].to_numpy(dtype=float), minlength=len(uniq))
+        out[f"family_{c}"] = tot[codes]
+    return pd.DataFrame(out, index=accounts.index)

@@ -247,6 +247,21 @@ def _wmean(parts: list[np.ndarray], weights: list[float]) -> np.ndarray:
     return out / s
 
 
+def account_positions(accounts: pd.DataFrame, ids: pd.Series) -> np.ndarray:
+    """Row position in ``accounts`` of each id in ``ids`` (-1 when not an account; the first
+    row when an id is duplicated). One factorize of both columns: fast on 50k+ rows."""
+    acc = accounts[A.account_id].astype("string").reset_index(drop=True)
+    vals = pd.Series(ids).astype("string").reset_index(drop=True)
+    n = len(acc)
+    codes, uniq = pd.factorize(pd.concat([acc, vals], ignore_index=True))
+    first = np.full(len(uniq) + 1, -1, dtype=np.int64)
+    ac = codes[:n]
+    rev = np.arange(n)[::-1]
+    first[ac[::-1]] = rev  # the first occurrence wins (assigned last)
+    first[-1] = -1  # code -1 (missing id) -> -1
+    return first[codes[n:]]
+
+
 def _win_history(accounts: pd.DataFrame, opportunities: pd.DataFrame | None, cfg: ScoringConfig,
                  band: pd.Series) -> tuple[np.ndarray, np.ndarray, float]:
     """Smoothed win rate of closed opportunities in accounts of the same industry and size band.
@@ -260,17 +275,23 @@ def _win_history(accounts: pd.DataFrame, opportunities: pd.DataFrame | None, cfg
     opp = opp[opp[O.is_closed].fillna(False).astype(bool)]
     if opp.empty:
         return np.full(n, 0.5), np.full(n, np.nan), float("nan")
-    key = (accounts[A.industry].astype("string").fillna("(none)") if A.industry in accounts.columns
-           else pd.Series("(none)", index=accounts.index, dtype="string")) + "|" + band
-    key_by_id = pd.Series(key.to_numpy(), index=accounts[A.account_id].astype("string").to_numpy())
-    key_by_id = key_by_id[~key_by_id.index.duplicated()]
-    opp["key"] = opp[O.account_id].astype("string").map(key_by_id)
-    opp["won"] = opp[O.is_won].fillna(False).astype(bool).astype(float)
-    overall = float(opp["won"].mean())
-    g = opp.dropna(subset=["key"]).groupby("key")["won"].agg(["sum", "count"])
+    ind = (accounts[A.industry].astype("string").fillna("(none)") if A.industry in accounts.columns
+           else pd.Series("(none)", index=accounts.index, dtype="string"))
+    # Integer group codes (industry x band) and positions: far faster than string maps at 50k.
+    ind_codes, _ = pd.factorize(ind)
+    band_codes, band_u = pd.factorize(band)
+    gcode = ind_codes.astype(np.int64) * max(len(band_u), 1) + band_codes
+    pos = account_positions(accounts, opp[O.account_id])
+    ok = pos >= 0
+    won = opp[O.is_won].fillna(False).astype(bool).to_numpy()
+    overall = float(won.mean())
+    ng = int(gcode.max()) + 1 if n else 1
+    g_sum = np.bincount(gcode[pos[ok]], weights=won[ok].astype(float), minlength=ng)
+    g_cnt = np.bincount(gcode[pos[ok]], minlength=ng).astype(float)
     k = float(cfg.win_prior_strength)
-    rate = (g["sum"] + k * overall) / (g["count"] + k)
-    group_rate = key.map(rate).to_numpy(dtype=float, na_value=np.nan)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        rate = (g_sum + k * overall) / (g_cnt + k)
+    group_rate = rate[gcode]
     group_rate = np.where(np.isnan(group_rate), overall, group_rate)
     comp = np.clip(group_rate / (2 * overall), 0, 1) if overall > 0 else np.full(n, 0.5)
     return comp, group_rate, overall
@@ -383,12 +404,11 @@ def _held(accounts: pd.DataFrame, account_products: pd.DataFrame | None, names: 
         return held, other
     ap = account_products[[P.account_id, P.product, P.arr]].copy()
     ap[P.arr] = pd.to_numeric(ap[P.arr], errors="coerce").fillna(0.0)
-    ids = accounts[A.account_id].astype("string").to_numpy(dtype=object)
-    pos = pd.Series(np.arange(n), index=pd.Index(ids))
-    pos = pos[~pos.index.duplicated()]
-    rows = ap[P.account_id].astype("string").map(pos).to_numpy(dtype=float, na_value=np.nan)
-    pcol = pd.Series({p: j for j, p in enumerate(names)}, dtype=float)
-    cols = ap[P.product].astype("string").map(pcol).to_numpy(dtype=float, na_value=np.nan)
+    rows = account_positions(accounts, ap[P.account_id]).astype(float)
+    rows[rows < 0] = np.nan
+    cols = pd.Index(list(names), dtype=object).get_indexer(
+        ap[P.product].astype("string").to_numpy(dtype=object, na_value=None)).astype(float)
+    cols[cols < 0] = np.nan
     vals = ap[P.arr].to_numpy(dtype=float)
     ok = ~np.isnan(rows)
     inm = ok & ~np.isnan(cols)
