@@ -16,7 +16,7 @@ from plotly.subplots import make_subplots
 
 from territory_core.contract import A, O, R, S, X
 from territory_core.kpis import (
-    BALANCE_METRICS, KPI_LABELS, PERIOD_KINDS, QUOTA_BASES, HealthThresholds, K, Period,
+    unowned_accounts, BALANCE_METRICS, KPI_LABELS, PERIOD_KINDS, QUOTA_BASES, HealthThresholds, K, Period,
     data_as_of, flags_by_rep, health_flags, kpi_balance, periods_available, quarterly_trend,
     rep_accounts, rep_kpis, rep_pipeline, rollup_kpis, suggest_quotas, team_summary,
 )
@@ -95,6 +95,15 @@ def _scenario_reps(ds, scn):
         return ds.reps, f"The scenario's events could not be applied ({exc}); showing today's reps."
 
 
+def _ds_token(ds) -> str:
+    """Cache key of the dataset beyond dataset_version(): a dataset put in session state without
+    set_dataset() (tests, other pages) must not get another dataset's KPIs."""
+    acc, opp = ds.accounts, ds.opportunities
+    owners = acc[[A.account_id, A.owner_id]].astype(str) if A.owner_id in acc else acc[[A.account_id]].astype(str)
+    h = int(pd.util.hash_pandas_object(owners, index=False).sum())
+    return f"{dataset_version()}:{ds.name}:{id(acc)}:{id(opp)}:{id(ds.reps)}:{len(acc)}:{0 if opp is None else len(opp)}:{h}"
+
+
 def _token(scn) -> str:
     if scn is None:
         return "today"
@@ -103,7 +112,7 @@ def _token(scn) -> str:
 
 
 @st.cache_data(show_spinner="Computing territory KPIs...", max_entries=24)
-def _kpis(_ds, _reps, _owner, _enriched, version: int, plan: str, enriched_key: str, period_json: str,
+def _kpis(_ds, _reps, _owner, _enriched, version: str, plan: str, enriched_key: str, period_json: str,
           untouched_months: int) -> pd.DataFrame:
     period = Period.from_dict(json.loads(period_json))
     return rep_kpis(_ds.accounts, _reps, _ds.opportunities, period, owner=_owner, enriched=_enriched,
@@ -111,7 +120,7 @@ def _kpis(_ds, _reps, _owner, _enriched, version: int, plan: str, enriched_key: 
 
 
 @st.cache_data(show_spinner=False, max_entries=24)
-def _trend(_ds, version: int, rep_ids: tuple, quarters: int, as_of: str) -> pd.DataFrame:
+def _trend(_ds, version: str, rep_ids: tuple, quarters: int, as_of: str) -> pd.DataFrame:
     return quarterly_trend(_ds.opportunities, _ds.accounts, rep_ids=list(rep_ids), quarters=quarters, as_of=as_of)
 
 
@@ -166,13 +175,22 @@ enriched_key = "none" if enriched is None else str(int(pd.util.hash_pandas_objec
 owner = scn.assignment if scn is not None else None
 
 try:
-    kp_all = _kpis(ds, reps_df, owner, enriched, dataset_version(), _token(scn), enriched_key,
+    ds_key = _ds_token(ds)
+    kp_all = _kpis(ds, reps_df, owner, enriched, ds_key, _token(scn), enriched_key,
                    json.dumps(period.to_dict()), int(thresholds.untouched_months))
     flags_all = health_flags(kp_all, thresholds)
 except (ValueError, KeyError, TypeError) as exc:
     st.error(f"The KPIs could not be computed from the active dataset: {exc}. Check the reps, accounts and "
              "opportunities tables on the Data page (validation names the row and column to fix).")
     st.stop()
+_unowned = unowned_accounts(ds.accounts, reps_df, owner)
+if len(_unowned):
+    _n = len(_unowned)
+    with st.expander(f":material/warning: {_n:,} account{'s' if _n != 1 else ''} ({money(_unowned[A.arr].sum())} ARR) "
+                     f"{'have' if _n != 1 else 'has'} no owner "
+                     "among the reps, so no rep's KPIs count them. Assign them in the Scenario Editor or fix "
+                     "accounts.owner_id on the Data page."):
+        st.dataframe(styled(_unowned, (A.arr,)), hide_index=True, height=240)
 if enriched is None:
     st.info("Scoring is not available for this data, so potential, whitespace and the quota-fairness flag are "
             "left out; workload counts customers 1.5 and prospects 1.")
@@ -214,7 +232,7 @@ cards = [
 # With a scenario, book metrics show their change against today's owners (same reps, same scoring).
 team_today = None
 if scn is not None:
-    kp_today = _kpis(ds, ds.reps, None, enriched, dataset_version(), "today", enriched_key,
+    kp_today = _kpis(ds, ds.reps, None, enriched, ds_key, "today", enriched_key,
                      json.dumps(period.to_dict()), int(thresholds.untouched_months))
     kp_today = kp_today[kp_today[K.rep_id].isin(kp[K.rep_id])]
     team_today = team_summary(kp_today) if len(kp_today) else None
@@ -388,7 +406,7 @@ with t_charts:
                           height=max(320, 20 * len(cov) + 90), margin=dict(l=10, r=30, t=50, b=10))
         c3.plotly_chart(fig, key="health_cov_bars")
 
-    tr = _trend(ds, dataset_version(), tuple(kp[K.rep_id]), 8, as_of.isoformat())
+    tr = _trend(ds, ds_key, tuple(kp[K.rep_id]), 8, as_of.isoformat())
     fig = make_subplots(specs=[[{"secondary_y": True}]])
     fig.add_trace(go.Bar(x=tr["quarter"], y=tr[K.won_revenue], name="Closed-won", marker_color="#2563eb",
                          hovertemplate="%{x}: $%{y:,.0f}<extra></extra>"), secondary_y=False)
@@ -449,7 +467,7 @@ with t_rep:
             fig.update_layout(title=f"Top whitespace accounts of {r[K.name]}", yaxis=dict(autorange="reversed"),
                               height=60 + 24 * len(ws), margin=dict(l=10, r=10, t=50, b=10), xaxis_title="Whitespace ($)")
             st.plotly_chart(fig, key="health_drill_ws")
-        rt = _trend(ds, dataset_version(), (rid,), 8, as_of.isoformat())
+        rt = _trend(ds, ds_key, (rid,), 8, as_of.isoformat())
         fig = make_subplots(specs=[[{"secondary_y": True}]])
         fig.add_trace(go.Bar(x=rt["quarter"], y=rt[K.won_revenue], name="Closed-won", marker_color="#2563eb",
                              hovertemplate="%{x}: $%{y:,.0f}<extra></extra>"), secondary_y=False)

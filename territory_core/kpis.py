@@ -428,6 +428,22 @@ def rep_kpis(
     return out
 
 
+def unowned_accounts(accounts: pd.DataFrame, reps: pd.DataFrame, owner=None) -> pd.DataFrame:
+    """Accounts whose owner (today's, or the ``owner`` mapping's) is empty or not a rep in
+    ``reps``: they are on nobody's book, so no rep's KPIs count them. Columns account_id, name,
+    owner_id (the unknown id or <NA>), arr."""
+    own = account_owners(accounts, owner)
+    known = set(_str(reps[R.rep_id]).dropna())
+    bad = own.isna() | ~own.isin(known)
+    out = pd.DataFrame({
+        A.account_id: accounts.loc[bad.to_numpy(), A.account_id].astype("string").to_numpy(),
+        A.name: accounts.loc[bad.to_numpy(), A.name].astype("string").to_numpy() if A.name in accounts else pd.NA,
+        A.owner_id: own[bad].to_numpy(),
+        A.arr: pd.to_numeric(accounts.loc[bad.to_numpy(), A.arr], errors="coerce").fillna(0.0).to_numpy() if A.arr in accounts else 0.0,
+    })
+    return out.reset_index(drop=True)
+
+
 def _recompute_ratios(df: pd.DataFrame) -> pd.DataFrame:
     """Ratios from the additive columns (in place; used by rep_kpis and every rollup)."""
     df[K.attainment] = _safe_div(df[K.won_revenue], df[K.quota])

@@ -251,7 +251,12 @@ def test_page_shows_hand_computed_numbers_on_a_tiny_dataset():
     tiny = Dataset(accounts=coerce_types(accounts(), ACCOUNTS), reps=coerce_types(reps(), REPS),
                    opportunities=coerce_types(opps(), OPPORTUNITIES), account_products=empty_frame(ACCOUNT_PRODUCTS),
                    name="tiny")
+    odd = tiny.accounts.copy()
+    odd.loc[odd[A.account_id] == "a5", A.owner_id] = "gone"
+    at = open_page(tiny.with_(accounts=odd))
+    assert any("1 account ($0 ARR) has no owner" in e.label for e in at.expander)
     at = open_page(tiny)
+    assert not any("no owner" in e.label for e in at.expander)
     assert "Q2 2026" in at.subheader[0].value
     tab = rep_table(at)
     assert list(tab["Closed-won"]) == [110_000, 200_000, 0]

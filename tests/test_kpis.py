@@ -12,7 +12,7 @@ from territory_core.contract import A, O, R, S, X
 from territory_core.kpis import (
     K, HealthThresholds, Period, balance_indices, capacity_targets, data_as_of, gini,
     health_flags, kpi_balance, periods_available, quarterly_trend, rep_accounts, rep_kpis,
-    rep_pipeline, rollup_kpis, suggest_quotas, team_summary, account_workload,
+    rep_pipeline, rollup_kpis, suggest_quotas, team_summary, account_workload, unowned_accounts,
 )
 
 # ---------------------------------------------------------------------------------------------
@@ -439,3 +439,16 @@ def test_untouched_flag_names_the_look_back_used():
     assert ("r2", "untouched accounts") in f  # 3 of 3
     assert "in the 3 months" in f[("r2", "untouched accounts")].reason
     assert k.attrs["period_label"] == "Q2 2026"
+
+
+def test_unowned_accounts():
+    acc = accounts()
+    acc[A.owner_id] = acc[A.owner_id].astype("string")
+    acc.loc[0, A.owner_id] = "gone"
+    acc.loc[1, A.owner_id] = pd.NA
+    u = unowned_accounts(acc, reps())
+    assert list(u[A.account_id]) == ["a1", "a2"] and u[A.arr].sum() == 100
+    k = rep_kpis(acc, reps(), opps(), Q2)
+    assert k[K.accounts].sum() == 4  # the two unowned accounts are on nobody's book
+    # a scenario that assigns them clears the list
+    assert unowned_accounts(acc, reps(), owner=pd.Series({"a1": "r1", "a2": "r1"})).empty
