@@ -188,88 +188,93 @@ metric = c2.selectbox("Colour areas by", list(METRICS), key="ws_metric", format_
 show_points = c3.toggle("Account points", value=True, key="ws_points")
 colour_by = c4.radio("Points by", ["owner", "segment"], horizontal=True, key="ws_colour", disabled=not show_points)
 
-try:
-    am = area_metrics(view, level, reps, book=book)
-except ValueError as exc:
-    st.error(f"Cannot draw the {level} map: {exc}. Add the column on the Data page (ZIP codes fill "
-             "state and county).")
-    st.stop()
+def draw_map() -> None:
+    """The choropleth and the account points; a warning instead when the data has no areas."""
+    try:
+        am = area_metrics(view, level, reps, book=book)
+    except ValueError as exc:
+        st.error(f"Cannot draw the {level} map: {exc}. Add the column on the Data page (ZIP codes fill "
+                 "state and county).")
+        return
 
-names = _area_names(level)
-am = am[am["area"].isin(names.keys())]
-if am.empty:
-    st.warning(f"No account has a known {level}: check the state/ZIP columns on the Data page.")
-    st.stop()
-am["label"] = am["area"].map(names)
-geojson = _geojson(level, None if level == "state" else tuple(sorted(am["area"])))
-z = am[metric].astype(float)
-zmax = float(np.nanquantile(z, 0.95)) if z.notna().any() else 1.0
-zmin = float(np.nanmin(z)) if z.notna().any() else 0.0
-if not np.isfinite(zmax) or zmax <= zmin:
-    zmax = zmin + 1.0
-# Hover text as one pre-formatted string per area/point: mixed-type customdata makes plotly's
-# validation and JSON encoding several times slower at 50k accounts.
-area_hover = ("<b>" + am["label"].astype(str) + "</b><br>Accounts: " + am["accounts"].map("{:,}".format)
-              + "<br>Potential: " + _money_s(am["potential"]) + "<br>ARR: " + _money_s(am["arr"])
-              + "<br>Whitespace: " + _money_s(am["whitespace"]) + "<br>Penetration: "
-              + am["penetration"].fillna(0).map("{:.1%}".format) + "<br>Covering reps: "
-              + am["covering_reps"].astype(int).astype(str) + " (" + am["rep_fte"].map("{:.2f}".format)
-              + " FTE)<br>Potential per rep FTE: " + _money_s(am["coverage"])).to_numpy(dtype=object)
-scales = {"whitespace": "Blues", "potential": "Purples", "penetration": "Greens", "coverage": "OrRd"}
-fig = go.Figure(go.Choroplethmap(
-    geojson=geojson, locations=am["area"].to_numpy(dtype=object), z=z.to_numpy(dtype=float), zmin=zmin, zmax=zmax, colorscale=scales[metric],
-    marker_line_width=0.4 if level == "state" else 0.1, marker_line_color="#888", marker_opacity=0.85,
-    hovertext=area_hover, hovertemplate="%{hovertext}<extra></extra>", name=METRICS[metric],
-    colorbar=dict(title=dict(text=METRICS[metric].split(" (")[0], side="right"), thickness=12, x=0.005,
-                  xanchor="left", len=0.6, y=0.02, yanchor="bottom", bgcolor="rgba(255,255,255,0.7)",
-                  tickformat=".0%" if metric == "penetration" else "$.2s"),
-))
-layers = []
-if level == "county":  # state outlines over the counties, from the shipped boundaries
-    layers.append(dict(source=_geojson("state", None), type="line", color="#666", line=dict(width=0.6)))
-
-n_points = 0
-if show_points and {A.lat, A.lon} <= set(view.columns):
-    pcols = [c for c in (A.lat, A.lon, A.name, A.owner_id, A.industry, X.segment, X.tier, X.potential_score,
-                         X.potential, X.whitespace, "total_arr") if c in view.columns]
-    pts = view.loc[view[A.lat].notna().to_numpy() & view[A.lon].notna().to_numpy(), pcols]
-    if len(pts) > MAX_POINTS:  # the largest whitespace first: those are the ones to see
-        pts = pts.nlargest(MAX_POINTS, X.whitespace)
-    n_points = len(pts)
-    col = A.owner_id if colour_by == "owner" else X.segment
-    cats = pts[col].astype("string").fillna("(none)")
-    order = sorted(cats.unique().tolist())
-    codes = cats.map({c: i for i, c in enumerate(order)}).to_numpy(dtype=float)
-    labels = [f"{rep_names.get(c, c)}" if colour_by == "owner" else c for c in order]
-    owner_label = pts[A.owner_id].astype("string").fillna("(none)").map(lambda r: rep_names.get(r, r)) \
-        if A.owner_id in pts.columns else "(none)"
-    point_hover = ("<b>" + pts[A.name].astype(str) + "</b><br>"
-                   + (pts[A.industry].astype(str) if A.industry in pts.columns else "")
-                   + "<br>Owner: " + owner_label.astype(str) + "<br>Segment: " + pts[X.segment].astype(str)
-                   + " · Tier " + pts[X.tier].astype(str) + " (score "
-                   + pts[X.potential_score].round(0).astype(int).astype(str) + ")<br>Potential: "
-                   + _money_s(pts[X.potential]) + "<br>ARR: " + _money_s(pts["total_arr"])
-                   + "<br>Whitespace: " + _money_s(pts[X.whitespace])).to_numpy(dtype=object)
-    n = len(order)
-    show_bar = n <= 45
-    fig.add_trace(go.Scattermap(
-        lat=pts[A.lat].to_numpy(dtype=float), lon=pts[A.lon].to_numpy(dtype=float), mode="markers", name="Accounts",
-        marker=dict(size=6, color=codes, cmin=-0.5, cmax=n - 0.5, colorscale=_discrete_scale(n), opacity=0.85,
-                    showscale=show_bar,
-                    colorbar=dict(title=dict(text=colour_by.title(), side="top"), x=1.0, xanchor="right", thickness=10,
-                                  tickvals=list(range(n)), ticktext=labels, len=1.0,
-                                  tickfont=dict(size=9)) if show_bar else None),
-        hovertext=point_hover, hovertemplate="%{hovertext}<extra></extra>",
+    names = _area_names(level)
+    am = am[am["area"].isin(names.keys())]
+    if am.empty:
+        st.warning(f"No account has a known {level}: check the state/ZIP columns on the Data page.")
+        return
+    am["label"] = am["area"].map(names)
+    geojson = _geojson(level, None if level == "state" else tuple(sorted(am["area"])))
+    z = am[metric].astype(float)
+    zmax = float(np.nanquantile(z, 0.95)) if z.notna().any() else 1.0
+    zmin = float(np.nanmin(z)) if z.notna().any() else 0.0
+    if not np.isfinite(zmax) or zmax <= zmin:
+        zmax = zmin + 1.0
+    # Hover text as one pre-formatted string per area/point: mixed-type customdata makes plotly's
+    # validation and JSON encoding several times slower at 50k accounts.
+    area_hover = ("<b>" + am["label"].astype(str) + "</b><br>Accounts: " + am["accounts"].map("{:,}".format)
+                  + "<br>Potential: " + _money_s(am["potential"]) + "<br>ARR: " + _money_s(am["arr"])
+                  + "<br>Whitespace: " + _money_s(am["whitespace"]) + "<br>Penetration: "
+                  + am["penetration"].fillna(0).map("{:.1%}".format) + "<br>Covering reps: "
+                  + am["covering_reps"].astype(int).astype(str) + " (" + am["rep_fte"].map("{:.2f}".format)
+                  + " FTE)<br>Potential per rep FTE: " + _money_s(am["coverage"])).to_numpy(dtype=object)
+    scales = {"whitespace": "Blues", "potential": "Purples", "penetration": "Greens", "coverage": "OrRd"}
+    fig = go.Figure(go.Choroplethmap(
+        geojson=geojson, locations=am["area"].to_numpy(dtype=object), z=z.to_numpy(dtype=float), zmin=zmin, zmax=zmax, colorscale=scales[metric],
+        marker_line_width=0.4 if level == "state" else 0.1, marker_line_color="#888", marker_opacity=0.85,
+        hovertext=area_hover, hovertemplate="%{hovertext}<extra></extra>", name=METRICS[metric],
+        colorbar=dict(title=dict(text=METRICS[metric].split(" (")[0], side="right"), thickness=12, x=0.005,
+                      xanchor="left", len=0.6, y=0.02, yanchor="bottom", bgcolor="rgba(255,255,255,0.7)",
+                      tickformat=".0%" if metric == "penetration" else "$.2s"),
     ))
-fig.update_layout(
-    map=dict(style="white-bg", center=dict(lat=38.5, lon=-94.0), zoom=3.3, layers=layers),
-    height=580, margin=dict(l=0, r=0, t=10, b=0), showlegend=False,
-)
-st.plotly_chart(fig, width="stretch", key="ws_map", config={"scrollZoom": True})
-if n_points and n_points < len(view):
-    st.caption(f"Points: the {n_points:,} accounts with the most whitespace of {len(view):,} shown (all are in the areas).")
-elif show_points and not n_points:
-    st.caption("No account has coordinates (lat/lon or a ZIP code) to draw as a point.")
+    layers = []
+    if level == "county":  # state outlines over the counties, from the shipped boundaries
+        layers.append(dict(source=_geojson("state", None), type="line", color="#666", line=dict(width=0.6)))
+
+    n_points = 0
+    if show_points and {A.lat, A.lon} <= set(view.columns):
+        pcols = [c for c in (A.lat, A.lon, A.name, A.owner_id, A.industry, X.segment, X.tier, X.potential_score,
+                             X.potential, X.whitespace, "total_arr") if c in view.columns]
+        pts = view.loc[view[A.lat].notna().to_numpy() & view[A.lon].notna().to_numpy(), pcols]
+        if len(pts) > MAX_POINTS:  # the largest whitespace first: those are the ones to see
+            pts = pts.nlargest(MAX_POINTS, X.whitespace)
+        n_points = len(pts)
+        col = A.owner_id if colour_by == "owner" else X.segment
+        cats = pts[col].astype("string").fillna("(none)")
+        order = sorted(cats.unique().tolist())
+        codes = cats.map({c: i for i, c in enumerate(order)}).to_numpy(dtype=float)
+        labels = [f"{rep_names.get(c, c)}" if colour_by == "owner" else c for c in order]
+        owner_label = pts[A.owner_id].astype("string").fillna("(none)").map(lambda r: rep_names.get(r, r)) \
+            if A.owner_id in pts.columns else "(none)"
+        point_hover = ("<b>" + pts[A.name].astype(str) + "</b><br>"
+                       + (pts[A.industry].astype(str) if A.industry in pts.columns else "")
+                       + "<br>Owner: " + owner_label.astype(str) + "<br>Segment: " + pts[X.segment].astype(str)
+                       + " · Tier " + pts[X.tier].astype(str) + " (score "
+                       + pts[X.potential_score].round(0).astype(int).astype(str) + ")<br>Potential: "
+                       + _money_s(pts[X.potential]) + "<br>ARR: " + _money_s(pts["total_arr"])
+                       + "<br>Whitespace: " + _money_s(pts[X.whitespace])).to_numpy(dtype=object)
+        n = len(order)
+        show_bar = n <= 45
+        fig.add_trace(go.Scattermap(
+            lat=pts[A.lat].to_numpy(dtype=float), lon=pts[A.lon].to_numpy(dtype=float), mode="markers", name="Accounts",
+            marker=dict(size=6, color=codes, cmin=-0.5, cmax=n - 0.5, colorscale=_discrete_scale(n), opacity=0.85,
+                        showscale=show_bar,
+                        colorbar=dict(title=dict(text=colour_by.title(), side="top"), x=1.0, xanchor="right", thickness=10,
+                                      tickvals=list(range(n)), ticktext=labels, len=1.0,
+                                      tickfont=dict(size=9)) if show_bar else None),
+            hovertext=point_hover, hovertemplate="%{hovertext}<extra></extra>",
+        ))
+    fig.update_layout(
+        map=dict(style="white-bg", center=dict(lat=38.5, lon=-94.0), zoom=3.3, layers=layers),
+        height=580, margin=dict(l=0, r=0, t=10, b=0), showlegend=False,
+    )
+    st.plotly_chart(fig, width="stretch", key="ws_map", config={"scrollZoom": True})
+    if n_points and n_points < len(view):
+        st.caption(f"Points: the {n_points:,} accounts with the most whitespace of {len(view):,} shown (all are in the areas).")
+    elif show_points and not n_points:
+        st.caption("No account has coordinates (lat/lon or a ZIP code) to draw as a point.")
+
+
+draw_map()
 
 # ---- under/over-served ---------------------------------------------------------------------------
 st.subheader("Under- and over-served")

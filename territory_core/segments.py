@@ -410,7 +410,8 @@ def check_rules(accounts: pd.DataFrame, rules: SegmentRules,
                 earlier = [j + 1 for j in range(i) if (masks[j] & m).any()]
                 out.append(RuleWarning(
                     "shadowed", "warning",
-                    f"{label} is shadowed: all {cnt:,} accounts it matches are taken by rule"
+                    f"{label} is shadowed: {'all ' + format(cnt, ',') + ' accounts' if cnt != 1 else 'the one account'} "
+                    f"it matches {'are' if cnt != 1 else 'is'} taken by rule"
                     f"{'s' if len(earlier) > 1 else ''} {', '.join(map(str, earlier))} first. "
                     "Move it up or narrow the earlier rules.", i))
             elif not r.is_catch_all:
@@ -422,7 +423,7 @@ def check_rules(accounts: pd.DataFrame, rules: SegmentRules,
                         overlaps.append(RuleWarning(
                             "overlap", "info",
                             f"Rules {j + 1} ({rules.rules[j].name}) and {i + 1} ({r.name}) overlap on "
-                            f"{k:,} accounts; rule {j + 1} wins them.", i))
+                            f"{k:,} account{'s' if k != 1 else ''}; rule {j + 1} wins {'them' if k != 1 else 'it'}.", i))
         taken |= m
     out.extend(overlaps[:max_overlaps])
     if len(overlaps) > max_overlaps:

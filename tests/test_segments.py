@@ -89,7 +89,7 @@ def test_check_rules_flags_never_shadowed_overlap_unsegmented(accts):
                            SegmentRule("Rest")))
     w2 = check_rules(accts, rules2)
     assert [x.kind for x in w2] == ["overlap"]
-    assert "overlap on 1 accounts" in w2[0].message
+    assert "overlap on 1 account;" in w2[0].message
     # static problems
     assert any("not a tier" in x.message for x in check_rules(accts, SegmentRules((SegmentRule("t", tiers=("Z",)),))))
     assert any(x.kind == "invalid" for x in check_rules(accts, SegmentRules((SegmentRule(""),))))

@@ -137,3 +137,17 @@ def test_icp_product_models_and_reset():
     at.button(key="icp_reset").click().run()
     assert at.session_state["settings"]["scoring"] == ScoringConfig()
     assert at.number_input(key="icp_ta").value == ScoringConfig().tier_thresholds[0]
+
+
+def test_sparse_data_shows_rule_warnings():
+    from test_whitespace_page import tiny_dataset
+
+    at = AppTest.from_file("../app.py", default_timeout=60)
+    at.session_state["dataset"] = tiny_dataset(True)
+    at.session_state["dataset_version"] = 2000
+    at.run()
+    at.switch_page(PAGE).run()
+    assert not at.exception, at.exception[0].value
+    w = texts(at.warning)
+    assert "Rule 1 (Strategic) matches no account" in w
+    assert summary(at)["accounts"].sum() == 3

@@ -117,3 +117,38 @@ def test_uses_the_active_scoring_settings(enriched):
     at1 = open_page()
     at2 = open_page({"scoring": double})
     assert metric(at1, "Potential") != metric(at2, "Potential")
+
+
+def tiny_dataset(with_geo: bool):
+    import numpy as np
+    import pandas as pd
+
+    from territory_core.contract import ACCOUNT_PRODUCTS, ACCOUNTS, OPPORTUNITIES, REPS
+    from territory_core.dataset import Dataset, coerce_types, empty_frame
+
+    cols = {"account_id": ["a", "b", "c"], "name": ["A", "B", "C"], "parent_id": ["b", "a", None]}  # a cycle
+    if with_geo:
+        cols.update(state=["CA", "NY", None], employees=[10.0, 5000.0, np.nan], lat=[34.0, 40.7, np.nan],
+                    lon=[-118.0, -74.0, np.nan], owner_id=["r1", None, "r2"])
+    acc = coerce_types(pd.DataFrame(cols), ACCOUNTS)
+    return Dataset(acc, empty_frame(REPS), empty_frame(OPPORTUNITIES), empty_frame(ACCOUNT_PRODUCTS), name="tiny")
+
+
+@pytest.mark.parametrize("with_geo", [False, True])
+def test_sparse_data_warns_instead_of_failing(with_geo):
+    at = AppTest.from_file("../app.py", default_timeout=60)
+    at.session_state["dataset"] = tiny_dataset(with_geo)
+    at.session_state["dataset_version"] = 1000 + with_geo
+    at.run()
+    at.switch_page(PAGE).run()
+    assert not at.exception, at.exception[0].value
+    assert metric(at, "Accounts") == "3"
+    if with_geo:
+        assert figures(at)[0]["data"][0]["locations"] == ["CA", "NY"]
+    else:
+        assert any("No account has a known state" in w.value for w in at.warning)
+    at.radio(key="ws_level").set_value("county").run()
+    assert not at.exception
+    assert any("No account has a known county" in w.value for w in at.warning)
+    at.selectbox(key="ws_by").set_value("industry").run()
+    assert not at.exception
