@@ -419,8 +419,10 @@ with t_charts:
     fig.update_layout(title=f"Trend by quarter to {as_of:%d %b %Y} (deals stay with who sold them)", height=420,
                       margin=dict(l=10, r=10, t=50, b=10), legend=dict(orientation="h", y=-0.15))
     fig.update_yaxes(title_text="$", secondary_y=False, rangemode="tozero")
-    fig.update_yaxes(title_text="Win rate", secondary_y=True, range=[0, max(wr_max * 1.3, 10)], ticksuffix="%",
-                     showgrid=False, tickmode="auto")
+    wr_top = max(wr_max * 1.3, 10)
+    wr_step = 5 if wr_top <= 40 else 10 if wr_top <= 80 else 20
+    fig.update_yaxes(title_text="Win rate", secondary_y=True, range=[0, wr_top], ticksuffix="%", showgrid=False,
+                     tickmode="array", tickvals=list(range(0, int(wr_top) + 1, wr_step)))
     c4.plotly_chart(fig, key="health_trend")
 
 with t_rep:
@@ -477,7 +479,8 @@ with t_rep:
         fig.update_layout(title=f"{r[K.name]}: closed-won and win rate by quarter (deals they sold)", height=320,
                           margin=dict(l=10, r=10, t=50, b=10), legend=dict(orientation="h", y=-0.2))
         fig.update_yaxes(title_text="$", secondary_y=False, rangemode="tozero")
-        fig.update_yaxes(title_text="Win rate", secondary_y=True, range=[0, 100], ticksuffix="%", showgrid=False)
+        fig.update_yaxes(title_text="Win rate", secondary_y=True, range=[0, 100], ticksuffix="%", showgrid=False,
+                         tickmode="array", tickvals=[0, 25, 50, 75, 100])
         st.plotly_chart(fig, key="health_drill_trend")
 
 with t_bal:

@@ -683,8 +683,8 @@ def health_flags(kpis: pd.DataFrame, thresholds: HealthThresholds | None = None)
         if pd.notna(cov) and cov < t.min_coverage:
             sev = "high" if cov < t.min_coverage / 2 else "medium"
             rows.append((rid, FLAG_LOW_COVERAGE, sev,
-                         f"Pipeline coverage {cov:.1f}x: {d[K.coverage_pipeline]:,.0f} of open pipeline for "
-                         f"{d[K.quota_to_close]:,.0f} of quota still to close (target {t.min_coverage:g}x)."))
+                         f"Pipeline coverage {cov:.1f}x: ${d[K.coverage_pipeline]:,.0f} of open pipeline for "
+                         f"${d[K.quota_to_close]:,.0f} of quota still to close (target {t.min_coverage:g}x)."))
         wr = d[K.win_rate]
         if pd.notna(wr) and pd.notna(team_wr) and d[K.closed_count] >= t.min_closed_deals:
             gap = wr - team_wr

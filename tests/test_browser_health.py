@@ -54,6 +54,10 @@ def test_health_page_filter_by_manager_and_drill_into_rep(page, app_url):
     page.get_by_text("Territory Health", exact=True).last.click()
     page.wait_for_timeout(600)
     shot(page, "health-2-manager")
+    page.get_by_text("Rollups by manager, segment and region", exact=False).first.click()
+    page.wait_for_timeout(800)
+    _shot_at(page, page.get_by_text("Rollups by manager, segment and region", exact=False), "health-2b-rollups")
+    page.get_by_text("Rollups by manager, segment and region", exact=False).first.click()
 
     rep = team.sort_values(K.won_revenue).iloc[-1]
     page.get_by_role("tab", name="Rep drill-down").click()
@@ -63,6 +67,7 @@ def test_health_page_filter_by_manager_and_drill_into_rep(page, app_url):
     page.get_by_text(f"Manager {mgr}", exact=False).first.wait_for()
     page.wait_for_timeout(800)
     _shot_at(page, page.get_by_role("tab", name="Rep drill-down"), "health-3-drill")
+    _shot_at(page, page.get_by_text("Top whitespace accounts of", exact=False), "health-3b-drill-charts")
 
     page.get_by_role("tab", name="Balance").click()
     page.wait_for_timeout(600)
