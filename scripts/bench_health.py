@@ -1,0 +1,95 @@
+"""Timings of the core calls behind the Territory Health page (territory_core.kpis), at the
+sample's size (6k accounts) and at 50k (the sample replicated, as in scripts/bench_pages.py).
+Prints a table; no assertions.
+
+    .venv/bin/python scripts/bench_health.py [--sizes 6000 50000] [--repeat 3]
+"""
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import pandas as pd
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from territory_core.contract import A, R, S  # noqa: E402
+from territory_core.dataset import Dataset, load_sample  # noqa: E402
+from territory_core.enrich import enrich_accounts  # noqa: E402
+from territory_core.kpis import (  # noqa: E402
+    HealthThresholds, K, Period, data_as_of, health_flags, kpi_balance, periods_available, quarterly_trend,
+    rep_accounts, rep_kpis, rep_pipeline, rollup_kpis, suggest_quotas, team_summary,
+)
+
+
+def _scale(ds: Dataset, n: int) -> Dataset:
+    from scripts.bench_pages import scale_dataset  # the same replication as the other page benchmark
+
+    return scale_dataset(ds, n)
+
+
+def bench(ds: Dataset, repeat: int) -> dict[str, tuple[float, float]]:
+    enriched = enrich_accounts(ds)
+    as_of = data_as_of(ds.opportunities)
+    q = Period("quarter", as_of)
+    t12 = Period("t12m", as_of)
+    k = rep_kpis(ds.accounts, ds.reps, ds.opportunities, q, enriched=enriched)
+    rid = k.sort_values(K.accounts)[K.rep_id].iloc[-1]
+    owner = pd.Series(ds.accounts[A.owner_id].to_numpy(), index=ds.accounts[A.account_id]).sample(frac=1.0, random_state=1)
+    owner.index = ds.accounts[A.account_id].to_numpy()  # a shuffled "scenario"
+    calls = {
+        "periods_available": lambda: periods_available(ds.opportunities),
+        "rep_kpis (quarter, enriched)": lambda: rep_kpis(ds.accounts, ds.reps, ds.opportunities, q, enriched=enriched),
+        "rep_kpis (t12m, no enrichment)": lambda: rep_kpis(ds.accounts, ds.reps, ds.opportunities, t12),
+        "rep_kpis (scenario owner)": lambda: rep_kpis(ds.accounts, ds.reps, ds.opportunities, q, owner=owner,
+                                                      enriched=enriched),
+        "health_flags": lambda: health_flags(k, HealthThresholds()),
+        "team_summary + rollup by manager": lambda: (team_summary(k), rollup_kpis(k, ds.reps, by="manager")),
+        "kpi_balance (arr)": lambda: kpi_balance(k, K.arr),
+        "suggest_quotas": lambda: suggest_quotas(ds.reps, k, 30e6),
+        "quarterly_trend (team, 8 q)": lambda: quarterly_trend(ds.opportunities, ds.accounts),
+        "drill-down: rep_accounts + rep_pipeline": lambda: (
+            rep_accounts(ds.accounts, rid, ds.opportunities, enriched=enriched, period=q),
+            rep_pipeline(ds.opportunities, ds.accounts, rid)),
+    }
+    out = {}
+    for name, fn in calls.items():
+        ts, cs = [], []
+        for _ in range(repeat):
+            t0, c0 = time.perf_counter(), time.process_time()
+            fn()
+            ts.append(time.perf_counter() - t0)
+            cs.append(time.process_time() - c0)
+        out[name] = (statistics.median(ts), statistics.median(cs))
+    return out
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--sizes", type=int, nargs="+", default=[6000, 50000])
+    ap.add_argument("--repeat", type=int, default=3)
+    args = ap.parse_args(argv)
+    sample = load_sample()
+    if sample.accounts.empty:
+        print("No sample data in data/sample.", file=sys.stderr)
+        return 1
+    cols, shapes = {}, {}
+    for n in args.sizes:
+        ds = sample if n == len(sample.accounts) else _scale(sample, n)
+        shapes[n] = f"{len(ds.accounts):,} acc / {len(ds.opportunities):,} opps / {len(ds.reps)} reps"
+        cols[n] = bench(ds, args.repeat)
+    names = list(next(iter(cols.values())))
+    w = max(len(x) for x in names)
+    print(f"Median of {args.repeat} runs in seconds, wall / CPU. " + "; ".join(f"{n:,}: {s}" for n, s in shapes.items()))
+    print(f"{'core call':<{w}}  " + "  ".join(f"{f'{n:,} wall':>12} {'CPU':>6}" for n in args.sizes))
+    print("-" * (w + 2 + 20 * len(args.sizes)))
+    for name in names:
+        print(f"{name:<{w}}  " + "  ".join(f"{cols[n][name][0]:>12.3f} {cols[n][name][1]:>6.3f}" for n in args.sizes))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
