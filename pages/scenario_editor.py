@@ -293,7 +293,9 @@ except Exception as exc:
 origin = "today's plan" if scn.parent_id is None else f"scenario {scn.parent_id} v{scn.parent_version}"
 saved = f"saved v{scn.version} by {scn.saved_by}" if scn.version else "not saved yet"
 st.subheader(f"{scn.name}")
-st.caption(f"From {origin} · {saved} · {len(scn.events)} events · {len(scn.overrides)} manual moves/locks")
+n_ev, n_ov = len(scn.events), len(scn.overrides)
+st.caption(f"From {origin} · {saved} · {n_ev} event{'' if n_ev == 1 else 's'} · "
+           f"{n_ov} manual move{'' if n_ov == 1 else 's'} or lock{'' if n_ov == 1 else 's'}")
 
 status = report.get("status") or ("today" if scn.assignment is not None else "no_solution")
 gap = report.get("gap")
@@ -543,6 +545,8 @@ with t_bal:
                                                                              step=0.01, format="%.2f", default=0.1),
                                   "weight": st.column_config.NumberColumn("Weight", min_value=0.0, default=1.0),
                                   "hard": st.column_config.CheckboxColumn("Hard band", default=True)})
+        all_tol = st.number_input("Set every metric's tolerance to ± this % (0 = keep the values in the table)",
+                                  min_value=0.0, max_value=500.0, value=0.0, step=1.0, key=f"se_bal_alltol_{tok}")
         c1, c2, c3 = st.columns(3)
         new = {}
         objs = ["disruption", "distance", "balance", "mix"]
@@ -619,6 +623,8 @@ with t_bal:
                 errs.append(f"Metric row {i + 1}: pick a metric column or delete the row.")
                 continue
             tol = float(r["tolerance"]) if pd.notna(r["tolerance"]) else 0.1
+            if all_tol > 0:
+                tol = all_tol / 100.0
             w = float(r["weight"]) if pd.notna(r["weight"]) else 1.0
             metrics.append({"column": str(r["column"]), "tolerance": tol, "weight": w,
                             "hard": bool(r["hard"]) if pd.notna(r["hard"]) else True})

@@ -1,0 +1,168 @@
+"""Real browser, end to end: load a region's CRM files, create a scenario, remove a rep, re-solve,
+save, compare with today's plan, and download the CRM export, checking the file."""
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+from playwright.sync_api import expect
+
+from conftest import assert_no_exception, plotly_shape_count, shot, wait_idle, goto
+
+pytestmark = pytest.mark.browser
+
+SOLVE_WAIT = 150_000
+
+
+@pytest.fixture(scope="module")
+def west_files(tmp_path_factory):
+    """The sample's West region (10 reps, ~1,500 accounts) as canonical CSV exports."""
+    from territory_core.contract import A, R
+    from territory_core.dataset import load_sample
+
+    full = load_sample()
+    reps = full.reps[full.reps[R.region] == "West"]
+    acc = full.accounts[full.accounts[A.owner_id].isin(reps[R.rep_id])]
+    d = tmp_path_factory.mktemp("west")
+    acc.to_csv(d / "accounts.csv", index=False)
+    reps.to_csv(d / "reps.csv", index=False)
+    return d, acc, reps
+
+
+def _idle(page, timeout: float = 60_000) -> None:
+    """Wait until the script run is over and nothing on the page is stale."""
+    page.wait_for_timeout(300)
+    page.wait_for_function(
+        """() => { const a = document.querySelector('[data-testid="stApp"]');
+                   const s = a && a.getAttribute('data-test-script-state');
+                   return s && !['running', 'rerunRequested', 'initial'].includes(s)
+                          && !document.querySelector('[data-stale="true"]'); }""", timeout=timeout)
+
+
+def _tall_shot(page, name: str) -> None:
+    """A screenshot of the whole page (Streamlit scrolls inside its main container)."""
+    h = page.evaluate("""() => { const m = document.querySelector('[data-testid="stMain"]');
+                                 return m ? m.scrollHeight : document.body.scrollHeight; }""")
+    vp = page.viewport_size
+    page.set_viewport_size({"width": vp["width"], "height": min(max(int(h) + 40, vp["height"]), 9000)})
+    page.wait_for_timeout(1200)
+    shot(page, name)
+    page.set_viewport_size(vp)
+    page.wait_for_timeout(300)
+
+
+def _nav(page, title: str, heading: str) -> None:
+    page.locator('[data-testid="stSidebarNav"] a', has_text=title).first.click()
+    expect(page.get_by_role("heading", name=heading).first).to_be_visible(timeout=60_000)
+    _idle(page)
+
+
+def _metric(page, label: str) -> str:
+    box = page.locator('[data-testid="stMetric"]', has_text=label).first
+    return box.locator('[data-testid="stMetricValue"]').inner_text().strip()
+
+
+def test_scenario_flow_in_the_browser(page, app_url, west_files):
+    d, acc, reps = west_files
+    leaving = str(reps["rep_id"].iloc[0])
+    page.set_default_timeout(60_000)
+
+    # 1. load the region's files on the Data page (same browser session from here on)
+    goto(page, app_url, "")
+    _idle(page)
+    page.get_by_role("tab", name="Import files").click()
+    page.locator('[data-testid="stFileUploaderDropzoneInput"]').set_input_files(
+        [str(d / "accounts.csv"), str(d / "reps.csv")])
+    load = page.get_by_role("button", name="Load this data")
+    expect(load).to_be_enabled(timeout=60_000)
+    _idle(page)
+    load.click()
+    expect(page.locator('[data-testid="stSidebar"]').get_by_text(f"{len(acc):,} accounts").first).to_be_visible()
+    _idle(page)
+
+    # 2. a new scenario from today's plan
+    _nav(page, "Scenario Editor", "Scenario Editor")
+    assert_no_exception(page)
+    assert _metric(page, "Moves") == "0"
+    name_box = page.get_by_label("Name for a new scenario")
+    name_box.fill("Browser plan")
+    name_box.press("Enter")
+    _idle(page)
+    page.get_by_role("button", name="New scenario from it").click()
+    expect(page.get_by_role("heading", name="Browser plan")).to_be_visible()
+    _idle(page)
+    page.get_by_text("Re-solve after each edit").click()  # edit first, then one solve
+    _idle(page)
+
+    # 3. balance settings the region can meet: every metric within ±20%, locks may move
+    page.get_by_role("tab", name="Balance settings").click()
+    box = page.get_by_label("Set every metric's tolerance to ± this % (0 = keep the values in the table)")
+    box.fill("20")
+    box.press("Tab")
+    page.get_by_text("Respect locked and named accounts").click()
+    page.get_by_role("button", name="Apply balance settings").click()
+    expect(page.get_by_text("Changed the balance settings")).to_be_visible()
+    _idle(page)
+    assert_no_exception(page)
+
+    # 4. a rep leaves, then re-solve (progress runs in the page; the result lands in the header)
+    page.get_by_role("tab", name="What-if events").click()
+    page.get_by_role("button", name="Add event").click()
+    expect(page.get_by_text(f"({leaving}) leaves: their book").first).to_be_visible()
+    _idle(page)
+    page.get_by_role("button", name="Re-solve").click()
+    page.wait_for_function(
+        """() => [...document.querySelectorAll('[data-testid="stMetric"]')].some(m =>
+               m.innerText.includes('Solver') && /Feasible|Optimal|Infeasible|No solution|Cancelled/.test(m.innerText))""",
+        timeout=SOLVE_WAIT)
+    _idle(page, SOLVE_WAIT)
+    assert_no_exception(page)
+    assert _metric(page, "Solver") in ("Feasible", "Optimal"), page.locator('[data-testid="stMain"]').inner_text()[:2000]
+    moves = int(_metric(page, "Moves").replace(",", ""))
+    assert moves >= int((acc["owner_id"] == leaving).sum())
+    page.get_by_role("tab", name="Result").click()
+    _tall_shot(page, "scenario_editor_solved")
+
+    # 5. save
+    page.get_by_role("tab", name="Save & history").click()
+    page.get_by_role("button", name="Save", exact=True).click()
+    expect(page.get_by_text("Saved Browser plan as version 1")).to_be_visible()
+    _idle(page)
+    page.get_by_role("tab", name="Save & history").click()
+    _tall_shot(page, "scenario_editor_saved")
+
+    # 6. compare with today's plan: the saved scenario is the second column by default
+    _nav(page, "Compare", "Compare scenarios")
+    assert_no_exception(page)
+    expect(page.get_by_text(f"{moves:,} accounts").first).to_be_visible()
+    page.wait_for_selector(".js-plotly-plot .maplibregl-canvas", timeout=30_000)
+    page.wait_for_timeout(2000)
+    assert plotly_shape_count(page) > 50
+    _tall_shot(page, "compare")
+
+    # 7. the CRM export: every account once, the leaver owns nothing
+    with page.expect_download() as dl:
+        page.get_by_role("button", name="Assignment CSV").click()
+    df = pd.read_csv(dl.value.path(), dtype=str, keep_default_na=False)
+    assert list(df.columns) == ["account_id", "account_name", "previous_owner_id", "previous_owner_name",
+                                "new_owner_id", "new_owner_name", "effective_date", "reason"]
+    assert len(df) == len(acc) and df["account_id"].is_unique
+    assert set(df["account_id"]) == set(acc["account_id"].astype(str))
+    assert (df["new_owner_id"] == leaving).sum() == 0
+    assert (df["previous_owner_id"] == leaving).sum() == (acc["owner_id"] == leaving).sum()
+    assert (df["previous_owner_id"] != df["new_owner_id"]).sum() == moves
+    _idle(page)
+    with page.expect_download() as dl:
+        page.get_by_role("button", name="Salesforce Data Loader CSV").click()
+    sf = pd.read_csv(dl.value.path(), dtype=str)
+    assert list(sf.columns) == ["Id", "OwnerId"] and leaving not in set(sf["OwnerId"])
+    _idle(page)
+
+    # 8. presentation view: no pickers, still the figures
+    page.get_by_text("Presentation view").click()
+    expect(page.locator('[data-testid="stSelectbox"]')).to_have_count(0, timeout=60_000)
+    _idle(page)
+    assert_no_exception(page)
+    assert page.locator('[data-testid="stDownloadButton"]').count() == 0
+    page.wait_for_timeout(2000)
+    _tall_shot(page, "compare_presentation")
