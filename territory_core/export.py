@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import html
 import io
+import re
 from datetime import date, datetime, timezone
 from typing import Iterable, Mapping
 
@@ -184,14 +185,35 @@ def assignment_export(scenario: Scenario, dataset: Dataset, effective_date=None,
     return out.drop(columns="_moved").reset_index(drop=True)[EXPORT_COLUMNS]
 
 
+_SF15 = re.compile(r"^[A-Za-z0-9]{15}$")
+_SF_ALPHA = "ABCDEFGHIJKLMNOPQRSTUVWXYZ012345"
+
+
+def sf_id_18(value, prefixes: tuple[str, ...]) -> str:
+    """A 15-character Salesforce id whose key prefix is one of ``prefixes`` (``001`` accounts,
+    ``005`` users, ``00G`` queues) in its case-insensitive 18-character form; anything else
+    unchanged. Spreadsheets and Data Loader lookups compare ids case-insensitively."""
+    v = "" if value is None or (not isinstance(value, str) and pd.isna(value)) else str(value).strip()
+    if not _SF15.match(v) or not v.startswith(prefixes):
+        return v
+    suffix = ""
+    for i in range(3):
+        chunk = v[i * 5:(i + 1) * 5]
+        suffix += _SF_ALPHA[sum(1 << j for j, ch in enumerate(chunk) if "A" <= ch <= "Z")]
+    return v + suffix
+
+
 def salesforce_loader(df: pd.DataFrame) -> pd.DataFrame:
-    """Salesforce Data Loader update file (Id, OwnerId) from :func:`assignment_export`'s frame
-    (rows without a new owner are left out)."""
+    """Salesforce Data Loader update file (Id, OwnerId) from :func:`assignment_export`'s frame.
+    Rows without a new owner are left out; 15-character account (001...) and user/queue
+    (005.../00G...) ids are written in their 18-character form."""
     if "new_owner_id" not in df.columns or "account_id" not in df.columns:
         raise ValueError("salesforce_loader needs the frame from assignment_export (account_id, new_owner_id).")
-    keep = df["new_owner_id"].astype("string").fillna("").str.strip() != ""
-    return pd.DataFrame({"Id": df.loc[keep, "account_id"].astype("string").to_numpy(),
-                         "OwnerId": df.loc[keep, "new_owner_id"].astype("string").to_numpy()})
+    keep = (df["new_owner_id"].astype("string").fillna("").str.strip() != "").to_numpy(dtype=bool)
+    return pd.DataFrame({
+        "Id": pd.array([sf_id_18(v, ("001",)) for v in df.loc[keep, "account_id"]], dtype="string"),
+        "OwnerId": pd.array([sf_id_18(v, ("005", "00G")) for v in df.loc[keep, "new_owner_id"]], dtype="string"),
+    })
 
 
 # --------------------------------------------------------------------------------------------

@@ -190,8 +190,9 @@ def test_cli_exports_each_format(db, tmp_path, capsys):
     assert "<svg" in (tmp_path / "summary.html").read_text()
 
 
-def test_cli_from_files_without_a_database(db, tmp_path, capsys):
-    _, data, _ = db
+def test_cli_from_files_without_a_database(tmp_path, capsys):
+    data = tmp_path / "plain"
+    save_dir(small_dataset(), data)
     asg = tmp_path / "asg.csv"
     pd.DataFrame({"Id": ["A000", "A001"], "OwnerId": ["R3", "R1"]}).to_csv(asg, index=False)
     out = tmp_path / "o.csv"
@@ -229,3 +230,43 @@ def test_cli_bad_database_no_traceback(tmp_path):
     assert res.returncode == 1
     assert "Traceback" not in res.stderr and "hunter2" not in res.stderr
     assert "Cannot open the scenario database" in res.stderr
+
+
+def test_salesforce_ids_are_written_in_18_character_form():
+    from territory_core.export import sf_id_18
+
+    assert sf_id_18("001D000000IqhSL", ("001",)) == "001D000000IqhSLIAZ"  # Salesforce's documented example
+    assert sf_id_18("A00001", ("001",)) == "A00001"
+    assert sf_id_18("123456789012345", ("001",)) == "123456789012345"  # not an account id prefix
+    df = pd.DataFrame({"account_id": ["001D000000IqhSL", "A7"], "new_owner_id": ["005A0000001abcd", "R1"]})
+    sf = salesforce_loader(df)
+    assert sf.values.tolist() == [["001D000000IqhSLIAZ", "005A0000001abcdIAA"], ["A7", "R1"]]
+
+
+def test_cli_reads_salesforce_exports_through_the_import_pipeline(tmp_path, capsys):
+    from territory_core.export import sf_id_18
+
+    acc15 = [f"001D000000Iqh{c}{d}" for c, d in ("SL", "AB", "cd")]
+    usr15 = ["005A0000001abcd", "005A0000001WXYZ"]
+    acc18 = [sf_id_18(a, ("001",)) for a in acc15]
+    usr18 = [sf_id_18(u, ("005",)) for u in usr15]
+    pd.DataFrame({"Id": acc18, "Name": ["=SUM(1)", "Beta LLC", "Gamma Inc"], "OwnerId": [usr18[0]] * 3,
+                  "AnnualRevenue": ["$1,200,000", "5000000", ""]}).to_csv(tmp_path / "Account.csv", index=False)
+    pd.DataFrame({"Id": usr18, "Name": ["Ann Owner", "Will New"], "IsActive": ["true", "true"]}).to_csv(
+        tmp_path / "User.csv", index=False)
+    pd.DataFrame({"Id": acc18[:2], "OwnerId": [usr18[1], usr18[0]]}).to_csv(tmp_path / "plan.csv", index=False)
+    common = ["export", "--assignment", str(tmp_path / "plan.csv"), "--accounts", str(tmp_path / "Account.csv"),
+              "--reps", str(tmp_path / "User.csv")]
+    assert main(common + ["--out", str(tmp_path / "out.csv")]) == 0, capsys.readouterr().err
+    out = pd.read_csv(tmp_path / "out.csv", dtype=str)
+    first = out.iloc[0]
+    assert first["account_name"] == "'=SUM(1)" and first["new_owner_name"] == "Will New"
+    assert first["previous_owner_name"] == "Ann Owner"
+    assert main(common + ["--format", "salesforce", "--only-moved", "--out", str(tmp_path / "sf.csv")]) == 0
+    sf = pd.read_csv(tmp_path / "sf.csv", dtype=str)
+    assert sf.values.tolist() == [[acc18[0], usr18[1]]]
+    # A file the import cannot load is reported with its problems, not a traceback.
+    (tmp_path / "bad.csv").write_text("Colour,Size\nred,1\n")
+    assert main(["export", "--assignment", str(tmp_path / "plan.csv"), "--accounts", str(tmp_path / "bad.csv"),
+                 "--reps", str(tmp_path / "User.csv"), "--out", str(tmp_path / "x.csv")]) == 1
+    assert "cannot be loaded" in capsys.readouterr().err

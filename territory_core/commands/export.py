@@ -70,20 +70,36 @@ def _read_table(path: str, table) -> pd.DataFrame:
 
 
 def _dataset(args):
-    from territory_core.contract import ACCOUNT_PRODUCTS, ACCOUNTS, OPPORTUNITIES, REPS
-    from territory_core.dataset import Dataset, empty_frame, load_dir, load_sample
+    from territory_core.dataset import load_dir, load_sample
 
     if args.accounts or args.reps:
         if not (args.accounts and args.reps):
             raise _Usage("--accounts and --reps go together (give both files).")
-        return Dataset(_read_table(args.accounts, ACCOUNTS), _read_table(args.reps, REPS),
-                       empty_frame(OPPORTUNITIES), empty_frame(ACCOUNT_PRODUCTS), name=Path(args.accounts).stem)
+        try:
+            from territory_core.importer import load_files
+        except ImportError:  # import pipeline unavailable: canonical headers only
+            return _dataset_plain(args)
+        for label, f in (("accounts", args.accounts), ("reps", args.reps)):
+            if not Path(f).is_file():
+                raise ValueError(f"{label} file {f!r} does not exist.")
+        res = load_files(accounts=args.accounts, reps=args.reps, name=Path(args.accounts).stem)
+        if res.dataset is None:
+            raise ValueError("the accounts/reps files cannot be loaded:\n" + res.report.to_text(max_issues=8))
+        return res.dataset
     if args.data:
         d = Path(args.data)
         if not (d / "accounts.csv").is_file() or not (d / "reps.csv").is_file():
             raise ValueError(f"--data {args.data!r} must be a folder with accounts.csv and reps.csv.")
         return load_dir(d)
     return load_sample()
+
+
+def _dataset_plain(args):
+    from territory_core.contract import ACCOUNT_PRODUCTS, ACCOUNTS, OPPORTUNITIES, REPS
+    from territory_core.dataset import Dataset, empty_frame
+
+    return Dataset(_read_table(args.accounts, ACCOUNTS), _read_table(args.reps, REPS),
+                   empty_frame(OPPORTUNITIES), empty_frame(ACCOUNT_PRODUCTS), name=Path(args.accounts).stem)
 
 
 def _assignment_from_file(path: str):
@@ -112,14 +128,19 @@ def _assignment_from_file(path: str):
     if not acc or not rep:
         raise ValueError(f"assignment file {path!r} needs an account column (account_id or Id) and a rep column "
                          f"(rep_id, new_owner_id or OwnerId); found: {', '.join(map(str, raw.columns[:15]))}.")
-    df = pd.DataFrame({"account_id": raw[acc].str.strip(), "rep_id": raw[rep].str.strip()})
+    try:  # the same id normalisation as the import (Salesforce 18-char ids -> 15, Excel's "123.0")
+        from territory_core.normalize import normalize_ids as ids
+    except ImportError:
+        def ids(x):
+            return x.astype("string").str.strip()
+    df = pd.DataFrame({"account_id": ids(raw[acc]), "rep_id": ids(raw[rep])})
     prev = pick("previous_rep_id", "previous_owner_id")
     if prev:
-        df["previous_rep_id"] = raw[prev].str.strip()
+        df["previous_rep_id"] = ids(raw[prev])
     why = pick("reason")
     if why:
         df["reason"] = raw[why]
-    blank = df["account_id"].fillna("").eq("") | df["rep_id"].fillna("").eq("")
+    blank = (df["account_id"].fillna("").eq("") | df["rep_id"].fillna("").eq("")).to_numpy(dtype=bool)
     if blank.any():
         rows = ", ".join(str(i + 2) for i in df.index[blank][:5])
         raise ValueError(f"assignment file {path!r}: blank account or rep id on line(s) {rows}. Fill or delete them.")
