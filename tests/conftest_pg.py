@@ -10,6 +10,7 @@ from ``/usr/lib/postgresql/*/bin`` (initdb + pg_ctl in a temp dir on a free port
 """
 from __future__ import annotations
 
+import atexit
 import glob
 import os
 import shutil
@@ -80,12 +81,15 @@ def _start_local():
         raise RuntimeError(f"could not start a local PostgreSQL ({exc})") from None
 
     def stop():
+        if not os.path.isdir(base):
+            return  # already stopped
         try:
             subprocess.run(prefix + [os.path.join(bindir, "pg_ctl"), "-D", data, "-m", "immediate", "-w", "stop"],
                            capture_output=True, timeout=60)
         finally:
             shutil.rmtree(base, ignore_errors=True)
 
+    atexit.register(stop)  # also when pytest is interrupted before the fixture's teardown
     return f"postgresql+psycopg://postgres@127.0.0.1:{port}/postgres", stop
 
 
