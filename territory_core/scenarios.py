@@ -252,6 +252,20 @@ def _match(series: pd.Series, value) -> pd.Series:
     return series.astype("string").str.strip().str.casefold().isin(want).fillna(False).astype(bool)
 
 
+def filter_mask(accounts: pd.DataFrame, flt: Mapping) -> pd.Series:
+    """Accounts matching a bulk-move filter ``{field: value | [values]}`` (all fields must match;
+    text compared case- and space-insensitively, numbers and booleans by value). Raises
+    :class:`EventError` for a field that is not an account column. Use it to preview a bulk move:
+    it is the exact rule :func:`apply_events` applies."""
+    sel = pd.Series(True, index=accounts.index)
+    for fld, val in (flt or {}).items():
+        if fld not in accounts.columns:
+            raise EventError(f"filter field {fld!r} is not an account column; "
+                             f"use one of {', '.join(map(str, accounts.columns[:25]))}.")
+        sel &= _match(accounts[fld], val)
+    return sel
+
+
 def apply_events(dataset: Dataset, events, enriched: pd.DataFrame | None = None) -> EventResult:
     """Apply what-if events in order; return the reps and accounts to give the solver and the
     forced assignments. Raises :class:`EventError` naming the event (1-based) that cannot apply."""
@@ -391,12 +405,10 @@ def apply_events(dataset: Dataset, events, enriched: pd.DataFrame | None = None)
             flt = ev.get("filter") or {}
             if not isinstance(flt, Mapping) or not flt:
                 raise EventError(f"{where}: give at least one filter, e.g. {{'industry': 'Healthcare', 'state': 'TX'}}.")
-            sel = pd.Series(True, index=accounts.index)
-            for fld, val in flt.items():
-                if fld not in accounts.columns:
-                    raise EventError(f"{where}: filter field {fld!r} is not an account column; "
-                                     f"use one of {', '.join(map(str, accounts.columns[:25]))}.")
-                sel &= _match(accounts[fld], val)
+            try:
+                sel = filter_mask(accounts, flt)
+            except EventError as exc:
+                raise EventError(f"{where}: {exc}") from None
             ids = acc_ids[sel].tolist()
             for aid in ids:
                 fixed[str(aid)] = dst

@@ -11,7 +11,7 @@ import pytest
 from territory_core.contract import ACCOUNT_PRODUCTS, ACCOUNTS, OPPORTUNITIES, REPS, A, R, S, X
 from territory_core.dataset import Dataset, coerce_types, empty_frame
 from territory_core.scenarios import (EventError, Scenario, apply_events, dataset_fingerprint, describe_event,
-                                      diff_scenarios, kpi_rows, rep_loads, scenario_kpis, solve_scenario)
+                                      diff_scenarios, filter_mask, kpi_rows, rep_loads, scenario_kpis, solve_scenario)
 
 SETTINGS = {"solver": {"metrics": [{"column": "arr", "tolerance": 0.15}, {"column": "account_count", "tolerance": 0.15}],
                        "time_limit": 20}}
@@ -129,6 +129,8 @@ def test_bulk_move_by_filter_case_insensitive(ds):
     assert all(ev.reasons[a].startswith("Bulk move") for a in want)
     with pytest.raises(EventError, match="'colour' is not an account column"):
         apply_events(ds, [{"type": "bulk_move", "filter": {"colour": "red"}, "to_rep_id": "R3"}])
+    assert sorted(acc[filter_mask(acc, {"industry": " HEALTHCARE", "state": ["tx", "NY"]})][A.account_id]) == sorted(want)
+    assert filter_mask(acc, {A.arr: [acc[A.arr].iloc[0]]}).iloc[0]
     with pytest.raises(EventError, match="at least one filter"):
         apply_events(ds, [{"type": "bulk_move", "filter": {}, "to_rep_id": "R3"}])
 
