@@ -270,3 +270,17 @@ def test_cli_reads_salesforce_exports_through_the_import_pipeline(tmp_path, caps
     assert main(["export", "--assignment", str(tmp_path / "plan.csv"), "--accounts", str(tmp_path / "bad.csv"),
                  "--reps", str(tmp_path / "User.csv"), "--out", str(tmp_path / "x.csv")]) == 1
     assert "cannot be loaded" in capsys.readouterr().err
+
+
+from hypothesis import given, settings, strategies as st  # noqa: E402
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.text(min_size=0, max_size=12), min_size=1, max_size=5))
+def test_any_text_round_trips_through_csv_inert(values):
+    df = pd.DataFrame({"name": pd.array(values, dtype="string"), "n": range(len(values))})
+    rows = list(csv.reader(io.StringIO(to_csv_bytes(df).decode("utf-8"), newline="")))
+    assert len(rows) == len(values) + 1  # no value can split or merge rows
+    for v, (cell, n) in zip(values, rows[1:]):
+        assert cell in (v, "'" + v)
+        assert not cell.lstrip(" ").startswith(("=", "+", "-", "@")) and not cell.startswith(("\t", "\r"))
