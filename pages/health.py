@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import math
+from contextlib import contextmanager
 
 import pandas as pd
 import plotly.graph_objects as go
@@ -16,9 +17,9 @@ from plotly.subplots import make_subplots
 
 from territory_core.contract import A, O, R, S, X
 from territory_core.kpis import (
-    unowned_accounts, BALANCE_METRICS, KPI_LABELS, PERIOD_KINDS, QUOTA_BASES, HealthThresholds, K, Period,
-    data_as_of, flags_by_rep, health_flags, kpi_balance, periods_available, quarterly_trend,
-    rep_accounts, rep_kpis, rep_pipeline, rollup_kpis, suggest_quotas, team_summary,
+    BALANCE_METRICS, KPI_LABELS, PERIOD_KINDS, QUOTA_BASES, HealthThresholds, K, Period, capacity_targets,
+    data_as_of, flags_by_rep, health_flags, kpi_balance, periods_available, quarterly_trend, rep_accounts,
+    rep_kpis, rep_pipeline, rollup_kpis, suggest_quotas, team_summary, unowned_accounts,
 )
 from ui.state import dataset_version, get_active_scenario, get_dataset, get_setting, set_setting
 
@@ -69,6 +70,17 @@ def styled(df: pd.DataFrame, money_cols=(), pct_cols=(), **other):
         if c not in fmt and pd.api.types.is_datetime64_any_dtype(df[c]):
             fmt[c] = day
     return df.style.format(fmt, na_rep="n/a")
+
+
+@contextmanager
+def guard(what: str):
+    """Show a failure in one part of the page as a message, not a traceback; the rest still draws.
+    (st.stop / st.rerun are BaseExceptions and pass through.)"""
+    try:
+        yield
+    except Exception as exc:  # noqa: BLE001 - any data surprise becomes a message
+        st.error(f"{what} could not be shown: {type(exc).__name__}: {exc}. The rest of the page is unaffected; "
+                 "check the reps, accounts and opportunities on the Data page (validation names the rows to fix).")
 
 
 # --------------------------------------------------------------------------------------------
@@ -360,7 +372,7 @@ with st.expander(f"Rollups by manager, segment and region ({len(flags)} flags li
 # ---- tabs ----------------------------------------------------------------------------------------
 t_charts, t_rep, t_bal, t_quota, t_thr = st.tabs(["Charts", "Rep drill-down", "Balance", "Quota suggestion", "Thresholds"])
 
-with t_charts:
+with t_charts, guard('The charts'):
     c1, c2 = st.columns(2)
     att = kp[[K.name, K.attainment]].dropna()
     fig = go.Figure(go.Histogram(x=att[K.attainment] * 100, xbins=dict(start=0, size=10), marker_color="#2563eb",
@@ -425,7 +437,7 @@ with t_charts:
                      tickmode="array", tickvals=list(range(0, int(wr_top) + 1, wr_step)))
     c4.plotly_chart(fig, key="health_trend")
 
-with t_rep:
+with t_rep, guard('The rep drill-down'):
     rep_opts = kp[K.rep_id].tolist()
     label_of = dict(zip(kp[K.rep_id], kp[K.name].astype(str) + " (" + kp[K.rep_id] + ")"))
     rid = st.selectbox("Rep", rep_opts, format_func=label_of.get, key="health_drill_rep")
@@ -483,7 +495,7 @@ with t_rep:
                          tickmode="array", tickvals=[0, 25, 50, 75, 100])
         st.plotly_chart(fig, key="health_drill_trend")
 
-with t_bal:
+with t_bal, guard('The balance indices'):
     avail = [m for m in BALANCE_METRICS if pd.to_numeric(kp[m], errors="coerce").notna().any()]
     metric = st.selectbox("Metric", avail, format_func=lambda m: KPI_LABELS.get(m, m), key="health_balance_metric")
     b = kpi_balance(kp, metric)
@@ -492,8 +504,6 @@ with t_bal:
     bc[1].metric("Gini", "n/a" if pd.isna(b["gini"]) else f"{b['gini']:.2f}", help="0 = equal, 1 = one rep holds all")
     bc[2].metric("Max / min", "n/a" if pd.isna(b["max_min"]) else ("inf" if math.isinf(b["max_min"]) else f"{b['max_min']:.1f}x"))
     bc[3].metric("Within +-10% of target", pct(b["within_tolerance"]), help="target = total x capacity x ramp / sum(capacity x ramp)")
-    from territory_core.kpis import capacity_targets
-
     vals = pd.to_numeric(kp[metric], errors="coerce")
     ok = vals.notna()
     tgt = capacity_targets(vals[ok].sum(), kp.loc[ok, K.capacity], kp.loc[ok, K.ramp])
@@ -505,7 +515,7 @@ with t_bal:
                       height=380, margin=dict(l=10, r=10, t=50, b=10), legend=dict(orientation="h", y=1.1))
     st.plotly_chart(fig, key="health_balance_chart")
 
-with t_quota:
+with t_quota, guard('The quota suggestion'):
     today_total = float(pd.to_numeric(kp[K.quota_annual], errors="coerce").fillna(0).sum())
     q1, q2, q3 = st.columns([1.3, 1.3, 1])
     # keyed on the filtered reps: a new filter starts from their own quotas
@@ -533,7 +543,7 @@ with t_quota:
         st.dataframe(styled(sq.drop(columns=["basis"]).rename(columns={K.name: "rep"}), ("quota_today", "suggested_quota", "change"),
                             ("share", "change_pct")), hide_index=True, key="health_quota_table")
 
-with t_thr:
+with t_thr, guard('The threshold editor'):
     st.markdown("Thresholds of the health flags. They apply to every rep and are kept for this session.")
     with st.form("health_thresholds_form"):
         a1, a2, a3 = st.columns(3)

@@ -80,3 +80,4 @@ def test_health_page_filter_by_manager_and_drill_into_rep(page, app_url):
     page.wait_for_timeout(600)
     _shot_at(page, page.get_by_role("tab", name="Thresholds"), "health-6-thresholds")
     assert_no_exception(page)
+    assert page.get_by_text("could not be shown", exact=False).count() == 0
