@@ -232,7 +232,8 @@ if kp.empty:
 # ---- summary cards -----------------------------------------------------------------------------
 team = team_summary(kp)
 n_flagged = flags[K.rep_id].nunique()
-st.subheader(f"{'Filtered team' if mask.sum() < len(kp_all) else 'Team'}: {len(kp)} reps · {period.label}")
+st.subheader(f"{'Filtered team' if (sel_mgr or sel_seg or sel_reg) else 'Team'}: {len(kp)} reps · {period.label}"
+             + (f" · {scn.name}" if scn is not None else ""))
 cards = [
     ("Closed-won", money(team[K.won_revenue]), f"of {money(team[K.quota])} quota"),
     ("Attainment", pct(team[K.attainment]), "won / pro-rated quota"),

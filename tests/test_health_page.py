@@ -277,3 +277,30 @@ def test_page_shows_hand_computed_numbers_on_a_tiny_dataset():
     assert m["Closed-won"] == "$310K"
     assert m["Win rate"] == "67%"  # 4 of 6, not the mean of the reps' rates
     assert "low coverage" in tab.loc["r3", "Flags"]
+
+
+def test_scenario_with_events_uses_the_scenario_reps(ds):
+    """A new hire in the scenario appears as a rep with the accounts the scenario gives them; a
+    leaver keeps their sales history but no book."""
+    from territory_core.scenarios import Scenario
+
+    acc = ds.accounts
+    leaver = "R005"
+    new_owner = acc[A.owner_id].astype("string").where(acc[A.owner_id] != leaver, "R99")
+    scn = Scenario(
+        name="Hire R99",
+        events=({"type": "new_hire", "rep_id": "R99", "name": "Ana New", "region": "West", "segment": "Mid-Market",
+                 "manager": "Jennifer Gonzalez", "capacity": 1.0, "quota": 900000},
+                {"type": "rep_leaves", "rep_id": leaver}),
+        assignment=pd.DataFrame({S.account_id: acc[A.account_id].astype("string"), S.rep_id: new_owner}))
+    at = open_page(active_scenario=scn)
+    at.selectbox(key="health_plan").set_value("Scenario: Hire R99").run()
+    assert_ok(at)
+    at.toggle(key="health_f_active").set_value(False).run()
+    tab = rep_table(at)
+    n_moved = int((acc[A.owner_id] == leaver).sum())
+    assert tab.loc["R99", "Rep"] == "Ana New"
+    assert tab.loc["R99", "Accounts"] == n_moved
+    assert tab.loc[leaver, "Accounts"] == 0
+    before = core_kpis(ds).set_index(K.rep_id)
+    assert tab.loc[leaver, "Closed-won"] == before.loc[leaver, K.won_revenue]
