@@ -25,8 +25,10 @@ if present:
     st.markdown("""<style>
       [data-testid="stSidebar"], [data-testid="stSidebarCollapsedControl"] {display: none;}
       .block-container {padding-top: 1.5rem; max-width: 100%;}
-      [data-testid="stMetricValue"] {font-size: 2.6rem;}
-      [data-testid="stMarkdownContainer"] p, [data-testid="stTable"] td, [data-testid="stTable"] th {font-size: 1.15rem;}
+      [data-testid="stMarkdownContainer"] p, [data-testid="stTable"] td, [data-testid="stTable"] th {font-size: 1.2rem;}
+      [data-testid="stMetricValue"], [data-testid="stMetricValue"] * {font-size: 3.2rem !important; line-height: 1.15;}
+      [data-testid="stMetricLabel"], [data-testid="stMetricLabel"] * {font-size: 1.3rem !important;}
+      [data-testid="stMetricDelta"], [data-testid="stMetricDelta"] * {font-size: 1.3rem !important;}
       h1 {font-size: 2.8rem;} h2, h3 {font-size: 2rem;}
     </style>""", unsafe_allow_html=True)
 
@@ -177,7 +179,10 @@ for j, (nm, k) in enumerate(zip(names, kpis)):
                             for v, b, r in zip(vals, bvals, ROWS)]
 kpi_df = pd.DataFrame(table)
 kpi_df = kpi_df[~(kpi_df[names].eq("-").all(axis=1))]
-st.dataframe(kpi_df, hide_index=True, width="stretch", height=min(38 * (len(kpi_df) + 1), 700))
+if present:
+    st.table(kpi_df.set_index("KPI"))
+else:
+    st.dataframe(kpi_df, hide_index=True, width="stretch", height=min(36 * (len(kpi_df) + 1) + 4, 760))
 st.caption(f"Deltas are against the baseline, {base_name}.")
 
 # ============================================================================ per-rep bars with the target band

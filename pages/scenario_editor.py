@@ -653,7 +653,8 @@ with t_bal:
 
 with t_curve:
     st.caption("Balance against disruption: for each tolerance (every balanced metric within ± that share of "
-               "its target), the fewest moves that achieve it. Pick a point to use its tolerance.")
+               "its target), the fewest moves that achieve it. Pick a point to use its tolerance. The time "
+               "limit is shared between the points (at least 3 s each).")
     tol_text = st.text_input("Tolerances to try", value="0.03, 0.05, 0.08, 0.10, 0.15, 0.20, 0.30", key="se_curve_tols")
     curve_key = json.dumps([scn.settings.get("solver"), list(scn.events), list(scn.overrides), tol_text],
                            sort_keys=True, default=str)
@@ -677,7 +678,7 @@ with t_curve:
                     opp = ds.opportunities if len(ds.opportunities) else None
                     curve = tradeoff_curve(er.accounts, er.reps, sset, tolerances=tols, opportunities=opp,
                                            fixed=fixed or None,
-                                           time_limit_each=max(2.0, min(sset.time_limit, 20.0)))
+                                           time_limit_each=max(3.0, sset.time_limit / len(tols)))
                     st.session_state["se_curve"] = (curve_key, curve)
                 except Exception as exc:
                     st.error(f"The trade-off curve could not be computed: {type(exc).__name__}: {exc}.")

@@ -131,6 +131,24 @@ def test_scenario_flow_in_the_browser(page, app_url, west_files):
     page.get_by_role("tab", name="Save & history").click()
     _tall_shot(page, "scenario_editor_saved")
 
+    # 5b. a tight band takes long: the progress shows, and Cancel stops the solve in the thread
+    page.get_by_role("tab", name="Balance settings").click()
+    box = page.get_by_label("Set every metric's tolerance to ± this % (0 = keep the values in the table)")
+    box.fill("1")
+    box.press("Tab")
+    page.get_by_role("button", name="Apply balance settings").click()
+    expect(page.get_by_text("Changed the balance settings")).to_be_visible()
+    _idle(page)
+    page.get_by_role("button", name="Re-solve").click()
+    expect(page.locator('[data-testid="stProgress"]').first).to_be_visible(timeout=30_000)
+    page.wait_for_timeout(1500)
+    page.get_by_role("button", name="Cancel").click()
+    page.wait_for_function(
+        """() => [...document.querySelectorAll('[data-testid="stMetric"]')].some(m =>
+               m.innerText.includes('Solver') && /Cancelled/.test(m.innerText))""", timeout=60_000)
+    _idle(page)
+    assert_no_exception(page)
+
     # 6. compare with today's plan: the saved scenario is the second column by default
     _nav(page, "Compare", "Compare scenarios")
     assert_no_exception(page)

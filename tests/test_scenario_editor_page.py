@@ -271,3 +271,32 @@ def test_infeasible_settings_offer_one_click_fix(db_url):
         fix_buttons[0].click().run()
         _ok(at)
         assert at.session_state["se_scn"].settings["solver"] != before
+
+
+def test_tradeoff_curve_pick_sets_tolerance(db_url):
+    at = _editor(settings=_solver_settings(0.2, time_limit=10), auto=False)
+    at.text_input(key="se_curve_tols").set_value("0.15, 0.3").run()
+    at.button(key="se_curve_go").click().run()
+    _ok(at)
+    key, curve = at.session_state["se_curve"]
+    assert list(curve["tolerance"]) == [0.15, 0.3]
+    solved = curve[curve["status"].isin(["optimal", "feasible"])]
+    assert len(solved), curve
+    if len(solved) == 2:  # a looser band never needs more moves (up to the solver's gap)
+        assert solved["moves"].iloc[1] <= solved["moves"].iloc[0] * 1.05 + 5
+    fig = [el for el in at.get("plotly_chart") if "Fewest moves" in el.proto.spec]
+    assert fig, "the curve is plotted"
+    at.selectbox(key="se_curve_pick").set_value(0.3)
+    at.button(key="se_curve_use").click().run()
+    _ok(at)
+    mets = at.session_state["se_scn"].settings["solver"]["metrics"]
+    assert mets and all(m["tolerance"] == 0.3 for m in mets)
+
+
+def test_bad_tolerances_are_explained(db_url):
+    at = _editor(auto=False)
+    at.text_input(key="se_curve_tols").set_value("0.1, lots").run()
+    at.button(key="se_curve_go").click().run()
+    _ok(at)
+    assert any("Tolerances to try" in e.value for e in at.error)
+    assert "se_curve" not in at.session_state
