@@ -286,6 +286,7 @@ table = pd.DataFrame({
     "Win rate ($)": kp[K.win_rate_amount], "Cycle (d)": kp[K.avg_cycle_days], "Avg deal": kp[K.avg_deal_size],
     "Accounts": kp[K.accounts], "ARR": kp[K.arr], "Potential": kp[K.potential], "Whitespace": kp[K.whitespace],
     "Workload": kp[K.workload], "Load vs fair": kp[K.load_index], "Untouched": kp[K.untouched_share],
+    "Flag count": kp[K.rep_id].map(flags[K.rep_id].value_counts()).fillna(0).astype(int).to_numpy(),
     "Flags": kp[K.rep_id].map(fl_text).fillna("").astype(str),
 })
 if team_today is not None:  # how the scenario changes each book
@@ -328,7 +329,7 @@ def _bg_flags(col):
 styler = (table.style
           .map(_bg_attain, subset=["Attainment"]).map(_bg_cov, subset=["Coverage"])
           .map(_bg_load, subset=["Load vs fair"]).map(_bg_untouched, subset=["Untouched"])
-          .apply(_bg_flags, subset=["Flags"], axis=0)
+          .apply(_bg_flags, subset=["Flags"], axis=0).apply(_bg_flags, subset=["Flag count"], axis=0)
           .format({**{c: money for c in ("Closed-won", "Quota", "Open pipeline", "Avg deal", "ARR", "Potential", "Whitespace")},
                    **{c: pct for c in ("Attainment", "Win rate", "Win rate ($)", "Load vs fair", "Untouched")},
                    "Coverage": times, "Cycle (d)": lambda v: "n/a" if pd.isna(v) else f"{v:,.0f}",

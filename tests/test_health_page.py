@@ -116,6 +116,9 @@ def test_summary_cards_and_rep_table_equal_the_core(ds):
     assert m["Potential"] == money(tab["Potential"].sum())
     # flags column lists the flags the table's reps have; at least one rep is flagged on the sample
     assert (tab["Flags"] != "").any()
+    f = frame(at, "reason")
+    counts = f[K.rep_id].value_counts()
+    assert (tab["Flag count"] == tab.index.map(counts).fillna(0)).all()
     assert at.selectbox(key="health_drill_rep").value == kk.index[0]
 
 
@@ -304,3 +307,20 @@ def test_scenario_with_events_uses_the_scenario_reps(ds):
     assert tab.loc[leaver, "Accounts"] == 0
     before = core_kpis(ds).set_index(K.rep_id)
     assert tab.loc[leaver, "Closed-won"] == before.loc[leaver, K.won_revenue]
+
+
+def test_without_scoring_the_page_still_works(ds, monkeypatch):
+    import ui.scenario_widgets
+
+    def boom(*a, **k):
+        raise RuntimeError("scoring unavailable")
+
+    monkeypatch.setattr(ui.scenario_widgets, "enriched_for", boom)
+    at = open_page()
+    assert any("Scoring is not available" in i.value for i in at.info)
+    tab = rep_table(at)
+    assert tab["Potential"].isna().all()
+    assert not tab["Flags"].str.contains("quota vs potential").any()
+    k = core_kpis(ds)
+    active = k[k[K.active] | (k[K.accounts] > 0)].set_index(K.rep_id)
+    np.testing.assert_allclose(tab["Workload"], active[K.workload])  # customers 1.5, prospects 1
