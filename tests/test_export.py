@@ -203,8 +203,18 @@ def test_cli_from_files_without_a_database(tmp_path, capsys):
     assert df["account_id"].tolist() == ["A000"] and df["new_owner_name"].tolist() == ["Rep 3"]
 
 
+def test_cli_lists_saved_scenarios(db, tmp_path, capsys):
+    url, _, sid = db
+    assert main(["export", "--list", "--db", url]) == 0
+    out = capsys.readouterr().out
+    assert sid in out and "Moves" in out and "bob" in out
+    assert main(["export", "--list", "--db", f"sqlite:///{tmp_path / 'empty.db'}"]) == 0
+    assert "No saved scenarios yet." in capsys.readouterr().out
+
+
 @pytest.mark.parametrize("argv, code, text", [
     (["--out", "x.csv"], 2, "exactly one of --scenario"),
+    (["--scenario", "Moves"], 2, "--out FILE is required"),
     (["--scenario", "Moves", "--assignment", "a.csv", "--out", "x.csv"], 2, "exactly one of"),
     (["--assignment", "a.csv", "--version", "2", "--out", "x.csv"], 2, "--version needs --scenario"),
     (["--scenario", "Moves", "--effective-date", "soon", "--out", "x.csv"], 2, "YYYY-MM-DD"),

@@ -30,7 +30,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--format", choices=FORMATS, help="output format (default: from --out's extension, else csv)")
     p.add_argument("--effective-date", metavar="YYYY-MM-DD", help="effective date of the new owners (default: today)")
     p.add_argument("--only-moved", action="store_true", help="only accounts whose owner changes")
-    p.add_argument("--out", required=True, metavar="FILE", help="file to write")
+    p.add_argument("--out", metavar="FILE", help="file to write (required unless --list)")
+    p.add_argument("--list", action="store_true", help="list the saved scenarios (id, name, latest version, who, when) and exit")
 
 
 def _norm(s) -> str:
@@ -161,7 +162,26 @@ def run(args) -> int:
     from territory_core.storage import ScenarioStore, StorageError
 
     err = sys.stderr
+    if args.list:
+        try:
+            store = ScenarioStore(args.db)
+            try:
+                df = store.list_scenarios()
+            finally:
+                store.close()
+        except StorageError as exc:
+            print(f"error: {exc}", file=err)
+            return 1
+        if df.empty:
+            print("No saved scenarios yet.")
+            return 0
+        show = df[["id", "name", "latest_version", "saved_by", "saved_at", "parent"]].copy()
+        show["saved_at"] = show["saved_at"].dt.strftime("%Y-%m-%d %H:%M UTC")
+        print(show.to_string(index=False))
+        return 0
     try:
+        if not args.out:
+            raise _Usage("--out FILE is required (the file to write).")
         if bool(args.scenario) == bool(args.assignment):
             raise _Usage("give exactly one of --scenario NAME_OR_ID or --assignment FILE.")
         if args.version is not None and not args.scenario:
