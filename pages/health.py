@@ -17,7 +17,7 @@ from plotly.subplots import make_subplots
 
 from territory_core.contract import A, O, R, S, X
 from territory_core.kpis import (
-    BALANCE_METRICS, KPI_LABELS, PERIOD_KINDS, QUOTA_BASES, HealthThresholds, K, Period, capacity_targets,
+    BALANCE_METRICS, DEFINITIONS_MD, KPI_LABELS, PERIOD_KINDS, QUOTA_BASES, HealthThresholds, K, Period, capacity_targets,
     data_as_of, flags_by_rep, health_flags, kpi_balance, periods_available, quarterly_trend, rep_accounts,
     rep_kpis, rep_pipeline, rollup_kpis, suggest_quotas, team_summary, unowned_accounts,
 )
@@ -141,6 +141,9 @@ st.title("Territory Health")
 st.caption("Per-rep KPIs, health flags, balance and quota fit. Sales results (won revenue, win rate, cycle, "
            "deal size) stay with who sold them; book metrics (accounts, ARR, potential, pipeline, workload, "
            "untouched accounts) follow the account's owner in the chosen plan.")
+
+with st.expander("How the numbers are made"):
+    st.markdown(DEFINITIONS_MD)
 
 ds = get_dataset()
 if ds.reps is None or ds.reps.empty:

@@ -94,6 +94,32 @@ KPI_LABELS = {
 BALANCE_METRICS = (K.accounts, K.arr, K.potential, K.whitespace, K.workload, K.open_pipeline,
                    K.won_revenue, K.quota)
 
+#: The definitions above as Markdown, for the page's "How the numbers are made" panel.
+DEFINITIONS_MD = """
+- **Period**: a calendar quarter, half or year containing the chosen date, or the trailing 12 months. The
+  default date is the data's *as of* date (last opportunity created or closed).
+- **Who gets what**: *sales results* (closed-won, win rate, sales cycle, deal size) stay with **who sold
+  them** (the opportunity owner). *Book metrics* (accounts, ARR, potential, whitespace, workload, open
+  pipeline, untouched accounts) follow the **account's owner** in the chosen plan, so a scenario moves the
+  book and its pipeline but not history.
+- **Quota** is annual and pro-rated to the period (quarter 1/4, half 1/2). **Attainment** = closed-won /
+  pro-rated quota.
+- **Pipeline coverage** = open pipeline expected to close in or after the period's start / quota still to
+  close (pro-rated quota - closed-won). *met* when nothing is left to close.
+- **Win rate** = won / closed (won + lost) among deals closed in the period, by count (and by amount).
+- **Sales cycle** = mean days from created to close of the deals won in the period.
+- **Workload** = sum of an account workload index over the book (the scoring's `workload` when present,
+  else tier A 2 / B 1.5 / C 1 / D 0.5, else customer 1.5 / prospect 1). **Load vs fair** = workload / fair
+  share, fair share = team workload x capacity x ramp / sum(capacity x ramp).
+- **Untouched** = accounts with no opportunity created in the look-back (default 6 months) before the
+  period's end.
+- **Rollups** sum the parts and recompute every ratio from the sums (never an average of ratios).
+- **Balance indices**: coefficient of variation (std / mean), Gini (0 equal, 1 one rep holds all), max /
+  min, and the share of reps within +-10% of their capacity-weighted target.
+- **Quota suggestion**: a top-down number spread by a blend of each rep's share of potential and share of
+  capacity x ramp (or either alone).
+"""
+
 PERIOD_KINDS = ("quarter", "half", "year", "t12m")
 _PERIOD_MONTHS = {"quarter": 3, "half": 6, "year": 12, "t12m": 12}
 
