@@ -88,18 +88,25 @@ def test_whitespace_map_draws_offline_and_filters(page, app_url):
 
 def test_segment_builder_rule_change(page, app_url):
     open_page(page, app_url, "segments")
-    assert page.get_by_text("Every rule matches accounts of its own").count() == 1
+    page.get_by_text("Every rule matches accounts of its own").wait_for(timeout=30_000)
     # Enterprise: min employees 600 -> 100000 in the rules table (a canvas grid)
-    grid = page.locator('[data-testid="stDataFrame"]').first
+    grid = page.locator(".st-key-seg_rules_editor")
     grid.scroll_into_view_if_needed()
-    cell = grid.get_by_role("gridcell", name="600")
-    if cell.count():
-        cell.first.dblclick()
-    else:  # fall back to the cell position: row 2, column "Min employees"
-        box = grid.bounding_box()
-        page.mouse.dblclick(box["x"] + 0.66 * box["width"], box["y"] + 2.5 * 35 + 4)
+    # The grid is a canvas: click the first row's Priority cell, then move with the keyboard to
+    # row 2 (Enterprise), column "Min employees" (6 to the right) and type over it.
+    page.wait_for_timeout(500)
+    grid.click(position={"x": 70, "y": 35 + 17})  # relative to the grid, after any scrolling
+    page.wait_for_timeout(500)
+    page.keyboard.press("ArrowDown")
+    for _ in range(6):
+        page.keyboard.press("ArrowRight")
+    page.keyboard.press("Enter")
     editor = page.locator(".gdg-input, textarea.gdg-input, input.gdg-input").first
-    editor.wait_for(timeout=10_000)
+    try:
+        editor.wait_for(timeout=10_000)
+    except Exception:
+        shot(page, "segment_builder_editor_not_open")
+        raise
     editor.fill("100000")
     page.keyboard.press("Enter")
     page.mouse.click(5, 5)
