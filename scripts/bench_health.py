@@ -16,7 +16,7 @@ import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from territory_core.contract import A, R, S  # noqa: E402
+from territory_core.contract import A  # noqa: E402
 from territory_core.dataset import Dataset, load_sample  # noqa: E402
 from territory_core.enrich import enrich_accounts  # noqa: E402
 from territory_core.kpis import (  # noqa: E402

@@ -12,7 +12,7 @@ from conftest import APP_PATH
 from territory_core.contract import A, O, R, S
 from territory_core.dataset import load_sample
 from territory_core.kpis import (
-    K, HealthThresholds, Period, data_as_of, kpi_balance, rep_accounts, rep_kpis, rep_pipeline,
+    K, Period, data_as_of, kpi_balance, rep_accounts, rep_kpis, rep_pipeline,
     suggest_quotas, team_summary,
 )
 
