@@ -67,6 +67,11 @@ if ds.accounts.empty:
 
 scoring: ScoringConfig = get_setting("scoring", ScoringConfig)
 saved_rules: SegmentRules = get_setting("segment_rules", default_rules)
+# Settings restored from a saved scenario may arrive as plain dicts: accept those too.
+if not isinstance(scoring, ScoringConfig):
+    scoring = ScoringConfig.from_dict(scoring if isinstance(scoring, dict) else None)
+if not isinstance(saved_rules, SegmentRules):
+    saved_rules = SegmentRules.from_dict(saved_rules if isinstance(saved_rules, (dict, list)) else None) or default_rules()
 s_json = json.dumps(scoring.to_dict(), sort_keys=True)
 try:
     scored = _scored(ds, _ds_key(ds), s_json)

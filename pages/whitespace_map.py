@@ -17,7 +17,7 @@ import streamlit as st
 from territory_core.contract import A, P, R, X
 from territory_core.geoagg import METRICS, area_metrics, heatmap_data, service_table
 from territory_core.scoring import SIZE_BAND_NAMES, ScoringConfig
-from territory_core.segments import default_rules
+from territory_core.segments import SegmentRules, default_rules
 from ui.state import dataset_version, get_dataset, get_setting
 
 MAX_POINTS = 8000
@@ -120,6 +120,11 @@ if ds.accounts.empty:
 
 scoring = get_setting("scoring", ScoringConfig)
 rules = get_setting("segment_rules", default_rules)
+# Settings restored from a saved scenario may arrive as plain dicts: accept those too.
+if not isinstance(scoring, ScoringConfig):
+    scoring = ScoringConfig.from_dict(scoring if isinstance(scoring, dict) else None)
+if not isinstance(rules, SegmentRules):
+    rules = SegmentRules.from_dict(rules if isinstance(rules, (dict, list)) else None) or default_rules()
 try:
     s_json = json.dumps(scoring.to_dict(), sort_keys=True)
     r_json = json.dumps(rules.to_dict(), sort_keys=True)

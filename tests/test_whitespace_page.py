@@ -117,6 +117,11 @@ def test_uses_the_active_scoring_settings(enriched):
     at1 = open_page()
     at2 = open_page({"scoring": double})
     assert metric(at1, "Potential") != metric(at2, "Potential")
+    # settings restored from a saved scenario as plain dicts work the same
+    from territory_core.segments import default_rules
+
+    at3 = open_page({"scoring": double.to_dict(), "segment_rules": default_rules().to_dict()})
+    assert metric(at3, "Potential") == metric(at2, "Potential")
 
 
 def tiny_dataset(with_geo: bool):
