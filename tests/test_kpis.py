@@ -452,3 +452,26 @@ def test_unowned_accounts():
     assert k[K.accounts].sum() == 4  # the two unowned accounts are on nobody's book
     # a scenario that assigns them clears the list
     assert unowned_accounts(acc, reps(), owner=pd.Series({"a1": "r1", "a2": "r1"})).empty
+
+
+def test_messy_inputs_do_not_crash():
+    rp = pd.concat([reps(), reps().iloc[[0]]], ignore_index=True)  # r1 twice
+    acc = accounts()
+    acc[A.owner_id] = acc[A.owner_id].astype("string")
+    acc.loc[5, A.owner_id] = " r3 "  # padded id
+    o = opps()
+    o[O.account_id] = o[O.account_id].astype("string")
+    o.loc[0, O.account_id] = "zz"          # opportunity on an unknown account
+    o.loc[1, O.close_date] = pd.NaT         # won deal without a close date
+    o.loc[2, O.created_date] = pd.NaT       # lost deal without a created date
+    k = rep_kpis(acc, rp, o, Q2)
+    assert len(k) == 4
+    kk = k.iloc[:3].set_index(K.rep_id)
+    assert kk.loc["r3", K.accounts] == 1     # " r3 " is r3
+    # o1 (unknown account) still counts for its seller; o2 without close date is not in any period
+    assert kk.loc["r1", K.won_revenue] == 60_000 + 10_000
+    assert k.iloc[3][K.accounts] == 0         # the duplicate row gets nothing twice
+    f = health_flags(k)
+    assert set(f["severity"]) <= {"high", "medium"}
+    t = quarterly_trend(o, acc, quarters=2, as_of=ASOF)
+    assert len(t) == 2
