@@ -26,8 +26,14 @@ def _ensure_app_shell() -> None:
     """Streamlit runs the very first session after a server start in its old pages/-folder mode
     (the folder exists), so a deep link such as /health would run pages/health.py alone: no app.py,
     no navigation, no sidebar. Switch the process to st.navigation mode and rerun through app.py."""
+    import sys
+
     from streamlit.runtime.pages_manager import PagesManager
 
+    # AppTest resets this flag before every run and runs switched-to pages directly; a rerun there
+    # would drop the run's widget triggers, so the switch is for a real server only.
+    if "streamlit.testing.v1.app_test" in sys.modules:
+        return
     if PagesManager.uses_pages_directory:
         PagesManager.uses_pages_directory = False
         st.rerun()
