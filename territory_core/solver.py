@@ -24,7 +24,7 @@ import numpy as np
 import pandas as pd
 
 from .contract import A, S, X
-from .solver_engine import Data, INF, build_spec, column_entries, solve_lp, solve_mip
+from .solver_engine import Data, INF, build_spec, column_entries, resolve_tightened, solve_lp, solve_mip
 from .solver_prep import Prepared, diagnose, prepare
 
 OBJECTIVES = ("disruption", "distance", "balance", "mix")
@@ -35,6 +35,7 @@ SOLVERS = ("highs", "cbc")
 EXACT_PAIRS = 60_000
 # Up to this many eligible pairs the LP uses all of them (no pricing needed).
 FULL_POOL_PAIRS = 400_000
+USE_ARTIFICIAL = True
 
 
 @dataclass(frozen=True)
@@ -312,7 +313,7 @@ def _initial_pairs(p: Prepared, seed: int, k_extra: int = 4):
     return arr // R, arr % R
 
 
-def _repair(spec, data, p, settings, lp, deadline, cancel):
+def _repair(spec, data, p, settings, lp, deadline, cancel, max_attempts: int = 5, max_pairs: int = 40_000):
     """Fix the units the LP put wholly on one rep; solve the rest as a small PuLP MIP,
     freeing more units around them if that sub-problem is infeasible."""
     U, R = p.elig.shape
@@ -327,7 +328,7 @@ def _repair(spec, data, p, settings, lp, deadline, cancel):
     frac = bestv < 1 - 1e-6
     free = frac.copy()
     rng = np.random.default_rng(settings.seed)
-    for attempt in range(6):
+    for attempt in range(max_attempts):
         if not free.any():
             return best, None
         fixed_u = np.flatnonzero(~free)
@@ -352,11 +353,8 @@ def _repair(spec, data, p, settings, lp, deadline, cancel):
         keys = np.unique(np.concatenate([su * R + sr, extra_u[ok] * R + extra_r[ok]]))
         su, sr = keys // R, keys % R
         rem = deadline - time.monotonic()
-        if rem <= 0.2:
+        if rem <= 0.2 or (attempt > 0 and len(su) > max_pairs):
             break
-        start = None
-        if attempt == 0:
-            start = None
         # the repair is a small part of the objective: a 1% gap on it and a share of the time
         res = solve_mip(spec, data, su, sr, time_limit=min(rem, max(2.0, 0.25 * rem)),
                         gap=max(settings.mip_gap, 0.05), solver=settings.solver,
@@ -428,8 +426,9 @@ def solve(accounts: pd.DataFrame, reps: pd.DataFrame, settings: SolverSettings |
     lp = None
     if settings.solver == "highs" or n_pairs > EXACT_PAIRS:
         # LP bound (+ fix and repair). With CBC chosen, the LP still gives the bound.
-        spec_lp = build_spec(p, settings, artificial=True) if price_all else spec
-        lp = solve_lp(spec_lp, data, pu.astype(np.int64), pr.astype(np.int64), deadline=deadline, seed=settings.seed,
+        spec_lp = build_spec(p, settings, artificial=USE_ARTIFICIAL) if price_all else spec
+        lp_deadline = t0 + 0.75 * float(settings.time_limit)  # keep a quarter for rounding and repair
+        lp = solve_lp(spec_lp, data, pu.astype(np.int64), pr.astype(np.int64), deadline=lp_deadline, seed=settings.seed,
                       cancel=cancel, price_all=price_all, progress=say)
         if price_all and lp.status == "optimal":
             art = np.array([nm.startswith("art_") for nm in spec_lp.s_names], dtype=bool)
@@ -444,7 +443,20 @@ def solve(accounts: pd.DataFrame, reps: pd.DataFrame, settings: SolverSettings |
         bound = lp.bound
         if lp.status == "optimal":
             say("repair", 0.6)
-            assign, rres = _repair(spec, data, p, settings, lp, deadline, cancel)
+            small = n_pairs <= EXACT_PAIRS
+            assign, rres = _repair(spec, data, p, settings, lp, deadline, cancel, max_attempts=2 if small else 1)
+            # no luck rounding: narrow the bands a little in the LP (warm re-solve) so its whole
+            # units leave room for the fractional few, and round again
+            for factor in (0.7, 0.4):
+                if assign is not None or deadline - time.monotonic() < 0.5 or (cancel is not None and cancel.is_set()):
+                    break
+                x2 = resolve_tightened(lp, spec, p, factor, deadline)
+                if x2 is not None:
+                    say("repair", 0.65)
+                    assign, rres = _repair(spec, data, p, settings, replace(lp, x=x2), deadline, cancel,
+                                           max_attempts=2)
+            if assign is None and small and deadline - time.monotonic() > 0.5:
+                assign, rres = _repair(spec, data, p, settings, lp, deadline, cancel, max_attempts=5)
     obj = None
     if assign is not None and not _feasible(spec, data, p, assign):
         assign = None
@@ -465,7 +477,7 @@ def solve(accounts: pd.DataFrame, reps: pd.DataFrame, settings: SolverSettings |
             start_x = (assign[fu] == fr).astype(float)
             _, start_s = _evaluate(spec, data, p, assign)
         # polishing budget: all the time left for tiny models, else as long as we have spent so far
-        budget = rem if n_pairs <= 5000 or assign is None else min(rem, max(1.0, time.monotonic() - t0))
+        budget = rem if n_pairs <= 5000 or assign is None else min(rem, max(1.0, 0.5 * (time.monotonic() - t0)))
         mres = solve_mip(spec, data, fu, fr, time_limit=budget, gap=settings.mip_gap, solver=settings.solver,
                          seed=settings.seed, start_x=start_x, start_s=start_s, cancel=cancel)
         solver_name = mres.solver

@@ -287,6 +287,7 @@ class LPResult:
     bound: float | None    # valid lower bound on the whole problem, or None
     rounds: int = 0
     pairs: int = 0
+    h: object = None       # the highspy model, kept for warm re-solves (tightened bands)
 
 
 def _attach_cancel(h, cancel: threading.Event | None):
@@ -381,7 +382,41 @@ def solve_lp(spec: Spec, data: Data, pu: np.ndarray, pr: np.ndarray, *, deadline
     # could improve it (pool = every eligible pair, or pricing found none)
     bound = obj if status == "optimal" and (not price_all or priced_out) else None
     return LPResult(status, pu, pr, xv[nS:] if len(xv) else np.zeros(len(pu)), xv[:nS] if len(xv) else np.zeros(nS),
-                    obj, bound, rounds, len(pu))
+                    obj, bound, rounds, len(pu), h)
+
+
+def resolve_tightened(lp: LPResult, spec: Spec, p, factor: float, deadline: float):
+    """Re-solve the LP (warm, dual simplex) with every hard band narrowed to ``factor`` of its
+    width around the target, so that the integral part of the answer leaves room in the real
+    bands for rounding the fractional rest. Returns the new x (same pairs) or None."""
+    h = lp.h
+    if h is None:
+        return None
+    R, k = spec.band_row.shape
+    changed = []
+    for r in range(R):
+        for m in range(k):
+            b = int(spec.band_row[r, m])
+            if b < 0 or not p.hard[m]:
+                continue
+            T = p.target[r, m]
+            lo, hi = spec.row_lo[b], spec.row_hi[b]
+            h.changeRowBounds(b, T - (T - lo) * factor, T + (hi - T) * factor)
+            changed.append((b, lo, hi))
+    rem = deadline - time.monotonic()
+    if rem <= 0.1:
+        return None
+    h.setOptionValue("solver", "simplex")
+    h.setOptionValue("time_limit", rem)
+    h.run()
+    ok = h.getModelStatus() == highspy.HighsModelStatus.kOptimal
+    xv = np.asarray(h.getSolution().col_value) if ok else None
+    for b, lo, hi in changed:  # restore
+        h.changeRowBounds(b, lo, hi)
+    if xv is None:
+        return None
+    nS = h.getNumCol() - len(lp.pu)
+    return xv[nS:]
 
 
 def _price(spec, data, pool: np.ndarray, y: np.ndarray, per_unit: int = 2, max_new: int = 200_000):
@@ -493,10 +528,17 @@ def solve_mip(spec: Spec, data: Data, pu: np.ndarray, pr: np.ndarray, *, time_li
     if fixed_load is not None:
         lo = lo - fixed_load
         hi = hi - fixed_load
+        # the fixed part comes from an LP answer that meets rows within the LP's own (absolute,
+        # scaled) tolerance: allow that much here, relative to the row's size
+        scale = np.maximum(1.0, np.abs(np.where(np.isfinite(spec.row_hi), spec.row_hi, spec.row_lo)))
+        eps = 1e-7 * scale
+        eps[: spec.n_units] = 0.0
+        lo = lo - eps
+        hi = hi + eps
     for i in range(spec.n_rows):
         a, b = bounds[i], bounds[i + 1]
         if a == b:
-            if lo[i] > 1e-7 or hi[i] < -1e-7:
+            if lo[i] > 1e-6 or hi[i] < -1e-6:
                 # a row nobody can touch any more is violated: the sub-model is infeasible
                 if i < spec.n_units:
                     continue  # unit not in this sub-model
