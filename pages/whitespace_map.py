@@ -313,6 +313,40 @@ if svc is not None and not svc.empty:
         },
     )
 
+# ---- corporate families ------------------------------------------------------------------------------
+st.subheader("Corporate families")
+st.caption("A family is valued as its whole corporate tree (all subsidiaries, in every state), not only the "
+           "accounts the filters show. Families with at least one account in the current view, largest "
+           "whitespace first.")
+fam_cols = ["family_arr", "family_potential", "family_whitespace", "family_employees", "family_opportunities"]
+if all(c in enr.columns for c in fam_cols) and X.ultimate_parent_id in view.columns:
+    fam = view.drop_duplicates(X.ultimate_parent_id)[[X.ultimate_parent_id, X.family_size, *fam_cols]]
+    fam = fam[fam[X.family_size] > 1]
+    if sel_prod != ALL:
+        st.caption("Family figures are for all product lines.")
+    if fam.empty:
+        st.info("No account in this view belongs to a corporate family of two or more accounts.")
+    else:
+        names_by_id = pd.Series(enr[A.name].astype(str).to_numpy(), index=enr[A.account_id].astype(str).to_numpy())
+        names_by_id = names_by_id[~names_by_id.index.duplicated()]
+        fam = fam.nlargest(25, "family_whitespace").copy()
+        fam.insert(1, "parent", fam[X.ultimate_parent_id].astype(str).map(names_by_id))
+        in_view = view.groupby(X.ultimate_parent_id).size()
+        fam.insert(3, "in_view", fam[X.ultimate_parent_id].map(in_view).fillna(0).astype(int))
+        st.dataframe(
+            fam.round({"family_arr": 0, "family_potential": 0, "family_whitespace": 0}), hide_index=True,
+            width="stretch", height=300,
+            column_config={
+                X.ultimate_parent_id: "Ultimate parent", "parent": "Name",
+                X.family_size: st.column_config.NumberColumn("Accounts in family"),
+                "in_view": st.column_config.NumberColumn("In this view"),
+                "family_arr": st.column_config.NumberColumn("Family ARR ($)", format="localized"),
+                "family_potential": st.column_config.NumberColumn("Family potential ($)", format="localized"),
+                "family_whitespace": st.column_config.NumberColumn("Family whitespace ($)", format="localized"),
+                "family_employees": st.column_config.NumberColumn("Employees", format="localized"),
+                "family_opportunities": st.column_config.NumberColumn("Opportunities"),
+            })
+
 # ---- heatmap --------------------------------------------------------------------------------------
 st.subheader("Industry x size: whitespace against coverage")
 hm_metric = st.radio("Cell colour", ["whitespace_per_rep", "whitespace"], horizontal=True, key="ws_hm",

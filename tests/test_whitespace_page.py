@@ -64,6 +64,14 @@ def test_renders_map_points_and_heatmap(enriched):
     assert len(hm["data"][0]["y"]) == enriched["industry"].nunique()
     # the under/over-served table lists every state
     assert len(at.dataframe[0].value) == enriched["state"].nunique()
+    # corporate families are valued as the whole tree
+    fam = next(d.value for d in at.dataframe if "family_whitespace" in d.value.columns)
+    assert 0 < len(fam) <= 25 and (fam[X.family_size] > 1).all()
+    top = fam.iloc[0]
+    tree = enriched[enriched[X.ultimate_parent_id] == top[X.ultimate_parent_id]]
+    assert len(tree) == top[X.family_size]
+    assert top["family_whitespace"] == pytest.approx(tree[X.whitespace].sum(), abs=1)
+    assert top["family_whitespace"] == fam["family_whitespace"].max()
 
 
 def test_segment_filter_and_product_line(enriched):
