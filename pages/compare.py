@@ -307,9 +307,21 @@ st.header("Maps")
 
 @st.cache_resource(show_spinner=False)
 def _state_lines() -> dict:
+    """State outlines for the maps' line layer: the shipped boundaries simplified for drawing
+    (about 0.05 degrees, coordinates to 2 decimals), so four maps stay light."""
+    from shapely.geometry import mapping, shape
+
     from territory_core.geo import states_geojson
 
-    return states_geojson()
+    def rnd(c):
+        return [rnd(x) for x in c] if isinstance(c[0], (list, tuple)) else [round(c[0], 2), round(c[1], 2)]
+
+    feats = []
+    for f in states_geojson()["features"]:
+        g = mapping(shape(f["geometry"]).simplify(0.05, preserve_topology=True))
+        feats.append({"type": "Feature", "id": f.get("id"), "properties": {},
+                      "geometry": {"type": g["type"], "coordinates": rnd(g["coordinates"])}})
+    return {"type": "FeatureCollection", "features": feats}
 
 
 def _palette(n: int) -> list[str]:

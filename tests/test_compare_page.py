@@ -15,9 +15,10 @@ TIMEOUT = 90
 
 @pytest.fixture(scope="module")
 def sample():
-    from territory_core.dataset import load_sample
+    """The sample's West region (about 1,500 accounts): enough for every chart, quick to draw."""
+    from test_scenario_editor_page import west
 
-    return load_sample()
+    return west()
 
 
 def _moved(sample, from_rep: str, to_rep: str, n: int, name: str):
@@ -53,8 +54,9 @@ def _reps(sample):
     return str(vc.index[0]), str(vc.index[-1])
 
 
-def _compare(**state) -> AppTest:
+def _compare(sample, **state) -> AppTest:
     at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=TIMEOUT)
+    at.session_state["dataset"] = sample
     for k, v in state.items():
         at.session_state[k] = v
     at.run()
@@ -70,8 +72,7 @@ def _charts(at: AppTest) -> list[dict]:
 def test_compare_today_with_a_saved_scenario(store, sample):
     big, small = _reps(sample)
     saved = store.save(_moved(sample, big, small, 40, "Shift to small"), user="tester")
-    at = _compare()
-    at.selectbox(key="cmp_1_id").set_value(saved.id).run()
+    at = _compare(sample, cmp_1_id=saved.id)
     assert not at.exception, [e.message for e in at.exception]
     kpi = next(d.value for d in at.dataframe if "KPI" in d.value.columns)
     assert list(kpi.columns) == ["KPI", "Today's plan", "Shift to small v1", "Δ Shift to small v1"]
@@ -105,8 +106,7 @@ def test_moves_filters_and_flow_by_arr(store, sample):
     idx = asg.index[asg[S.previous_rep_id].astype(str) == third][:10]
     asg.loc[idx, S.rep_id] = small
     saved = store.save(a.with_(assignment=asg), user="tester")
-    at = _compare()
-    at.selectbox(key="cmp_1_id").set_value(saved.id).run()
+    at = _compare(sample, cmp_1_id=saved.id)
     moves = next(d.value for d in at.dataframe if "from" in d.value.columns)
     assert len(moves) == 40
     from_label = next(v for v in moves["from"].unique() if third in v)
@@ -126,13 +126,9 @@ def test_four_scenarios_versions_and_presentation(store, sample):
     s1 = store.save(_moved(sample, big, small, 20, "Plan A"), user="tester")
     store.save(_moved(sample, big, small, 35, "Plan A").with_(id=s1.id, version=1), user="tester", expected_version=1)
     s2 = store.save(_moved(sample, small, big, 5, "Plan B"), user="tester")
-    at = _compare()
-    at.segmented_control(key="cmp_n").set_value(4).run()
-    at.selectbox(key="cmp_1_id").set_value(s1.id).run()
-    at.selectbox(key=f"cmp_1_ver_{s1.id}").set_value(1).run()
-    at.selectbox(key="cmp_2_id").set_value(s1.id).run()
+    at = _compare(sample, cmp_n=4, cmp_1_id=s1.id, cmp_2_id=s1.id, cmp_3_id=s2.id)
+    at.selectbox(key=f"cmp_1_ver_{s1.id}").set_value(1)
     at.selectbox(key=f"cmp_2_ver_{s1.id}").set_value(2).run()
-    at.selectbox(key="cmp_3_id").set_value(s2.id).run()
     assert not at.exception, [e.message for e in at.exception]
     kpi = next(d.value for d in at.dataframe if "KPI" in d.value.columns)
     assert {"Plan A v1", "Plan A v2", "Plan B v1"} <= set(kpi.columns)
@@ -157,8 +153,7 @@ def test_export_downloads(store, sample):
 
     big, small = _reps(sample)
     saved = store.save(_moved(sample, big, small, 25, "Export me"), user="tester")
-    at = _compare()
-    at.selectbox(key="cmp_1_id").set_value(saved.id).run()
+    at = _compare(sample, cmp_1_id=saved.id)
     assert not at.exception, [e.message for e in at.exception]
     labels = [d.proto.label for d in at.get("download_button")]
     assert labels == ["Assignment CSV", "Assignment Excel", "Salesforce Data Loader CSV", "One-page summary (HTML)"]
@@ -174,8 +169,8 @@ def test_export_downloads(store, sample):
         assert len(df) == len(sample.accounts)
 
 
-def test_only_todays_plan_says_what_to_do(store):
-    at = _compare()
+def test_only_todays_plan_says_what_to_do(store, sample):
+    at = _compare(sample)
     assert not at.exception
     # both slots default to today's plan: comparing it with itself shows 0 moves, and no export
     assert any("no export" in i.value.lower() or "pick a saved scenario" in i.value.lower() for i in at.info)
