@@ -226,10 +226,12 @@ def normalize_zips(s: pd.Series) -> pd.Series:
 
 def normalize_states(s: pd.Series) -> tuple[pd.Series, np.ndarray]:
     s = clean_strings(s)
-    codes = s.map(lambda v: geo.state_code(v) if isinstance(v, str) else None)
-    bad = (s.notna() & codes.isna()).to_numpy()
-    out = codes.where(codes.notna(), s)  # keep what we could not convert (foreign regions)
-    return out.astype("string"), bad
+    vals = s.to_numpy(dtype=object)
+    codes = [geo.state_code(v) if isinstance(v, str) else None for v in vals]
+    bad = np.array([isinstance(v, str) and c is None for v, c in zip(vals, codes)], dtype=bool)
+    # keep what we could not convert (regions of other countries)
+    out = [c if c is not None else (v if isinstance(v, str) else pd.NA) for v, c in zip(vals, codes)]
+    return pd.Series(pd.array(out, dtype="string"), index=s.index), bad
 
 
 _US = {"us", "usa", "u.s.", "u.s.a.", "united states", "united states of america", "america"}
