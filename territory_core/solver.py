@@ -125,6 +125,10 @@ class SolverSettings:
     @classmethod
     def from_dict(cls, d: Mapping | None) -> "SolverSettings":
         d = dict(d or {})
+        dist = d.pop("distance", None)  # also accepted nested: {"use_distance", "weight", "max_radius_km"}
+        if isinstance(dist, Mapping):
+            for k, v in dist.items():
+                d.setdefault({"weight": "distance_weight"}.get(k, k), v)
         known = {f for f in cls.__dataclass_fields__}
         unknown = set(d) - known
         if unknown:

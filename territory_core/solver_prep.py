@@ -270,7 +270,7 @@ def prepare(accounts: pd.DataFrame, reps: pd.DataFrame, settings, metrics, *,
         for k, i, j in zip(keys, ai, ri):
             if not active[j]:
                 problems.append(f"Account {k} is fixed to rep {rep_ids[j]}, who is inactive; inactive reps get no accounts.")
-                fixes.append({"unfix": k, "why": f"remove the manual override of {k} to inactive rep {rep_ids[j]}"})
+                pass  # the fix is in the overrides, not a setting: the explanation says which
                 continue
             pin_acc[i] = j
             pin_kind_acc[i] = "fixed"

@@ -429,3 +429,25 @@ def test_tradeoff_curve_moves_fall_as_tolerance_grows():
     mv = df["moves"].tolist()
     assert all(df["status"].isin(["optimal", "feasible"]))
     assert mv[0] >= mv[1] >= mv[2]
+
+
+def test_mix_objective_and_nested_distance_settings():
+    acc = accounts_df([{A.account_id: f"a{i}", A.owner_id: "R1", A.lat: 40.0 + i * 0.01, A.lon: -75.0}
+                       for i in range(6)])
+    reps = reps_df(["R1", "R2"], home_lat=[40.0, 40.05], home_lon=[-75.0, -75.0])
+    s = SolverSettings.from_dict({"metrics": [{"column": X.account_count, "tolerance": 0.0}], "objective": "mix",
+                                  "keep_families": False,
+                                  "distance": {"use_distance": True, "weight": 1.0, "max_radius_km": None}})
+    assert s.use_distance and s.distance_weight == 1.0
+    res = solve(acc, reps, s)
+    assert res.ok and res.moves == 3
+    # the three nearest R2's home move
+    assert sorted(res.assignment.loc[res.assignment[S.moved], S.account_id]) == ["a3", "a4", "a5"]
+
+
+def test_override_to_an_inactive_rep_is_explained():
+    acc = _skewed(4)
+    reps = reps_df(["R1", "R2", "R3"], active=[True, True, False])
+    res = solve(acc, reps, count_settings(1.0), fixed={"a00": "R3"})
+    assert res.status == "infeasible"
+    assert any("a00" in e and "inactive" in e for e in res.explanations)
