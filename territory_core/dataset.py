@@ -97,4 +97,5 @@ def save_dir(ds: Dataset, path: str | Path) -> None:
     for tname in TABLES:
         df = getattr(ds, tname, None)
         if isinstance(df, pd.DataFrame) and len(df.columns):
-            df.to_csv(path / f"{tname}.csv", index=False)
+            # CRLF line ends: pandas then quotes any field holding a bare CR, so the file reads back.
+            df.to_csv(path / f"{tname}.csv", index=False, lineterminator="\r\n")
