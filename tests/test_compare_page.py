@@ -148,25 +148,51 @@ def test_four_scenarios_versions_and_presentation(store, sample):
     assert len(at.selectbox) > 0
 
 
-def test_export_downloads(store, sample):
-    from territory_core import export as EX
+def test_export_downloads(store, sample, monkeypatch):
+    """The four downloads carry the real files: CSV and Excel with every account, the Data Loader
+    file with Id/OwnerId, and a self-contained HTML summary (Excel and HTML are made on click)."""
+    import io
 
+    from streamlit.runtime.media_file_manager import MediaFileManager
+
+    files: dict[str, object] = {}
+    real_add, real_deferred = MediaFileManager.add, MediaFileManager.add_deferred
+
+    def add(self, data, mimetype, coordinates, file_name=None, is_for_static_download=False):
+        if file_name:
+            files[file_name] = data
+        return real_add(self, data, mimetype, coordinates, file_name, is_for_static_download)
+
+    def add_deferred(self, fn, mimetype, coordinates, file_name=None, **kw):
+        files[file_name] = fn
+        return real_deferred(self, fn, mimetype, coordinates, file_name, **kw)
+
+    monkeypatch.setattr(MediaFileManager, "add", add)
+    monkeypatch.setattr(MediaFileManager, "add_deferred", add_deferred)
     big, small = _reps(sample)
-    saved = store.save(_moved(sample, big, small, 25, "Export me"), user="tester")
+    moved = _moved(sample, big, small, 25, "Export me")
+    asg = moved.assignment
+    asg.loc[asg.index[0], "reason"] = "=HYPERLINK(\"http://evil\")"
+    saved = store.save(moved.with_(assignment=asg), user="tester")
     at = _compare(sample, cmp_1_id=saved.id)
-    assert not at.exception, [e.message for e in at.exception]
     labels = [d.proto.label for d in at.get("download_button")]
     assert labels == ["Assignment CSV", "Assignment Excel", "Salesforce Data Loader CSV", "One-page summary (HTML)"]
     assert not at.error, [e.value for e in at.error]
-    # the bytes behind the buttons: what the page hands to the browser
-    from streamlit.runtime import Runtime
-
-    mgr = Runtime.instance().media_file_mgr if Runtime.exists() else None
-    if mgr is not None:
-        urls = [d.proto.url for d in at.get("download_button")]
-        data = mgr._storage.get_file(urls[0].split("/")[-1].split(".")[0]).content
-        df = pd.read_csv(pd.io.common.BytesIO(data), dtype=str)
-        assert len(df) == len(sample.accounts)
+    names = sorted(files)
+    assert names == ["Export_me_v1_assignment.csv", "Export_me_v1_assignment.xlsx", "Export_me_v1_salesforce.csv",
+                     "Export_me_v1_summary.html"], names
+    csv = pd.read_csv(io.BytesIO(files["Export_me_v1_assignment.csv"]), dtype=str, keep_default_na=False)
+    assert len(csv) == len(sample.accounts) and csv["account_id"].is_unique
+    assert (csv["previous_owner_id"] != csv["new_owner_id"]).sum() == 25
+    assert (csv["new_owner_id"] == small).sum() == (sample.accounts["owner_id"] == small).sum() + 25
+    assert csv["reason"].str.startswith("=").sum() == 0 and csv["reason"].str.startswith("'=").sum() == 1
+    xlsx = pd.read_excel(io.BytesIO(files["Export_me_v1_assignment.xlsx"]()), dtype=str)
+    assert list(xlsx.columns) == list(csv.columns) and len(xlsx) == len(csv)
+    sf = pd.read_csv(io.BytesIO(files["Export_me_v1_salesforce.csv"]), dtype=str)
+    assert list(sf.columns) == ["Id", "OwnerId"] and len(sf) == len(csv)
+    html = files["Export_me_v1_summary.html"]().decode("utf-8")
+    assert "Export me" in html and "<html" in html.lower()
+    assert "cdn." not in html.lower() and 'src="http' not in html.lower()
 
 
 def test_only_todays_plan_says_what_to_do(store, sample):
