@@ -302,7 +302,8 @@ if svc is not None and not svc.empty:
     st.dataframe(
         svc.round({"potential": 0, "whitespace": 0, "arr": 0, "coverage": 0}), hide_index=True, width="stretch", height=320,
         column_config={
-            "group": st.column_config.TextColumn(by.title()),
+            "group": st.column_config.TextColumn(by.title()), "name": "Name", "status": "Status",
+            "accounts": st.column_config.NumberColumn("Accounts"),
             "potential": st.column_config.NumberColumn("Potential ($)", format="localized"),
             "whitespace": st.column_config.NumberColumn("Whitespace ($)", format="localized"),
             "arr": st.column_config.NumberColumn("ARR ($)", format="localized"),
@@ -363,6 +364,7 @@ else:
     cd = np.dstack([wt.fillna(0).to_numpy(), ft.fillna(0).to_numpy(), nt.fillna(0).to_numpy()])
     hfig = go.Figure(go.Heatmap(
         z=zt.to_numpy(), x=bands, y=zt.index.tolist(), colorscale="YlOrRd", customdata=cd,
+        zmax=float(np.nanquantile(zt.to_numpy(dtype=float), 0.95)) if np.isfinite(zt.to_numpy(dtype=float)).any() else None,
         text=[[_money(v) if pd.notna(v) else "" for v in row] for row in zt.to_numpy()], texttemplate="%{text}",
         textfont=dict(size=10),
         hovertemplate=("%{y} · %{x} employees<br>Accounts: %{customdata[2]:,}<br>Whitespace: $%{customdata[0]:,.0f}"
