@@ -32,9 +32,24 @@ def _scored(_ds, key: tuple, scoring_json: str) -> pd.DataFrame:
     return enrich_accounts(_ds, ScoringConfig.from_dict(json.loads(scoring_json)), SegmentRules(), families=False)
 
 
-@st.cache_resource(show_spinner=False, max_entries=32)
+@st.cache_resource(show_spinner=False, max_entries=4)
+def _details(_ds, _scored_df, _seg, key: tuple, scoring_json: str, rules_json: str) -> pd.DataFrame:
+    """Every score input per account (for the breakdown), computed once per settings."""
+    from territory_core.scoring import score_accounts
+
+    return score_accounts(_scored_df, _ds.opportunities, _ds.account_products,
+                          ScoringConfig.from_dict(json.loads(scoring_json)), _seg, details=True)
+
+
+UNSEG_COLS = (A.account_id, A.name, A.state, A.industry, A.employees, A.annual_revenue, X.tier, A.named, A.owner_id,
+              X.potential)
+
+
+@st.cache_resource(show_spinner=False, max_entries=16)
 def _segmented(_ds, _scored_df, key: tuple, scoring_json: str, rules_json: str):
-    """Segments, potential and rule warnings for a rule set (cached per rules)."""
+    """For a rule set (cached per rules): the segment per account (a Series), the summary, the
+    rule warnings, and the unsegmented accounts (first 500) with their count. Small results only:
+    a cached copy of the whole frame per rule set would cost ~30 MB each at 50k accounts."""
     rules = SegmentRules.from_dict(json.loads(rules_json))
     cfg = ScoringConfig.from_dict(json.loads(scoring_json))
     df = _scored_df.copy()
@@ -47,7 +62,9 @@ def _segmented(_ds, _scored_df, key: tuple, scoring_json: str, rules_json: str):
             df[c] = pw[c]
     warnings = check_rules(df, rules, _ds.account_products)
     summary = segment_summary(df, rules=rules)
-    return df, summary, warnings
+    uns = df[(df[X.segment] == UNSEGMENTED).fillna(False).to_numpy()]
+    unseg = uns[[c for c in UNSEG_COLS if c in uns.columns]].head(500)
+    return df[X.segment], summary, warnings, unseg, len(uns)
 
 
 def _money(v) -> str:
@@ -144,7 +161,7 @@ with tab_rules:
 
     if not len(rules):
         st.warning("No rules: every account is unsegmented. Add a row with a segment name, or press **Default rules**.")
-    seg_df, summary, warnings = _segmented(ds, scored, _ds_key(ds), s_json, json.dumps(rules.to_dict(), sort_keys=True))
+    seg_col, summary, warnings, uns, n_uns = _segmented(ds, scored, _ds_key(ds), s_json, json.dumps(rules.to_dict(), sort_keys=True))
 
     errs = [w for w in warnings if w.level == "error"]
     warns = [w for w in warnings if w.level == "warning"]
@@ -181,16 +198,13 @@ with tab_rules:
                       yaxis_title="Potential = ARR + whitespace", legend=dict(orientation="h", y=1.1, x=0))
     st.plotly_chart(bar, width="stretch", key="seg_bar")
 
-    uns = seg_df[seg_df[X.segment] == UNSEGMENTED]
-    st.subheader(f"Unsegmented accounts ({len(uns):,})")
-    if uns.empty:
+    st.subheader(f"Unsegmented accounts ({n_uns:,})")
+    if not n_uns:
         st.caption("None: every account matches a rule.")
     else:
-        cols = [c for c in (A.account_id, A.name, A.state, A.industry, A.employees, A.annual_revenue, X.tier,
-                            A.named, A.owner_id, X.potential) if c in uns.columns]
-        st.dataframe(uns[cols].head(500), hide_index=True, width="stretch", height=260)
-        if len(uns) > 500:
-            st.caption(f"First 500 of {len(uns):,}.")
+        st.dataframe(uns, hide_index=True, width="stretch", height=260)
+        if n_uns > len(uns):
+            st.caption(f"First {len(uns):,} of {n_uns:,}.")
 
 # =============================================================================== ICP & scoring
 with tab_icp:
@@ -319,8 +333,10 @@ with tab_icp:
                           pool[A.name].astype(str) + " (" + pool[A.account_id].astype(str) + ") · tier " + pool[X.tier].astype(str)))
         acc_id = st.selectbox("Account", list(labels), format_func=labels.get, key="icp_account",
                               help="The 200 best-scored accounts matching the search.")
-        seg_df_now = _segmented(ds, scored, _ds_key(ds), s_json, json.dumps(saved_rules.to_dict(), sort_keys=True))[0]
-        ex = explain_account(scored, acc_id, ds.opportunities, ds.account_products, scoring, seg_df_now[X.segment])
+        saved_json = json.dumps(saved_rules.to_dict(), sort_keys=True)
+        seg_now = _segmented(ds, scored, _ds_key(ds), s_json, saved_json)[0]
+        det = _details(ds, scored, seg_now, _ds_key(ds), s_json, saved_json)
+        ex = explain_account(scored, acc_id, ds.opportunities, ds.account_products, scoring, seg_now, details=det)
         a = ex["account"]
         m1, m2, m3, m4, m5 = st.columns(5)
         m1.metric(f"Potential score (tier {a[X.tier]})", f"{a[X.potential_score]:.0f}")

@@ -481,12 +481,13 @@ def score_accounts(accounts: pd.DataFrame, opportunities: pd.DataFrame | None = 
 
 def explain_account(accounts: pd.DataFrame, account_id: str, opportunities: pd.DataFrame | None = None,
                     account_products: pd.DataFrame | None = None, config: ScoringConfig | None = None,
-                    segments: pd.Series | None = None) -> dict:
+                    segments: pd.Series | None = None, details: pd.DataFrame | None = None) -> dict:
     """One account's breakdown: ``{"account": {...}, "components": DataFrame, "products": DataFrame}``.
 
     ``components`` has one row per input: component, input, value (as shown), part (0-1), weight
     within the component, and the component's score and weight in the total. Scores are computed
-    over all ``accounts`` (the revenue percentile and win rates need the whole book).
+    over all ``accounts`` (the revenue percentile and win rates need the whole book); pass
+    ``details`` (``score_accounts(..., details=True)`` for the same inputs) to reuse them.
     Raises KeyError when the id is not in the accounts."""
     cfg = config or ScoringConfig()
     ids = accounts[A.account_id].astype("string")
@@ -494,7 +495,8 @@ def explain_account(accounts: pd.DataFrame, account_id: str, opportunities: pd.D
     if not len(hit):
         raise KeyError(f"account {account_id!r} is not in the data")
     i = int(hit[0])
-    sc = score_accounts(accounts, opportunities, account_products, cfg, segments, details=True)
+    sc = details if details is not None else score_accounts(accounts, opportunities, account_products, cfg,
+                                                             segments, details=True)
     r = sc.iloc[i]
     a = accounts.iloc[i]
 
