@@ -192,6 +192,8 @@ def _import_section(current) -> None:
                      column_config={"row": st.column_config.NumberColumn("row", format="%d"),
                                     "message": st.column_config.TextColumn(width="large"),
                                     "fix": st.column_config.TextColumn(width="large")})
+        st.download_button("Download the report (CSV)", report.to_frame().to_csv(index=False).encode("utf-8"),
+                           file_name="validation_report.csv", mime="text/csv", key="data_report_csv")
 
     st.subheader("3. Load", divider="gray")
     if st.button("Load this data", type="primary", disabled=not (report.ok and result.dataset is not None),

@@ -265,11 +265,15 @@ def read_table(src, table: str = "accounts", max_bytes: int = MAX_BYTES, max_row
                 bad_lines.append(len(fields))
                 return None
 
+            opts = dict(sep=delim, dtype=str, keep_default_na=False, na_values=[], skip_blank_lines=False,
+                        nrows=max_rows + 1, index_col=False)
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", pd.errors.ParserWarning)
-                df = pd.read_csv(io.StringIO(text), sep=delim, dtype=str, keep_default_na=False, na_values=[],
-                                 skip_blank_lines=False, nrows=max_rows + 1, engine="python", on_bad_lines=_bad,
-                                 index_col=False)
+                try:  # the fast C parser for well-formed files
+                    df = pd.read_csv(io.StringIO(text), engine="c", on_bad_lines="error", **opts)
+                except (pd.errors.ParserError, ValueError, csv.Error):
+                    # ragged rows or odd quoting: the python parser, skipping (and counting) bad rows
+                    df = pd.read_csv(io.StringIO(text), engine="python", on_bad_lines=_bad, **opts)
             if bad_lines:
                 issues.append((WARNING, None, None,
                                f"{len(bad_lines):,} rows have more fields than the header and were skipped "
