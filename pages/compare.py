@@ -86,6 +86,10 @@ for sid, ver in picks:
     if scn.assignment is None:
         st.warning(f"{_label(scn)} has no solved plan yet: open it in the Scenario Editor and re-solve.")
         continue
+    if scn.input_fingerprint and scn.input_fingerprint != W.fingerprint():
+        st.warning(f"{_label(scn)} was solved on different data than the active dataset: accounts that are "
+                   "not in the active data are left out. Re-solve it in the Scenario Editor to compare like "
+                   "with like.")
     scenarios.append(scn)
 
 if len(scenarios) < 2:

@@ -14,7 +14,7 @@ from territory_core.contract import A, R, S, X
 from territory_core.scenarios import Scenario, solve_scenario
 from territory_core.storage import ConflictError
 from ui import scenario_widgets as W
-from ui.state import get_dataset, set_active_scenario
+from ui.state import dataset_version, get_dataset, set_active_scenario
 
 ds = get_dataset()
 NAMES = W.rep_names(ds)
@@ -38,6 +38,17 @@ def _new_scenario(base=None, name: str = "New scenario") -> Scenario:
 
 
 def _scn() -> Scenario:
+    dsv = (dataset_version(), ds.name)
+    if "se_scn" in st.session_state and st.session_state.get("se_dsv") != dsv:
+        # new data loaded: the plan being edited belongs to the old accounts
+        _cancel_job()
+        st.session_state.pop("se_undo", None)
+        st.session_state.pop("se_scn", None)
+        st.session_state.pop("se_conflict", None)
+        st.session_state.setdefault("se_flash", []).append(
+            ("info", f"New data was loaded ({ds.name}): started a new scenario from today's plan. Saved "
+                     "scenarios stay available under Start from."))
+    st.session_state["se_dsv"] = dsv
     if "se_scn" not in st.session_state:
         st.session_state["se_scn"] = _new_scenario()
         st.session_state["se_dirty"] = False
@@ -131,7 +142,7 @@ def _collect_job() -> None:
     res: Scenario = job["result"]
     st.session_state.pop("se_solve_error", None)
     status = (res.report or {}).get("status")
-    if res.assignment is None or status in ("no_solution", "cancelled") and res.assignment is None:
+    if res.assignment is None:
         # keep the last plan; remember the report so the header explains what happened
         st.session_state["se_scn"] = st.session_state["se_scn"].with_(report=res.report)
         st.session_state["se_dirty"] = True
@@ -297,6 +308,9 @@ n_ev, n_ov = len(scn.events), len(scn.overrides)
 st.caption(f"From {origin} · {saved} · {n_ev} event{'' if n_ev == 1 else 's'} · "
            f"{n_ov} manual move{'' if n_ov == 1 else 's'} or lock{'' if n_ov == 1 else 's'}")
 
+if scn.input_fingerprint and scn.input_fingerprint != W.fingerprint():
+    st.warning("This plan was solved on different data than the active dataset (accounts or reps changed "
+               "since). Press Re-solve to plan on the data loaded now.")
 status = report.get("status") or ("today" if scn.assignment is not None else "no_solution")
 gap = report.get("gap")
 bi = _balance_index(kpis, report)

@@ -200,3 +200,19 @@ def test_only_todays_plan_says_what_to_do(store, sample):
     assert not at.exception
     # both slots default to today's plan: comparing it with itself shows 0 moves, and no export
     assert any("no export" in i.value.lower() or "pick a saved scenario" in i.value.lower() for i in at.info)
+
+
+def test_scenario_solved_on_other_data_is_flagged(store, sample):
+    from territory_core.scenarios import dataset_fingerprint
+
+    big, small = _reps(sample)
+    other = _moved(sample, big, small, 5, "Old data").with_(input_fingerprint="0" * 16)
+    saved = store.save(other, user="tester")
+    at = _compare(sample, cmp_1_id=saved.id)
+    assert not at.exception
+    assert any("solved on different data" in w.value for w in at.warning)
+    same = store.save(_moved(sample, big, small, 5, "Same data").with_(input_fingerprint=dataset_fingerprint(sample)),
+                      user="tester")
+    at.run()
+    at.selectbox(key="cmp_1_id").set_value(same.id).run()
+    assert not any("solved on different data" in w.value for w in at.warning)

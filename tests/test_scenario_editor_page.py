@@ -300,3 +300,19 @@ def test_bad_tolerances_are_explained(db_url):
     _ok(at)
     assert any("Tolerances to try" in e.value for e in at.error)
     assert "se_curve" not in at.session_state
+
+
+def test_loading_new_data_starts_a_fresh_scenario(db_url):
+    rep = _busiest_rep()
+    at = _editor(auto=False)
+    _add_rep_leaves(at, rep)
+    assert len(at.session_state["se_scn"].events) == 1
+    # the Data page loads other data (ui.state.set_dataset bumps the version)
+    smaller = west().with_(accounts=west().accounts.iloc[:600].reset_index(drop=True), name="Smaller")
+    at.session_state["dataset"] = smaller
+    at.session_state["dataset_version"] = 1
+    at.run()
+    _ok(at)
+    scn = at.session_state["se_scn"]
+    assert scn.events == () and len(scn.assignment) == 600
+    assert any("New data was loaded" in i.value for i in at.info)

@@ -143,6 +143,19 @@ def scenario_token(scn) -> str:
     return f"{scn.name}:{int(h)}"
 
 
+def fingerprint() -> str:
+    """dataset_fingerprint of the active dataset (cached per dataset version)."""
+    from territory_core.scenarios import dataset_fingerprint
+
+    ds = get_dataset()
+    key = (dataset_version(), ds.name, id(ds))
+    cache = st.session_state.get("_fp_cache")
+    if not cache or cache[0] != key:
+        cache = (key, dataset_fingerprint(ds))
+        st.session_state["_fp_cache"] = cache
+    return cache[1]
+
+
 def kpis_for(scn, enriched: pd.DataFrame | None) -> dict:
     """scenario_kpis for a scenario, cached in session state by scenario token and dataset version."""
     from territory_core.scenarios import scenario_kpis
