@@ -186,8 +186,7 @@ def _import_section(current) -> None:
         st.error(report.summary() + ". Fix them in the file (or the mapping above) and upload again.",
                  icon=":material/error:")
     if report.issues:
-        frame = report.to_frame()
-        frame.insert(0, "", frame["severity"].map({"error": "🛑", "warning": "⚠️"}).fillna(""))
+        frame = report.to_frame()[["severity", "table", "row", "column", "message", "fix"]]
         st.dataframe(frame, hide_index=True, width="stretch", key="data_report",
                      column_config={"row": st.column_config.NumberColumn("row", format="%d"),
                                     "message": st.column_config.TextColumn(width="large"),
