@@ -472,7 +472,8 @@ def solve(accounts: pd.DataFrame, reps: pd.DataFrame, settings: SolverSettings |
         proven = obj - b <= max(1e-7 * max(1.0, abs(obj)), settings.mip_gap * abs(obj))
     rem = deadline - time.monotonic()
     status = None
-    if not proven and n_pairs <= EXACT_PAIRS and rem > 0.3 and not (cancel is not None and cancel.is_set()):
+    build_est = 1e-4 * n_pairs  # PuLP writes about 10k pairs a second here; HiGHS's clock starts after
+    if not proven and n_pairs <= EXACT_PAIRS and rem > 0.3 + 2 * build_est and not (cancel is not None and cancel.is_set()):
         say("mip", 0.7)
         fu, fr = np.nonzero(p.elig)
         fu, fr = fu.astype(np.int64), fr.astype(np.int64)
@@ -481,6 +482,7 @@ def solve(accounts: pd.DataFrame, reps: pd.DataFrame, settings: SolverSettings |
             start_x = (assign[fu] == fr).astype(float)
             _, start_s = _evaluate(spec, data, p, assign)
         # polishing budget: all the time left for tiny models, else as long as we have spent so far
+        rem -= build_est
         budget = rem if n_pairs <= 5000 or assign is None else min(rem, max(1.0, 0.5 * (time.monotonic() - t0)))
         mres = solve_mip(spec, data, fu, fr, time_limit=budget, gap=settings.mip_gap, solver=settings.solver,
                          seed=settings.seed, start_x=start_x, start_s=start_s, cancel=cancel)

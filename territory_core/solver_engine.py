@@ -345,7 +345,8 @@ def solve_lp(spec: Spec, data: Data, pu: np.ndarray, pr: np.ndarray, *, deadline
         if rem <= 0.05:
             status = "time_limit"
             break
-        h.setOptionValue("time_limit", max(rem, 0.05))
+        # HiGHS's clock adds up over runs of one model: the limit is on that total
+        h.setOptionValue("time_limit", h.getRunTime() + max(rem, 0.05))
         h.run()
         rounds += 1
         ms = h.getModelStatus()
@@ -407,7 +408,7 @@ def resolve_tightened(lp: LPResult, spec: Spec, p, factor: float, deadline: floa
     if rem <= 0.1:
         return None
     h.setOptionValue("solver", "simplex")
-    h.setOptionValue("time_limit", rem)
+    h.setOptionValue("time_limit", h.getRunTime() + rem)
     h.run()
     ok = h.getModelStatus() == highspy.HighsModelStatus.kOptimal
     xv = np.asarray(h.getSolution().col_value) if ok else None
