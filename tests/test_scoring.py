@@ -139,6 +139,10 @@ def test_explain_account_adds_up():
     assert set(e["products"][P.product]) == {"Core Platform", "Analytics"}
     with pytest.raises(KeyError):
         explain_account(accounts(), "nope", config=CFG)
+    # precomputed details give the same breakdown
+    det = score_accounts(accounts(), opp, PRODUCTS, CFG, details=True)
+    e2 = explain_account(accounts(), "a", opp, PRODUCTS, CFG, details=det)
+    pd.testing.assert_frame_equal(e2["components"], comp)
 
 
 def test_config_roundtrip_json_and_validate():
