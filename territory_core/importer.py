@@ -252,7 +252,7 @@ def read_table(src, table: str = "accounts", max_bytes: int = MAX_BYTES, max_row
             df = pd.DataFrame(body, columns=header, dtype=object)
             # Excel numbers in text-like columns (ZIPs, ids) are turned into text later; keep objects.
         else:
-            if _looks_binary(data):
+            if not data.startswith((b"\xff\xfe", b"\xfe\xff")) and _looks_binary(data):  # UTF-16 has NULs
                 issues.append((ERROR, None, None, f"{name} is not a text table (it looks like a binary file).",
                                "Upload a CSV, tab-separated, Excel .xlsx or Parquet file."))
                 return res

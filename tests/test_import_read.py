@@ -32,6 +32,12 @@ def test_utf8_bom_and_latin1():
     assert r.frame.loc[0, "name"] == "Société Générale" and r.info["delimiter"] == "semicolon"
 
 
+def test_utf16_tab_separated_excel_unicode_text():
+    res = load_files(accounts="account_id\tname\tzip\nA1\tCafé\t2139\n".encode("utf-16"))
+    assert res.report.ok, res.report.to_text()
+    assert res.dataset.accounts.loc[0, "name"] == "Café" and res.dataset.accounts.loc[0, "state"] == "MA"
+
+
 def test_xlsx_and_parquet(tmp_path):
     df = pd.DataFrame({"Id": ["A1", "A2"], "Name": ["Acme", "Beta"], "Zip": [2139, 10001], "ARR": [1000.0, None]})
     x = tmp_path / "a.xlsx"
