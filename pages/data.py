@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import math
 
+import numpy as np
 import pandas as pd
 import streamlit as st
 
@@ -155,8 +156,21 @@ def _import_section(current) -> None:
                                 f"'{c}': set one of them to {IGNORE}.")
             elif c:
                 seen[c] = h
-    if "accounts" not in kinds_used:
-        problems.append("No file is marked as accounts: the accounts export is required.")
+    missing = [k for k in KINDS if k not in kinds_used and len(getattr(current, k))]
+    reuse = False
+    if missing:
+        reuse = st.checkbox(
+            f"Take the {', '.join(KIND_LABELS[k].lower() for k in missing)} from the active dataset "
+            f"({current.name})", value="accounts" not in kinds_used, key="data_reuse",
+            help="Replace only the tables you upload (e.g. a new reps file) and keep the rest.")
+    if reuse:
+        for k in missing:
+            df = getattr(current, k)
+            preread[k] = ReadResult(f"{current.name} ({k})", df.assign(_row=np.arange(len(df)) + 2),
+                                    info={"format": "active dataset", "rows": len(df), "columns": len(df.columns)})
+    elif "accounts" not in kinds_used:
+        problems.append("No file is marked as accounts: upload the accounts export, or tick the box above "
+                        "to keep the accounts of the active dataset.")
 
     st.subheader("2. Check", divider="gray")
     for p in problems:
@@ -165,11 +179,14 @@ def _import_section(current) -> None:
         st.info(f"Nothing was loaded: the active dataset is still **{current.name}**.")
         return
 
-    sig = hashlib.sha1(repr(sorted((k, r.name, _file_key(f)) for k, (f, r) in readable.items())).encode()
+    sig = hashlib.sha1(repr((reuse, missing, dataset_version(), current.name)).encode()
+                       + repr(sorted((k, r.name, _file_key(f)) for k, (f, r) in readable.items())).encode()
                        + repr(sorted((k, sorted(m.items(), key=str)) for k, m in mappings.items())).encode()).hexdigest()
     if st.session_state.get("_data_result_sig") != sig:
         with st.spinner("Checking the files..."):
-            names = " + ".join(r.name for r in preread.values())
+            names = " + ".join(r.name for k, r in preread.items() if k in kinds_used)
+            if reuse:
+                names += f" + {current.name}"
             result = load_files(preread=preread, mapping=mappings, name=names[:80])
         st.session_state["_data_result"] = result
         st.session_state["_data_result_sig"] = sig

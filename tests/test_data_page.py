@@ -148,3 +148,20 @@ def test_use_sample_button_restores_the_sample(at):
     at.button(key="data_use_sample").click().run()
     assert not at.exception
     assert metrics(at)["Accounts"] == "6,000"
+
+
+def test_upload_only_reps_keeps_the_loaded_accounts(at, tmp_path):
+    reps = tmp_path / "new_reps.csv"
+    sample_reps = (Path(__file__).parent.parent / "data" / "sample" / "reps.csv").read_text()
+    reps.write_text(sample_reps.replace("Enterprise AE", "Strategic AE"))
+    upload(at, reps)
+    assert at.checkbox(key="data_reuse").value is True  # no accounts uploaded: keep the loaded ones
+    assert at.button(key="data_load").disabled is False
+    at.button(key="data_load").click().run()
+    ds = at.session_state["dataset"]
+    assert len(ds.accounts) == 6000 and len(ds.opportunities) > 8000
+    assert (ds.reps["role"] == "Strategic AE").sum() == 8
+    assert "support_tickets" in ds.accounts.columns  # extra numeric columns survive the round trip
+    # unticking it: accounts are required again
+    at.checkbox(key="data_reuse").uncheck().run()
+    assert any("No file is marked as accounts" in e.value for e in at.error)
