@@ -13,7 +13,7 @@ import streamlit as st
 from territory_core.contract import A, X
 from territory_core.scoring import ProductModel, ScoringConfig, explain_account, potential_and_whitespace
 from territory_core.segments import (CENSUS_REGIONS, COVERAGE_MODELS, UNSEGMENTED, SegmentRules, apply_segments,
-                                     check_rules, default_rules, segment_summary)
+                                     check_rules, default_rules, sales_regions, segment_summary)
 from ui.state import dataset_version, get_dataset, get_setting, set_setting
 
 EDITOR = "seg_rules_editor"
@@ -41,6 +41,12 @@ def _details(_ds, _scored_df, _seg, key: tuple, scoring_json: str, rules_json: s
                           ScoringConfig.from_dict(json.loads(scoring_json)), _seg, details=True)
 
 
+@st.cache_resource(show_spinner=False, max_entries=6)
+def _regions(_ds, key: tuple) -> dict:
+    """The data's sales regions (state lists by reps' region), for region conditions."""
+    return sales_regions(_ds.accounts, _ds.reps)
+
+
 UNSEG_COLS = (A.account_id, A.name, A.state, A.industry, A.employees, A.annual_revenue, X.tier, A.named, A.owner_id,
               X.potential)
 
@@ -53,14 +59,15 @@ def _segmented(_ds, _scored_df, key: tuple, scoring_json: str, rules_json: str):
     rules = SegmentRules.from_dict(json.loads(rules_json))
     cfg = ScoringConfig.from_dict(json.loads(scoring_json))
     df = _scored_df.copy()
-    seg = apply_segments(df, rules, _ds.account_products)
+    regions = _regions(_ds, key)
+    seg = apply_segments(df, rules, _ds.account_products, regions)
     for c in seg.columns:
         df[c] = seg[c]
     if any(m.segment for m in cfg.products):
         pw = potential_and_whitespace(df, _ds.account_products, cfg, df[X.segment])
         for c in pw.columns:
             df[c] = pw[c]
-    warnings = check_rules(df, rules, _ds.account_products)
+    warnings = check_rules(df, rules, _ds.account_products, regions=regions)
     summary = segment_summary(df, rules=rules)
     uns = df[(df[X.segment] == UNSEGMENTED).fillna(False).to_numpy()]
     unseg = uns[[c for c in UNSEG_COLS if c in uns.columns]].head(500)
@@ -100,9 +107,11 @@ tab_rules, tab_icp = st.tabs(["Segment rules", "ICP & scoring"])
 
 # =============================================================================== segment rules
 with tab_rules:
+    own_regions = _regions(ds, _ds_key(ds))
+    region_names = list(own_regions) + [r for r in CENSUS_REGIONS if r not in own_regions]
     st.caption("Rules apply top to bottom; the first rule an account matches gives its segment. Empty cells match "
                "anything. Lists are comma-separated (states: `CA, NY`; regions: "
-               f"{', '.join(CENSUS_REGIONS)}; tiers: `A, B`). Employee and revenue bands include the minimum and "
+               f"{', '.join(region_names)}; tiers: `A, B`). Employee and revenue bands include the minimum and "
                "exclude the maximum. Several rules may name the same segment. Change **priority** to reorder, "
                "add rows at the bottom, select rows and press Delete to remove them.")
     if BASE not in st.session_state:
@@ -127,7 +136,11 @@ with tab_rules:
             "priority": st.column_config.NumberColumn("Priority", help="Lower runs first.", step=1, width="small"),
             "name": st.column_config.TextColumn("Segment", required=True),
             "named": st.column_config.SelectboxColumn("Named", options=["any", "yes", "no"], default="any"),
-            "regions": st.column_config.TextColumn("Regions", help=", ".join(CENSUS_REGIONS)),
+            "regions": st.column_config.TextColumn(
+                "Regions", help=("Sales regions in the data (the region of the reps owning most of a state's "
+                                 "accounts): " + "; ".join(f"{r}: {' '.join(v)}" for r, v in own_regions.items())
+                                 + ". US Census regions: " + ", ".join(CENSUS_REGIONS)) if own_regions
+                else "US Census regions: " + ", ".join(CENSUS_REGIONS)),
             "states": st.column_config.TextColumn("States", help="2-letter codes, comma-separated."),
             "industries": st.column_config.TextColumn("Industries", help="In the data: " + ", ".join(industries)),
             "min_employees": st.column_config.NumberColumn("Min employees", min_value=0, step=1),

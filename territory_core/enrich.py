@@ -8,7 +8,7 @@ from .dataset import Dataset
 from .hierarchy import resolve_hierarchy
 from .rollups import add_family_columns
 from .scoring import ScoringConfig, potential_and_whitespace, score_accounts, size_band
-from .segments import SegmentRules, apply_segments, default_rules
+from .segments import SegmentRules, apply_segments, default_rules, sales_regions
 
 
 def enrich_accounts(ds: Dataset, scoring: ScoringConfig | None = None,
@@ -35,7 +35,7 @@ def enrich_accounts(ds: Dataset, scoring: ScoringConfig | None = None,
     sc = score_accounts(out, ds.opportunities, ds.account_products, cfg)
     for c in (X.fit_score, X.propensity_score, X.strategic_score, X.potential_score, X.tier):
         out[c] = sc[c]
-    seg = apply_segments(out, rules, ds.account_products)
+    seg = apply_segments(out, rules, ds.account_products, sales_regions(acc, ds.reps))
     for c in seg.columns:
         out[c] = seg[c]
     if any(m.segment for m in cfg.products):

@@ -1,7 +1,8 @@
 """Segment rules: an ordered list of conditions over account fields, first match wins.
 
 A :class:`SegmentRule` matches an account when every condition it sets holds (conditions left
-empty match anything): geography (states and/or US Census regions), industries, employee and
+empty match anything): geography (states and/or regions: the data's own sales regions, else US
+Census regions), industries, employee and
 revenue bands (min inclusive, max exclusive), ICP tiers, a product held, and the named flag. Each
 rule names a segment and its coverage model ("dedicated" or "pooled", with a target number of
 accounts per rep). Several rules may name the same segment (an OR of conditions).
@@ -27,6 +28,38 @@ CENSUS_REGIONS: dict[str, tuple[str, ...]] = {
 }
 US_STATES = frozenset(s for v in CENSUS_REGIONS.values() for s in v) | {"PR", "GU", "VI", "AS", "MP"}
 STATE_REGION = {s: r for r, v in CENSUS_REGIONS.items() for s in v}
+
+
+def region_table(sales_regions: dict[str, tuple[str, ...]] | None = None) -> dict[str, frozenset[str]]:
+    """Region name (lower case) -> states: the data's sales regions first (see
+    :func:`sales_regions`), then the US Census regions for names the data does not use."""
+    out = {k.lower(): frozenset(v) for k, v in CENSUS_REGIONS.items()}
+    for k, v in (sales_regions or {}).items():
+        out[str(k).lower()] = frozenset(str(x).upper() for x in v)
+    return out
+
+
+def sales_regions(accounts: pd.DataFrame, reps: pd.DataFrame | None) -> dict[str, tuple[str, ...]]:
+    """The company's own regions as states, read from the data: each state goes to the region
+    of the reps who own most of its accounts (reps.region). Empty when the data has no rep
+    regions. Lets a rule say "Central" when that is what the sales team calls it."""
+    from .contract import R
+
+    if (reps is None or reps.empty or R.region not in reps.columns or A.owner_id not in accounts.columns
+            or A.state not in accounts.columns):
+        return {}
+    reg = pd.Series(reps[R.region].astype("string").str.strip().to_numpy(),
+                    index=reps[R.rep_id].astype("string").to_numpy())
+    reg = reg[~reg.index.duplicated() & reg.notna() & (reg != "")]
+    if reg.empty:
+        return {}
+    df = pd.DataFrame({"state": accounts[A.state].astype("string").str.strip().str.upper(),
+                       "region": accounts[A.owner_id].astype("string").map(reg)}).dropna()
+    if df.empty:
+        return {}
+    top = df.groupby(["state", "region"]).size().reset_index(name="n").sort_values(
+        ["state", "n", "region"], ascending=[True, False, True]).drop_duplicates("state")
+    return {str(r): tuple(sorted(g["state"].astype(str))) for r, g in top.groupby("region")}
 
 
 def _tup(v) -> tuple[str, ...]:
@@ -71,7 +104,7 @@ def _opt_bool(v) -> bool | None:
 class SegmentRule:
     name: str
     states: tuple[str, ...] = ()
-    regions: tuple[str, ...] = ()  # US Census regions: Northeast, Midwest, South, West
+    regions: tuple[str, ...] = ()  # sales regions in the data (reps.region), else US Census regions
     industries: tuple[str, ...] = ()
     min_employees: float | None = None
     max_employees: float | None = None
@@ -115,8 +148,10 @@ class SegmentRule:
             parts.append("holds " + " or ".join(self.products))
         return ", ".join(parts) if parts else "every remaining account"
 
-    def static_problems(self) -> list[str]:
-        """Reasons this rule can never match any data (empty: it can)."""
+    def static_problems(self, regions: dict[str, frozenset[str]] | None = None) -> list[str]:
+        """Reasons this rule can never match any data (empty: it can). ``regions``: the region
+        table in use (:func:`region_table`; Census regions when None)."""
+        table = regions or region_table()
         out = []
         if self.min_employees is not None and self.max_employees is not None and self.min_employees >= self.max_employees:
             out.append(f"employees from {self.min_employees:,.0f} to under {self.max_employees:,.0f} is an empty range")
@@ -125,14 +160,15 @@ class SegmentRule:
         bad_t = [t for t in self.tiers if t not in ("A", "B", "C", "D")]
         if bad_t and len(bad_t) == len(self.tiers):
             out.append(f"tier {', '.join(bad_t)} is not a tier (use A, B, C or D)")
-        bad_r = [r for r in self.regions if r not in CENSUS_REGIONS]
+        bad_r = [r for r in self.regions if r.lower() not in table]
         if bad_r and len(bad_r) == len(self.regions):
-            out.append(f"region {', '.join(bad_r)} is not one of {', '.join(CENSUS_REGIONS)}")
+            names = sorted({k.title() for k in table})
+            out.append(f"region {', '.join(bad_r)} is not one of {', '.join(names)}")
         bad_s = [s for s in self.states if s.upper() not in US_STATES]
         if bad_s and len(bad_s) == len(self.states):
             out.append(f"state {', '.join(bad_s)} is not a 2-letter US state code")
         if self.states and self.regions:
-            allowed = {s for r in self.regions for s in CENSUS_REGIONS.get(r, ())}
+            allowed = {s for r in self.regions for s in table.get(r.lower(), ())}
             if allowed and not any(s.upper() in allowed for s in self.states):
                 out.append("none of its states lies in its regions")
         if self.coverage_model not in COVERAGE_MODELS:
@@ -293,11 +329,11 @@ class _Cols:
         return self._held[key]
 
 
-def _match(rule: SegmentRule, c: _Cols) -> np.ndarray:
+def _match(rule: SegmentRule, c: _Cols, regions: dict[str, frozenset[str]]) -> np.ndarray:
     m = np.ones(c.n, dtype=bool)
     if rule.states or rule.regions:
         states = {s.upper() for s in rule.states}
-        region_states = {s for r in rule.regions for s in CENSUS_REGIONS.get(r, ())}
+        region_states = {s for r in rule.regions for s in regions.get(r.lower(), ())}
         if rule.states and rule.regions:
             allowed = states & region_states
         else:
@@ -327,24 +363,28 @@ def _match(rule: SegmentRule, c: _Cols) -> np.ndarray:
 
 
 def rule_masks(accounts: pd.DataFrame, rules: SegmentRules,
-               account_products: pd.DataFrame | None = None) -> np.ndarray:
+               account_products: pd.DataFrame | None = None,
+               regions: dict[str, tuple[str, ...]] | None = None) -> np.ndarray:
     """Boolean matrix (rules x accounts): which accounts each rule matches on its own."""
     c = _Cols(accounts, account_products)
     if not len(rules):
         return np.zeros((0, c.n), dtype=bool)
-    return np.vstack([_match(r, c) for r in rules.rules])
+    table = region_table(regions)
+    return np.vstack([_match(r, c, table) for r in rules.rules])
 
 
 def apply_segments(accounts: pd.DataFrame, rules: SegmentRules,
-                   account_products: pd.DataFrame | None = None) -> pd.DataFrame:
+                   account_products: pd.DataFrame | None = None,
+                   regions: dict[str, tuple[str, ...]] | None = None) -> pd.DataFrame:
     """Segment per account, indexed like ``accounts``: X.segment, X.coverage_model, accounts_per_rep
     and ``rule_index`` (0-based index of the first matching rule, -1 when none matched; the
     segment is then "(unsegmented)" and the coverage model missing).
 
     Tier conditions use an ``X.tier`` column on ``accounts`` (see enrich_accounts); product
-    conditions need ``account_products``."""
+    conditions need ``account_products``; region names resolve through ``regions`` (the data's
+    sales regions, :func:`sales_regions`) and then the US Census regions."""
     n = len(accounts)
-    masks = rule_masks(accounts, rules, account_products)
+    masks = rule_masks(accounts, rules, account_products, regions)
     if masks.shape[0]:
         any_m = masks.any(axis=0)
         first = np.where(any_m, masks.argmax(axis=0), -1)
@@ -379,7 +419,8 @@ class RuleWarning:
 
 
 def check_rules(accounts: pd.DataFrame, rules: SegmentRules,
-                account_products: pd.DataFrame | None = None, max_overlaps: int = 10) -> list[RuleWarning]:
+                account_products: pd.DataFrame | None = None, max_overlaps: int = 10,
+                regions: dict[str, tuple[str, ...]] | None = None) -> list[RuleWarning]:
     """Rules that can never match, rules that match nothing in this data, rules shadowed by
     earlier ones (every account they match is taken before), overlaps where an earlier rule takes
     accounts from a later one, and the count of unsegmented accounts."""
@@ -388,9 +429,9 @@ def check_rules(accounts: pd.DataFrame, rules: SegmentRules,
         label = f"Rule {i + 1} ({r.name or 'no name'})"
         if not r.name:
             out.append(RuleWarning("invalid", "error", f"{label} has no segment name: give it one.", i))
-        for p in r.static_problems():
+        for p in r.static_problems(region_table(regions)):
             out.append(RuleWarning("never_matches", "error", f"{label} can never match: {p}.", i))
-    masks = rule_masks(accounts, rules, account_products)
+    masks = rule_masks(accounts, rules, account_products, regions)
     n = masks.shape[1] if masks.ndim == 2 else len(accounts)
     taken = np.zeros(n, dtype=bool)
     static_bad = {w.rule_index for w in out if w.kind == "never_matches"}

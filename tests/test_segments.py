@@ -140,3 +140,36 @@ def test_summary_counts(accts):
     assert s.loc["Big", "current_reps"] == 2 and s.loc["Big", "reps_needed"] == 2
     assert s.loc[UNSEGMENTED, "accounts"] == 2
     assert list(s.index) == ["Big", "Retail", UNSEGMENTED]
+
+
+def test_sales_regions_from_the_data_and_census_fallback(accts):
+    from territory_core.contract import R
+    from territory_core.segments import sales_regions
+
+    reps = pd.DataFrame({R.rep_id: ["r1", "r2", "r3"], R.name: ["1", "2", "3"], R.region: ["Pacific", "Coast", "Coast"]})
+    sr = sales_regions(accts, reps)
+    # CA (r1) -> Pacific; NY (r1) -> Pacific; TX, WA (r2) -> Coast; MA (r3, "ma") -> Coast
+    assert sr == {"Pacific": ("CA", "NY"), "Coast": ("MA", "TX", "WA")}
+    s = apply_segments(accts, SegmentRules((SegmentRule("x", regions=("coast",)),)), regions=sr)
+    assert list(s["rule_index"]) == [-1, -1, 0, 0, 0, -1]
+    # names the data does not use fall back to the US Census regions
+    s = apply_segments(accts, SegmentRules((SegmentRule("x", regions=("Northeast",)),)), regions=sr)
+    assert list(s["rule_index"]) == [-1, 0, -1, -1, 0, -1]
+    w = check_rules(accts, SegmentRules((SegmentRule("x", regions=("Atlantis",)),)), regions=sr)
+    msg = next(x.message for x in w if x.kind == "never_matches")
+    assert "Atlantis" in msg and "Pacific" in msg and "Northeast" in msg
+    assert sales_regions(accts, None) == {}
+
+
+def test_sample_sales_regions():
+    from territory_core.dataset import load_sample
+    from territory_core.segments import sales_regions
+
+    ds = load_sample()
+    if ds.accounts.empty:
+        pytest.skip("no sample data")
+    sr = sales_regions(ds.accounts, ds.reps)
+    assert set(sr) == set(ds.reps["region"].dropna())
+    assert "IL" in sr["Central"] and "CA" in sr["West"]
+    s = apply_segments(ds.accounts, SegmentRules((SegmentRule("Central", regions=("Central",)),)), regions=sr)
+    assert ((s["rule_index"] == 0) == ds.accounts[A.state].isin(sr["Central"]).to_numpy()).all()

@@ -151,3 +151,15 @@ def test_sparse_data_shows_rule_warnings():
     w = texts(at.warning)
     assert "Rule 1 (Strategic) matches no account" in w
     assert summary(at)["accounts"].sum() == 3
+
+
+def test_region_rule_uses_the_data_sales_regions():
+    at = open_page()
+    edit(at, added=[{"priority": 0, "name": "Central MM", "regions": "Central", "min_employees": 100,
+                     "coverage_model": "pooled", "accounts_per_rep": 120}])
+    assert not at.error, texts(at.error)
+    s = summary(at)
+    assert s.loc["Central MM", "accounts"] > 0
+    assert s["accounts"].sum() == 6000
+    edit(at, added=[{"priority": 0, "name": "Nowhere", "regions": "Atlantis"}])
+    assert "Rule 1 (Nowhere) can never match: region Atlantis is not one of" in texts(at.error)
