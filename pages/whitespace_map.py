@@ -14,11 +14,11 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
-from territory_core.contract import A, P, R, X
+from territory_core.contract import A, P, R, S, X
 from territory_core.geoagg import METRICS, area_metrics, heatmap_data, service_table
 from territory_core.scoring import SIZE_BAND_NAMES, ScoringConfig
 from territory_core.segments import SegmentRules, default_rules
-from ui.state import dataset_version, get_dataset, get_setting
+from ui.state import dataset_version, get_active_scenario, get_dataset, get_setting
 
 MAX_POINTS = 8000
 PALETTE = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f",
@@ -138,6 +138,22 @@ reps = ds.reps
 rep_names = {}
 if not reps.empty and R.rep_id in reps.columns:
     rep_names = dict(zip(reps[R.rep_id].astype(str), reps[R.name].astype(str)))
+
+# ---- owners: today or the active scenario's plan ------------------------------------------------
+scn = get_active_scenario()
+plan = getattr(scn, "assignment", None) if scn is not None else None
+if isinstance(plan, pd.DataFrame) and not plan.empty and {S.account_id, S.rep_id} <= set(plan.columns):
+    src = st.radio("Owners", ["today", "scenario"], horizontal=True, key="ws_owners",
+                   format_func={"today": "Today", "scenario": f"Scenario: {scn.name}"}.get,
+                   help="Show coverage with today's owners or with the plan of the scenario open in the "
+                        "Scenario Editor.")
+    if src == "scenario":
+        new_owner = pd.Series(plan[S.rep_id].astype("string").to_numpy(),
+                              index=plan[S.account_id].astype("string").to_numpy())
+        new_owner = new_owner[~new_owner.index.duplicated()]
+        enr = enr.copy()
+        mapped = enr[A.account_id].astype("string").map(new_owner)
+        enr[A.owner_id] = mapped.fillna(enr[A.owner_id].astype("string"))
 
 # ---- filters ----------------------------------------------------------------------------------
 with st.container(border=True):

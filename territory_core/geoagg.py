@@ -69,7 +69,7 @@ def _group(df: pd.DataFrame, keys: list[pd.Series], reps: pd.DataFrame | None,
     own = b.dropna(subset=["owner"])
     if len(own):
         cnt = own.groupby(kcols + ["owner"], sort=False).size().rename("n").reset_index()
-        fte = cnt["owner"].map(cap).fillna(1.0 if cap.empty else 0.0)
+        fte = cnt["owner"].map(cap).fillna(1.0)  # an owner missing from the reps counts as 1 FTE
         cnt["fte"] = fte * cnt["n"] / cnt["owner"].map(total_per_rep).astype(float)
         g["rep_fte"] = cnt.groupby(kcols, sort=False)["fte"].sum().reindex(g.index).fillna(0.0)
     else:

@@ -165,3 +165,24 @@ def test_sparse_data_warns_instead_of_failing(with_geo):
     assert any("No account has a known county" in w.value for w in at.warning)
     at.selectbox(key="ws_by").set_value("industry").run()
     assert not at.exception
+
+
+def test_owners_from_the_active_scenario(enriched):
+    import pandas as pd
+
+    from territory_core.contract import S
+    from territory_core.scenarios import Scenario
+
+    plan = pd.DataFrame({S.account_id: enriched["account_id"], S.rep_id: "R001"})
+    at = AppTest.from_file("../app.py", default_timeout=60)
+    at.session_state["active_scenario"] = Scenario(name="All to one", assignment=plan)
+    at.run()
+    at.switch_page(PAGE).run()
+    assert not at.exception, at.exception[0].value
+    today = at.dataframe[0].value
+    assert today["covering_reps"].max() > 1
+    at.radio(key="ws_owners").set_value("scenario").run()
+    assert not at.exception
+    svc = at.dataframe[0].value
+    assert (svc["covering_reps"] == 1).all()
+    assert at.multiselect(key="ws_owner").options == ["Carlos Lee (R001)"]
