@@ -145,8 +145,11 @@ def _collect_job() -> None:
     if res.assignment is None:
         # keep the last plan; remember the report so the header explains what happened
         st.session_state["se_scn"] = st.session_state["se_scn"].with_(report=res.report)
-        st.session_state["se_dirty"] = True
+        # infeasible / no plan in time: the edits were solved, there is just no plan to show
+        st.session_state["se_dirty"] = status == "cancelled"
+        st.session_state["se_no_plan"] = True
         return
+    st.session_state["se_no_plan"] = False
     cur = st.session_state["se_scn"]
     # keep the storage identity and name of what is being edited now
     st.session_state["se_scn"] = res.with_(id=cur.id, version=cur.version, name=cur.name,
@@ -348,6 +351,8 @@ progress_box = st.container()
 _flash()
 if st.session_state.get("se_solve_error"):
     st.error(st.session_state["se_solve_error"])
+if st.session_state.get("se_no_plan") and status in ("infeasible", "no_solution", "cancelled"):
+    st.caption("The moves and ARR above are for the last plan that was found.")
 if st.session_state.get("se_dirty") and not running:
     st.info("Edited since the last solve: the figures above are for the last solved plan. Press Re-solve.")
 
@@ -358,12 +363,19 @@ if status in ("infeasible", "no_solution"):
         expl = [expl]
     st.error("These settings cannot all be met." if status == "infeasible" else
              "The solver found no plan within the time limit.")
-    for line in expl:
+    for line in expl[:3]:
         st.markdown(f"- {line}")
+    if len(expl) > 3:
+        with st.expander(f"{len(expl) - 3} more reasons"):
+            for line in expl[3:]:
+                st.markdown(f"- {line}")
     fixes = report.get("fixes") or []
+    if fixes:
+        st.markdown("**The smallest changes that fix it** (one click applies it and re-solves):")
     for i, fix in enumerate(fixes):
         desc = ", ".join(f"{k} {v}" for k, v in fix.items() if k not in ("why",))
-        if st.button(f"Apply: {desc}", key=f"se_fix_{i}", help=fix.get("why")):
+        label = str(fix.get("why") or desc)
+        if st.button(f"Apply: {label[:1].upper() + label[1:]}", key=f"se_fix_{i}", help=desc):
             solver = _solver_dict(scn)
             metrics = [dict(m) for m in solver.get("metrics") or []]
             if "metric" in fix:
@@ -545,6 +557,8 @@ with t_bal:
     num_cols = sorted(c for c in (enriched if enriched is not None else ds.accounts).columns
                       if pd.api.types.is_numeric_dtype((enriched if enriched is not None else ds.accounts)[c])
                       and c not in (A.lat, A.lon, X.depth, X.family_size, "rule_index"))
+    metric_opts = sorted(set(num_cols) | {X.account_count} | {str(m.get("column")) for m in solver_d.get("metrics") or []
+                                                             if m.get("column")})
     with st.form(f"se_bal_{tok}"):
         st.markdown("**Balanced metrics** (each rep within target x (1 ± tolerance); hard bands must hold, "
                     "soft bands are penalised by their weight)")
@@ -554,7 +568,7 @@ with t_bal:
         mdf["hard"] = mdf["hard"].fillna(True).astype(bool)
         m_ed = st.data_editor(mdf, num_rows="dynamic", hide_index=True, key=f"se_bal_metrics_{tok}",
                               column_config={
-                                  "column": st.column_config.SelectboxColumn("Metric", options=num_cols, required=True),
+                                  "column": st.column_config.SelectboxColumn("Metric", options=metric_opts, required=True),
                                   "tolerance": st.column_config.NumberColumn("Tolerance", min_value=0.0, max_value=5.0,
                                                                              step=0.01, format="%.2f", default=0.1),
                                   "weight": st.column_config.NumberColumn("Weight", min_value=0.0, default=1.0),
@@ -578,8 +592,12 @@ with t_bal:
                                 ("max_moves_per_rep", "At most N moves per rep (0 = no cap)", c1),
                                 ("max_arr_moved", "At most this ARR moved (0 = no cap)", c2)):
             if key in solver_d:
-                v = col.number_input(label, min_value=0.0, value=float(solver_d.get(key) or 0),
-                                     step=1.0 if key != "max_arr_moved" else 100_000.0, key=f"se_bal_{key}_{tok}")
+                if key == "max_arr_moved":
+                    v = col.number_input(label, min_value=0.0, value=float(solver_d.get(key) or 0), step=100_000.0,
+                                         format="%.0f", key=f"se_bal_{key}_{tok}")
+                else:
+                    v = col.number_input(label, min_value=0, value=int(solver_d.get(key) or 0), step=1,
+                                         key=f"se_bal_{key}_{tok}")
                 new[key] = (None if v <= 0 else (int(v) if key != "max_arr_moved" else float(v)))
         for key, label, col in (("keep_families", "Keep families together", c3),
                                 ("respect_locks", "Respect locked and named accounts", c1)):
