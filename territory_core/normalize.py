@@ -93,9 +93,10 @@ _MULT = {"k": 1e3, "m": 1e6, "mm": 1e6, "b": 1e9, "bn": 1e9}
 
 
 @lru_cache(maxsize=200_000)
-def parse_number(text: str) -> float | None:
+def parse_number(text: str, decimal_comma: bool = False) -> float | None:
     """'$1,234.50' -> 1234.5; '1.234,5' -> 1234.5; '(300)' -> -300; '12%' -> 12; '2.5M' -> 2.5e6.
-    Returns None when the text is not a number."""
+    With ``decimal_comma`` (a file written with European conventions) '1.200' is 1200 and
+    '12,5' is 12.5. Returns None when the text is not a number."""
     t = text.strip()
     if t.lower() in NULL_TOKENS:
         return np.nan
@@ -116,7 +117,9 @@ def parse_number(text: str) -> float | None:
         t, mult = m.group(1), _MULT[m.group(2).lower()]
     if not t or not re.fullmatch(r"[0-9.,]*[0-9][0-9.,]*(e[+-]?\d+)?", t, flags=re.I):
         return None
-    if "," in t and "." in t:
+    if decimal_comma and re.fullmatch(r"\d{1,3}(\.\d{3})+(,\d+)?|\d+(,\d+)?", t):
+        t = t.replace(".", "").replace(",", ".")
+    elif "," in t and "." in t:
         if t.rfind(",") > t.rfind("."):  # 1.234,56
             t = t.replace(".", "").replace(",", ".")
         else:  # 1,234.56
@@ -140,7 +143,7 @@ def parse_number(text: str) -> float | None:
     return -v if neg else v
 
 
-def parse_numbers(s: pd.Series) -> tuple[pd.Series, np.ndarray]:
+def parse_numbers(s: pd.Series, decimal_comma: bool = False) -> tuple[pd.Series, np.ndarray]:
     """(float64 series, mask of cells that held text that is not a number)."""
     if pd.api.types.is_bool_dtype(s):
         return s.astype("float64"), np.zeros(len(s), bool)
@@ -148,15 +151,38 @@ def parse_numbers(s: pd.Series) -> tuple[pd.Series, np.ndarray]:
         return pd.to_numeric(s, errors="coerce").astype("float64"), np.zeros(len(s), bool)
     txt = clean_strings(s)
     out = pd.to_numeric(txt, errors="coerce").astype("float64")
+    if decimal_comma:  # '1.200' is twelve hundred in this file: parse every dotted value by hand
+        out = out.mask(txt.str.contains(".", regex=False).fillna(False))
     hard = txt.notna() & out.isna()
     bad = np.zeros(len(s), dtype=bool)
     if hard.any():
-        parsed = {v: parse_number(v) for v in set(txt[hard])}
+        parsed = {v: parse_number(v, decimal_comma) for v in set(txt[hard])}
         vals = txt[hard].map(lambda v: np.nan if parsed[v] is None else parsed[v]).astype("float64")
         out[hard] = vals
         bad = (hard & txt.map(lambda v: isinstance(v, str) and parsed.get(v, 0) is None).fillna(False)).to_numpy(dtype=bool)
     out.index = s.index
     return out, bad
+
+
+# Only cells that cannot be read the US way count as evidence ('1.200' alone is ambiguous).
+_EURO = re.compile(r"^[-+(]?[$€£]?\s*(\d{1,3}(\.\d{3})+,\d+|\d{1,3}(\.\d{3}){2,}|\d+,\d{1,2})\s*[€)%]?$")
+_USA = re.compile(r"^[-+(]?[$€£]?\s*(\d{1,3}(,\d{3})+(\.\d+)?|\d+\.\d{1,2})\s*[€)%]?$")
+
+
+def detect_decimal_comma(df: pd.DataFrame, columns) -> bool:
+    """True when the numbers in these columns are written the European way (1.234,5): some cells
+    can only be read that way and none only the US way."""
+    euro = usa = 0
+    for c in columns:
+        if c not in df.columns or pd.api.types.is_numeric_dtype(df[c]):
+            continue
+        txt = clean_strings(df[c]).dropna()
+        txt = txt[txt.str.contains(r"[.,]", regex=True)].head(2000)
+        if txt.empty:
+            continue
+        euro += int(txt.str.match(_EURO).sum())
+        usa += int(txt.str.match(_USA).sum())
+    return euro > 0 and usa == 0
 
 
 _TRUE = {"true", "t", "yes", "y", "1", "x", "checked", "on", "1.0", "won", "active"}
@@ -268,6 +294,13 @@ def normalize_table(df: pd.DataFrame, tname: str, report: ValidationReport,
     if "_row" not in df.columns:
         df["_row"] = np.arange(len(df)) + 2
     ids = ID_COLUMNS.get(tname, ())
+    numeric = [c.name for c in table.columns if c.dtype in (FLOAT, INT)
+               and c.name not in (A.lat, A.lon, R.home_lat, R.home_lon)] + list(extra_columns or [])
+    dec_comma = detect_decimal_comma(df, numeric)
+    if dec_comma:
+        report.warning(tname, None, None, "Numbers are written the European way (1.234,5): read with a "
+                       "decimal comma.", "Nothing to do if that is right; otherwise export with '.' as the "
+                       "decimal separator.")
     for c in table.columns:
         if c.name not in df.columns:
             continue
@@ -289,7 +322,7 @@ def normalize_table(df: pd.DataFrame, tname: str, report: ValidationReport,
             else:
                 df[c.name] = clean_strings(s)
         elif c.dtype in (FLOAT, INT):
-            vals, bad = parse_numbers(s)
+            vals, bad = parse_numbers(s, dec_comma)
             _report_bad(report, tname, df, bad, c.name, ERROR,
                         f"Text in the numeric column '{c.name}'.",
                         "Use plain numbers (1234.5; currency symbols and thousands separators are fine), "
@@ -310,7 +343,7 @@ def normalize_table(df: pd.DataFrame, tname: str, report: ValidationReport,
             df[c.name] = vals
     for c in extra_columns or []:
         if c in df.columns:
-            df[c] = parse_numbers(df[c])[0]
+            df[c] = parse_numbers(df[c], dec_comma)[0]
     if tname == "accounts":
         df = _accounts_geo(df, report)
         df = _accounts_extras(df, report)

@@ -102,3 +102,16 @@ def test_states_geo_fill_and_extra_numeric_columns():
 def test_county_names_are_converted_to_fips():
     res = load_files(accounts=b"account_id,name,state,county\nA1,X,MD,Baltimore city\nA2,Y,Louisiana,Orleans Parish\n")
     assert res.dataset.accounts[A.county].tolist() == ["24510", "22071"]
+
+
+def test_european_number_format_is_detected_per_file():
+    text = ("account_id;name;employees;annual_revenue;lat;lon\n"
+            "A1;Café;1.200;3.500.000,00;48,8566;2,3522\nA2;Bar;300;12,5;;\n")
+    res = load_files(accounts=text.encode("latin-1"))
+    acc = res.dataset.accounts
+    assert acc["employees"].tolist() == [1200, 300] and acc["annual_revenue"].tolist() == [3_500_000, 12.5]
+    assert acc["lat"].iloc[0] == pytest.approx(48.8566)
+    assert any("European" in w.message for w in res.report.warnings)
+    # a US file with an ambiguous '1.200' keeps its dot as the decimal point
+    res = load_files(accounts=b"account_id,name,intent,annual_revenue\nA1,a,1.200,\"1,000.50\"\n")
+    assert res.dataset.accounts["intent"].iloc[0] == 1.2 and res.dataset.accounts["annual_revenue"].iloc[0] == 1000.5
