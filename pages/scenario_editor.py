@@ -371,7 +371,7 @@ if status in ("infeasible", "no_solution"):
                 st.markdown(f"- {line}")
     fixes = report.get("fixes") or []
     if fixes:
-        st.markdown("**The smallest changes that fix it** (one click applies it and re-solves):")
+        st.markdown("**The smallest changes that fix it** (one click applies it; it re-solves when 'Re-solve after each edit' is on):")
     for i, fix in enumerate(fixes):
         desc = ", ".join(f"{k} {v}" for k, v in fix.items() if k not in ("why",))
         label = str(fix.get("why") or desc)

@@ -316,3 +316,68 @@ def test_loading_new_data_starts_a_fresh_scenario(db_url):
     scn = at.session_state["se_scn"]
     assert scn.events == () and len(scn.assignment) == 600
     assert any("New data was loaded" in i.value for i in at.info)
+
+
+def _save_and_user(at: AppTest) -> str:
+    at.button(key="se_save").click().run()
+    _ok(at)
+    return at.session_state["se_scn"].saved_by
+
+
+def test_saved_by_the_signed_in_oidc_user(db_url):
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=TIMEOUT)
+    at.user = {"is_logged_in": True, "email": "ana.lopez@example.com", "name": "Ana Lopez"}
+    at.session_state["settings"] = {"solver": _solver_settings()}
+    at.session_state["dataset"] = west()
+    at.run()
+    at.switch_page("pages/scenario_editor.py").run()
+    _ok(at)
+    assert any("ana.lopez@example.com" in c.value for c in at.caption)
+    assert _save_and_user(at) == "ana.lopez@example.com"
+
+
+def test_saved_by_the_trusted_proxy_header_else_local_user(db_url, monkeypatch):
+    import getpass
+
+    import streamlit as st
+
+    monkeypatch.setenv("TERRITORY_TRUSTED_USER_HEADER", "X-Forwarded-Email")
+    monkeypatch.setattr(type(st.context), "headers",
+                        property(lambda self: {"X-Forwarded-Email": "bo@corp.example", "Host": "x"}))
+    at = _editor(auto=False)
+    assert _save_and_user(at) == "bo@corp.example"
+    # no header configured: the OS user, never blank
+    monkeypatch.delenv("TERRITORY_TRUSTED_USER_HEADER")
+    at.text_input(key=next(k.key for k in at.text_input if str(k.key).startswith("se_name_"))).set_value("Second")
+    at.run()
+    user = _save_and_user(at)
+    assert user and user == getpass.getuser()
+
+
+def test_handover_quota_and_fork_from_saved(db_url):
+    from territory_core.storage import ScenarioStore
+
+    at = _editor(auto=False)
+    at.selectbox(key="se_ev_kind").set_value("segment_handover").run()
+    seg = at.selectbox(key="se_ho_seg").options[0]
+    at.selectbox(key="se_ho_from").set_value("R002")
+    at.selectbox(key="se_ho_to").set_value("R003")
+    at.button(key="FormSubmitter:se_f_handover-Add event").click().run()
+    _ok(at)
+    ev = at.session_state["se_scn"].events[-1]
+    assert ev == {"type": "segment_handover", "segment": seg, "from_rep_id": "R002", "to_rep_id": "R003"}
+    at.selectbox(key="se_ev_kind").set_value("quota_change").run()
+    at.selectbox(key="se_cap_rep").set_value("R004")
+    at.number_input(key="se_quota_val").set_value(2_000_000.0)
+    at.button(key="FormSubmitter:se_f_cap-Add event").click().run()
+    _ok(at)
+    assert at.session_state["se_scn"].events[-1] == {"type": "quota_change", "rep_id": "R004", "quota": 2_000_000.0}
+    saved = ScenarioStore(db_url).save(at.session_state["se_scn"], user="tester")
+    at.run()
+    at.selectbox(key="se_start_id").set_value(saved.id).run()
+    at.text_input(key="se_start_name").set_value("Fork of it")
+    at.button(key="se_fork").click().run()
+    _ok(at)
+    fork = at.session_state["se_scn"]
+    assert fork.id is None and fork.parent_id == saved.id and fork.parent_version == 1
+    assert fork.name == "Fork of it" and len(fork.events) == 2
