@@ -16,7 +16,7 @@ import streamlit as st
 
 from territory_core.contract import A, P, R, S, X
 from territory_core.geoagg import METRICS, area_metrics, heatmap_data, service_table
-from territory_core.scoring import SIZE_BAND_NAMES, ScoringConfig
+from territory_core.scoring import SIZE_BAND, SIZE_BAND_NAMES, TOTAL_ARR, ScoringConfig
 from territory_core.segments import SegmentRules, default_rules
 from ui.state import dataset_version, get_active_scenario, get_dataset, get_setting
 
@@ -187,7 +187,7 @@ if sel_prod != ALL:
     book = enr.copy()
     book[X.potential] = wp[X.potential].to_numpy()
     book[X.whitespace] = wp[X.whitespace].to_numpy()
-    book["total_arr"] = wp[P.arr].to_numpy()
+    book[TOTAL_ARR] = wp[P.arr].to_numpy()
 view = book[mask]
 
 if view.empty:
@@ -195,7 +195,7 @@ if view.empty:
     st.stop()
 
 k1, k2, k3, k4, k5 = st.columns(5)
-pot, arr, ws = view[X.potential].sum(), view["total_arr"].sum(), view[X.whitespace].sum()
+pot, arr, ws = view[X.potential].sum(), view[TOTAL_ARR].sum(), view[X.whitespace].sum()
 k1.metric("Accounts", f"{len(view):,}")
 k2.metric("Potential", _money(pot))
 k3.metric("ARR", _money(arr))
@@ -254,7 +254,7 @@ def draw_map() -> None:
     n_points = 0
     if show_points and {A.lat, A.lon} <= set(view.columns):
         pcols = [c for c in (A.lat, A.lon, A.name, A.owner_id, A.industry, X.segment, X.tier, X.potential_score,
-                             X.potential, X.whitespace, "total_arr") if c in view.columns]
+                             X.potential, X.whitespace, TOTAL_ARR) if c in view.columns]
         pts = view.loc[view[A.lat].notna().to_numpy() & view[A.lon].notna().to_numpy(), pcols]
         if len(pts) > MAX_POINTS:  # the largest whitespace first: those are the ones to see
             pts = pts.nlargest(MAX_POINTS, X.whitespace)
@@ -271,7 +271,7 @@ def draw_map() -> None:
                        + "<br>Owner: " + owner_label.astype(str) + "<br>Segment: " + pts[X.segment].astype(str)
                        + " · Tier " + pts[X.tier].astype(str) + " (score "
                        + pts[X.potential_score].round(0).astype(int).astype(str) + ")<br>Potential: "
-                       + _money_s(pts[X.potential]) + "<br>ARR: " + _money_s(pts["total_arr"])
+                       + _money_s(pts[X.potential]) + "<br>ARR: " + _money_s(pts[TOTAL_ARR])
                        + "<br>Whitespace: " + _money_s(pts[X.whitespace])).to_numpy(dtype=object)
         n = len(order)
         show_bar = n <= 45
@@ -372,11 +372,11 @@ h = heatmap_data(view, reps, book=book)
 if h.empty:
     st.info("No industry or size data to show.")
 else:
-    bands = [b for b in (*SIZE_BAND_NAMES, "unknown") if b in set(h["size_band"])]
-    zt = h.pivot(index="industry", columns="size_band", values=hm_metric).reindex(columns=bands)
-    wt = h.pivot(index="industry", columns="size_band", values="whitespace").reindex(columns=bands)
-    ft = h.pivot(index="industry", columns="size_band", values="rep_fte").reindex(columns=bands)
-    nt = h.pivot(index="industry", columns="size_band", values="accounts").reindex(columns=bands)
+    bands = [b for b in (*SIZE_BAND_NAMES, "unknown") if b in set(h[SIZE_BAND])]
+    zt = h.pivot(index="industry", columns=SIZE_BAND, values=hm_metric).reindex(columns=bands)
+    wt = h.pivot(index="industry", columns=SIZE_BAND, values="whitespace").reindex(columns=bands)
+    ft = h.pivot(index="industry", columns=SIZE_BAND, values="rep_fte").reindex(columns=bands)
+    nt = h.pivot(index="industry", columns=SIZE_BAND, values="accounts").reindex(columns=bands)
     cd = np.dstack([wt.fillna(0).to_numpy(), ft.fillna(0).to_numpy(), nt.fillna(0).to_numpy()])
     hfig = go.Figure(go.Heatmap(
         z=zt.to_numpy(), x=bands, y=zt.index.tolist(), colorscale="YlOrRd", customdata=cd,

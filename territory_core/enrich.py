@@ -7,7 +7,7 @@ from .contract import A, X
 from .dataset import Dataset
 from .hierarchy import resolve_hierarchy
 from .rollups import add_family_columns
-from .scoring import ScoringConfig, potential_and_whitespace, score_accounts, size_band
+from .scoring import SIZE_BAND, TOTAL_ARR, ScoringConfig, potential_and_whitespace, score_accounts, size_band
 from .segments import SegmentRules, apply_segments, default_rules, sales_regions
 
 
@@ -42,8 +42,8 @@ def enrich_accounts(ds: Dataset, scoring: ScoringConfig | None = None,
         sc = potential_and_whitespace(out, ds.account_products, cfg, segments=out[X.segment])
     out[X.potential] = sc[X.potential]
     out[X.whitespace] = sc[X.whitespace]
-    out["total_arr"] = sc["total_arr"]
-    out["size_band"] = size_band(out[A.employees]) if A.employees in out.columns else "unknown"
+    out[TOTAL_ARR] = sc[TOTAL_ARR]
+    out[SIZE_BAND] = size_band(out[A.employees]) if A.employees in out.columns else "unknown"
     if families:
         fam = add_family_columns(out, ds.opportunities)
         for c in fam.columns:

@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 
 from .contract import A, R, X
-from .scoring import SIZE_BAND_NAMES
+from .scoring import SIZE_BAND, SIZE_BAND_NAMES, TOTAL_ARR
 
 LEVELS = {"state": A.state, "county": A.county}
 METRICS = {
@@ -44,7 +44,7 @@ def rep_capacity(reps: pd.DataFrame | None) -> pd.Series:
 
 
 def _base(df: pd.DataFrame, keys: list[pd.Series]) -> pd.DataFrame:
-    arr_col = "total_arr" if "total_arr" in df.columns else A.arr
+    arr_col = TOTAL_ARR if TOTAL_ARR in df.columns else A.arr
     b = pd.DataFrame({f"k{i}": k.astype("string").fillna("(none)").to_numpy() for i, k in enumerate(keys)})
     b["potential"] = _num(df, X.potential).to_numpy()
     b["whitespace"] = _num(df, X.whitespace).to_numpy()
@@ -139,11 +139,11 @@ def heatmap_data(accounts: pd.DataFrame, reps: pd.DataFrame | None = None,
     from .scoring import size_band
 
     ind = accounts[A.industry] if A.industry in accounts.columns else pd.Series("(none)", index=accounts.index)
-    band = accounts["size_band"] if "size_band" in accounts.columns else size_band(accounts[A.employees])
+    band = accounts[SIZE_BAND] if SIZE_BAND in accounts.columns else size_band(accounts[A.employees])
     g = _group(accounts, [ind, band], reps, book)
-    g.index.names = ["industry", "size_band"]
+    g.index.names = ["industry", SIZE_BAND]
     g = g.reset_index()
     g["whitespace_per_rep"] = g["whitespace"] / g["rep_fte"].replace(0, np.nan)
     order = {b: i for i, b in enumerate((*SIZE_BAND_NAMES, "unknown"))}
-    g["_o"] = g["size_band"].map(order)
+    g["_o"] = g[SIZE_BAND].map(order)
     return g.sort_values(["industry", "_o"]).drop(columns="_o").reset_index(drop=True)

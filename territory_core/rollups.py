@@ -10,6 +10,7 @@ import pandas as pd
 
 from .contract import A, O, X
 from .hierarchy import resolve_hierarchy
+from .scoring import TOTAL_ARR
 
 FAMILY_SUMS = ("arr", "potential", "whitespace", "employees", "opportunities", "open_pipeline_opps", "won_amount")
 
@@ -52,7 +53,7 @@ def _values(df: pd.DataFrame, opportunities: pd.DataFrame | None) -> pd.DataFram
     def num(c):
         return pd.to_numeric(df[c], errors="coerce").fillna(0.0) if c in df.columns else pd.Series(0.0, index=df.index)
 
-    arr = num("total_arr") if "total_arr" in df.columns else num(A.arr)
+    arr = num(TOTAL_ARR) if TOTAL_ARR in df.columns else num(A.arr)
     v = pd.DataFrame({"arr": arr, "potential": num(X.potential), "whitespace": num(X.whitespace),
                       "employees": num(A.employees)}, index=df.index)
     return pd.concat([v, _opp_counts(df, opportunities)], axis=1)

@@ -24,6 +24,10 @@ import pandas as pd
 
 from .contract import A, O, P, X
 
+# Extra derived columns (not in the contract's X namespace).
+TOTAL_ARR = "total_arr"  # the account's ARR: at least the sum of its product ARR
+SIZE_BAND = "size_band"  # employee size band label
+
 SIZE_BANDS: tuple[tuple[str, float, float], ...] = (
     ("1-49", 0, 50),
     ("50-249", 50, 250),
@@ -355,7 +359,7 @@ def score_components(accounts: pd.DataFrame, opportunities: pd.DataFrame | None 
             "intent": intent, "open_pipeline": pipeline, "engagement": engagement,
             "win_rate_similar": win_rate, "overall_win_rate": overall, "win_history": win_hist,
             "named": named, "family_size": fam_size, "family": family, "scale": scale,
-            "size_band": band.to_numpy(),
+            SIZE_BAND: band.to_numpy(),
             X.fit_score: fit, X.propensity_score: propensity, X.strategic_score: strategic,
             X.potential_score: score, X.tier: pd.array(tier, dtype="string"),
         },
@@ -454,7 +458,7 @@ def potential_and_whitespace(accounts: pd.DataFrame, account_products: pd.DataFr
     """Per account (same index): potential, whitespace and total_arr (USD), without the scores."""
     cfg = config or ScoringConfig()
     *_, potential, total_arr, whitespace = _whitespace_parts(accounts, account_products, cfg, segments)
-    return pd.DataFrame({X.potential: potential, X.whitespace: whitespace, "total_arr": total_arr},
+    return pd.DataFrame({X.potential: potential, X.whitespace: whitespace, TOTAL_ARR: total_arr},
                         index=accounts.index)
 
 
@@ -475,7 +479,7 @@ def score_accounts(accounts: pd.DataFrame, opportunities: pd.DataFrame | None = 
     out = out.copy()
     out[X.potential] = potential
     out[X.whitespace] = whitespace
-    out["total_arr"] = total_arr
+    out[TOTAL_ARR] = total_arr
     return out
 
 
@@ -514,7 +518,7 @@ def explain_account(accounts: pd.DataFrame, account_id: str, opportunities: pd.D
     ind = a.get(A.industry)
     ind_txt = "n/a" if pd.isna(ind) else str(ind)
     win_txt = ("no closed opportunities" if pd.isna(r["win_rate_similar"]) else
-               f"{r['win_rate_similar']:.0%} in {ind_txt} / {r['size_band']} (overall {r['overall_win_rate']:.0%})")
+               f"{r['win_rate_similar']:.0%} in {ind_txt} / {r[SIZE_BAND]} (overall {r['overall_win_rate']:.0%})")
     rows = [
         ("fit", "industry", ind_txt, r["industry_fit"], cfg.fit_industry_weight),
         ("fit", "employees", f"{fmt_num(a.get(A.employees))} (ideal {cfg.ideal_employees[0]:,.0f}-{cfg.ideal_employees[1]:,.0f})",
@@ -547,7 +551,7 @@ def explain_account(accounts: pd.DataFrame, account_id: str, opportunities: pd.D
             X.fit_score: float(r[X.fit_score]), X.propensity_score: float(r[X.propensity_score]),
             X.strategic_score: float(r[X.strategic_score]),
             X.potential: float(r[X.potential]), X.whitespace: float(r[X.whitespace]),
-            "arr": float(r["total_arr"]),
+            "arr": float(r[TOTAL_ARR]),
         },
         "components": df,
         "products": prod.drop(columns=[A.account_id]),

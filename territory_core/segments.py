@@ -15,8 +15,11 @@ import numpy as np
 import pandas as pd
 
 from .contract import A, P, X
+from .scoring import TOTAL_ARR
 
 COVERAGE_MODELS = ("dedicated", "pooled")
+RULE_INDEX = "rule_index"  # 0-based index of the first matching rule, -1 for none
+ACCOUNTS_PER_REP = "accounts_per_rep"  # the segment's target accounts per rep
 UNSEGMENTED = "(unsegmented)"
 
 CENSUS_REGIONS: dict[str, tuple[str, ...]] = {
@@ -397,8 +400,8 @@ def apply_segments(accounts: pd.DataFrame, rules: SegmentRules,
         {
             X.segment: pd.array(names[first], dtype="string"),
             X.coverage_model: pd.array(cov[first], dtype="string"),
-            "accounts_per_rep": apr[first],
-            "rule_index": first.astype(np.int64),
+            ACCOUNTS_PER_REP: apr[first],
+            RULE_INDEX: first.astype(np.int64),
         },
         index=accounts.index,
     )
@@ -497,7 +500,7 @@ def segment_summary(accounts: pd.DataFrame, segments: pd.DataFrame | None = None
     def col(name):
         return pd.to_numeric(df[name], errors="coerce").fillna(0.0) if name in df.columns else pd.Series(0.0, index=df.index)
 
-    arr_col = "total_arr" if "total_arr" in df.columns else A.arr
+    arr_col = TOTAL_ARR if TOTAL_ARR in df.columns else A.arr
     g = pd.DataFrame({
         "segment": df[X.segment].astype("string").fillna(UNSEGMENTED),
         "potential": col(X.potential), "arr": col(arr_col), "whitespace": col(X.whitespace),
