@@ -379,14 +379,16 @@ if not present:
     if not exportable:
         st.info("Today's plan needs no export: pick a saved scenario to export its assignment.")
     else:
-        e1, e2 = st.columns([2, 1])
+        e1, e2, e3 = st.columns([2, 1, 1])
         k = e1.selectbox("Scenario to export", exportable, format_func=lambda i: names[i], key="cmp_exp_pick")
         eff = e2.date_input("Effective date", value=dt.date.today() + dt.timedelta(days=1), key="cmp_exp_date")
+        only_moved = e3.checkbox("Only accounts that change owner", key="cmp_exp_moved",
+                                 help="Against today's owners. Off: every account, for a full reload.")
         scn = scenarios[k]
         try:
             from territory_core import export as EX
 
-            exp_df = EX.assignment_export(scn, ds, eff)
+            exp_df = EX.assignment_export(scn, ds, eff, only_moved=only_moved)
             stem = "".join(ch if ch.isalnum() else "_" for ch in scn.name).strip("_") or "scenario"
             stem = f"{stem}_v{scn.version}" if scn.version else stem
             b1, b2, b3, b4 = st.columns(4)
@@ -400,14 +402,22 @@ if not present:
                                icon=":material/download:")
             kp = kpis[k]
 
-            def _html(scn=scn, kp=kp):
-                html = EX.scenario_summary_html(ds, scn, kp)
+            base_i = 0 if k != 0 else None
+            who = W.current_user_name()
+
+            def _html(scn=scn, kp=kp, base_i=base_i):
+                html = EX.scenario_summary_html(
+                    ds, scn, kp, enriched=enriched,
+                    baseline=scenarios[base_i] if base_i is not None else None,
+                    baseline_kpis=kpis[base_i] if base_i is not None else None,
+                    tolerance=_tolerance(scn, "arr"), title=f"{names[k]}: scenario summary", generated_by=who)
                 return html.encode("utf-8") if isinstance(html, str) else html
 
             b4.download_button("One-page summary (HTML)", _html,
                                file_name=f"{stem}_summary.html", mime="text/html", key="cmp_dl_html",
                                icon=":material/download:")
-            st.caption(f"{len(exp_df):,} accounts, of which "
-                       f"{int((diff_scenarios(base, scn, ds.accounts).shape[0])):,} change owner against {base_name}.")
+            n_moved = int(exp_df["previous_owner_id"].fillna("").ne(exp_df["new_owner_id"].fillna("")).sum())
+            st.caption(f"{len(exp_df):,} rows in the file; {n_moved:,} change owner against today's owners. "
+                       "Cells a spreadsheet would run as a formula are made inert.")
         except Exception as exc:
             st.error(f"The export could not be prepared: {type(exc).__name__}: {exc}.")

@@ -216,3 +216,26 @@ def test_scenario_solved_on_other_data_is_flagged(store, sample):
     at.run()
     at.selectbox(key="cmp_1_id").set_value(same.id).run()
     assert not any("solved on different data" in w.value for w in at.warning)
+
+
+def test_export_only_moved_rows(store, sample, monkeypatch):
+    import io
+
+    from streamlit.runtime.media_file_manager import MediaFileManager
+
+    files = {}
+    real_add = MediaFileManager.add
+
+    def add(self, data, mimetype, coordinates, file_name=None, is_for_static_download=False):
+        if file_name:
+            files[file_name] = data
+        return real_add(self, data, mimetype, coordinates, file_name, is_for_static_download)
+
+    monkeypatch.setattr(MediaFileManager, "add", add)
+    big, small = _reps(sample)
+    saved = store.save(_moved(sample, big, small, 12, "Few moves"), user="tester")
+    at = _compare(sample, cmp_1_id=saved.id)
+    at.checkbox(key="cmp_exp_moved").check().run()
+    assert not at.exception, [e.message for e in at.exception]
+    csv = pd.read_csv(io.BytesIO(files["Few_moves_v1_assignment.csv"]), dtype=str)
+    assert len(csv) == 12 and (csv["new_owner_id"] == small).all() and (csv["previous_owner_id"] == big).all()
