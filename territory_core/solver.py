@@ -332,6 +332,8 @@ def _repair(spec, data, p, settings, lp, deadline, cancel, max_attempts: int = 5
     frac = bestv < 1 - 1e-6
     free = frac.copy()
     rng = np.random.default_rng(settings.seed)
+    extra_keys = np.zeros(0, dtype=np.int64)
+    big = len(np.flatnonzero(free)) * R > 30_000
     for attempt in range(max_attempts):
         if not free.any():
             return best, None
@@ -354,7 +356,8 @@ def _repair(spec, data, p, settings, lp, deadline, cancel, max_attempts: int = 5
             extra_u = np.concatenate([extra_u, p.prev_u[ok_prev], fu])
             extra_r = np.concatenate([extra_r, p.prev_r[ok_prev], best[fu]])
         ok = p.elig[extra_u, extra_r]
-        keys = np.unique(np.concatenate([su * R + sr, extra_u[ok] * R + extra_r[ok]]))
+        ek = extra_keys[free[extra_keys // R]] if len(extra_keys) else extra_keys
+        keys = np.unique(np.concatenate([su * R + sr, extra_u[ok] * R + extra_r[ok], ek]))
         su, sr = keys // R, keys % R
         rem = deadline - time.monotonic()
         if rem <= 0.2 or (attempt > 0 and len(su) > max_pairs):
@@ -377,7 +380,27 @@ def _repair(spec, data, p, settings, lp, deadline, cancel, max_attempts: int = 5
         owner_ok = np.zeros(U, dtype=bool)
         owner_ok[p.prev_u[p.prev_r == best[p.prev_u]]] = True
         lp_moved &= ~owner_ok
-        if attempt == 0:
+        if big and attempt == 0:
+            # at scale: free a buffer of the smallest whole units on each rep involved, each
+            # with a few other reps involved as candidates, to absorb rounding
+            with np.errstate(divide="ignore", invalid="ignore"):
+                tsum = np.where(p.target > 0, p.target, np.inf).min(axis=0)
+                size = (p.M / tsum[None, :]).max(axis=1) if p.M.shape[1] else np.zeros(U)
+            per = 12
+            buf = []
+            for r in touched:
+                us = np.flatnonzero((best == r) & ~free & (p.pin < 0))
+                if len(us):
+                    buf.append(us[np.argsort(size[us], kind="stable")[:per]])
+            if buf:
+                bu = np.concatenate(buf)
+                free[bu] = True
+                k = min(4, len(touched))
+                rr = np.array([rng.choice(touched, size=k, replace=False) for _ in range(len(bu))]).ravel()
+                uu = np.repeat(bu, k)
+                okk = p.elig[uu, rr]
+                extra_keys = np.unique(np.concatenate([extra_keys, uu[okk] * R + rr[okk]]))
+        elif attempt == 0:
             free |= lp_moved & np.isin(best, touched)
         elif attempt == 1:
             free |= lp_moved
@@ -448,7 +471,7 @@ def solve(accounts: pd.DataFrame, reps: pd.DataFrame, settings: SolverSettings |
         if lp.status == "optimal":
             say("repair", 0.6)
             small = n_pairs <= EXACT_PAIRS
-            assign, rres = _repair(spec, data, p, settings, lp, deadline, cancel, max_attempts=2 if small else 1)
+            assign, rres = _repair(spec, data, p, settings, lp, deadline, cancel, max_attempts=2)
             # no luck rounding: narrow the bands a little in the LP (warm re-solve) so its whole
             # units leave room for the fractional few, and round again
             for factor in (0.7, 0.4):
