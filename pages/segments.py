@@ -257,10 +257,12 @@ with tab_icp:
             pd.DataFrame([m.to_dict() for m in cfg.products], columns=["product", "segment", "price_per_seat", "adoption"]),
             key="icp_products", num_rows="dynamic", hide_index=True, width="stretch",
             column_config={
-                "product": st.column_config.TextColumn("Product line", required=True),
-                "segment": st.column_config.TextColumn("Segment (empty: all)"),
-                "price_per_seat": st.column_config.NumberColumn("Price per seat", min_value=0.0, format="$%.0f"),
-                "adoption": st.column_config.NumberColumn("Adoption", min_value=0.0, max_value=1.0, step=0.05),
+                "product": st.column_config.TextColumn("Product line", required=True, width="small"),
+                "segment": st.column_config.TextColumn("Segment", help="Empty: every segment.", width="small"),
+                "price_per_seat": st.column_config.NumberColumn("$/seat", min_value=0.0, format="$%.0f", width="small",
+                                                                help="Price per seat per year."),
+                "adoption": st.column_config.NumberColumn("Adoption", min_value=0.0, max_value=1.0, step=0.05,
+                                                          width="small", help="Share of employees who would use it."),
             })
         with st.expander("Inputs inside each component"):
             s1, s2, s3 = st.columns(3)
