@@ -17,7 +17,7 @@ Everything is vectorised: 50k accounts score in well under a second.
 """
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, replace
 
 import numpy as np
 import pandas as pd

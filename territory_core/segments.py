@@ -9,7 +9,7 @@ accounts per rep). Several rules may name the same segment (an OR of conditions)
 """
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, field
 
 import numpy as np
 import pandas as pd
