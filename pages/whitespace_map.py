@@ -297,6 +297,37 @@ def draw_map() -> None:
 
 draw_map()
 
+# ---- top accounts and product lines --------------------------------------------------------------------
+t1, t2 = st.columns([3, 2])
+t1.subheader("Largest whitespace accounts")
+top_cols = [c for c in (A.account_id, A.name, A.state, A.industry, A.owner_id, X.segment, X.tier, X.potential_score,
+                        X.potential, TOTAL_ARR, X.whitespace) if c in view.columns]
+top = view.nlargest(50, X.whitespace)[top_cols].copy()
+if A.owner_id in top.columns:
+    top[A.owner_id] = top[A.owner_id].astype("string").map(lambda r: rep_names.get(r, r) if pd.notna(r) else r)
+t1.dataframe(top.round({X.potential: 0, TOTAL_ARR: 0, X.whitespace: 0, X.potential_score: 0}), hide_index=True,
+             width="stretch", height=320,
+             column_config={A.account_id: "Account", A.name: "Name", A.state: "State", A.industry: "Industry",
+                            A.owner_id: "Owner", X.segment: "Segment", X.tier: "Tier",
+                            X.potential_score: st.column_config.NumberColumn("Score", format="%d"),
+                            X.potential: st.column_config.NumberColumn("Potential ($)", format="localized"),
+                            TOTAL_ARR: st.column_config.NumberColumn("ARR ($)", format="localized"),
+                            X.whitespace: st.column_config.NumberColumn("Whitespace ($)", format="localized")})
+t2.subheader("By product line")
+wprod = _by_product(ds, enr, _ds_key(ds), s_json, r_json)
+in_view = wprod[A.account_id].isin(view[A.account_id]).to_numpy()
+byp = wprod[in_view].groupby(P.product, sort=False)[[X.potential, P.arr, X.whitespace]].sum()
+byp["penetration"] = byp[P.arr] / byp[X.potential].replace(0, np.nan)
+byp["holders"] = wprod[in_view & (wprod[P.arr] > 0).to_numpy()].groupby(P.product, sort=False).size()
+byp["holders"] = byp["holders"].fillna(0).astype(int)
+t2.dataframe(byp.reset_index().round({X.potential: 0, P.arr: 0, X.whitespace: 0}), hide_index=True, width="stretch",
+             column_config={P.product: "Product line",
+                            X.potential: st.column_config.NumberColumn("Potential ($)", format="localized"),
+                            P.arr: st.column_config.NumberColumn("ARR ($)", format="localized"),
+                            X.whitespace: st.column_config.NumberColumn("Whitespace ($)", format="localized"),
+                            "penetration": st.column_config.NumberColumn("Penetration", format="percent"),
+                            "holders": st.column_config.NumberColumn("Accounts holding it")})
+
 # ---- under/over-served ---------------------------------------------------------------------------
 st.subheader("Under- and over-served")
 b1, b2 = st.columns([1, 3])

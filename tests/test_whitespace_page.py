@@ -27,6 +27,11 @@ def open_page(settings=None):
     return at
 
 
+def frame(at, column):
+    """The first table on the page with this column."""
+    return next(d.value for d in at.dataframe if column in d.value.columns)
+
+
 def metric(at, label):
     return next(m.value for m in at.metric if m.label == label)
 
@@ -63,7 +68,15 @@ def test_renders_map_points_and_heatmap(enriched):
     assert hm["data"][0]["type"] == "heatmap"
     assert len(hm["data"][0]["y"]) == enriched["industry"].nunique()
     # the under/over-served table lists every state
-    assert len(at.dataframe[0].value) == enriched["state"].nunique()
+    assert len(frame(at, "vs_median")) == enriched["state"].nunique()
+    # the largest whitespace accounts, and whitespace by product line
+    top = frame(at, "potential_score")
+    assert len(top) == 50 and top["whitespace"].is_monotonic_decreasing
+    assert top["whitespace"].iloc[0] == pytest.approx(enriched[X.whitespace].max(), abs=1)
+    byp = frame(at, "holders").set_index("product")
+    assert list(byp.index) == ScoringConfig().product_names
+    assert byp.loc["Core Platform", "holders"] == int((load_sample().account_products["product"] == "Core Platform").sum())
+    assert (byp["penetration"].between(0, 1)).all()
     # corporate families are valued as the whole tree
     fam = next(d.value for d in at.dataframe if "family_whitespace" in d.value.columns)
     assert 0 < len(fam) <= 25 and (fam[X.family_size] > 1).all()
@@ -102,7 +115,7 @@ def test_county_level_and_metric(enriched):
     assert len(locs) == enriched["county"].dropna().nunique()
     assert m["layout"]["map"]["layers"], "state outlines over counties"
     at.selectbox(key="ws_by").set_value("segment").run()
-    assert set(at.dataframe[0].value["group"]) == set(enriched[X.segment])
+    assert set(frame(at, "vs_median")["group"]) == set(enriched[X.segment])
 
 
 def test_empty_filter_shows_a_warning_not_a_traceback(enriched):
@@ -179,10 +192,10 @@ def test_owners_from_the_active_scenario(enriched):
     at.run()
     at.switch_page(PAGE).run()
     assert not at.exception, at.exception[0].value
-    today = at.dataframe[0].value
+    today = frame(at, "vs_median")
     assert today["covering_reps"].max() > 1
     at.radio(key="ws_owners").set_value("scenario").run()
     assert not at.exception
-    svc = at.dataframe[0].value
+    svc = frame(at, "vs_median")
     assert (svc["covering_reps"] == 1).all()
     assert at.multiselect(key="ws_owner").options == ["Carlos Lee (R001)"]
