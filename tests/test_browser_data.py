@@ -11,12 +11,14 @@ pytestmark = pytest.mark.browser
 
 
 def _open_import_tab(page):
+    page.set_default_timeout(60_000)  # the machine is shared: be patient, not flaky
     page.get_by_role("tab", name="Import files").wait_for(timeout=60_000)
     page.get_by_role("tab", name="Import files").click()
     page.wait_for_selector('[data-testid="stFileUploaderDropzoneInput"]', state="attached", timeout=30_000)
 
 
 def test_data_page_overview(page, app_url):
+    page.set_default_timeout(60_000)
     goto(page, app_url, "")
     page.wait_for_selector('[data-testid="stMetric"]', timeout=60_000)
     wait_idle(page)
@@ -38,10 +40,22 @@ def test_upload_salesforce_export_map_and_load(page, app_url):
     assert_no_exception(page)
     page.get_by_text("OK: nothing blocks loading").wait_for(timeout=60_000)
     # the custom field: map ARR__c to arr with its dropdown
-    page.locator('[data-testid="stSelectbox"]').filter(has_text="ARR__c").click()
-    page.get_by_role("option", name="arr", exact=True).click()
+    box = page.locator('[data-testid="stSelectbox"]').filter(has_text="ARR__c")
+    for _ in range(3):  # a rerun that lands mid-click closes the dropdown: try again
+        wait_idle(page)
+        box.locator("input").click()
+        box.locator("input").fill("arr")
+        try:
+            page.get_by_role("option", name="arr", exact=True).click(timeout=10_000)
+        except Exception:
+            page.keyboard.press("Escape")
+            continue
+        wait_idle(page)
+        if box.filter(has_text="arr").count() and "(ignore)" not in box.inner_text():
+            break
+    assert "(ignore)" not in box.inner_text()
+    page.get_by_text("OK: nothing blocks loading").wait_for()
     wait_idle(page)
-    page.locator('[data-testid="stSelectbox"]').filter(has_text="ARR__c").filter(has_text="arr").wait_for()
     shot(page, "data-import-mapping")
     page.get_by_role("button", name="Load this data").click()
     wait_idle(page)
