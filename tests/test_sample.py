@@ -44,6 +44,18 @@ def test_accounts_shape(ds):
     assert acc[A.state].value_counts().index[0] in {"CA", "NY", "TX"}
 
 
+def test_sample_geography_matches_the_shipped_boundaries(ds):
+    from territory_core import geo
+
+    county_ids = {f["id"] for f in geo.counties_geojson()["features"]}
+    state_ids = {f["id"] for f in geo.states_geojson()["features"]}
+    assert ds.accounts[A.county].isin(county_ids).all()
+    assert ds.accounts[A.state].isin(state_ids).all()
+    # each account's county lies in its state (FIPS state prefix agrees with the state code)
+    fips_state = {f["properties"]["fips"]: f["id"] for f in geo.states_geojson()["features"]}
+    assert (ds.accounts[A.county].str[:2].map(fips_state) == ds.accounts[A.state]).mean() > 0.99
+
+
 def test_families(ds):
     h = resolve_hierarchy(ds.accounts)
     in_fam = (h["family_size"] > 1).mean()
