@@ -19,7 +19,7 @@ import os
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Mapping
 
 import numpy as np
 import pandas as pd
@@ -28,7 +28,7 @@ from .contract import ACCOUNTS, TABLES, A, O, R
 from .dataset import Dataset, coerce_types, empty_frame
 from .mapping import apply_overrides, guess_mapping, norm_header
 from .normalize import is_numeric_column, clean_strings, normalize_table
-from .validate import ERROR, WARNING, ValidationReport, check_tables
+from .validate import ERROR, WARNING, ValidationReport, check_required_columns, check_tables
 
 MAX_BYTES = int(os.environ.get("TERRITORY_MAX_UPLOAD_MB", "100")) * 1_000_000
 MAX_ROWS = int(os.environ.get("TERRITORY_MAX_ROWS", "500000"))
@@ -438,17 +438,14 @@ def load_files(accounts=None, reps=None, opportunities=None, account_products=No
             mapped, mp, ex = map_frame(r.frame, tname, mapping, report, r.name)
             mappings[tname] = mp
             headers = [c for c in r.frame.columns if c != "_row"]
-            from .validate import check_required_columns
-
             if not check_required_columns(mapped, tname, report, source_headers=headers):
                 continue
             normalised[tname] = normalize_table(mapped, tname, report, extra_columns=ex)
             if tname == "accounts":
                 extras = ex
         _resolve_owner_names(normalised, report)
-        check_tables(normalised, report) if normalised else None
-        # check_tables re-checks required columns on complete tables only; nothing is duplicated
-        # because tables missing them were never normalised.
+        if normalised:  # tables missing a required column were reported above and never normalised
+            check_tables(normalised, report)
         dataset = None
         if report.ok and "accounts" in normalised:
             nm = name or info.get("accounts", {}).get("file") or "Imported data"
