@@ -11,11 +11,11 @@ PAGES = {
     ],
     "Analyse": [
         st.Page("pages/health.py", title="Territory Health", icon=":material/monitor_heart:", url_path="health"),
-        st.Page("pages/whitespace_map.py", title="Whitespace Map", icon=":material/map:", url_path="whitespace"),
+        st.Page("pages/whitespace_map.py", title="Whitespace Map", icon=":material/map:", url_path="whitespace_map"),
         st.Page("pages/segments.py", title="Segment Builder", icon=":material/category:", url_path="segments"),
     ],
     "Plan": [
-        st.Page("pages/scenario_editor.py", title="Scenario Editor", icon=":material/tune:", url_path="scenarios"),
+        st.Page("pages/scenario_editor.py", title="Scenario Editor", icon=":material/tune:", url_path="scenario_editor"),
         st.Page("pages/compare.py", title="Compare", icon=":material/compare_arrows:", url_path="compare"),
     ],
 }

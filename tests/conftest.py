@@ -8,6 +8,7 @@ headless Chromium that refuses (and records) every request leaving localhost. Us
 """
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import socket
@@ -35,35 +36,44 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.fixture(scope="session")
-def app_url(tmp_path_factory):
+@contextlib.contextmanager
+def serve_app(workdir: Path):
+    """``streamlit run app.py`` on a free localhost port with its own SQLite scenario store;
+    yields the base URL and stops the server afterwards."""
     port = _free_port()
     env = dict(os.environ)
-    env["TERRITORY_DB_URL"] = env.get("TERRITORY_TEST_DB_URL") or f"sqlite:///{tmp_path_factory.mktemp('db') / 'browser.db'}"
-    log = open(tmp_path_factory.mktemp("streamlit") / "server.log", "w")
+    env["TERRITORY_DB_URL"] = env.get("TERRITORY_TEST_DB_URL") or f"sqlite:///{workdir / 'browser.db'}"
+    log = open(workdir / "server.log", "w")
     proc = subprocess.Popen(
         [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port),
          "--server.address", "127.0.0.1", "--server.headless", "true", "--server.fileWatcherType", "none"],
         cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
     )
     url = f"http://127.0.0.1:{port}"
-    deadline = time.time() + 60
-    while time.time() < deadline:
-        try:
-            if urllib.request.urlopen(url + "/_stcore/health", timeout=2).status == 200:
-                break
-        except OSError:
-            time.sleep(0.3)
-    else:
-        proc.kill()
-        pytest.fail("streamlit did not start within 60 s")
-    yield url
-    proc.terminate()
     try:
-        proc.wait(10)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-    log.close()
+        deadline = time.time() + 60
+        while True:
+            try:
+                if urllib.request.urlopen(url + "/_stcore/health", timeout=2).status == 200:
+                    break
+            except OSError:
+                if time.time() > deadline or proc.poll() is not None:
+                    pytest.fail(f"streamlit did not start: {(workdir / 'server.log').read_text()[-2000:]}")
+                time.sleep(0.3)
+        yield url
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        log.close()
+
+
+@pytest.fixture(scope="session")
+def app_url(tmp_path_factory):
+    with serve_app(tmp_path_factory.mktemp("app")) as url:
+        yield url
 
 
 @pytest.fixture(scope="session")

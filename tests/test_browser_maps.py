@@ -55,7 +55,7 @@ def metric_value(page, label: str) -> str:
 
 
 def test_whitespace_map_draws_offline_and_filters(page, app_url):
-    open_page(page, app_url, "whitespace")
+    open_page(page, app_url, "whitespace_map")
     plot = map_element(page)
     assert plotly_shape_count(page) > 0
     png = plot.screenshot()
