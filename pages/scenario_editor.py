@@ -348,49 +348,52 @@ if tb3.button(f"Undo ({len(st.session_state.get('se_undo', []))})", key="se_undo
     st.rerun()
 tb4.toggle("Re-solve after each edit", value=True, key="se_auto")
 progress_box = st.container()
-_flash()
-if st.session_state.get("se_solve_error"):
-    st.error(st.session_state["se_solve_error"])
-if st.session_state.get("se_no_plan") and status in ("infeasible", "no_solution", "cancelled"):
-    st.caption("The moves and ARR above are for the last plan that was found.")
-if st.session_state.get("se_dirty") and not running:
-    st.info("Edited since the last solve: the figures above are for the last solved plan. Press Re-solve.")
+notices = st.container()  # always there, so the tabs below keep their place between runs
+with notices:
+    _flash()
+    if st.session_state.get("se_solve_error"):
+        st.error(st.session_state["se_solve_error"])
+    if st.session_state.get("se_no_plan") and status in ("infeasible", "no_solution", "cancelled"):
+        st.caption("The moves and ARR above are for the last plan that was found.")
+    if st.session_state.get("se_dirty") and not running:
+        st.info("Edited since the last solve: the figures above are for the last solved plan. Press Re-solve.")
 
-# infeasible: explanations and one-click fixes
-if status in ("infeasible", "no_solution"):
-    expl = report.get("explanation") or report.get("explanations") or []
-    if isinstance(expl, str):
-        expl = [expl]
-    st.error("These settings cannot all be met." if status == "infeasible" else
-             "The solver found no plan within the time limit.")
-    for line in expl[:3]:
-        st.markdown(f"- {line}")
-    if len(expl) > 3:
-        with st.expander(f"{len(expl) - 3} more reasons"):
-            for line in expl[3:]:
-                st.markdown(f"- {line}")
-    fixes = report.get("fixes") or []
-    if fixes:
-        st.markdown("**The smallest changes that fix it** (one click applies it; it re-solves when 'Re-solve after each edit' is on):")
-    for i, fix in enumerate(fixes):
-        desc = ", ".join(f"{k} {v}" for k, v in fix.items() if k not in ("why",))
-        label = str(fix.get("why") or desc)
-        if st.button(f"Apply: {label[:1].upper() + label[1:]}", key=f"se_fix_{i}", help=desc):
-            solver = _solver_dict(scn)
-            metrics = [dict(m) for m in solver.get("metrics") or []]
-            if "metric" in fix:
-                for m in metrics:
-                    if m.get("column") == fix["metric"]:
-                        m.update({k: v for k, v in fix.items() if k not in ("metric", "why")})
-                solver["metrics"] = metrics
-            else:
-                solver.update({k: v for k, v in fix.items() if k != "why"})
-            _edit(scn.with_(settings={**scn.settings, "solver": solver}), f"Applied fix: {desc}")
-            st.rerun()
+    # infeasible: explanations and one-click fixes
+    if status in ("infeasible", "no_solution"):
+        expl = report.get("explanation") or report.get("explanations") or []
+        if isinstance(expl, str):
+            expl = [expl]
+        st.error("These settings cannot all be met." if status == "infeasible" else
+                 "The solver found no plan within the time limit.")
+        for line in expl[:3]:
+            st.markdown(f"- {line}")
+        if len(expl) > 3:
+            with st.expander(f"{len(expl) - 3} more reasons"):
+                for line in expl[3:]:
+                    st.markdown(f"- {line}")
+        fixes = report.get("fixes") or []
+        if fixes:
+            st.markdown("**The smallest changes that fix it** (one click applies it; it re-solves when 'Re-solve after each edit' is on):")
+        for i, fix in enumerate(fixes):
+            desc = ", ".join(f"{k} {v}" for k, v in fix.items() if k not in ("why",))
+            label = str(fix.get("why") or desc)
+            if st.button(f"Apply: {label[:1].upper() + label[1:]}", key=f"se_fix_{i}", help=desc):
+                solver = _solver_dict(scn)
+                metrics = [dict(m) for m in solver.get("metrics") or []]
+                if "metric" in fix:
+                    for m in metrics:
+                        if m.get("column") == fix["metric"]:
+                            m.update({k: v for k, v in fix.items() if k not in ("metric", "why")})
+                    solver["metrics"] = metrics
+                else:
+                    solver.update({k: v for k, v in fix.items() if k != "why"})
+                _edit(scn.with_(settings={**scn.settings, "solver": solver}), f"Applied fix: {desc}")
+                st.rerun()
 
 # ---------------------------------------------------------------- tabs
 t_events, t_over, t_bal, t_curve, t_res, t_save = st.tabs(
-    ["What-if events", "Manual moves & locks", "Balance settings", "Trade-off curve", "Result", "Save & history"])
+    ["What-if events", "Manual moves & locks", "Balance settings", "Trade-off curve", "Result", "Save & history"],
+    key="se_tabs", on_change="rerun")
 
 reps_now = _effective_reps(scn)
 all_rep_ids = sorted(set(reps_now) | set(NAMES))
@@ -738,11 +741,24 @@ with t_curve:
                                if isinstance(pts[0].get("customdata"), list) else pts[0]["x"] / 100)
         except Exception:
             picked = None
-        st.dataframe(curve, hide_index=True)
+        st.dataframe(curve, hide_index=True, column_config={
+            "tolerance": st.column_config.NumberColumn("tolerance", format="percent"),
+            "gap": st.column_config.NumberColumn("gap", format="percent"),
+            "max_deviation": st.column_config.NumberColumn("worst deviation", format="percent"),
+            "arr_moved": st.column_config.NumberColumn("ARR moved", format="dollar"),
+            "objective": st.column_config.NumberColumn("objective", format="%.1f"),
+            "bound": st.column_config.NumberColumn("bound", format="%.1f")})
         opts = [float(t) for t in curve.loc[ok, tcol]]
-        c1, c2 = st.columns([2, 1])
+        if picked in opts and picked != st.session_state.get("se_curve_last_pick"):
+            st.session_state["se_curve_pick"] = picked  # a point clicked on the chart picks it below
+        st.session_state["se_curve_last_pick"] = picked
+        if opts and st.session_state.get("se_curve_pick") not in opts:
+            st.session_state.pop("se_curve_pick", None)
+        c1, c2 = st.columns([2, 1], vertical_alignment="bottom")
         choice = c1.selectbox("Use the tolerance of this point", opts, format_func=lambda t: f"±{t * 100:.0f}%",
-                              index=opts.index(picked) if picked in opts else 0, key="se_curve_pick") if opts else None
+                              key="se_curve_pick") if opts else None
+        if not opts:
+            st.warning("No point of the curve was solved: widen the tolerances or raise the time limit.")
         if c2.button("Use this point", key="se_curve_use", disabled=choice is None):
             solver = _solver_dict(scn)
             solver["metrics"] = [{**dict(m), "tolerance": choice} for m in solver.get("metrics") or []]
@@ -861,7 +877,7 @@ with t_save:
                 hist = store.history(scn.id)
                 st.dataframe(hist, hide_index=True)
                 vers = sorted((int(v) for v in hist["version"]), reverse=True)
-                h1, h2 = st.columns([2, 1])
+                h1, h2 = st.columns([2, 1], vertical_alignment="bottom")
                 v_pick = h1.selectbox("Version", vers, format_func=lambda v: f"v{v}", key=f"se_hist_v_{scn.id}")
                 if h2.button("Reopen this version", key="se_hist_open"):
                     old = store.load(scn.id, v_pick)
