@@ -7,7 +7,7 @@ import pytest
 
 from playwright.sync_api import expect
 
-from conftest import assert_no_exception, plotly_shape_count, shot, wait_idle, goto
+from conftest import assert_no_exception, goto, plotly_shape_count, shot
 
 pytestmark = pytest.mark.browser
 

@@ -12,7 +12,7 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
-from territory_core.contract import A, R, S, X
+from territory_core.contract import R, S
 from ui.state import dataset_version, get_dataset, get_setting
 
 TODAY = "__today__"
@@ -224,8 +224,6 @@ def pick_scenario(key: str, *, label: str = "Scenario", default: str = TODAY, co
 
 def load_scenario(sid: str, version: int | None):
     """Today's plan or a stored scenario version."""
-    from territory_core.scenarios import Scenario
-
     if sid == TODAY:
         return today_scenario()
     return get_store().load(sid, version)
