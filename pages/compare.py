@@ -346,6 +346,23 @@ try:
     lines = _state_lines()
 except Exception:
     lines = None
+def _fit_view(lat: pd.Series, lon: pd.Series, width_px: float, height_px: float) -> tuple[dict, float]:
+    """Centre and zoom that show the accounts (1st-99th percentile box) in a map of this size."""
+    lat, lon = pd.to_numeric(lat, errors="coerce").dropna(), pd.to_numeric(lon, errors="coerce").dropna()
+    if lat.empty or lon.empty:
+        return {"lat": 38.5, "lon": -96.5}, 2.3
+    la0, la1 = lat.quantile([0.01, 0.99])
+    lo0, lo1 = lon.quantile([0.01, 0.99])
+    lat_span = max(float(la1 - la0) * 1.15, 2.0)
+    lon_span = max(float(lo1 - lo0) * 1.15, 2.0)
+    z_lon = np.log2(width_px * 360.0 / (512.0 * lon_span))
+    z_lat = np.log2(height_px * 360.0 / (512.0 * lat_span * 1.35))  # Mercator stretch near 40°N
+    return {"lat": float((la0 + la1) / 2), "lon": float((lo0 + lo1) / 2)}, float(max(0.5, min(z_lon, z_lat, 9.0)))
+
+
+map_h = 460 if present else 360
+map_center, map_zoom = _fit_view(geo_acc[A.lat], geo_acc[A.lon], (1350 if present else 1100) / len(scenarios) - 16,
+                                 map_h - 40)
 map_cols = st.columns(len(scenarios))
 for i, (nm, scn) in enumerate(zip(names, scenarios)):
     a = scn.assignment[[S.account_id, S.rep_id]].copy()
@@ -364,8 +381,8 @@ for i, (nm, scn) in enumerate(zip(names, scenarios)):
         + np.where(moved, "<br><b>moved</b>", ""),
         hovertemplate="%{text}<extra></extra>"))
     layers = [{"sourcetype": "geojson", "source": lines, "type": "line", "color": "#9ca3af", "line": {"width": 0.6}}] if lines else []
-    fig.update_layout(map=dict(style="white-bg", center=dict(lat=38.5, lon=-96.5), zoom=2.3, layers=layers),
-                      height=460 if present else 360, margin=dict(l=0, r=0, t=36, b=0),
+    fig.update_layout(map=dict(style="white-bg", center=map_center, zoom=map_zoom, layers=layers),
+                      height=map_h, margin=dict(l=0, r=0, t=36, b=0),
                       title=dict(text=f"{nm} ({int(moved.sum()):,} moved)" if i else f"{nm}", font=dict(size=16 if present else 13)))
     with map_cols[i]:
         st.plotly_chart(fig, key=f"cmp_map_{i}", config={"scrollZoom": False})
