@@ -55,10 +55,11 @@ def _scn() -> Scenario:
     return st.session_state["se_scn"]
 
 
-def _edit(new: Scenario, what: str, *, resolve: bool = True) -> None:
-    """Replace the edited scenario, keeping the previous state on the undo stack."""
+def _edit(new: Scenario, what: str, *, resolve: bool = True, switch: bool = False) -> None:
+    """Replace the edited scenario, keeping the previous state on the undo stack. ``switch``: the
+    edit opens another scenario or version (undo then goes back to the previous one as it was)."""
     stack = st.session_state.setdefault("se_undo", [])
-    stack.append((st.session_state["se_scn"], st.session_state.get("se_dirty", False), what))
+    stack.append((st.session_state["se_scn"], st.session_state.get("se_dirty", False), what, switch))
     del stack[:-UNDO_DEPTH]
     st.session_state["se_scn"] = new
     st.session_state["se_edits"] = st.session_state.get("se_edits", 0) + 1
@@ -73,8 +74,14 @@ def _undo() -> None:
     stack = st.session_state.get("se_undo") or []
     if not stack:
         return
-    scn, dirty, what = stack.pop()
+    scn, dirty, what, switch = stack.pop()
     _cancel_job()
+    cur = st.session_state["se_scn"]
+    if not switch and cur.id is not None and scn.id in (None, cur.id):
+        # saving is not an edit: undoing an edit keeps the scenario's place in the store, so the
+        # next save is its next version (not a new scenario, not a false conflict)
+        scn = scn.with_(id=cur.id, version=cur.version, saved_by=cur.saved_by, saved_at=cur.saved_at,
+                        parent_id=cur.parent_id, parent_version=cur.parent_version)
     st.session_state["se_scn"] = scn
     st.session_state["se_edits"] = st.session_state.get("se_edits", 0) + 1
     st.session_state["se_dirty"] = dirty
@@ -275,7 +282,7 @@ with st.expander("Start from today's plan or a saved scenario", expanded=scn.id 
         try:
             loaded = W.load_scenario(sid, ver)
             _cancel_job()
-            _edit(loaded, f"Opened {loaded.name} v{loaded.version}", resolve=False)
+            _edit(loaded, f"Opened {loaded.name} v{loaded.version}", resolve=False, switch=True)
             st.session_state["se_dirty"] = False
             st.rerun()
         except Exception as exc:
@@ -288,7 +295,7 @@ with st.expander("Start from today's plan or a saved scenario", expanded=scn.id 
                 fresh = base.with_(name=new_name.strip() or f"{base.name} (copy)", id=None, version=None,
                                    saved_by=None, saved_at=None, parent_id=base.id, parent_version=base.version)
             _cancel_job()
-            _edit(fresh, f"Started {fresh.name} from {W.TODAY_LABEL if sid == W.TODAY else base.name}", resolve=False)
+            _edit(fresh, f"Started {fresh.name} from {W.TODAY_LABEL if sid == W.TODAY else base.name}", resolve=False, switch=True)
             st.session_state["se_dirty"] = bool(fresh.events or fresh.overrides) and fresh.report is None
             st.rerun()
         except Exception as exc:
@@ -855,7 +862,7 @@ with t_save:
                 try:
                     latest = store.load(pending.id)
                     _edit(latest, f"Reloaded {latest.name} v{latest.version} (your edits are one Undo away)",
-                          resolve=False)
+                          resolve=False, switch=True)
                     st.session_state["se_dirty"] = False
                     st.session_state.pop("se_conflict", None)
                     st.rerun()
@@ -882,7 +889,7 @@ with t_save:
                 if h2.button("Reopen this version", key="se_hist_open"):
                     old = store.load(scn.id, v_pick)
                     _cancel_job()
-                    _edit(old, f"Reopened {old.name} v{old.version}", resolve=False)
+                    _edit(old, f"Reopened {old.name} v{old.version}", resolve=False, switch=True)
                     st.session_state["se_dirty"] = False
                     st.rerun()
             except Exception as exc:

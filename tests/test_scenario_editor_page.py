@@ -381,3 +381,21 @@ def test_handover_quota_and_fork_from_saved(db_url):
     fork = at.session_state["se_scn"]
     assert fork.id is None and fork.parent_id == saved.id and fork.parent_version == 1
     assert fork.name == "Fork of it" and len(fork.events) == 2
+
+
+def test_undo_after_save_keeps_the_scenario_in_the_store(db_url):
+    from territory_core.storage import ScenarioStore
+
+    at = _editor(auto=False)
+    _add_rep_leaves(at, _busiest_rep())
+    at.button(key="se_save").click().run()
+    first = at.session_state["se_scn"]
+    assert first.version == 1
+    at.button(key="se_undo_btn").click().run()  # undo the event added before the save
+    _ok(at)
+    scn = at.session_state["se_scn"]
+    assert scn.events == () and scn.id == first.id and scn.version == 1
+    at.button(key="se_save").click().run()
+    _ok(at)
+    assert at.session_state["se_scn"].id == first.id and at.session_state["se_scn"].version == 2
+    assert len(ScenarioStore(db_url).list_scenarios()) == 1
