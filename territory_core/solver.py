@@ -24,8 +24,8 @@ import numpy as np
 import pandas as pd
 
 from .contract import A, S, X
-from .solver_engine import Data, INF, build_spec, column_entries, resolve_tightened, solve_lp, solve_mip
-from .solver_prep import Prepared, diagnose, prepare
+from .solver_engine import Data, INF, build_spec, column_entries, dive, resolve_tightened, solve_lp, solve_mip
+from .solver_prep import Prepared, _unit_word, diagnose, prepare
 
 OBJECTIVES = ("disruption", "distance", "balance", "mix")
 SOLVERS = ("highs", "cbc")
@@ -317,7 +317,8 @@ def _initial_pairs(p: Prepared, seed: int, k_extra: int = 4):
     return arr // R, arr % R
 
 
-def _repair(spec, data, p, settings, lp, deadline, cancel, max_attempts: int = 5, max_pairs: int = 40_000):
+def _repair(spec, data, p, settings, lp, deadline, cancel, max_attempts: int = 5, max_pairs: int = 40_000,
+            small_model: bool = True):
     """Fix the units the LP put wholly on one rep; solve the rest as a small PuLP MIP,
     freeing more units around them if that sub-problem is infeasible."""
     U, R = p.elig.shape
@@ -400,6 +401,37 @@ def _repair(spec, data, p, settings, lp, deadline, cancel, max_attempts: int = 5
                 uu = np.repeat(bu, k)
                 okk = p.elig[uu, rr]
                 extra_keys = np.unique(np.concatenate([extra_keys, uu[okk] * R + rr[okk]]))
+        elif attempt == 0 and not small_model:
+            # lumpy units (big families, near-whales) cannot be rounded locally: free every unit
+            # on the reps the biggest fractional units touch, each able to go to any of them
+            with np.errstate(divide="ignore", invalid="ignore"):
+                tsum = np.where(p.target > 0, p.target, np.inf).min(axis=0)
+                size = (p.M / tsum[None, :]).max(axis=1) if p.M.shape[1] else np.zeros(U)
+            fr_u = np.flatnonzero(frac)
+            rep_big = np.zeros(R)
+            m_pairs = frac[pu] & (x > 1e-9)
+            np.maximum.at(rep_big, pr[m_pairs], size[pu[m_pairs]])
+            order_r = [int(r) for r in np.argsort(-rep_big, kind="stable") if rep_big[r] > 0]
+            chosen: list[int] = []
+            on_rep = np.bincount(best[best >= 0], minlength=R)
+            for r in order_r:
+                trial = chosen + [r]
+                if len(chosen) >= 2 and int(on_rep[trial].sum()) * (len(trial) + 3) > max_pairs // 2:
+                    break
+                chosen = trial
+            if chosen:
+                ch = np.array(chosen)
+                bu = np.flatnonzero(np.isin(best, ch) & (p.pin < 0))
+                free[bu] = True
+                allu = np.concatenate([bu, fr_u])
+                uu = np.repeat(allu, len(ch))
+                rr = np.tile(ch, len(allu))
+                # and a few reps outside the set, so the set can shed load
+                outside = rng.integers(0, R, size=(len(allu), 3))
+                uu = np.concatenate([uu, np.repeat(allu, 3)])
+                rr = np.concatenate([rr, outside.ravel()])
+                okk = p.elig[uu, rr]
+                extra_keys = np.unique(np.concatenate([extra_keys, uu[okk] * R + rr[okk]]))
         elif attempt == 0:
             free |= lp_moved & np.isin(best, touched)
         elif attempt == 1:
@@ -471,9 +503,37 @@ def solve(accounts: pd.DataFrame, reps: pd.DataFrame, settings: SolverSettings |
         if lp.status == "optimal":
             say("repair", 0.6)
             small = n_pairs <= EXACT_PAIRS
-            assign, rres = _repair(spec, data, p, settings, lp, deadline, cancel, max_attempts=2)
+            assign, rres = _repair(spec, data, p, settings, lp, deadline, cancel, max_attempts=2, small_model=small)
             # no luck rounding: narrow the bands a little in the LP (warm re-solve) so its whole
-            # units leave room for the fractional few, and round again
+            # units leave room for the fractional few, and round again; lumpy units (big
+            # families) are first placed one by one by diving in the LP
+            if assign is None and deadline - time.monotonic() > 0.5:
+                with np.errstate(divide="ignore", invalid="ignore"):
+                    tmin = np.where(p.target > 0, p.target, np.inf).min(axis=0)
+                    usize = (p.M / tmin[None, :]).max(axis=1) if p.M.shape[1] else np.zeros(U)
+                if (usize >= 0.02).any() and not small:  # small models get the exact MIP instead
+                    say("dive", 0.62)
+                    x3 = dive(lp, p, usize, deadline=t0 + 0.85 * float(settings.time_limit), cancel=cancel)
+                    if isinstance(x3, tuple) and not price_all:
+                        u = int(x3[1])
+                        word = _unit_word(p, u)
+                        j = int(np.argmax(np.where(p.elig[u], p.target.sum(axis=1), -1)))
+                        parts = ", ".join(f"{p.M[u, m] / p.target[j, m]:.2f}x a {p.metric_names[m]} target"
+                                          for m in range(len(p.metric_names)) if p.target[j, m] > 0)
+                        expl = [f"{word[0].upper() + word[1:]} cannot be placed whole on any eligible rep: with it, "
+                                f"no rep's other accounts can still meet every band (it is {parts} of the "
+                                f"biggest rep). Widen the bands, or split it if it is a family."]
+                        mbig = int(np.argmax([p.M[u, m] / p.target[j, m] if p.target[j, m] > 0 and p.hard[m] else 0
+                                              for m in range(len(p.metric_names))]))
+                        fx = [{"metric": p.metric_names[m], "tolerance": round(min(1.0, max(2 * p.tol[m], p.tol[m] + 0.05)), 3),
+                               "why": f"try the {p.metric_names[m]} band at ±{min(1.0, max(2 * p.tol[m], p.tol[m] + 0.05)):.0%}"}
+                              for m in [mbig] if p.hard[m]]
+                        if p.unit_size[u] > 1 and settings.keep_families:
+                            fx.append({"keep_families": False, "why": "let families be split across reps"})
+                        return _result_without(p, "infeasible", expl, fx, build, time.monotonic() - t1, settings, sdict)
+                    if isinstance(x3, np.ndarray):
+                        assign, rres = _repair(spec, data, p, settings, replace(lp, x=x3), deadline, cancel,
+                                               max_attempts=2, small_model=small)
             for factor in (0.7, 0.4):
                 if assign is not None or deadline - time.monotonic() < 0.5 or (cancel is not None and cancel.is_set()):
                     break
@@ -530,7 +590,30 @@ def solve(accounts: pd.DataFrame, reps: pd.DataFrame, settings: SolverSettings |
     solve_s = time.monotonic() - t1
     if assign is None:
         st = "cancelled" if (cancel is not None and cancel.is_set()) else "no_solution"
-        return _result_without(p, st, [], [], build, solve_s, settings, sdict, bound=bound)
+        expl, fx = [], []
+        if st == "no_solution" and lp is not None and lp.status == "optimal":
+            with np.errstate(divide="ignore", invalid="ignore"):
+                tmed = np.median(np.where(p.target > 0, p.target, np.nan), axis=0)
+                rel = np.nan_to_num(p.M / tmed[None, :])
+            u = int(np.argmax(rel.max(axis=1))) if rel.size else 0
+            m = int(np.argmax(rel[u])) if rel.size else 0
+            expl.append(f"The relaxed problem has answers (at least {bound:,.4g} on the objective), but no whole "
+                        f"assignment meeting every band was found in {settings.time_limit:g} s. Big accounts make "
+                        f"exact bands hard: the biggest, {_unit_word(p, u)}, is {rel[u, m]:.2f}x a typical rep's "
+                        f"{p.metric_names[m]} target. Widen the bands, let families split, or allow more time."
+                        if bound is not None else
+                        f"No whole assignment meeting every band was found in {settings.time_limit:g} s; widen the "
+                        f"bands, let families split, or allow more time.")
+            for mm in range(len(p.metric_names)):
+                if p.hard[mm]:
+                    t = round(min(1.0, max(2 * p.tol[mm], p.tol[mm] + 0.05)), 3)
+                    fx.append({"metric": p.metric_names[mm], "tolerance": t,
+                               "why": f"try the {p.metric_names[mm]} band at ±{t:.0%}"})
+            if settings.keep_families and (p.unit_size > 1).any():
+                fx.append({"keep_families": False, "why": "let families be split across reps"})
+            fx.append({"time_limit": float(min(3600, settings.time_limit * 3)),
+                       "why": f"allow {min(3600, settings.time_limit * 3):g} s"})
+        return _result_without(p, st, expl, fx, build, solve_s, settings, sdict, bound=bound)
     if bound is not None and obj is not None and bound > obj:
         bound = obj  # numerical noise: the bound cannot exceed a feasible value
     gap = _gap(obj, bound)

@@ -29,6 +29,8 @@ except ImportError:  # pragma: no cover - CBC remains
     highspy = None
 
 INF = float("inf")
+import os as _os
+_DEBUG = bool(_os.environ.get("TM_SOLVER_DEBUG"))
 
 
 @dataclass
@@ -543,6 +545,7 @@ def solve_mip(spec: Spec, data: Data, pu: np.ndarray, pr: np.ndarray, *, time_li
                 # a row nobody can touch any more is violated: the sub-model is infeasible
                 if i < spec.n_units:
                     continue  # unit not in this sub-model
+                if _DEBUG: print("empty row infeasible", i, lo[i], hi[i])
                 return MIPResult("infeasible", None, None, None, None, solver)
             continue
         expr = pulp.LpAffineExpression([(allvar[c], v) for c, v in zip(allc[a:b].tolist(), allv[a:b].tolist())])
@@ -600,3 +603,54 @@ def solve_mip(spec: Spec, data: Data, pu: np.ndarray, pr: np.ndarray, *, time_li
     if has_sol:
         return MIPResult("feasible", xv, sv, obj, bound, "HiGHS")
     return MIPResult("no_solution", None, None, None, bound, "HiGHS")
+
+
+def dive(lp: LPResult, p, size: np.ndarray, deadline: float, threshold: float = 0.02, max_steps: int = 200,
+         cancel: threading.Event | None = None, step_limit: float = 10.0):
+    """LP diving for lumpy units (big families, near-whales): fix the biggest fractional unit
+    to the rep the LP likes best (else its next choice), re-solve warm, repeat until no
+    fractional unit is bigger than ``threshold`` of a target. Returns the new x (same pairs)
+    or None. Changes the bounds of ``lp.h`` (it is not used for anything else afterwards)."""
+    h = lp.h
+    if h is None:
+        return None
+    pu, pr = lp.pu, lp.pr
+    nS = h.getNumCol() - len(pu)
+    order = np.argsort(pu, kind="stable")
+    starts = np.searchsorted(pu[order], np.arange(p.n_units + 1))
+    x = lp.x.copy()
+    h.setOptionValue("solver", "simplex")
+    for _ in range(max_steps):
+        if time.monotonic() > deadline or (cancel is not None and cancel.is_set()):
+            return None
+        xmax = np.zeros(p.n_units)
+        np.maximum.at(xmax, pu, x)
+        fracu = np.flatnonzero((xmax < 1 - 1e-6) & (size >= threshold))
+        if len(fracu) == 0:
+            return x
+        u = int(fracu[np.argmax(size[fracu])])
+        cols = order[starts[u]:starts[u + 1]]
+        # every candidate rep, best first: if none works the unit cannot be placed whole at all
+        # (each try is a relaxation of "u wholly on that rep"), which proves infeasibility when
+        # the pool holds every eligible pair
+        for c in cols[np.argsort(-x[cols], kind="stable")][:60]:
+            for cc in cols:
+                h.changeColBounds(int(nS + cc), 1.0 if cc == c else 0.0, 1.0 if cc == c else 0.0)
+            rem = deadline - time.monotonic()
+            if rem <= 0.05:
+                return None
+            h.setOptionValue("time_limit", h.getRunTime() + min(rem, step_limit))
+            h.run()
+            if _DEBUG:
+                print("dive", u, size[u], c, x[c], h.getModelStatus(), len(fracu))
+            ms = h.getModelStatus()
+            if ms == highspy.HighsModelStatus.kOptimal:
+                x = np.asarray(h.getSolution().col_value)[nS:]
+                break
+            if ms != highspy.HighsModelStatus.kInfeasible:
+                return None  # time limit or trouble: no conclusion
+        else:
+            if len(cols) <= 60:
+                return ("infeasible", u)
+            return None
+    return None

@@ -377,6 +377,7 @@ def diagnose(p: Prepared, settings) -> tuple[list[str], list[dict]]:
             fixes.append({"max_radius_km": None, "why": "drop the radius limit so every account has a rep"})
         if settings.eligibility:
             fixes.append({"eligibility": [], "why": "drop the eligibility rules so every account has a rep"})
+    flagged: set[int] = set()
     for m, name in enumerate(p.metric_names):
         if not p.hard[m]:
             continue
@@ -387,6 +388,7 @@ def diagnose(p: Prepared, settings) -> tuple[list[str], list[dict]]:
         # whales: a unit bigger than the band of every rep it may go to
         big = np.where(p.elig, v[:, None] > p.upper[:, m][None, :] * (1 + 1e-9) + 1e-9, True)
         whales = np.flatnonzero(big.all(axis=1) & ~none)
+        flagged.update(int(u) for u in whales)
         for u in whales[:3]:
             reps = np.flatnonzero(p.elig[u])
             j = reps[np.argmax(T[reps])]
@@ -403,12 +405,18 @@ def diagnose(p: Prepared, settings) -> tuple[list[str], list[dict]]:
         pu = np.flatnonzero(p.pin >= 0)
         np.add.at(pl, p.pin[pu], v[pu])
         over = np.flatnonzero(pl > p.upper[:, m] * (1 + 1e-9) + 1e-9)
+        pinned_over = set(int(j) for j in over)
         for j in over[:3]:
             out.append(f"Rep {p.rep_ids[j]}'s locked, named, holdout or fixed accounts already total "
                        f"{_fmt(pl[j])} {name}, above its band's upper end {_fmt(p.upper[j, m])} "
                        f"({pl[j] / T[j]:.2f}x the target).")
+        if len(over) > 3:
+            out.append(f"... and {len(over) - 3} more rep(s) whose locked or fixed {name} is above the band.")
         if len(over):
             need = max(need, float(np.max(pl[over] / np.where(T[over] > 0, T[over], 1) - 1)))
+            if settings.respect_locks and not any("respect_locks" in f for f in fixes):
+                fixes.append({"respect_locks": False, "why": "let locked, named and holdout accounts move"})
+        said = 0
         # groups of reps with the same eligible accounts: pool too small / forced too big
         pat = pd.Series([p.elig[:, j].tobytes() for j in range(nr)])
         groups = [np.flatnonzero((pat == key).to_numpy()) for key in pat.unique()]
@@ -421,6 +429,10 @@ def diagnose(p: Prepared, settings) -> tuple[list[str], list[dict]]:
             lo = float(p.lower[g, m].sum())
             Tg = float(T[g].sum())
             if pool < lo * (1 - 1e-9) - 1e-9:
+                said += 1
+                if said > 3:
+                    need = max(need, 1 - pool / Tg if Tg > 0 else need)
+                    continue
                 names = ", ".join(map(str, p.rep_ids[g][:6])) + (" ..." if len(g) > 6 else "")
                 out.append(f"These {len(g)} rep(s) ({names}) may only own accounts whose {name} totals {_fmt(pool)}, "
                            f"less than the {_fmt(lo)} their bands need (targets {_fmt(Tg)}).")
@@ -428,6 +440,12 @@ def diagnose(p: Prepared, settings) -> tuple[list[str], list[dict]]:
             forced = float(v[(p.elig[:, g].any(axis=1)) & ~(np.delete(p.elig, g, axis=1).any(axis=1))].sum())
             hi = float(p.upper[g, m].sum())
             if forced > hi * (1 + 1e-9) + 1e-9:
+                need = max(need, forced / Tg - 1 if Tg > 0 else need)
+                if len(g) == 1 and int(g[0]) in pinned_over:
+                    continue  # same fact as the locked-load message above
+                said += 1
+                if said > 3:
+                    continue
                 names = ", ".join(map(str, p.rep_ids[g][:6])) + (" ..." if len(g) > 6 else "")
                 out.append(f"Accounts that only these {len(g)} rep(s) ({names}) may own total {_fmt(forced)} {name}, "
                            f"more than the {_fmt(hi)} their bands allow (targets {_fmt(Tg)}).")
@@ -436,6 +454,38 @@ def diagnose(p: Prepared, settings) -> tuple[list[str], list[dict]]:
             t = math.ceil(need * 1000 - 1e-6) / 1000 + 0.001
             fixes.append({"metric": name, "tolerance": round(t, 3),
                           "why": f"widen the {name} band from ±{tol:.1%} to ±{t:.1%}"})
+    # units that fit some rep on each metric alone but no rep on all metrics at once
+    hm = [m for m in range(len(p.metric_names)) if p.hard[m] and p.M[:, m].sum() > 0]
+    if len(hm) > 1:
+        with np.errstate(divide="ignore", invalid="ignore"):
+            ratio = np.stack([np.where(p.upper[:, m][None, :] > 0, p.M[:, m][:, None] / p.upper[:, m][None, :],
+                                       np.where(p.M[:, m][:, None] > 0, np.inf, 0.0)) for m in hm], axis=2)
+        worst = np.where(p.elig, ratio.max(axis=2), np.inf)
+        combo = np.flatnonzero(~none & (worst.min(axis=1) > 1 + 1e-9))
+        combo = np.array([u for u in combo if int(u) not in flagged], dtype=int)
+        need_tol: dict[int, float] = {}
+        for i, u in enumerate(combo):
+            j = int(np.argmin(worst[u]))
+            over_m = [(hm[q], ratio[u, j, q]) for q in range(len(hm)) if ratio[u, j, q] > 1 + 1e-9]
+            for m, _ in over_m:
+                T = p.target[j, m]
+                if T > 0:
+                    need_tol[m] = max(need_tol.get(m, 0.0), float(p.M[u, m] / T - 1))
+            if i < 3:
+                parts = ", ".join(f"{p.metric_names[m]} ({r_:.2f}x the band's upper end)" for m, r_ in over_m)
+                out.append(f"{_unit_word(p, u)[0].upper() + _unit_word(p, u)[1:]} fits no eligible rep's bands on "
+                           f"every metric at once; the closest, rep {p.rep_ids[j]}, would be over on {parts}.")
+        if len(combo) > 3:
+            out.append(f"... and {len(combo) - 3} more account(s) or families like that.")
+        for m, t in need_tol.items():
+            if t > p.tol[m]:
+                t = math.ceil(t * 1000 - 1e-6) / 1000 + 0.001
+                fixes = [f for f in fixes if f.get("metric") != p.metric_names[m] or f.get("tolerance", 0) >= t]
+                if not any(f.get("metric") == p.metric_names[m] for f in fixes):
+                    fixes.append({"metric": p.metric_names[m], "tolerance": round(t, 3),
+                                  "why": f"widen the {p.metric_names[m]} band from ±{p.tol[m]:.1%} to ±{t:.1%}"})
+        if len(combo) and settings.keep_families and (p.unit_size[combo] > 1).any():
+            fixes.append({"keep_families": False, "why": "let families be split across reps"})
     # disruption caps against forced moves
     forced_moves = _forced_moves(p)
     if settings.max_moves is not None and forced_moves > settings.max_moves:
