@@ -752,7 +752,7 @@ with t_curve:
             "tolerance": st.column_config.NumberColumn("tolerance", format="percent"),
             "gap": st.column_config.NumberColumn("gap", format="percent"),
             "max_deviation": st.column_config.NumberColumn("worst deviation", format="percent"),
-            "arr_moved": st.column_config.NumberColumn("ARR moved", format="dollar"),
+            "arr_moved": st.column_config.NumberColumn("ARR moved", format="$%,.0f"),
             "objective": st.column_config.NumberColumn("objective", format="%.1f"),
             "bound": st.column_config.NumberColumn("bound", format="%.1f")})
         opts = [float(t) for t in curve.loc[ok, tcol]]

@@ -100,6 +100,9 @@ def test_scenario_flow_in_the_browser(page, app_url, west_files):
     box.fill("20")
     box.press("Tab")
     page.get_by_text("Respect locked and named accounts").click()
+    limit = page.get_by_label("Time limit (s)")
+    limit.fill("10")
+    limit.press("Tab")
     page.get_by_role("button", name="Apply balance settings").click()
     expect(page.get_by_text("Changed the balance settings")).to_be_visible()
     _idle(page)
@@ -110,11 +113,17 @@ def test_scenario_flow_in_the_browser(page, app_url, west_files):
     page.get_by_role("button", name="Add event").click()
     expect(page.get_by_text(f"({leaving}) leaves: their book").first).to_be_visible()
     _idle(page)
-    page.get_by_role("button", name="Re-solve").click()
-    page.wait_for_function(
-        """() => [...document.querySelectorAll('[data-testid="stMetric"]')].some(m =>
-               m.innerText.includes('Solver') && /Feasible|Optimal|Infeasible|No solution|Cancelled/.test(m.innerText))""",
-        timeout=SOLVE_WAIT)
+    done = """() => [...document.querySelectorAll('[data-testid="stMetric"]')].some(m =>
+               m.innerText.includes('Solver') && /Feasible|Optimal|Infeasible|No solution|Cancelled/.test(m.innerText))"""
+    started = """() => document.querySelector('[data-testid="stProgress"]') !== null || (%s)()""" % done
+    for attempt in range(3):  # a click that lands while the page re-renders can be lost: click again
+        page.get_by_role("button", name="Re-solve").click()
+        try:
+            page.wait_for_function(started, timeout=20_000)
+            break
+        except Exception:
+            _idle(page)
+    page.wait_for_function(done, timeout=SOLVE_WAIT)
     _idle(page, SOLVE_WAIT)
     assert_no_exception(page)
     assert _metric(page, "Solver") in ("Feasible", "Optimal"), page.locator('[data-testid="stMain"]').inner_text()[:2000]
@@ -130,6 +139,24 @@ def test_scenario_flow_in_the_browser(page, app_url, west_files):
     _idle(page)
     page.get_by_role("tab", name="Save & history").click()
     _tall_shot(page, "scenario_editor_saved")
+
+    # 5a. the trade-off curve: click a point on the chart, use its tolerance
+    page.get_by_role("tab", name="Trade-off curve").click()
+    tols = page.get_by_label("Tolerances to try")
+    tols.fill("0.2, 0.4")
+    tols.press("Enter")
+    _idle(page)
+    page.get_by_role("button", name="Compute the trade-off curve").click()
+    points = page.locator(".js-plotly-plot .scatterlayer .point")
+    points.first.wait_for(timeout=SOLVE_WAIT)
+    _idle(page, SOLVE_WAIT)
+    points.last.click(force=True)
+    page.wait_for_timeout(500)
+    _idle(page)  # the click reran the page with the point picked (the list defaults to the first point)
+    page.get_by_role("button", name="Use this point").click()
+    expect(page.get_by_text("tolerance to ±40% from the trade-off curve")).to_be_visible()
+    _idle(page)
+    shot(page, "scenario_editor_curve")
 
     # 5b. a tight band takes long: the progress shows, and Cancel stops the solve in the thread
     page.get_by_role("tab", name="Balance settings").click()
