@@ -239,3 +239,13 @@ def test_export_only_moved_rows(store, sample, monkeypatch):
     assert not at.exception, [e.message for e in at.exception]
     csv = pd.read_csv(io.BytesIO(files["Few_moves_v1_assignment.csv"]), dtype=str)
     assert len(csv) == 12 and (csv["new_owner_id"] == small).all() and (csv["previous_owner_id"] == big).all()
+
+
+def test_unreachable_database_is_explained(monkeypatch, sample):
+    monkeypatch.setenv("TERRITORY_DB_URL", "postgresql+psycopg://nobody@127.0.0.1:1/none")
+    at = _compare(sample)
+    assert not at.exception
+    assert any("scenario database could not be read" in e.value for e in at.error)
+    at.switch_page("pages/scenario_editor.py").run()
+    assert not at.exception, [e.message for e in at.exception]
+    assert any("TERRITORY_DB_URL" in e.value for e in at.error)
