@@ -593,7 +593,7 @@ def solve(accounts: pd.DataFrame, reps: pd.DataFrame, settings: SolverSettings |
         expl, fx = [], []
         if st == "no_solution" and lp is not None and lp.status == "optimal":
             with np.errstate(divide="ignore", invalid="ignore"):
-                tmed = np.median(np.where(p.target > 0, p.target, np.nan), axis=0)
+                tmed = np.nanmedian(np.where(p.target > 0, p.target, np.nan), axis=0)
                 rel = np.nan_to_num(p.M / tmed[None, :])
             u = int(np.argmax(rel.max(axis=1))) if rel.size else 0
             m = int(np.argmax(rel[u])) if rel.size else 0
