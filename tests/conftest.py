@@ -117,17 +117,14 @@ def page(page, external_requests):
 
 
 def wait_idle(page, timeout: float = 60_000) -> None:
-    """Wait until the Streamlit script run has finished and the page has settled."""
+    """Wait until the Streamlit script run is over and nothing on the page is stale."""
     page.wait_for_selector('[data-testid="stApp"]', timeout=timeout)
+    page.wait_for_timeout(300)
     page.wait_for_function(
-        """() => { const w = document.querySelector('[data-testid="stStatusWidget"]');
-                   return !w || !w.innerText.match(/Running|Connecting/i); }""",
-        timeout=timeout,
-    )
-    page.wait_for_timeout(400)
-    page.wait_for_function(
-        """() => { const w = document.querySelector('[data-testid="stStatusWidget"]');
-                   return !w || !w.innerText.match(/Running|Connecting/i); }""",
+        """() => { const a = document.querySelector('[data-testid="stApp"]');
+                   const s = a && a.getAttribute('data-test-script-state');
+                   return s && !['running', 'rerunRequested', 'initial'].includes(s)
+                          && !document.querySelector('[data-stale="true"]'); }""",
         timeout=timeout,
     )
 
@@ -142,10 +139,21 @@ def assert_no_exception(page) -> None:
     assert n == 0, page.locator('[data-testid="stException"]').first.inner_text()
 
 
-def shot(page, name: str) -> Path:
+def shot(page, name: str, full: bool = True) -> Path:
+    """Save a screenshot under test-artifacts/. ``full``: the whole page (Streamlit scrolls inside
+    its main container, so the viewport is stretched to its height for the shot)."""
     ARTIFACTS.mkdir(exist_ok=True)
     path = ARTIFACTS / f"{name}.png"
+    vp = page.viewport_size
+    if full and vp:
+        h = page.evaluate("""() => { const m = document.querySelector('[data-testid="stMain"]');
+                                     return m ? m.scrollHeight : document.body.scrollHeight; }""")
+        page.set_viewport_size({"width": vp["width"], "height": min(max(int(h) + 40, vp["height"]), 9000)})
+        page.wait_for_timeout(800)
     page.screenshot(path=str(path), full_page=True)
+    if full and vp:
+        page.set_viewport_size(vp)
+        page.wait_for_timeout(200)
     return path
 
 
