@@ -124,7 +124,8 @@ def wait_idle(page, timeout: float = 60_000) -> None:
         """() => { const a = document.querySelector('[data-testid="stApp"]');
                    const s = a && a.getAttribute('data-test-script-state');
                    return s && !['running', 'rerunRequested', 'initial'].includes(s)
-                          && !document.querySelector('[data-stale="true"]'); }""",
+                          && !document.querySelector('[data-stale="true"]')
+                          && !document.querySelector('[data-testid="stSkeleton"]'); }""",
         timeout=timeout,
     )
 
