@@ -6,11 +6,24 @@ Public API::
 
     from territory_core.solver import Metric, EligibilityRule, SolverSettings, SolveResult, solve, tradeoff_curve
 
-How it solves (see ``solver_engine``): the LP relaxation with HiGHS (interior point, then
-pricing rounds so the LP bound covers every eligible pair), fix the integral part, repair the
-few fractional units with a small PuLP MIP; when the answer is not proven optimal and the model
-is small enough, the full PuLP MIP is solved warm-started from that answer. The status comes
-from the solver's own status and bound, never from PuLP's "Optimal" alone.
+How it solves (see ``solver_engine``):
+1. prepare (``solver_prep``): units (accounts, or families), metric values, targets from
+   capacity x ramp, eligibility, pins (locks, named, holdouts, overrides); ``diagnose`` finds
+   causes of infeasibility that need no solve (whales, locked load above a band, pools of
+   eligible accounts too small or too big, move caps below the forced moves);
+2. the LP relaxation with highspy (interior point + crossover); above ``FULL_POOL_PAIRS``
+   eligible pairs it starts from candidate pairs and prices every eligible pair until none
+   improves it, so its optimum is a true lower bound of the whole problem;
+3. fix the units the LP put wholly on one rep and repair the fractional few with a small PuLP
+   MIP (HiGHS, or CBC); if that sub-problem is infeasible, free more units (whole reps, a buffer
+   of small units), dive in the LP for lumpy units (big families), or narrow the bands in a
+   warm LP re-solve so the whole units leave room, and repair again;
+4. when the answer is not proven optimal and the model is small (``EXACT_PAIRS``), the full
+   PuLP MIP warm-started from it tries to improve and prove it; infeasible models get an
+   elastic solve per limit (tolerance per metric, move caps) for the smallest change.
+The status comes from the solver's own status and bound, never from PuLP's "Optimal" alone;
+gap = (objective - best bound) / objective, with the LP bound rounded up when the objective
+counts whole moves.
 """
 from __future__ import annotations
 
