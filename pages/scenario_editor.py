@@ -182,9 +182,12 @@ def _poll_job(box) -> None:
 def _solver_dict(scn: Scenario) -> dict:
     """The scenario's solver settings as a dict, with the default metrics written out when the
     settings leave them to the solver (so the panel and the curve can edit them)."""
-    from territory_core.solver import SolverSettings, default_metrics
+    from territory_core.solver import default_metrics, planning_defaults
 
-    d = dict(scn.settings.get("solver") or SolverSettings().to_dict())
+    d = dict(scn.settings.get("solver") or {})
+    if not d:
+        base = W.enriched_for(scn.settings)
+        d = planning_defaults(base if base is not None else ds.accounts, ds.reps).to_dict()
     if not d.get("metrics"):
         base = W.enriched_for(scn.settings)
         base = base if base is not None else ds.accounts
@@ -619,6 +622,13 @@ with t_bal:
             new["holdout_stages"] = c2.multiselect("Holdouts: open opportunities in these stages keep their owner",
                                                    sorted(set(stages) | set(cur)), default=cur,
                                                    key=f"se_bal_hold_{tok}")
+        if "balance_within" in solver_d:
+            team_opts = [c for c in (R.region, R.segment, R.manager, R.role) if c in ds.reps.columns]
+            cur = [c for c in (solver_d.get("balance_within") or []) if c in team_opts]
+            new["balance_within"] = c3.multiselect(
+                "Balance within teams of reps sharing", team_opts, default=cur, key=f"se_bal_within_{tok}",
+                help="Each rep's target is a share of their own team's book (e.g. West Enterprise), and "
+                     "accounts stay inside their team. Empty: balance across all reps.")
         if "eligibility" in solver_d:
             st.markdown("**Eligibility rules** (a rep may own an account only when every rule holds)")
             edf = pd.DataFrame([dict(e) for e in solver_d.get("eligibility") or []],

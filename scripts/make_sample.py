@@ -353,8 +353,12 @@ def make(seed: int = SEED, n_accounts: int = 6000) -> dict[str, pd.DataFrame]:
     opp = make_opportunities(rng, acc, reps)
     open_amt = opp.loc[~opp[O.is_closed]].groupby(O.account_id)[O.amount].sum()
     acc[A.open_pipeline] = acc[A.account_id].map(open_amt).fillna(0.0).round(2)
-    # Named accounts: the biggest customers; some of them (and a few others) locked to their owner.
-    named = acc[A.arr].rank(ascending=False, method="first") <= max(1, int(0.03 * n_accounts))
+    # Named accounts: each active Enterprise rep's three biggest customers (as a planner names them:
+    # a few strategic logos per book, not every whale in the company); half of them, and a few
+    # others, locked to their owner.
+    active_owner = acc[A.owner_id].isin(reps.loc[reps[R.active] & (reps[R.segment] == "Enterprise"), R.rep_id])
+    rank_in_book = acc[A.arr].where(acc[A.arr] > 0).groupby(acc[A.owner_id]).rank(ascending=False, method="first")
+    named = active_owner & (rank_in_book <= 3)
     acc[A.named] = named
     locked = (named & (rng.random(n_accounts) < 0.5)) | (rng.random(n_accounts) < 0.01)
     acc[A.locked] = locked & acc[A.owner_id].isin(reps.loc[reps[R.active], R.rep_id])

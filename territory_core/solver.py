@@ -36,7 +36,7 @@ from typing import Callable, Mapping
 import numpy as np
 import pandas as pd
 
-from .contract import A, S, X
+from .contract import A, R, S, X
 from .solver_engine import Data, INF, build_spec, column_entries, dive, resolve_tightened, solve_lp, solve_mip
 from .solver_prep import Prepared, _unit_word, diagnose, prepare
 
@@ -100,6 +100,7 @@ class SolverSettings:
     respect_locks: bool = True                # locked, named and holdout accounts keep their owner
     holdout_stages: tuple[str, ...] = ()      # open opps in these stages lock the account
     eligibility: tuple[EligibilityRule, ...] = ()
+    balance_within: tuple[str, ...] = ()      # rep columns (e.g. region, segment): balance inside each team
     use_distance: bool = False                # add distance to the objective (disruption/mix)
     distance_weight: float = 1.0
     max_radius_km: float | None = None
@@ -127,12 +128,14 @@ class SolverSettings:
         object.__setattr__(self, "metrics", tuple(self.metrics))
         object.__setattr__(self, "eligibility", tuple(self.eligibility))
         object.__setattr__(self, "holdout_stages", tuple(self.holdout_stages))
+        object.__setattr__(self, "balance_within", tuple(str(c) for c in (self.balance_within or ())))
 
     def to_dict(self) -> dict:
         d = asdict(self)
         d["metrics"] = [m.to_dict() for m in self.metrics]
         d["eligibility"] = [r.to_dict() for r in self.eligibility]
         d["holdout_stages"] = list(self.holdout_stages)
+        d["balance_within"] = list(self.balance_within)
         return d
 
     @classmethod
@@ -170,6 +173,15 @@ def default_metrics(accounts: pd.DataFrame, tolerance: float = 0.05) -> tuple[Me
     else:
         out.append(Metric(X.account_count, tolerance))
     return tuple(out)
+
+
+def planning_defaults(accounts: pd.DataFrame, reps: pd.DataFrame) -> "SolverSettings":
+    """The settings a planner starts a scenario from: the default metrics at +-10%, balanced within
+    teams of reps who share a region and a segment (when the reps table has them), so an Enterprise
+    book is compared with other Enterprise books and accounts stay with their team."""
+    within = tuple(c for c in (R.region, R.segment)
+                   if reps is not None and c in reps.columns and reps[c].notna().any())
+    return SolverSettings(metrics=default_metrics(accounts, 0.10), balance_within=within)
 
 
 ASSIGNMENT_COLUMNS = [S.account_id, S.rep_id, S.previous_rep_id, S.moved, S.reason]

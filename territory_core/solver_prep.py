@@ -298,6 +298,13 @@ def prepare(accounts: pd.DataFrame, reps: pd.DataFrame, settings, metrics, *,
     np.add.at(M, unit, M_acc)
     W = np.bincount(unit, weights=w_acc, minlength=U)
     ARR = np.bincount(unit, weights=arr_acc, minlength=U)
+
+    # teams: balance within groups of reps (e.g. region + segment) instead of across everyone
+    team_ok = None
+    if settings.balance_within:
+        target, team_ok = _team_targets(rp, settings.balance_within, wr, prev, pin_acc, unit, U, M_acc)
+        lower = target * (1 - tol)[None, :]
+        upper = target * (1 + tol)[None, :]
     pin = np.full(U, -1)
     pin_kind = np.array([""] * U, dtype=object)
     has = pin_acc >= 0
@@ -326,6 +333,8 @@ def prepare(accounts: pd.DataFrame, reps: pd.DataFrame, settings, metrics, *,
     starts = np.searchsorted(unit[order], np.arange(U))
     rule_elig = np.logical_and.reduceat(el_acc[order], starts, axis=0) if n else np.ones((U, nr), dtype=bool)
     rule_elig = rule_elig & active[None, :]
+    if team_ok is not None:
+        rule_elig &= team_ok
     elig = rule_elig.copy()
     pu = np.flatnonzero(pin >= 0)
     elig[pu, :] = False
@@ -348,6 +357,47 @@ def prepare(accounts: pd.DataFrame, reps: pd.DataFrame, settings, metrics, *,
 
 
 # ---------------------------------------------------------------- infeasibility diagnosis
+
+def _team_targets(rp: pd.DataFrame, fields, wr: np.ndarray, prev: np.ndarray, pin_acc: np.ndarray,
+                  unit: np.ndarray, U: int, M_acc: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Targets and eligibility when balancing within teams of reps sharing ``fields`` (rep columns).
+
+    A unit belongs to the team of its accounts' owner (its pin, else today's owner; the most common
+    team for a family spread over several). Units with no owner, or whose team has no active capacity
+    (everyone left), form a pool shared by all teams in proportion to their capacity. A rep's target is
+    its capacity x ramp share of its team's total plus its team's part of the pool; a unit may only go
+    to reps of its own team (pool units: anyone)."""
+    missing = [f for f in fields if f not in rp.columns]
+    if missing:
+        raise ValueError(f"Balance within: the reps table has no {missing[0]!r} column.")
+    key = rp[list(fields)].astype("string").fillna("").agg(" | ".join, axis=1).to_numpy(dtype=object)
+    team, _ = pd.factorize(pd.Series(key, dtype=object), sort=True)
+    G = int(team.max()) + 1
+    cap_g = np.bincount(team, weights=wr, minlength=G)
+    owner_acc = np.where(pin_acc >= 0, pin_acc, prev)
+    acc_team = np.where(owner_acc >= 0, team[np.clip(owner_acc, 0, None)], -1)
+    acc_team = np.where((acc_team >= 0) & (cap_g[np.clip(acc_team, 0, None)] > 0), acc_team, -1)
+    # one team per unit: the most common among its owned accounts
+    df = pd.DataFrame({"u": unit, "g": acc_team})
+    df = df[df.g >= 0]
+    unit_team = np.full(U, -1)
+    if len(df):
+        counts = df.groupby(["u", "g"]).size().reset_index(name="c").sort_values(["u", "c", "g"],
+                                                                                 ascending=[True, False, True])
+        first = counts.drop_duplicates("u")
+        unit_team[first.u.to_numpy()] = first.g.to_numpy()
+    acc_team = unit_team[unit]
+    k = M_acc.shape[1]
+    tot_g = np.zeros((G, k))
+    owned = acc_team >= 0
+    np.add.at(tot_g, acc_team[owned], M_acc[owned])
+    pool = M_acc[~owned].sum(axis=0)
+    tot_g += (cap_g / cap_g.sum())[:, None] * pool[None, :]
+    rep_share_in_team = np.where(cap_g[team] > 0, wr / np.where(cap_g[team] > 0, cap_g[team], 1), 0.0)
+    target = rep_share_in_team[:, None] * tot_g[team]
+    ok = (unit_team[:, None] < 0) | (unit_team[:, None] == team[None, :])
+    return target, ok
+
 
 def _fmt(v: float) -> str:
     a = abs(v)

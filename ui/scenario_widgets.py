@@ -63,26 +63,20 @@ def settings_dicts() -> dict[str, dict]:
 
 
 def _settings_factories() -> dict:
-    facs = {}
-    try:
-        from territory_core.scoring import ScoringConfig
+    from territory_core.kpis import HealthThresholds
+    from territory_core.scoring import ScoringConfig
+    from territory_core.segments import SegmentRules
 
-        facs["scoring"] = ScoringConfig
-    except ImportError:
-        pass
-    try:
-        from territory_core.segments import SegmentRules
+    def solver_defaults():
+        from territory_core.solver import planning_defaults
 
-        facs["segment_rules"] = getattr(SegmentRules, "default", SegmentRules)
-    except ImportError:
-        pass
-    try:
-        from territory_core.solver import SolverSettings
+        ds = get_dataset()
+        base = enriched_for({"scoring": get_setting("scoring", ScoringConfig).to_dict(),
+                             "segment_rules": get_setting("segment_rules", SegmentRules.default).to_dict()})
+        return planning_defaults(base if base is not None else ds.accounts, ds.reps)
 
-        facs["solver"] = SolverSettings
-    except ImportError:
-        pass
-    return facs
+    return {"scoring": ScoringConfig, "segment_rules": SegmentRules.default, "solver": solver_defaults,
+            "health_thresholds": HealthThresholds}
 
 
 def scoring_and_rules(settings: dict | None):
