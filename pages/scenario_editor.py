@@ -11,7 +11,7 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from territory_core.contract import A, R, S, X
-from territory_core.scenarios import Scenario, solve_scenario
+from territory_core.scenarios import EventError, Scenario, describe_event, filter_mask, solve_scenario
 from territory_core.storage import ConflictError
 from ui import scenario_widgets as W
 from ui.state import dataset_version, get_dataset, set_active_scenario
@@ -210,35 +210,12 @@ def _effective_reps(scn: Scenario) -> list[str]:
     return [r for r in ids if r not in leaving]
 
 
-def _describe_event(ev: dict) -> str:
-    t = ev.get("type")
-    rl = lambda k: W.rep_label(ev.get(k), NAMES)  # noqa: E731
-    if t == "rep_leaves":
-        return f"{rl('rep_id')} leaves: their book is redistributed with the fewest moves"
-    if t == "new_hire":
-        return (f"New hire {ev.get('name')} ({ev.get('rep_id')}), {ev.get('segment') or 'any segment'}, "
-                f"{ev.get('region') or 'any region'}, capacity {ev.get('capacity')}, ramp {W.pct(ev.get('ramp'), 0)}")
-    if t == "capacity_change":
-        return f"{rl('rep_id')} capacity becomes {ev.get('capacity')}"
-    if t == "quota_change":
-        return f"{rl('rep_id')} quota becomes {W.money(ev.get('quota'))}"
-    if t == "segment_handover":
-        return f"Segment {ev.get('segment')}: {rl('from_rep_id')} hands over to {rl('to_rep_id')}"
-    if t == "bulk_move":
-        f = "; ".join(f"{k} in {', '.join(map(str, v)) if isinstance(v, (list, tuple)) else v}"
-                      for k, v in (ev.get("filter") or {}).items())
-        return f"Bulk move of accounts where {f} to {rl('to_rep_id')}"
-    return json.dumps(ev)
-
-
-def _filter_mask(accounts: pd.DataFrame, flt: dict) -> pd.Series:
-    mask = pd.Series(True, index=accounts.index)
-    for field, value in flt.items():
-        if field not in accounts.columns:
-            return pd.Series(False, index=accounts.index)
-        vals = [str(v) for v in (value if isinstance(value, (list, tuple)) else [value])]
-        mask &= accounts[field].astype("string").isin(vals).fillna(False)
-    return mask
+def _preview_count(accounts: pd.DataFrame, flt: dict) -> int:
+    """Accounts a bulk move would take: the exact rule apply_events uses (0 for a bad field)."""
+    try:
+        return int(filter_mask(accounts, flt).sum()) if flt else 0
+    except EventError:
+        return 0
 
 
 def _balance_index(kpis: dict, report: dict | None) -> float | None:
@@ -413,11 +390,11 @@ with t_events:
         st.markdown("**Events in this scenario**")
         for i, ev in enumerate(scn.events):
             c1, c2 = st.columns([6, 1])
-            c1.markdown(f"{i + 1}. {_describe_event(ev)}")
+            c1.markdown(f"{i + 1}. {describe_event(ev, NAMES)}")
             if c2.button("Remove", key=f"se_ev_rm_{i}"):
                 evs = list(scn.events)
                 evs.pop(i)
-                _edit(scn.with_(events=tuple(evs)), f"Removed event: {_describe_event(ev)}")
+                _edit(scn.with_(events=tuple(evs)), f"Removed event: {describe_event(ev, NAMES)}")
                 st.rerun()
     else:
         st.caption("No events yet: add one below.")
@@ -495,7 +472,7 @@ with t_events:
                                    format_func=fmt if f == A.owner_id else str)
             if chosen:
                 flt[f] = chosen
-        n_match = int(_filter_mask(base, flt).sum()) if flt else 0
+        n_match = _preview_count(base, flt)
         to = st.selectbox("Move them to", reps_now, format_func=fmt, key="se_bulk_to")
         st.caption(f"{n_match:,} accounts match this filter." if flt else "Pick at least one filter value.")
         if st.button("Add bulk move", key="se_bulk_add", disabled=not flt):
@@ -504,7 +481,7 @@ with t_events:
             else:
                 ev = {"type": "bulk_move", "filter": flt, "to_rep_id": to}
     if ev is not None:
-        _edit(scn.with_(events=scn.events + (ev,)), f"Added event: {_describe_event(ev)}")
+        _edit(scn.with_(events=scn.events + (ev,)), f"Added event: {describe_event(ev, NAMES)}")
         st.rerun()
 
 with t_over:

@@ -13,6 +13,7 @@ from territory_core.contract import A, X
 from territory_core.scoring import ProductModel, ScoringConfig, explain_account, potential_and_whitespace
 from territory_core.segments import (CENSUS_REGIONS, COVERAGE_MODELS, UNSEGMENTED, SegmentRules, apply_segments,
                                      check_rules, default_rules, sales_regions, segment_summary)
+from ui.format import money
 from ui.state import dataset_version, get_dataset, get_setting, set_setting
 
 EDITOR = "seg_rules_editor"
@@ -71,15 +72,6 @@ def _segmented(_ds, _scored_df, key: tuple, scoring_json: str, rules_json: str):
     uns = df[(df[X.segment] == UNSEGMENTED).fillna(False).to_numpy()]
     unseg = uns[[c for c in UNSEG_COLS if c in uns.columns]].head(500)
     return df[X.segment], summary, warnings, unseg, len(uns)
-
-
-def _money(v) -> str:
-    if v is None or pd.isna(v):
-        return "n/a"
-    for div, suf in ((1e9, "B"), (1e6, "M"), (1e3, "k")):
-        if abs(v) >= div:
-            return f"${v / div:,.1f}{suf}"
-    return f"${v:,.0f}"
 
 
 st.title("Segment Builder")
@@ -357,7 +349,7 @@ with tab_icp:
         m2.metric("Fit", f"{a[X.fit_score]:.0f}")
         m3.metric("Propensity", f"{a[X.propensity_score]:.0f}")
         m4.metric("Strategic", f"{a[X.strategic_score]:.0f}")
-        m5.metric(f"Whitespace (of {_money(a[X.potential])})", _money(a[X.whitespace]))
+        m5.metric(f"Whitespace (of {money(a[X.potential])})", money(a[X.whitespace]))
         comp = ex["components"].copy()
         comp["part"] = comp["part"] * 100
         st.dataframe(comp[["component", "input", "value", "part", "weight", "points"]], hide_index=True, width="stretch",

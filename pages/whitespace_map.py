@@ -18,6 +18,7 @@ from territory_core.contract import A, P, R, S, X
 from territory_core.geoagg import METRICS, area_metrics, heatmap_data, service_table
 from territory_core.scoring import SIZE_BAND, SIZE_BAND_NAMES, TOTAL_ARR, ScoringConfig
 from territory_core.segments import SegmentRules, default_rules
+from ui.format import money
 from ui.state import dataset_version, get_active_scenario, get_dataset, get_setting
 
 MAX_POINTS = 8000
@@ -79,15 +80,6 @@ def _area_names(level: str) -> dict:
     if level == "state":
         return {f["id"]: f["properties"].get("name", f["id"]) for f in g["features"]}
     return {f["id"]: f"{f['properties'].get('name', f['id'])}, {f['properties'].get('state', '')}" for f in g["features"]}
-
-
-def _money(v) -> str:
-    if v is None or pd.isna(v):
-        return "n/a"
-    for div, suf in ((1e9, "B"), (1e6, "M"), (1e3, "k")):
-        if abs(v) >= div:
-            return f"${v / div:,.1f}{suf}"
-    return f"${v:,.0f}"
 
 
 def _money_s(s: pd.Series) -> pd.Series:
@@ -197,9 +189,9 @@ if view.empty:
 k1, k2, k3, k4, k5 = st.columns(5)
 pot, arr, ws = view[X.potential].sum(), view[TOTAL_ARR].sum(), view[X.whitespace].sum()
 k1.metric("Accounts", f"{len(view):,}")
-k2.metric("Potential", _money(pot))
-k3.metric("ARR", _money(arr))
-k4.metric("Whitespace", _money(ws))
+k2.metric("Potential", money(pot))
+k3.metric("ARR", money(arr))
+k4.metric("Whitespace", money(ws))
 k5.metric("Penetration", f"{arr / pot:.1%}" if pot else "n/a")
 
 # ---- map --------------------------------------------------------------------------------------
@@ -345,7 +337,7 @@ if svc is not None and not svc.empty:
     cnt = svc["status"].value_counts()
     st.caption(" · ".join(f"**{cnt.get(s, 0)}** {s}" for s in ("under-served (no rep)", "under-served", "balanced",
                                                                     "over-served")) +
-               f" — the median is {_money(svc.loc[svc['rep_fte'] > 0, 'coverage'].median())} of potential per rep FTE.")
+               f" — the median is {money(svc.loc[svc['rep_fte'] > 0, 'coverage'].median())} of potential per rep FTE.")
     st.dataframe(
         svc.round({"potential": 0, "whitespace": 0, "arr": 0, "coverage": 0}), hide_index=True, width="stretch", height=320,
         column_config={
@@ -412,7 +404,7 @@ else:
     hfig = go.Figure(go.Heatmap(
         z=zt.to_numpy(), x=bands, y=zt.index.tolist(), colorscale="YlOrRd", customdata=cd,
         zmax=float(np.nanquantile(zt.to_numpy(dtype=float), 0.95)) if np.isfinite(zt.to_numpy(dtype=float)).any() else None,
-        text=[[_money(v) if pd.notna(v) else "" for v in row] for row in zt.to_numpy()], texttemplate="%{text}",
+        text=[[money(v) if pd.notna(v) else "" for v in row] for row in zt.to_numpy()], texttemplate="%{text}",
         textfont=dict(size=10),
         hovertemplate=("%{y} · %{x} employees<br>Accounts: %{customdata[2]:,}<br>Whitespace: $%{customdata[0]:,.0f}"
                        "<br>Covering rep FTE: %{customdata[1]:.2f}<extra></extra>"),

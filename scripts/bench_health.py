@@ -7,9 +7,7 @@ Prints a table; no assertions.
 from __future__ import annotations
 
 import argparse
-import statistics
 import sys
-import time
 from pathlib import Path
 
 import pandas as pd
@@ -55,16 +53,9 @@ def bench(ds: Dataset, repeat: int) -> dict[str, tuple[float, float]]:
             rep_accounts(ds.accounts, rid, ds.opportunities, enriched=enriched, period=q),
             rep_pipeline(ds.opportunities, ds.accounts, rid)),
     }
-    out = {}
-    for name, fn in calls.items():
-        ts, cs = [], []
-        for _ in range(repeat):
-            t0, c0 = time.perf_counter(), time.process_time()
-            fn()
-            ts.append(time.perf_counter() - t0)
-            cs.append(time.process_time() - c0)
-        out[name] = (statistics.median(ts), statistics.median(cs))
-    return out
+    from scripts.bench_pages import time_calls
+
+    return time_calls(calls, repeat)
 
 
 def main(argv=None) -> int:
@@ -81,13 +72,10 @@ def main(argv=None) -> int:
         ds = sample if n == len(sample.accounts) else _scale(sample, n)
         shapes[n] = f"{len(ds.accounts):,} acc / {len(ds.opportunities):,} opps / {len(ds.reps)} reps"
         cols[n] = bench(ds, args.repeat)
-    names = list(next(iter(cols.values())))
-    w = max(len(x) for x in names)
+    from scripts.bench_pages import print_table
+
     print(f"Median of {args.repeat} runs in seconds, wall / CPU. " + "; ".join(f"{n:,}: {s}" for n, s in shapes.items()))
-    print(f"{'core call':<{w}}  " + "  ".join(f"{f'{n:,} wall':>12} {'CPU':>6}" for n in args.sizes))
-    print("-" * (w + 2 + 20 * len(args.sizes)))
-    for name in names:
-        print(f"{name:<{w}}  " + "  ".join(f"{cols[n][name][0]:>12.3f} {cols[n][name][1]:>6.3f}" for n in args.sizes))
+    print_table(cols, "core call")
     return 0
 
 

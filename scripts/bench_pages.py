@@ -97,6 +97,31 @@ def map_json(enr: pd.DataFrame, reps: pd.DataFrame, level: str) -> int:
     return len(pio.to_json(out, validate=False))
 
 
+def time_calls(calls: dict, repeat: int) -> dict[str, tuple[float, float]]:
+    """Median wall and CPU seconds of each named call over ``repeat`` runs."""
+    out = {}
+    for name, fn in calls.items():
+        ts, cs = [], []
+        for _ in range(repeat):
+            t, c = time.perf_counter(), time.process_time()
+            fn()
+            ts.append(time.perf_counter() - t)
+            cs.append(time.process_time() - c)
+        out[name] = (statistics.median(ts), statistics.median(cs))
+    return out
+
+
+def print_table(cols: dict[int, dict[str, tuple[float, float]]], heading: str) -> None:
+    """One row per call, a wall / CPU pair of columns per size."""
+    sizes = list(cols)
+    names = list(next(iter(cols.values())))
+    w = max(len(x) for x in [*names, heading])
+    print(f"{heading:<{w}}  " + "  ".join(f"{f'{n:,} wall':>12} {'CPU':>6}" for n in sizes))
+    print("-" * (w + 2 + 20 * len(sizes)))
+    for name in names:
+        print(f"{name:<{w}}  " + "  ".join(f"{cols[n][name][0]:>12.3f} {cols[n][name][1]:>6.3f}" for n in sizes))
+
+
 def bench(ds: Dataset, repeat: int) -> dict[str, float]:
     cfg = ScoringConfig()
     rules = default_rules()
@@ -131,16 +156,7 @@ def bench(ds: Dataset, repeat: int) -> dict[str, float]:
         "settings to/from JSON (cache key)": lambda: (ScoringConfig.from_dict(json.loads(json.dumps(cfg.to_dict()))),
                                                       SegmentRules.from_dict(json.loads(json.dumps(rules.to_dict())))),
     }
-    out = {}
-    for name, fn in jobs.items():
-        ts, cs = [], []
-        for _ in range(repeat):
-            t, c = time.perf_counter(), time.process_time()
-            fn()
-            ts.append(time.perf_counter() - t)
-            cs.append(time.process_time() - c)
-        out[name] = (statistics.median(ts), statistics.median(cs))
-    return out
+    return time_calls(jobs, repeat)
 
 
 def main(argv=None) -> int:
@@ -156,14 +172,9 @@ def main(argv=None) -> int:
     for n in args.sizes:
         ds = sample if n == len(sample.accounts) else scale_dataset(sample, n)
         cols[n] = bench(ds, args.repeat)
-    names = list(next(iter(cols.values())))
-    w = max(len(x) for x in names)
     print(f"Median of {args.repeat} runs in seconds: wall / CPU of this process (CPU is the fairer figure "
           "on a busy machine). Page caches make a repeat of the same view near 0.")
-    print(f"{'interaction / core call':<{w}}  " + "  ".join(f"{f'{n:,} wall':>12} {'CPU':>6}" for n in args.sizes))
-    print("-" * (w + 2 + 20 * len(args.sizes)))
-    for name in names:
-        print(f"{name:<{w}}  " + "  ".join(f"{cols[n][name][0]:>12.3f} {cols[n][name][1]:>6.3f}" for n in args.sizes))
+    print_table(cols, "interaction / core call")
     return 0
 
 

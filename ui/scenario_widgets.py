@@ -13,6 +13,7 @@ import pandas as pd
 import streamlit as st
 
 from territory_core.contract import R, S
+from ui.format import money, pct  # noqa: F401 (pages use W.money / W.pct)
 from ui.state import dataset_version, get_dataset, get_setting
 
 TODAY = "__today__"
@@ -246,29 +247,6 @@ def rep_label(rep_id: Any, names: dict[str, str]) -> str:
         return "(unassigned)"
     rid = str(rep_id)
     return f"{names[rid]} ({rid})" if rid in names else rid
-
-
-def money(x) -> str:
-    try:
-        x = float(x)
-    except (TypeError, ValueError):
-        return "-"
-    if math.isnan(x):
-        return "-"
-    sign = "-" if x < 0 else ""
-    x = abs(x)
-    for unit, div in (("B", 1e9), ("M", 1e6), ("k", 1e3)):
-        if x >= div:
-            return f"{sign}${x / div:,.1f}{unit}"
-    return f"{sign}${x:,.0f}"
-
-
-def pct(x, digits: int = 1) -> str:
-    try:
-        x = float(x)
-    except (TypeError, ValueError):
-        return "-"
-    return "-" if math.isnan(x) else f"{x * 100:.{digits}f}%"
 
 
 STATUS_WORDS = {
