@@ -22,14 +22,7 @@ def coloured_fraction(png: bytes) -> float:
 
 def open_page(page, app_url, path):
     goto(page, app_url, path)
-    # Known app-shell issue (not this page's): the first deep link after a server start can show
-    # Streamlit's "Page not found" dialog over the right page. Close it so it does not block clicks.
-    dlg = page.get_by_role("dialog").filter(has_text="Page not found")
-    if dlg.count():
-        page.keyboard.press("Escape")
-        if dlg.count():
-            dlg.get_by_role("button").first.click()
-        dlg.first.wait_for(state="hidden", timeout=5_000)
+    assert page.get_by_text("Page not found").count() == 0
     assert_no_exception(page)
 
 

@@ -13,8 +13,8 @@ SF = FIX / "salesforce"
 @pytest.fixture(autouse=True)
 def navigation_mode(monkeypatch):
     """AppTest resets PagesManager.uses_pages_directory before every run, so each run starts in the
-    old pages/-folder mode and ui.state._ensure_app_shell reruns the script, which drops button
-    clicks. A real server switches once per process; model that (clicks then reach the page)."""
+    old pages/-folder mode and a switched-to page runs without app.py. A real server switches once
+    per process; model that, so app.py (and its sidebar) runs as it does in the browser."""
     from streamlit.runtime.pages_manager import PagesManager
 
     orig = PagesManager.__init__

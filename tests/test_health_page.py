@@ -19,16 +19,6 @@ from territory_core.kpis import (
 PAGE = "pages/health.py"
 
 
-@pytest.fixture(autouse=True)
-def _no_shell_rerun(monkeypatch):
-    """AppTest resets PagesManager.uses_pages_directory before every run, so
-    ui.state._ensure_app_shell calls st.rerun() on every AppTest run, which drops button and
-    form-submit clicks. The rerun is for a real server's first deep link only: skip it here."""
-    import ui.state
-
-    monkeypatch.setattr(ui.state, "_ensure_app_shell", lambda: None)
-
-
 @pytest.fixture(scope="module")
 def ds():
     return load_sample()
