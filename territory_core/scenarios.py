@@ -621,8 +621,9 @@ def _haversine_km(lat1, lon1, lat2, lon2):
 def rep_loads(dataset: Dataset, scenario: Scenario, enriched: pd.DataFrame | None = None,
               metrics: list[str] | None = None, *, _reps: pd.DataFrame | None = None) -> pd.DataFrame:
     """Per active rep and metric: rep_id, name, metric, value, target, deviation (value/target - 1).
-    Targets split each metric's total by capacity x ramp over the scenario's active reps
-    (after its events: leavers excluded, new hires included). ``metrics``: account columns (and
+    Targets split each metric's total by capacity x ramp over the scenario's active reps (after
+    its events: leavers excluded, new hires included), team by team when it balances within teams
+    (default: region + segment when it has no solver settings). ``metrics``: account columns (and
     ``account_count``); default: arr, potential, whitespace, open pipeline, workload when present,
     the scenario's balance metrics, and account count."""
     asg = _need_assignment(scenario)
@@ -648,11 +649,22 @@ def rep_loads(dataset: Dataset, scenario: Scenario, enriched: pd.DataFrame | Non
     names = active[R.name].astype("string").fillna(pd.Series(rids, index=active.index, dtype="string")).astype(str).to_numpy()
     share = share.to_numpy(dtype=float)
     on_active = m[S.rep_id].isin(rids).fillna(False).to_numpy(dtype=bool)
+    # Balanced within teams (the scenario's balance_within, or the default region + segment teams
+    # when it has no solver settings): a rep's target is its share of its own team's book.
+    teams = [c for c in _balance_teams(dataset, scenario) if c in active.columns]
+    if teams:
+        team = pd.factorize(active[teams].astype("string").fillna("").agg(" | ".join, axis=1))[0]
+        cap_np = cap.to_numpy(dtype=float)
+        cap_team = np.bincount(team, weights=cap_np)[team]
+        share = np.where(cap_team > 0, cap_np / np.where(cap_team > 0, cap_team, 1.0), 0.0)
     frames = []
     for metric in metrics:
         vals = pd.to_numeric(m[metric], errors="coerce").fillna(0.0)
         per = vals.groupby(m[S.rep_id]).sum().reindex(rids).fillna(0.0).to_numpy(dtype=float)
-        tgt = float(vals.to_numpy(dtype=float)[on_active].sum()) * share
+        if teams:
+            tgt = np.bincount(team, weights=per)[team] * share
+        else:
+            tgt = float(vals.to_numpy(dtype=float)[on_active].sum()) * share
         with np.errstate(divide="ignore", invalid="ignore"):
             dev = np.where(tgt > 0, per / np.where(tgt > 0, tgt, 1.0) - 1.0, 0.0)
         frames.append(pd.DataFrame({"rep_id": rids, "name": names, "metric": metric, "value": per, "target": tgt,
@@ -660,6 +672,14 @@ def rep_loads(dataset: Dataset, scenario: Scenario, enriched: pd.DataFrame | Non
     if not frames:
         return pd.DataFrame(columns=["rep_id", "name", "metric", "value", "target", "deviation"])
     return pd.concat(frames, ignore_index=True)
+
+
+def _balance_teams(dataset: Dataset, scenario: Scenario) -> tuple[str, ...]:
+    from .solver import default_teams
+
+    if (scenario.settings or {}).get("solver"):
+        return tuple(solver_settings(scenario).balance_within)
+    return default_teams(dataset.reps)
 
 
 def _scenario_reps(dataset: Dataset, scenario: Scenario, enriched: pd.DataFrame | None = None) -> pd.DataFrame:

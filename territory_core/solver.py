@@ -179,9 +179,13 @@ def planning_defaults(accounts: pd.DataFrame, reps: pd.DataFrame) -> "SolverSett
     """The settings a planner starts a scenario from: the default metrics at +-10%, balanced within
     teams of reps who share a region and a segment (when the reps table has them), so an Enterprise
     book is compared with other Enterprise books and accounts stay with their team."""
-    within = tuple(c for c in (R.region, R.segment)
-                   if reps is not None and c in reps.columns and reps[c].notna().any())
-    return SolverSettings(metrics=default_metrics(accounts, 0.10), balance_within=within)
+    return SolverSettings(metrics=default_metrics(accounts, 0.10), balance_within=default_teams(reps))
+
+
+def default_teams(reps: pd.DataFrame | None) -> tuple[str, ...]:
+    """The rep columns that define teams by default: region and segment, those the reps table has."""
+    return tuple(c for c in (R.region, R.segment)
+                 if reps is not None and c in reps.columns and reps[c].notna().any())
 
 
 ASSIGNMENT_COLUMNS = [S.account_id, S.rep_id, S.previous_rep_id, S.moved, S.reason]

@@ -89,3 +89,19 @@ def test_the_sample_solves_with_the_planners_defaults():
     a = a[a[S.previous_rep_id].map(ds.reps.set_index(R.rep_id)[R.active]).fillna(False).astype(bool)]
     assert len(a) > 4000
     assert (a[S.rep_id].map(team) == a[S.previous_rep_id].map(team)).all()
+
+
+def test_scenario_loads_judge_books_within_the_same_teams():
+    from territory_core.dataset import ACCOUNT_PRODUCTS, OPPORTUNITIES, Dataset, empty_frame
+    from territory_core.scenarios import Scenario, rep_loads
+
+    acc, reps = _two_teams()
+    ds = Dataset(accounts=acc, reps=reps, opportunities=empty_frame(OPPORTUNITIES),
+                 account_products=empty_frame(ACCOUNT_PRODUCTS))
+    today = Scenario.today(ds)
+    loads = rep_loads(ds, today, metrics=[A.annual_revenue]).set_index("rep_id")
+    # no solver settings: the default teams (segment here); each team's book split by capacity
+    assert loads.loc["E1", "target"] == 200.0 and loads.loc["S1", "target"] == 20.0
+    flat = today.with_(settings={"solver": _settings().to_dict()})  # explicitly across everyone
+    loads = rep_loads(ds, flat, metrics=[A.annual_revenue]).set_index("rep_id")
+    assert loads.loc["E1", "target"] == loads.loc["S1", "target"] == 110.0
