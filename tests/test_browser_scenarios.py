@@ -111,7 +111,7 @@ def test_scenario_flow_in_the_browser(page, app_url, west_files):
     # 4. a rep leaves, then re-solve (progress runs in the page; the result lands in the header)
     page.get_by_role("tab", name="What-if events").click()
     page.get_by_role("button", name="Add event").click()
-    expect(page.get_by_text(f"({leaving}) leaves: their book").first).to_be_visible()
+    expect(page.get_by_text(f"Rep leaves: ").filter(has_text=f"({leaving})").first).to_be_visible()
     _idle(page)
     done = """() => [...document.querySelectorAll('[data-testid="stMetric"]')].some(m =>
                m.innerText.includes('Solver') && /Feasible|Optimal|Infeasible|No solution|Cancelled/.test(m.innerText))"""
@@ -163,6 +163,9 @@ def test_scenario_flow_in_the_browser(page, app_url, west_files):
     box = page.get_by_label("Set every metric's tolerance to ± this % (0 = keep the values in the table)")
     box.fill("1")
     box.press("Tab")
+    # across all reps (no teams), so the tight band is a real search rather than an instant proof
+    teams = page.locator('[data-testid="stMultiSelect"]').filter(has_text="Balance within teams")
+    teams.get_by_role("button", name="Clear all").click()
     page.get_by_role("button", name="Apply balance settings").click()
     expect(page.get_by_text("Changed the balance settings")).to_be_visible()
     _idle(page)
