@@ -210,6 +210,14 @@ def _effective_reps(scn: Scenario) -> list[str]:
     return [r for r in ids if r not in leaving]
 
 
+def _open_version(loaded: Scenario, verb: str) -> None:
+    """Make a stored version the scenario being edited (an undo step; not re-solved) and rerun."""
+    _cancel_job()
+    _edit(loaded, f"{verb} {loaded.name} v{loaded.version}", resolve=False, switch=True)
+    st.session_state["se_dirty"] = False
+    st.rerun()
+
+
 def _preview_count(accounts: pd.DataFrame, flt: dict) -> int:
     """Accounts a bulk move would take: the exact rule apply_events uses (0 for a bad field)."""
     try:
@@ -260,11 +268,7 @@ with st.expander("Start from today's plan or a saved scenario", expanded=scn.id 
     if b1.button("Open for editing", key="se_open", disabled=sid == W.TODAY,
                  help="Continue editing this saved scenario: saving makes its next version."):
         try:
-            loaded = W.load_scenario(sid, ver)
-            _cancel_job()
-            _edit(loaded, f"Opened {loaded.name} v{loaded.version}", resolve=False, switch=True)
-            st.session_state["se_dirty"] = False
-            st.rerun()
+            _open_version(W.load_scenario(sid, ver), "Opened")
         except Exception as exc:
             st.error(f"Could not open that scenario: {exc}. Pick another version or refresh the list.")
     if b2.button("New scenario from it", key="se_fork", type="primary"):
@@ -874,11 +878,7 @@ with t_save:
                 h1, h2 = st.columns([2, 1], vertical_alignment="bottom")
                 v_pick = h1.selectbox("Version", vers, format_func=lambda v: f"v{v}", key=f"se_hist_v_{scn.id}")
                 if h2.button("Reopen this version", key="se_hist_open"):
-                    old = store.load(scn.id, v_pick)
-                    _cancel_job()
-                    _edit(old, f"Reopened {old.name} v{old.version}", resolve=False, switch=True)
-                    st.session_state["se_dirty"] = False
-                    st.rerun()
+                    _open_version(store.load(scn.id, v_pick), "Reopened")
             except Exception as exc:
                 st.error(f"The history could not be read: {exc}.")
 

@@ -6,7 +6,6 @@ Prints a table; no assertions.
 """
 from __future__ import annotations
 
-import argparse
 import sys
 from pathlib import Path
 
@@ -15,18 +14,12 @@ import pandas as pd
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from territory_core.contract import A  # noqa: E402
-from territory_core.dataset import Dataset, load_sample  # noqa: E402
+from territory_core.dataset import Dataset  # noqa: E402
 from territory_core.enrich import enrich_accounts  # noqa: E402
 from territory_core.kpis import (  # noqa: E402
     HealthThresholds, K, Period, data_as_of, health_flags, kpi_balance, periods_available, quarterly_trend,
     rep_accounts, rep_kpis, rep_pipeline, rollup_kpis, suggest_quotas, team_summary,
 )
-
-
-def _scale(ds: Dataset, n: int) -> Dataset:
-    from scripts.bench_pages import scale_dataset  # the same replication as the other page benchmark
-
-    return scale_dataset(ds, n)
 
 
 def bench(ds: Dataset, repeat: int) -> dict[str, tuple[float, float]]:
@@ -59,24 +52,9 @@ def bench(ds: Dataset, repeat: int) -> dict[str, tuple[float, float]]:
 
 
 def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--sizes", type=int, nargs="+", default=[6000, 50000])
-    ap.add_argument("--repeat", type=int, default=3)
-    args = ap.parse_args(argv)
-    sample = load_sample()
-    if sample.accounts.empty:
-        print("No sample data in data/sample.", file=sys.stderr)
-        return 1
-    cols, shapes = {}, {}
-    for n in args.sizes:
-        ds = sample if n == len(sample.accounts) else _scale(sample, n)
-        shapes[n] = f"{len(ds.accounts):,} acc / {len(ds.opportunities):,} opps / {len(ds.reps)} reps"
-        cols[n] = bench(ds, args.repeat)
-    from scripts.bench_pages import print_table
+    from scripts.bench_pages import run_benchmark
 
-    print(f"Median of {args.repeat} runs in seconds, wall / CPU. " + "; ".join(f"{n:,}: {s}" for n, s in shapes.items()))
-    print_table(cols, "core call")
-    return 0
+    return run_benchmark(bench, __doc__.splitlines()[0], "core call", "", argv)
 
 
 if __name__ == "__main__":

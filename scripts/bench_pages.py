@@ -159,8 +159,10 @@ def bench(ds: Dataset, repeat: int) -> dict[str, float]:
     return time_calls(jobs, repeat)
 
 
-def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def run_benchmark(bench_fn, description: str, heading: str, note: str, argv=None) -> int:
+    """Time ``bench_fn(ds, repeat)`` on the sample and on the sample scaled to each --sizes value,
+    then print the table (shared by the page benchmarks)."""
+    ap = argparse.ArgumentParser(description=description)
     ap.add_argument("--sizes", type=int, nargs="+", default=[6000, 50000])
     ap.add_argument("--repeat", type=int, default=3)
     args = ap.parse_args(argv)
@@ -168,14 +170,21 @@ def main(argv=None) -> int:
     if sample.accounts.empty:
         print("No sample data in data/sample.", file=sys.stderr)
         return 1
-    cols = {}
+    cols, shapes = {}, {}
     for n in args.sizes:
         ds = sample if n == len(sample.accounts) else scale_dataset(sample, n)
-        cols[n] = bench(ds, args.repeat)
-    print(f"Median of {args.repeat} runs in seconds: wall / CPU of this process (CPU is the fairer figure "
-          "on a busy machine). Page caches make a repeat of the same view near 0.")
-    print_table(cols, "interaction / core call")
+        shapes[n] = f"{len(ds.accounts):,} acc / {len(ds.opportunities):,} opps / {len(ds.reps)} reps"
+        cols[n] = bench_fn(ds, args.repeat)
+    print(f"Median of {args.repeat} runs in seconds: wall / CPU of this process. {note} "
+          + "; ".join(f"{n:,}: {s_}" for n, s_ in shapes.items()))
+    print_table(cols, heading)
     return 0
+
+
+def main(argv=None) -> int:
+    return run_benchmark(bench, __doc__.splitlines()[0], "interaction / core call",
+                         "CPU is the fairer figure on a busy machine; page caches make a repeat of the "
+                         "same view near 0.", argv)
 
 
 if __name__ == "__main__":
