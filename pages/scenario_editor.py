@@ -45,6 +45,7 @@ def _scn() -> Scenario:
         st.session_state.pop("se_undo", None)
         st.session_state.pop("se_scn", None)
         st.session_state.pop("se_conflict", None)
+        st.session_state.pop("se_partial", None)
         st.session_state.setdefault("se_flash", []).append(
             ("info", f"New data was loaded ({ds.name}): started a new scenario from today's plan. Saved "
                      "scenarios stay available under Start from."))
@@ -58,6 +59,7 @@ def _scn() -> Scenario:
 def _edit(new: Scenario, what: str, *, resolve: bool = True, switch: bool = False) -> None:
     """Replace the edited scenario, keeping the previous state on the undo stack. ``switch``: the
     edit opens another scenario or version (undo then goes back to the previous one as it was)."""
+    st.session_state.pop("se_partial", None)  # a plan found for the inputs before this edit
     stack = st.session_state.setdefault("se_undo", [])
     stack.append((st.session_state["se_scn"], st.session_state.get("se_dirty", False), what, switch))
     del stack[:-UNDO_DEPTH]
@@ -76,6 +78,7 @@ def _undo() -> None:
         return
     scn, dirty, what, switch = stack.pop()
     _cancel_job()
+    st.session_state.pop("se_partial", None)
     cur = st.session_state["se_scn"]
     if not switch and cur.id is not None and scn.id in (None, cur.id):
         # saving is not an edit: undoing an edit keeps the scenario's place in the store, so the
@@ -107,6 +110,7 @@ def _cancel_job() -> None:
 
 def _start_solve(scn: Scenario) -> None:
     _cancel_job()
+    st.session_state.pop("se_partial", None)
     enriched = W.enriched_for(scn.settings)
     job = {"cancel": threading.Event(), "phase": "Preparing", "frac": 0.0, "result": None, "error": None,
            "done": False, "discard": False, "t0": time.time(), "source": scn}
@@ -148,6 +152,17 @@ def _collect_job() -> None:
         return
     res: Scenario = job["result"]
     st.session_state.pop("se_solve_error", None)
+    if job.get("user_cancel") and res.assignment is not None:
+        # Cancel means "stop, keep what I had": the plan found before the stop is offered, not applied
+        st.session_state["se_partial"] = res
+        res = res.with_(assignment=None, report={
+            "status": "cancelled",
+            "status_text": "Cancelled: the last plan is kept. The solver had found a plan before it stopped; "
+                           "it is offered below."})
+    _take_result(res)
+
+
+def _take_result(res: Scenario) -> None:
     status = (res.report or {}).get("status")
     if res.assignment is None:
         # keep the last plan; remember the report so the header explains what happened
@@ -156,6 +171,7 @@ def _collect_job() -> None:
         st.session_state["se_dirty"] = status == "cancelled"
         st.session_state["se_no_plan"] = True
         return
+    st.session_state.pop("se_partial", None)
     st.session_state["se_no_plan"] = False
     cur = st.session_state["se_scn"]
     # keep the storage identity and name of what is being edited now
@@ -331,7 +347,8 @@ if tb1.button("Re-solve", type="primary", key="se_resolve", disabled=running, ic
     _start_solve(scn)
     running = True
 if tb2.button("Cancel", key="se_cancel", disabled=not running, icon=":material/stop:"):
-    if job:
+    if job and not job["done"]:
+        job["user_cancel"] = True
         job["cancel"].set()
 if tb3.button(f"Undo ({len(st.session_state.get('se_undo', []))})", key="se_undo_btn",
               disabled=not st.session_state.get("se_undo"), icon=":material/undo:"):
@@ -346,6 +363,21 @@ with notices:
         st.error(st.session_state["se_solve_error"])
     if st.session_state.get("se_no_plan") and status in ("infeasible", "no_solution", "cancelled"):
         st.caption("The moves and ARR above are for the last plan that was found.")
+    partial = st.session_state.get("se_partial")
+    if partial is not None and status == "cancelled" and not running:
+        pr = partial.report or {}
+        with st.container(border=True):
+            st.markdown(f"**Plan found before the cancel:** {int(pr.get('moves') or 0):,} moves, "
+                        f"{W.money(pr.get('arr_moved') or 0)} ARR moved. {pr.get('status_text', '')}")
+            if st.button("Use this plan", key="se_use_partial", icon=":material/check:"):
+                stack = st.session_state.setdefault("se_undo", [])  # undo goes back to the kept plan
+                stack.append((st.session_state["se_scn"], st.session_state.get("se_dirty", False),
+                              "Used the plan found before the cancel", False))
+                del stack[:-UNDO_DEPTH]
+                _take_result(partial)
+                st.session_state.setdefault("se_flash", []).append(
+                    ("success", "Using the plan the solver found before the cancel."))
+                st.rerun()
     if st.session_state.get("se_dirty") and not running:
         st.info("Edited since the last solve: the figures above are for the last solved plan. Press Re-solve.")
 

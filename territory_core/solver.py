@@ -212,6 +212,7 @@ class SolveResult:
     notes: list = field(default_factory=list)
     settings: dict = field(default_factory=dict)
     lp_bound: float | None = None             # the LP relaxation's optimum (a lower bound)
+    stopped: bool = False                     # cancelled by the caller after a plan was found
 
     @property
     def ok(self) -> bool:
@@ -238,6 +239,7 @@ class SolveResult:
             "max_deviation": {k: num(v) for k, v in self.max_deviation.items()},
             "reps": reps, "explanation": list(self.explanations), "fixes": list(self.fixes),
             "notes": list(self.notes), "settings": self.settings, "lp_bound": num(self.lp_bound),
+            "stopped": bool(self.stopped),
         }
 
 
@@ -659,6 +661,10 @@ def solve(accounts: pd.DataFrame, reps: pd.DataFrame, settings: SolverSettings |
     say("report", 0.95)
     res = _result_from(p, settings, assign, status, obj, bound, gap, solver_name, build, solve_s, sdict)
     res = replace(res, lp_bound=None if lp is None else lp.bound)
+    if cancel is not None and cancel.is_set():
+        # a plan was found before the cancel: still a valid plan, but say the search was cut short
+        res = replace(res, stopped=True, status_text="Stopped on request: " + res.status_text[0].lower()
+                      + res.status_text[1:])
     say("done", 1.0)
     return res
 

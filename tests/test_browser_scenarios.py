@@ -2,6 +2,8 @@
 save, compare with today's plan, and download the CRM export, checking the file."""
 from __future__ import annotations
 
+import re
+
 import pandas as pd
 import pytest
 
@@ -166,6 +168,9 @@ def test_scenario_flow_in_the_browser(page, app_url, west_files):
     # across all reps (no teams), so the tight band is a real search rather than an instant proof
     teams = page.locator('[data-testid="stMultiSelect"]').filter(has_text="Balance within teams")
     teams.get_by_role("button", name="Clear all").click()
+    limit = page.get_by_label("Time limit (s)")
+    limit.fill("120")  # far longer than the wait below: only the cancel can end this solve in time
+    limit.press("Tab")
     page.get_by_role("button", name="Apply balance settings").click()
     expect(page.get_by_text("Changed the balance settings")).to_be_visible()
     _idle(page)
@@ -175,9 +180,21 @@ def test_scenario_flow_in_the_browser(page, app_url, west_files):
     page.get_by_role("button", name="Cancel").click()
     page.wait_for_function(
         """() => [...document.querySelectorAll('[data-testid="stMetric"]')].some(m =>
-               m.innerText.includes('Solver') && /Cancelled/.test(m.innerText))""", timeout=60_000)
+               m.innerText.includes('Solver') && /Cancelled/.test(m.innerText))""", timeout=45_000)
     _idle(page)
     assert_no_exception(page)
+    # the cancel kept the saved plan: same moves as before the cancelled solve
+    assert int(_metric(page, "Moves").replace(",", "")) == moves
+    offer = page.get_by_role("button", name="Use this plan")
+    if offer.count():  # the solver had a plan when it stopped: it is offered, and taking it works
+        offer.click()
+        expect(page.get_by_text("Using the plan the solver found before the cancel")).to_be_visible()
+        _idle(page)
+        assert _metric(page, "Solver") in ("Feasible", "Optimal")
+        shot(page, "scenario_editor_after_cancel")
+        page.get_by_role("button", name=re.compile(r"^Undo")).click()
+        _idle(page)
+        assert int(_metric(page, "Moves").replace(",", "")) == moves
 
     # 6. compare with today's plan: the saved scenario is the second column by default
     _nav(page, "Compare", "Compare scenarios")

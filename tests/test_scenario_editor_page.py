@@ -399,3 +399,39 @@ def test_undo_after_save_keeps_the_scenario_in_the_store(db_url):
     _ok(at)
     assert at.session_state["se_scn"].id == first.id and at.session_state["se_scn"].version == 2
     assert len(ScenarioStore(db_url).list_scenarios()) == 1
+
+
+def test_cancel_keeps_the_last_plan_and_offers_the_plan_found(db_url):
+    import threading
+
+    from territory_core.scenarios import solve_scenario
+
+    rep = _busiest_rep()
+    at = _editor(auto=False)
+    _add_rep_leaves(at, rep)
+    edited = at.session_state["se_scn"]
+    solved = solve_scenario(west(), edited)
+    assert solved.assignment is not None
+    # a solve the user cancelled after the solver had found this plan
+    ev = threading.Event()
+    ev.set()
+    at.session_state["se_job"] = {"cancel": ev, "user_cancel": True, "done": True, "discard": False,
+                                  "result": solved, "error": None, "phase": "done", "frac": 1.0, "t0": 0.0}
+    at.run()
+    _ok(at)
+    assert _metric(at, "Solver") == "Cancelled"
+    assert _metric(at, "Moves") == "0", "the cancel must not apply the plan by itself"
+    assert at.session_state["se_dirty"]
+    assert any("Plan found before the cancel" in m.value for m in at.markdown)
+    at.button(key="se_use_partial").click().run()
+    _ok(at)
+    assert int(_metric(at, "Moves").replace(",", "")) == solved.report["moves"] > 0
+    assert _metric(at, "Solver") in ("Optimal", "Feasible")
+    assert not at.session_state["se_dirty"]
+    assert at.session_state["se_scn"].events == edited.events
+    assert "se_partial" not in at.session_state
+    # undo goes back to the plan that was kept, with the edits still there
+    at.button(key="se_undo_btn").click().run()
+    _ok(at)
+    assert _metric(at, "Moves") == "0"
+    assert at.session_state["se_scn"].events == edited.events

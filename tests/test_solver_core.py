@@ -466,3 +466,20 @@ def test_cancel_during_the_lp_stops_early():
         timer.cancel()
     assert res.status == "cancelled" and res.assignment.empty
     assert res.solve_seconds < 60
+
+
+def test_cancel_after_a_plan_was_found_keeps_it_and_says_so():
+    acc, reps = make_instance(200, 4, seed=3)
+    ev = threading.Event()
+
+    def progress(phase, frac):
+        if phase == "report":  # the plan exists; the cancel arrives before the solve returns
+            ev.set()
+
+    res = solve(acc, reps, SolverSettings(metrics=(Metric(X.account_count, 0.1),), keep_families=False),
+                progress=progress, cancel=ev)
+    assert res.ok and res.stopped and not res.assignment.empty
+    assert res.status_text.startswith("Stopped on request: ")
+    assert res.to_report_dict()["stopped"] is True
+    calm = solve(acc, reps, SolverSettings(metrics=(Metric(X.account_count, 0.1),), keep_families=False))
+    assert not calm.stopped and not calm.to_report_dict()["stopped"]

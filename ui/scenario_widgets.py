@@ -254,7 +254,7 @@ STATUS_WORDS = {
     "feasible": "Feasible: a good plan, not proven best",
     "infeasible": "Infeasible: these settings cannot all be met",
     "no_solution": "No plan found within the time limit",
-    "cancelled": "Cancelled before a plan was found",
+    "cancelled": "Cancelled: the last plan is kept",
     "today": "Today's plan (not solved)",
     "current": "Today's plan (not optimised)",
 }
