@@ -183,15 +183,18 @@ def _take_result(res: Scenario) -> None:
 def _poll_job(box) -> None:
     """While a solve runs: show its progress and wait for it (the Cancel button stays live)."""
     job = _job()
-    if not job or job["done"]:
+    if not job or job.get("collected"):
         return
-    with box:
-        bar = st.progress(job["frac"], text="Solving...")
-        while not job["done"]:
-            secs = time.time() - job["t0"]
-            bar.progress(job["frac"], text=f"Solving: {job['phase']} ({secs:.0f} s)"
-                         + (" - cancelling..." if job["cancel"].is_set() else ""))
-            time.sleep(0.25)
+    if not job["done"]:
+        with box:
+            bar = st.progress(job["frac"], text="Solving...")
+            while not job["done"]:
+                secs = time.time() - job["t0"]
+                bar.progress(job["frac"], text=f"Solving: {job['phase']} ({secs:.0f} s)"
+                             + (" - cancelling..." if job["cancel"].is_set() else ""))
+                time.sleep(0.25)
+    # done, and maybe only since the header was drawn (a cancel ends a solve quickly): the next
+    # run takes the result, so the page never stays on a finished solve that shows as running
     st.rerun()
 
 

@@ -435,3 +435,39 @@ def test_cancel_keeps_the_last_plan_and_offers_the_plan_found(db_url):
     _ok(at)
     assert _metric(at, "Moves") == "0"
     assert at.session_state["se_scn"].events == edited.events
+
+
+class _EndsMidRun(dict):
+    """A solve job that reports "running" to the page's header and "done" after that, as when a
+    cancel ends a solve while the page is being drawn."""
+
+    def __init__(self, *a, running_reads: int, **kw):
+        super().__init__(*a, **kw)
+        self.reads = running_reads
+
+    def __getitem__(self, key):
+        if key == "done":
+            self.reads -= 1
+            return self.reads < 0
+        return dict.__getitem__(self, key)
+
+
+def test_a_solve_ending_while_the_page_draws_is_taken_not_left_running(db_url):
+    import threading
+
+    from territory_core.scenarios import solve_scenario
+
+    rep = _busiest_rep()
+    at = _editor(auto=False)
+    _add_rep_leaves(at, rep)
+    solved = solve_scenario(west(), at.session_state["se_scn"])
+    # "running" for the top-of-run check, the header and the Save button; done by the time the page
+    # would wait for it
+    at.session_state["se_job"] = _EndsMidRun(
+        {"cancel": threading.Event(), "done": False, "discard": False, "result": solved, "error": None,
+         "phase": "mip", "frac": 0.7, "t0": 0.0}, running_reads=3)
+    at.run()
+    _ok(at)
+    assert at.session_state["se_job"].get("collected"), "the finished solve was left uncollected"
+    assert int(_metric(at, "Moves").replace(",", "")) == solved.report["moves"] > 0
+    assert not at.button(key="se_resolve").disabled, "Re-solve stays disabled as if still running"
