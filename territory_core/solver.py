@@ -526,7 +526,7 @@ def solve(accounts: pd.DataFrame, reps: pd.DataFrame, settings: SolverSettings |
                 lp = replace(lp, status="infeasible" if lp.bound is not None else "time_limit", bound=None)
             lp = replace(lp, slack=lp.slack[:len(spec.s_cost)])
         if lp.status == "infeasible":
-            expl, fixes = explain_infeasible(p, settings, spec_deadline=time.monotonic() + max(2.0, min(30.0, settings.time_limit)))
+            expl, fixes = explain_infeasible(p, settings, spec_deadline=_explain_deadline(t0, settings))
             return _result_without(p, "infeasible", expl, fixes, build, time.monotonic() - t1, settings, sdict)
         if lp.status == "cancelled":
             return _result_without(p, "cancelled", [], [], build, time.monotonic() - t1, settings, sdict)
@@ -602,7 +602,7 @@ def solve(accounts: pd.DataFrame, reps: pd.DataFrame, settings: SolverSettings |
                          seed=settings.seed, start_x=start_x, start_s=start_s, cancel=cancel)
         solver_name = mres.solver
         if mres.status == "infeasible" and assign is None:
-            expl, fixes = explain_infeasible(p, settings, spec_deadline=time.monotonic() + max(2.0, min(30.0, settings.time_limit)))
+            expl, fixes = explain_infeasible(p, settings, spec_deadline=_explain_deadline(t0, settings))
             return _result_without(p, "infeasible", expl, fixes, build, time.monotonic() - t1, settings, sdict)
         if mres.x is not None:
             chosen = mres.x > 0.5
@@ -667,6 +667,14 @@ def solve(accounts: pd.DataFrame, reps: pd.DataFrame, settings: SolverSettings |
                       + res.status_text[1:])
     say("done", 1.0)
     return res
+
+
+def _explain_deadline(t0: float, settings) -> float:
+    """Time for explaining an infeasible result: what is left of the run's time limit (at most 30 s),
+    and at least 1.5 s so a late proof still gets a short explanation (the run then ends at most
+    about 2 s past its limit)."""
+    now = time.monotonic()
+    return max(now + 1.5, min(t0 + float(settings.time_limit), now + 30.0))
 
 
 def explain_infeasible(p: Prepared, settings, spec_deadline: float):
