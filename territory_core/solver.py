@@ -586,11 +586,23 @@ def solve(accounts: pd.DataFrame, reps: pd.DataFrame, settings: SolverSettings |
         proven = obj - b <= max(1e-7 * max(1.0, abs(obj)), settings.mip_gap * abs(obj))
     rem = deadline - time.monotonic()
     status = None
-    build_est = 1e-4 * n_pairs  # PuLP writes about 10k pairs a second here; HiGHS's clock starts after
-    if not proven and n_pairs <= EXACT_PAIRS and rem > 0.3 + 2 * build_est and not (cancel is not None and cancel.is_set()):
-        say("mip", 0.7)
+    # polishing a plan we have on a mid-sized model: a full MIP rarely gets past its root in the
+    # short polishing budget, so search near the plan (the LP's support, today's owners and the
+    # plan itself); that sub-model's bound is not the problem's, so only its plan is used
+    local = assign is not None and lp is not None and n_pairs > 5000
+    if local:
+        R_ = p.elig.shape[1]
+        on = lp.x > 1e-9
+        ok_prev = p.elig[p.prev_u, p.prev_r]
+        keys = np.unique(np.concatenate([lp.pu[on] * R_ + lp.pr[on], np.arange(U) * R_ + assign,
+                                         p.prev_u[ok_prev] * R_ + p.prev_r[ok_prev]]))
+        fu, fr = (keys // R_).astype(np.int64), (keys % R_).astype(np.int64)
+    else:
         fu, fr = np.nonzero(p.elig)
         fu, fr = fu.astype(np.int64), fr.astype(np.int64)
+    build_est = 1e-4 * len(fu)  # PuLP writes about 10k pairs a second here; HiGHS's clock starts after
+    if not proven and n_pairs <= EXACT_PAIRS and rem > 0.3 + 2 * build_est and not (cancel is not None and cancel.is_set()):
+        say("mip", 0.7)
         start_x = start_s = None
         if assign is not None:
             start_x = (assign[fu] == fr).astype(float)
@@ -612,9 +624,9 @@ def solve(accounts: pd.DataFrame, reps: pd.DataFrame, settings: SolverSettings |
                 cobj, _ = _evaluate(spec, data, p, cand)
                 if obj is None or cobj < obj - 1e-9:
                     assign, obj = cand, cobj
-        if mres.bound is not None:
+        if mres.bound is not None and not local:
             bound = mres.bound if bound is None else max(bound, mres.bound)
-        if mres.status == "optimal" and obj is not None and mres.objective is not None and obj <= mres.objective + 1e-7 * max(1, abs(obj)):
+        if not local and mres.status == "optimal" and obj is not None and mres.objective is not None and obj <= mres.objective + 1e-7 * max(1, abs(obj)):
             status = "optimal"
     elif proven:
         status = "optimal"

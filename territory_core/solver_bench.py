@@ -115,7 +115,9 @@ def bench_one(n: int, r: int, time_limit: float = 300.0, seed: int = 7, toleranc
     res = solve(accounts, reps, s)
     wall = time.monotonic() - t
     row = {"size": f"{n}x{r}", "build_s": round(res.build_seconds, 2), "solve_s": round(res.solve_seconds, 2),
-           "total_s": round(wall, 2), "status": res.status,
+           "total_s": round(wall, 2), "limit_s": time_limit,
+           "limit_ok": bool(wall <= 1.1 * time_limit + 2.0),  # the promise: at most 10% + 2 s over
+           "status": res.status,
            "gap": None if res.gap is None else round(res.gap, 5), "moves": res.moves,
            "lp_bound_moves": None if res.lp_bound is None else round(res.lp_bound, 2),
            "worst_dev": round(max(res.max_deviation.values()), 4) if res.max_deviation else None}
@@ -130,12 +132,13 @@ def bench_one(n: int, r: int, time_limit: float = 300.0, seed: int = 7, toleranc
 
 
 def run_benchmark(sizes=DEFAULT_SIZES, time_limit: float = 300.0, seed: int = 7, isolate: bool = True,
-                  echo=None) -> pd.DataFrame:
+                  echo=None, tolerance: float = 0.05) -> pd.DataFrame:
     """Each size in its own process (so peak memory is that size's), rows as they finish."""
     rows = []
     for n, r in sizes:
         if isolate:
-            cmd = [sys.executable, "-m", "territory_core.solver_bench", str(n), str(r), str(time_limit), str(seed)]
+            cmd = [sys.executable, "-m", "territory_core.solver_bench", str(n), str(r), str(time_limit), str(seed),
+                   str(tolerance)]
             env = dict(os.environ)
             root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
             env["PYTHONPATH"] = root + os.pathsep + env.get("PYTHONPATH", "")
@@ -145,7 +148,7 @@ def run_benchmark(sizes=DEFAULT_SIZES, time_limit: float = 300.0, seed: int = 7,
             else:
                 row = json.loads(out.stdout.strip().splitlines()[-1])
         else:
-            row = bench_one(n, r, time_limit, seed)
+            row = bench_one(n, r, time_limit, seed, tolerance)
         rows.append(row)
         if echo:
             echo(row)
@@ -154,4 +157,5 @@ def run_benchmark(sizes=DEFAULT_SIZES, time_limit: float = 300.0, seed: int = 7,
 
 if __name__ == "__main__":  # one size, JSON on stdout (used by run_benchmark)
     n_, r_, tl_, seed_ = int(sys.argv[1]), int(sys.argv[2]), float(sys.argv[3]), int(sys.argv[4])
-    print(json.dumps(bench_one(n_, r_, tl_, seed_)))
+    tol_ = float(sys.argv[5]) if len(sys.argv) > 5 else 0.05
+    print(json.dumps(bench_one(n_, r_, tl_, seed_, tol_)))

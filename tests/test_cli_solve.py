@@ -137,7 +137,20 @@ def test_benchmark_command_prints_a_table(capsys):
     out = capsys.readouterr().out
     assert code == 0
     for col in ("size", "build_s", "solve_s", "status", "gap", "moves", "lp_bound_moves", "greedy_moves",
-                "worst_dev", "peak_mb"):
+                "worst_dev", "peak_mb", "limit_s", "limit_ok"):
         assert col in out
     assert "300x5" in out
     assert main(["benchmark", "--sizes", "abc"]) == 2
+    assert main(["benchmark", "--sizes", "300x5", "--tolerance", "5"]) == 2
+    assert "--tolerance must be between 0 and 1" in capsys.readouterr().err
+
+
+def test_benchmark_tolerance_reaches_the_solver():
+    from territory_core.solver_bench import bench_one
+
+    wide = bench_one(300, 5, time_limit=20, tolerance=0.5, greedy=False)
+    tight = bench_one(300, 5, time_limit=20, tolerance=0.02, greedy=False)
+    assert wide["status"] == tight["status"] == "optimal"
+    assert wide["worst_dev"] <= 0.5 + 1e-6 and tight["worst_dev"] <= 0.02 + 1e-6
+    assert wide["moves"] < tight["moves"]
+    assert wide["limit_s"] == 20 and wide["limit_ok"] is True
