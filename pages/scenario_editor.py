@@ -167,8 +167,10 @@ def _take_result(res: Scenario) -> None:
     if res.assignment is None:
         # keep the last plan; remember the report so the header explains what happened
         st.session_state["se_scn"] = st.session_state["se_scn"].with_(report=res.report)
-        # infeasible / no plan in time: the edits were solved, there is just no plan to show
-        st.session_state["se_dirty"] = status == "cancelled"
+        # infeasible / no plan in time: the edits were solved, there is just no plan to show;
+        # cancelled: whatever was unsolved before the solve still is
+        if status != "cancelled":
+            st.session_state["se_dirty"] = False
         st.session_state["se_no_plan"] = True
         return
     st.session_state.pop("se_partial", None)
@@ -365,7 +367,7 @@ with notices:
     if st.session_state.get("se_solve_error"):
         st.error(st.session_state["se_solve_error"])
     if st.session_state.get("se_no_plan") and status in ("infeasible", "no_solution", "cancelled"):
-        st.caption("The moves and ARR above are for the last plan that was found.")
+        st.caption("The balance index, moves and ARR above are for the plan kept from before this solve.")
     partial = st.session_state.get("se_partial")
     if partial is not None and status == "cancelled" and not running:
         pr = partial.report or {}

@@ -471,3 +471,26 @@ def test_a_solve_ending_while_the_page_draws_is_taken_not_left_running(db_url):
     assert at.session_state["se_job"].get("collected"), "the finished solve was left uncollected"
     assert int(_metric(at, "Moves").replace(",", "")) == solved.report["moves"] > 0
     assert not at.button(key="se_resolve").disabled, "Re-solve stays disabled as if still running"
+
+
+def test_cancel_before_any_plan_keeps_the_shown_plan_and_invents_no_edits(db_url):
+    import threading
+
+    at = _editor()
+    before = at.session_state["se_scn"]
+    assert not at.session_state["se_dirty"]
+    ev = threading.Event()
+    ev.set()
+    cancelled = before.with_(assignment=None, report={"status": "cancelled",
+                                                      "status_text": "Cancelled before a solution was found"})
+    at.session_state["se_job"] = {"cancel": ev, "user_cancel": True, "done": True, "discard": False,
+                                  "result": cancelled, "error": None, "phase": "lp", "frac": 0.1, "t0": 0.0}
+    at.run()
+    _ok(at)
+    assert _metric(at, "Solver") == "Cancelled"
+    assert _metric(at, "Moves") == "0"
+    assert at.session_state["se_scn"].assignment is not None, "the plan shown before the solve is kept"
+    assert not at.session_state["se_dirty"], "a cancel is not an edit"
+    assert not any("Edited since the last solve" in i.value for i in at.info)
+    assert any("kept from before this solve" in c.value for c in at.caption)
+    assert not [b for b in at.button if b.key == "se_use_partial"]
