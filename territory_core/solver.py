@@ -27,6 +27,7 @@ counts whole moves.
 """
 from __future__ import annotations
 
+import json
 import math
 import threading
 import time
@@ -46,6 +47,7 @@ SOLVERS = ("highs", "cbc")
 # Models with at most this many eligible (unit, rep) pairs get the exact PuLP MIP when the
 # LP-and-repair answer is not yet proven optimal.
 EXACT_PAIRS = 60_000
+LOCAL_POLISH_PAIRS = 12_000  # above: a found plan is polished near itself (a full MIP rarely helps in time)
 # Up to this many eligible pairs the LP uses all of them (no pricing needed).
 FULL_POOL_PAIRS = 400_000
 USE_ARTIFICIAL = True
@@ -494,6 +496,11 @@ def solve(accounts: pd.DataFrame, reps: pd.DataFrame, settings: SolverSettings |
     if expl:
         bt = time.monotonic() - t0
         return _result_without(p, "infeasible", expl, fixes, bt, 0.0, settings, sdict)
+    if DECOMPOSE_TEAMS and _independent_teams(p, settings):
+        res = _solve_by_team(accounts, reps, settings, metrics, p, sdict, t0, distances=distances,
+                             opportunities=opportunities, fixed=fixed, say=say, cancel=cancel)
+        if res is not None:
+            return res
     spec = build_spec(p, settings)
     data = Data(p)
     U, R = p.elig.shape
@@ -589,7 +596,7 @@ def solve(accounts: pd.DataFrame, reps: pd.DataFrame, settings: SolverSettings |
     # polishing a plan we have on a mid-sized model: a full MIP rarely gets past its root in the
     # short polishing budget, so search near the plan (the LP's support, today's owners and the
     # plan itself); that sub-model's bound is not the problem's, so only its plan is used
-    local = assign is not None and lp is not None and n_pairs > 5000
+    local = assign is not None and lp is not None and n_pairs > LOCAL_POLISH_PAIRS
     if local:
         R_ = p.elig.shape[1]
         on = lp.x > 1e-9
@@ -675,6 +682,113 @@ def solve(accounts: pd.DataFrame, reps: pd.DataFrame, settings: SolverSettings |
     res = replace(res, lp_bound=None if lp is None else lp.bound)
     if cancel is not None and cancel.is_set():
         # a plan was found before the cancel: still a valid plan, but say the search was cut short
+        res = replace(res, stopped=True, status_text="Stopped on request: " + res.status_text[0].lower()
+                      + res.status_text[1:])
+    say("done", 1.0)
+    return res
+
+
+# Balancing within teams where no account is shared between teams (no pool), with a separable
+# objective (moves or moved weight) and no overall caps, is one independent problem per team:
+# solving them one by one gives the same optimum, far faster than one model over every team.
+DECOMPOSE_TEAMS = True
+
+
+def _independent_teams(p: Prepared, settings) -> bool:
+    return (p.unit_team is not None and p.n_units > 0 and bool((p.unit_team >= 0).all())
+            and len(np.unique(p.unit_team)) >= 2 and not p.problems
+            and settings.objective == "disruption" and not settings.use_distance and bool(p.hard.all())
+            and settings.max_moves is None and settings.max_arr_moved is None
+            and not (p.elig & (p.rep_team[None, :] != p.unit_team[:, None])).any())
+
+
+def _solve_by_team(accounts, reps, settings, metrics, p: Prepared, sdict, t0, *, distances, opportunities,
+                   fixed, say, cancel) -> SolveResult | None:
+    """One solve per team (same bands: a team's total is its own book), merged into one result over
+    the whole prepared problem. None when the merged plan does not check out (the caller then
+    solves the whole model)."""
+    build = time.monotonic() - t0
+    deadline = t0 + float(settings.time_limit)
+    team_of_acc = pd.Series(p.unit_team[p.unit], index=pd.Index(p.acc_ids.astype(str)))
+    acc_team = accounts[A.account_id].astype(str).map(team_of_acc).to_numpy()
+    rep_team = pd.Series(p.rep_team, index=pd.Index(p.rep_ids.astype(str)))
+    reps_team = reps[R.rep_id].astype(str).map(rep_team).to_numpy()
+    teams = sorted(int(g) for g in np.unique(p.unit_team))
+    pairs = {g: int(p.elig[p.unit_team == g].sum()) for g in teams}
+    left = sum(pairs.values())
+    sub_settings = replace(settings, metrics=tuple(metrics), balance_within=())
+    fields = [f for f in settings.balance_within if f in reps.columns]
+
+    def label(g):
+        row = reps.loc[reps_team == g, fields].iloc[0] if fields and (reps_team == g).any() else None
+        return " | ".join("" if pd.isna(v) else str(v) for v in row) if row is not None else f"team {g + 1}"
+
+    assign = np.full(p.n_units, -1)
+    rep_pos = pd.Index(p.rep_ids.astype(str))
+    subs = []
+    done = 0
+    for i, g in enumerate(teams):
+        if cancel is not None and cancel.is_set():
+            return _result_without(p, "cancelled", [], [], build, time.monotonic() - t0 - build, settings, sdict)
+        rem = deadline - time.monotonic()
+        tl = max(0.5, rem * pairs[g] / max(1, left))
+        sub_acc = accounts[acc_team == g]
+        sub_reps = reps[reps_team == g]
+        sub_fixed = None
+        if fixed:
+            ids = set(sub_acc[A.account_id].astype(str))
+            sub_fixed = {k: v for k, v in fixed.items() if str(k) in ids} or None
+        base = done / max(1, done + left)
+        span = pairs[g] / max(1, done + left)
+        sub_say = (lambda ph, f, _i=i, _b=base, _s=span:
+                   say(f"team {_i + 1} of {len(teams)}: {ph}", 0.05 + 0.9 * (_b + _s * float(f or 0.0))))
+        r = solve(sub_acc, sub_reps, replace(sub_settings, time_limit=tl), distances=distances,
+                  opportunities=opportunities, fixed=sub_fixed, progress=sub_say, cancel=cancel)
+        subs.append((g, r))
+        done += pairs[g]
+        left -= pairs[g]
+        if not r.ok:
+            name = label(g)
+            expl = [] if r.status == "cancelled" else [f"Team {name}: {e}" for e in (r.explanations or [r.status_text])]
+            seen, fx = set(), []
+            for f in r.fixes:
+                k = json.dumps(f, sort_keys=True, default=str)
+                if k not in seen:
+                    seen.add(k)
+                    fx.append(f)
+            st = r.status if r.status in ("infeasible", "no_solution", "cancelled") else "no_solution"
+            return _result_without(p, st, expl, fx, build, time.monotonic() - t0 - build, settings, sdict)
+        a = r.assignment
+        uid = pd.Series(p.unit, index=pd.Index(p.acc_ids.astype(str)))
+        units = a[S.account_id].astype(str).map(uid).to_numpy()
+        assign[units] = rep_pos.get_indexer(a[S.rep_id].astype(str))
+    if (assign < 0).any():
+        return None
+    spec = build_spec(p, settings)
+    data = Data(p)
+    if not _feasible(spec, data, p, assign):
+        return None
+    obj, _ = _evaluate(spec, data, p, assign)
+    bounds = []
+    for _, r in subs:
+        if r.status == "optimal" and (r.gap or 0.0) <= 1e-9:
+            bounds.append(float(r.objective))
+        else:
+            bounds.append(None if r.bound is None else float(min(r.bound, r.objective)))
+    # accounts today owned outside the team they are planned in move in every plan: the teams'
+    # own objectives leave out that constant, the whole problem's counts it
+    offset = float(obj) - float(sum(float(r.objective) for _, r in subs))
+    bound = None if any(b is None for b in bounds) else min(float(obj), float(sum(bounds)) + offset)
+    gap = _gap(obj, bound)
+    status = "optimal" if all(r.status == "optimal" for _, r in subs) else "feasible"
+    say("report", 0.95)
+    res = _result_from(p, settings, assign, status, obj, bound, gap, subs[0][1].solver, build,
+                       time.monotonic() - t0 - build, sdict)
+    lps = [r.lp_bound for _, r in subs]
+    res = replace(res, lp_bound=None if any(v is None for v in lps) else float(sum(lps)) + offset,
+                  notes=list(res.notes) + [f"Solved as {len(subs)} independent teams (no account can move "
+                                           "between teams), one model each."])
+    if cancel is not None and cancel.is_set():
         res = replace(res, stopped=True, status_text="Stopped on request: " + res.status_text[0].lower()
                       + res.status_text[1:])
     say("done", 1.0)

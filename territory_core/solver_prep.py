@@ -59,6 +59,9 @@ class Prepared:
     acc_note: dict[int, str] = field(default_factory=dict)  # account index -> reason override
     problems: list[str] = field(default_factory=list)    # input problems making the run infeasible
     fixes: list[dict] = field(default_factory=list)
+    # balancing within teams: each unit's team (-1: the shared pool) and each rep's team
+    unit_team: np.ndarray | None = None
+    rep_team: np.ndarray | None = None
 
 
 def _str_col(df: pd.DataFrame, col: str) -> np.ndarray:
@@ -300,9 +303,10 @@ def prepare(accounts: pd.DataFrame, reps: pd.DataFrame, settings, metrics, *,
     ARR = np.bincount(unit, weights=arr_acc, minlength=U)
 
     # teams: balance within groups of reps (e.g. region + segment) instead of across everyone
-    team_ok = None
+    team_ok = unit_team = rep_team = None
     if settings.balance_within:
-        target, team_ok = _team_targets(rp, settings.balance_within, wr, prev, pin_acc, unit, U, M_acc)
+        target, team_ok, unit_team, rep_team = _team_targets(rp, settings.balance_within, wr, prev, pin_acc,
+                                                             unit, U, M_acc)
         lower = target * (1 - tol)[None, :]
         upper = target * (1 + tol)[None, :]
     pin = np.full(U, -1)
@@ -352,21 +356,22 @@ def prepare(accounts: pd.DataFrame, reps: pd.DataFrame, settings, metrics, *,
         w_acc=w_acc, arr_acc=arr_acc, W=W, ARR=ARR, elig=elig, rule_elig=rule_elig, pin=pin, pin_kind=pin_kind,
         prev_u=pg["u"].to_numpy(np.int64), prev_r=pg["r"].to_numpy(np.int64), prev_n=pg["n"].to_numpy(float),
         prev_w=pg["w"].to_numpy(float), prev_arr=pg["a"].to_numpy(float), dist=dist,
-        notes=notes, acc_note=acc_note, problems=problems, fixes=fixes,
+        notes=notes, acc_note=acc_note, problems=problems, fixes=fixes, unit_team=unit_team, rep_team=rep_team,
     )
 
 
 # ---------------------------------------------------------------- infeasibility diagnosis
 
 def _team_targets(rp: pd.DataFrame, fields, wr: np.ndarray, prev: np.ndarray, pin_acc: np.ndarray,
-                  unit: np.ndarray, U: int, M_acc: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+                  unit: np.ndarray, U: int, M_acc: np.ndarray):
     """Targets and eligibility when balancing within teams of reps sharing ``fields`` (rep columns).
 
     A unit belongs to the team of its accounts' owner (its pin, else today's owner; the most common
     team for a family spread over several). Units with no owner, or whose team has no active capacity
-    (everyone left), form a pool shared by all teams in proportion to their capacity. A rep's target is
+    (everyone left), form a pool shared by all teams in proportion to their capacity. A unit with a
+    pinned account (locked, named, holdout, override) belongs to its pin's team. A rep's target is
     its capacity x ramp share of its team's total plus its team's part of the pool; a unit may only go
-    to reps of its own team (pool units: anyone)."""
+    to reps of its own team (pool units: anyone). Returns (target, ok, unit_team, rep_team)."""
     missing = [f for f in fields if f not in rp.columns]
     if missing:
         raise ValueError(f"Balance within: the reps table has no {missing[0]!r} column.")
@@ -386,6 +391,12 @@ def _team_targets(rp: pd.DataFrame, fields, wr: np.ndarray, prev: np.ndarray, pi
                                                                                  ascending=[True, False, True])
         first = counts.drop_duplicates("u")
         unit_team[first.u.to_numpy()] = first.g.to_numpy()
+    # a pinned unit (locked, named, holdout, override) lands on its pin: it is that team's book
+    has_pin = pin_acc >= 0
+    if has_pin.any():
+        pin_team = team[pin_acc[has_pin]]
+        live = cap_g[pin_team] > 0
+        unit_team[unit[has_pin][live]] = pin_team[live]
     acc_team = unit_team[unit]
     k = M_acc.shape[1]
     tot_g = np.zeros((G, k))
@@ -396,7 +407,7 @@ def _team_targets(rp: pd.DataFrame, fields, wr: np.ndarray, prev: np.ndarray, pi
     rep_share_in_team = np.where(cap_g[team] > 0, wr / np.where(cap_g[team] > 0, cap_g[team], 1), 0.0)
     target = rep_share_in_team[:, None] * tot_g[team]
     ok = (unit_team[:, None] < 0) | (unit_team[:, None] == team[None, :])
-    return target, ok
+    return target, ok, unit_team, team
 
 
 def _fmt(v: float) -> str:
