@@ -248,24 +248,18 @@ def _preview_count(accounts: pd.DataFrame, flt: dict) -> int:
 
 
 def _balance_index(kpis: dict, report: dict | None) -> float | None:
-    """0-100: 100 when every rep sits on target for every balanced metric; falls 1 point per
-    percentage point of the mean absolute deviation from target."""
-    for key in ("balance_index",):
-        if key in kpis and kpis[key] is not None:
-            return float(kpis[key])
-    devs = []
-    rows = (report or {}).get("reps") or []
-    for r in rows:
-        for k, v in r.items():
-            if isinstance(v, dict) and "deviation" in v and v["deviation"] is not None:
-                devs.append(abs(float(v["deviation"])))
-    if not devs:
-        bal = kpis.get("balance") or {}
-        cvs = [float(m.get("cv")) for m in bal.values() if isinstance(m, dict) and m.get("cv") is not None]
-        if not cvs:
-            return None
-        return max(0.0, 100.0 * (1 - sum(cvs) / len(cvs)))
-    return max(0.0, 100.0 * (1 - sum(devs) / len(devs)))
+    """0-100: the share of (rep, metric) books within their tolerance band (the scenario KPIs'
+    balance index; from the solver's report when the KPIs could not be computed)."""
+    if kpis.get("balance_index") is not None:
+        return float(kpis["balance_index"])
+    inside = total = 0
+    for r in (report or {}).get("reps") or []:
+        for v in (r.get("metrics") or {}).values():
+            if isinstance(v, dict) and v.get("value") is not None and v.get("lower") is not None \
+                    and v.get("upper") is not None:
+                total += 1
+                inside += v["lower"] - 1e-9 <= v["value"] <= v["upper"] + 1e-9
+    return 100.0 * inside / total if total else None
 
 
 # ============================================================================ page
@@ -331,8 +325,8 @@ gap = report.get("gap")
 bi = _balance_index(kpis, report)
 m1, m2, m3, m4 = st.columns(4)
 m1.metric("Balance index", f"{bi:.0f} / 100" if bi is not None else "-",
-          help="100 = every rep exactly on target for every balanced metric; minus 1 point per "
-               "percentage point of average deviation from target.")
+          help="Share of rep books inside their tolerance band, over every balanced metric: 100 = "
+               "every rep is within its band on every metric.")
 m2.metric("Moves", f"{int(kpis.get('moves', report.get('moves', 0)) or 0):,}")
 m3.metric("ARR moved", W.money(kpis.get("arr_moved", report.get("arr_moved", 0))))
 words = W.STATUS_WORDS.get(status, str(status))

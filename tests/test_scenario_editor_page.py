@@ -494,3 +494,15 @@ def test_cancel_before_any_plan_keeps_the_shown_plan_and_invents_no_edits(db_url
     assert not any("Edited since the last solve" in i.value for i in at.info)
     assert any("kept from before this solve" in c.value for c in at.caption)
     assert not [b for b in at.button if b.key == "se_use_partial"]
+
+
+def test_balance_index_header_is_the_kpis_share_of_books_in_band(db_url):
+    from territory_core.scenarios import scenario_kpis
+
+    at = _editor()
+    _add_rep_leaves(at, _busiest_rep())
+    scn = at.session_state["se_scn"]
+    k = scenario_kpis(west(), scn)
+    assert _metric(at, "Balance index") == f"{k['balance_index']:.0f} / 100"
+    help_text = next(m for m in at.metric if m.label == "Balance index").help
+    assert "inside their tolerance band" in help_text
