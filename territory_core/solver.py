@@ -680,10 +680,7 @@ def solve(accounts: pd.DataFrame, reps: pd.DataFrame, settings: SolverSettings |
     say("report", 0.95)
     res = _result_from(p, settings, assign, status, obj, bound, gap, solver_name, build, solve_s, sdict)
     res = replace(res, lp_bound=None if lp is None else lp.bound)
-    if cancel is not None and cancel.is_set():
-        # a plan was found before the cancel: still a valid plan, but say the search was cut short
-        res = replace(res, stopped=True, status_text="Stopped on request: " + res.status_text[0].lower()
-                      + res.status_text[1:])
+    res = _mark_if_stopped(res, cancel)
     say("done", 1.0)
     return res
 
@@ -788,11 +785,17 @@ def _solve_by_team(accounts, reps, settings, metrics, p: Prepared, sdict, t0, *,
     res = replace(res, lp_bound=None if any(v is None for v in lps) else float(sum(lps)) + offset,
                   notes=list(res.notes) + [f"Solved as {len(subs)} independent teams (no account can move "
                                            "between teams), one model each."])
-    if cancel is not None and cancel.is_set():
-        res = replace(res, stopped=True, status_text="Stopped on request: " + res.status_text[0].lower()
-                      + res.status_text[1:])
+    res = _mark_if_stopped(res, cancel)
     say("done", 1.0)
     return res
+
+
+def _mark_if_stopped(res: SolveResult, cancel) -> SolveResult:
+    """A plan found before a cancel is still a valid plan; say the search was cut short."""
+    if cancel is None or not cancel.is_set():
+        return res
+    return replace(res, stopped=True, status_text="Stopped on request: " + res.status_text[0].lower()
+                   + res.status_text[1:])
 
 
 def _explain_deadline(t0: float, settings) -> float:
