@@ -154,3 +154,25 @@ def test_benchmark_tolerance_reaches_the_solver():
     assert wide["worst_dev"] <= 0.5 + 1e-6 and tight["worst_dev"] <= 0.02 + 1e-6
     assert wide["moves"] < tight["moves"]
     assert wide["limit_s"] == 20 and wide["limit_ok"] is True
+
+
+def test_balance_within_teams_from_the_command_line(tmp_path, capsys):
+    from territory_core.contract import R
+
+    acc, reps = make_instance(200, 6, seed=2)
+    reps[R.region] = ["East", "East", "East", "West", "West", "West"]
+    a, r, rep = tmp_path / "a.csv", tmp_path / "r.csv", tmp_path / "rep.json"
+    acc.to_csv(a, index=False)
+    reps.to_csv(r, index=False)
+    out = tmp_path / "out.csv"
+    code = main(["solve", "--accounts", str(a), "--reps", str(r), "--balance", "annual_revenue:0.1",
+                 "--balance-within", "region", "--out", str(out), "--report", str(rep), "--quiet"])
+    assert code == 0, capsys.readouterr()
+    d = json.loads(rep.read_text())
+    assert d["settings"]["balance_within"] == ["region"]
+    assert any("independent teams" in n for n in d["notes"])
+    df = pd.read_csv(out, dtype=str)
+    team = reps.set_index(R.rep_id)[R.region]
+    assert (df["rep_id"].map(team) == df["previous_rep_id"].map(team)).all()  # nobody changes team
+    assert main(["solve", "--accounts", str(a), "--reps", str(r), "--balance-within", "territory", "--quiet"]) == 1
+    assert "territory" in capsys.readouterr().err

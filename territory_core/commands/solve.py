@@ -28,6 +28,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--balance", metavar="METRIC:TOLERANCE", nargs="+", action="append", default=None,
                    help="balance METRIC within +-TOLERANCE of each rep's target, e.g. --balance arr:0.05 "
                         "account_count:0.1 (repeatable; default: potential or annual_revenue, arr, account count at 5%%)")
+    p.add_argument("--balance-within", metavar="REP_FIELD[,REP_FIELD]",
+                   help="balance inside teams of reps sharing these rep columns (e.g. region,segment: the "
+                        "Scenario Editor's default); accounts stay in their owner's team")
     p.add_argument("--objective", choices=("disruption", "distance", "balance", "mix"), help="what to minimise (default disruption)")
     p.add_argument("--disruption-weight", metavar="COLUMN", help="weigh each move by this account column (default: count)")
     p.add_argument("--distances", metavar="FILE", help="distance matrix CSV: account_id, rep_id, distance")
@@ -127,6 +130,8 @@ def settings_from(args):
             d[k] = v
     if args.no_locks:
         d["respect_locks"] = False
+    if getattr(args, "balance_within", None) is not None:
+        d["balance_within"] = [c.strip() for c in args.balance_within.split(",") if c.strip()]
     if args.eligible:
         d["eligibility"] = [r.to_dict() for r in parse_eligible(args.eligible)]
     if d.get("objective") == "distance" and not args.distances and "max_radius_km" not in d:
