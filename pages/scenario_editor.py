@@ -60,9 +60,7 @@ def _edit(new: Scenario, what: str, *, resolve: bool = True, switch: bool = Fals
     """Replace the edited scenario, keeping the previous state on the undo stack. ``switch``: the
     edit opens another scenario or version (undo then goes back to the previous one as it was)."""
     st.session_state.pop("se_partial", None)  # a plan found for the inputs before this edit
-    stack = st.session_state.setdefault("se_undo", [])
-    stack.append((st.session_state["se_scn"], st.session_state.get("se_dirty", False), what, switch))
-    del stack[:-UNDO_DEPTH]
+    _push_undo(what, switch)
     st.session_state["se_scn"] = new
     st.session_state["se_edits"] = st.session_state.get("se_edits", 0) + 1
     if resolve:
@@ -70,6 +68,13 @@ def _edit(new: Scenario, what: str, *, resolve: bool = True, switch: bool = Fals
         if st.session_state.get("se_auto", True):
             _start_solve(new)
     st.session_state.setdefault("se_flash", []).append(("success", what))
+
+
+def _push_undo(what: str, switch: bool = False) -> None:
+    """Remember the scenario as it is now, so Undo can go back to it."""
+    stack = st.session_state.setdefault("se_undo", [])
+    stack.append((st.session_state["se_scn"], st.session_state.get("se_dirty", False), what, switch))
+    del stack[:-UNDO_DEPTH]
 
 
 def _undo() -> None:
@@ -369,10 +374,7 @@ with notices:
             st.markdown(f"**Plan found before the cancel:** {int(pr.get('moves') or 0):,} moves, "
                         f"{W.money(pr.get('arr_moved') or 0)} ARR moved. {pr.get('status_text', '')}")
             if st.button("Use this plan", key="se_use_partial", icon=":material/check:"):
-                stack = st.session_state.setdefault("se_undo", [])  # undo goes back to the kept plan
-                stack.append((st.session_state["se_scn"], st.session_state.get("se_dirty", False),
-                              "Used the plan found before the cancel", False))
-                del stack[:-UNDO_DEPTH]
+                _push_undo("Used the plan found before the cancel")  # undo goes back to the kept plan
                 _take_result(partial)
                 st.session_state.setdefault("se_flash", []).append(
                     ("success", "Using the plan the solver found before the cancel."))

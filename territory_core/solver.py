@@ -706,7 +706,8 @@ def _solve_by_team(accounts, reps, settings, metrics, p: Prepared, sdict, t0, *,
     solves the whole model)."""
     build = time.monotonic() - t0
     deadline = t0 + float(settings.time_limit)
-    team_of_acc = pd.Series(p.unit_team[p.unit], index=pd.Index(p.acc_ids.astype(str)))
+    unit_of_acc = pd.Series(p.unit, index=pd.Index(p.acc_ids.astype(str)))
+    team_of_acc = pd.Series(p.unit_team[p.unit], index=unit_of_acc.index)
     acc_team = accounts[A.account_id].astype(str).map(team_of_acc).to_numpy()
     rep_team = pd.Series(p.rep_team, index=pd.Index(p.rep_ids.astype(str)))
     reps_team = reps[R.rep_id].astype(str).map(rep_team).to_numpy()
@@ -756,8 +757,7 @@ def _solve_by_team(accounts, reps, settings, metrics, p: Prepared, sdict, t0, *,
             st = r.status if r.status in ("infeasible", "no_solution", "cancelled") else "no_solution"
             return _result_without(p, st, expl, fx, build, time.monotonic() - t0 - build, settings, sdict)
         a = r.assignment
-        uid = pd.Series(p.unit, index=pd.Index(p.acc_ids.astype(str)))
-        units = a[S.account_id].astype(str).map(uid).to_numpy()
+        units = a[S.account_id].astype(str).map(unit_of_acc).to_numpy()
         assign[units] = rep_pos.get_indexer(a[S.rep_id].astype(str))
     if (assign < 0).any():
         return None
