@@ -8,7 +8,6 @@ failed upload never loses what was loaded before.
 from __future__ import annotations
 
 import hashlib
-import math
 
 import numpy as np
 import pandas as pd
@@ -19,6 +18,7 @@ from territory_core.dataset import load_sample
 from territory_core.importer import ReadResult, load_files, read_table
 from territory_core.mapping import guess_mapping, guess_table
 from territory_core.normalize import is_numeric_column
+from ui import format as fmt
 from ui.state import dataset_version, get_dataset, set_dataset
 
 KINDS = ["accounts", "reps", "opportunities", "account_products"]
@@ -28,16 +28,7 @@ IGNORE = "(ignore)"
 
 
 def money(x) -> str:
-    if x is None or pd.isna(x) or not math.isfinite(x):
-        return "n/a"
-    a = abs(x)
-    if a >= 1e9:
-        return f"${x / 1e9:,.2f}B"
-    if a >= 1e6:
-        return f"${x / 1e6:,.2f}M"
-    if a >= 1e3:
-        return f"${x / 1e3:,.1f}K"
-    return f"${x:,.0f}"
+    return fmt.money(x, digits=2)  # the overview's headline figures carry two decimals
 
 
 # --------------------------------------------------------------------------------------------

@@ -77,6 +77,14 @@ def _push_undo(what: str, switch: bool = False) -> None:
     del stack[:-UNDO_DEPTH]
 
 
+def _saved(scn: Scenario, message: str) -> None:
+    """A save went through: edit the stored version from now on, and say so."""
+    st.session_state["se_scn"] = scn
+    st.session_state.pop("se_conflict", None)
+    st.session_state.setdefault("se_flash", []).append(("success", message))
+    st.rerun()
+
+
 def _undo() -> None:
     stack = st.session_state.get("se_undo") or []
     if not stack:
@@ -867,11 +875,7 @@ with t_save:
                     st.warning("Saved with the last solved plan; the latest edits were not solved yet.")
                 try:
                     saved_scn = store.save(to_save, user=user, expected_version=to_save.version, note=desc.strip())
-                    st.session_state["se_scn"] = saved_scn
-                    st.session_state.pop("se_conflict", None)
-                    st.session_state.setdefault("se_flash", []).append(
-                        ("success", f"Saved {saved_scn.name} as version {saved_scn.version} by {saved_scn.saved_by}."))
-                    st.rerun()
+                    _saved(saved_scn, f"Saved {saved_scn.name} as version {saved_scn.version} by {saved_scn.saved_by}.")
                 except ConflictError as exc:
                     st.session_state["se_conflict"] = (str(exc), to_save)
                 except Exception as exc:
@@ -895,11 +899,7 @@ with t_save:
             if r2.button("Save as a copy", key="se_conflict_copy"):
                 try:
                     copied = store.save_as_copy(pending, user=user)
-                    st.session_state["se_scn"] = copied
-                    st.session_state.pop("se_conflict", None)
-                    st.session_state.setdefault("se_flash", []).append(
-                        ("success", f"Saved as a new scenario {copied.name} (version {copied.version})."))
-                    st.rerun()
+                    _saved(copied, f"Saved as a new scenario {copied.name} (version {copied.version}).")
                 except Exception as exc:
                     st.error(f"Could not save a copy: {exc}.")
         if scn.id is not None:
