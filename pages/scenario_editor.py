@@ -906,7 +906,10 @@ with t_save:
             st.markdown("**Version history**")
             try:
                 hist = store.history(scn.id)
-                st.dataframe(hist, hide_index=True)
+                st.dataframe(hist, hide_index=True, column_config={
+                    "arr_moved": st.column_config.NumberColumn("ARR moved", format="dollar"),
+                    "moves": st.column_config.NumberColumn("moves", format="localized"),
+                    "saved_at": st.column_config.DatetimeColumn("saved at", format="YYYY-MM-DD HH:mm")})
                 vers = sorted((int(v) for v in hist["version"]), reverse=True)
                 h1, h2 = st.columns([2, 1], vertical_alignment="bottom")
                 v_pick = h1.selectbox("Version", vers, format_func=lambda v: f"v{v}", key=f"se_hist_v_{scn.id}")
