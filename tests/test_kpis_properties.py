@@ -11,7 +11,7 @@ from territory_core.kpis import (
     ADDITIVE, K, Period, balance_indices, gini, rep_kpis, rollup_kpis, suggest_quotas, team_summary,
 )
 
-values = st.lists(st.floats(min_value=0, max_value=1e6, allow_nan=False), min_size=1, max_size=30)
+values = st.lists(st.floats(min_value=0, max_value=1e6, allow_nan=False, allow_subnormal=False), min_size=1, max_size=30)
 
 
 @given(values, st.floats(min_value=0.01, max_value=1000))
