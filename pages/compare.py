@@ -11,7 +11,7 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from territory_core.contract import A, S, X
-from territory_core.scenarios import METRIC_LABELS, diff_scenarios, rep_loads
+from territory_core.plan.scenarios import METRIC_LABELS, diff_scenarios, rep_loads
 from ui import scenario_widgets as W
 from ui.state import get_active_scenario, get_dataset
 
@@ -315,7 +315,7 @@ def _state_lines() -> dict:
     (about 0.05 degrees, coordinates to 2 decimals), so four maps stay light."""
     from shapely.geometry import mapping, shape
 
-    from territory_core.geo import states_geojson
+    from territory_core.geo.zips import states_geojson
 
     def rnd(c):
         return [rnd(x) for x in c] if isinstance(c[0], (list, tuple)) else [round(c[0], 2), round(c[1], 2)]
@@ -403,7 +403,7 @@ if not present:
                                  help="Against today's owners. Off: every account, for a full reload.")
         scn = scenarios[k]
         try:
-            from territory_core import export as EX
+            from territory_core.plan import export as EX
 
             exp_df = EX.assignment_export(scn, ds, eff, only_moved=only_moved)
             stem = "".join(ch if ch.isalnum() else "_" for ch in scn.name).strip("_") or "scenario"

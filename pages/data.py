@@ -1,6 +1,6 @@
 """Data: import CRM exports (upload, map columns, validate, load) and see what is loaded.
 
-Everything comes from territory_core.importer (read_table, load_files), territory_core.mapping
+Everything comes from territory_core.ingest.importer (read_table, load_files), territory_core.ingest.mapping
 (guess_table, guess_mapping) and the validation report; the page holds the widget state.
 The active dataset only changes when the user presses Load on a report without errors, so a
 failed upload never loses what was loaded before.
@@ -15,9 +15,9 @@ import streamlit as st
 
 from territory_core.contract import TABLES, A, O, R, describe_markdown
 from territory_core.dataset import load_sample
-from territory_core.importer import ReadResult, load_files, read_table
-from territory_core.mapping import guess_mapping, guess_table
-from territory_core.normalize import is_numeric_column
+from territory_core.ingest.importer import ReadResult, load_files, read_table
+from territory_core.ingest.mapping import guess_mapping, guess_table
+from territory_core.ingest.normalize import is_numeric_column
 from ui import format as fmt
 from ui.state import dataset_version, get_dataset, set_dataset
 

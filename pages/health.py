@@ -1,6 +1,6 @@
 """Territory Health: the page managers open every week.
 
-Every number here comes from territory_core.kpis (rep_kpis, rollup_kpis, team_summary,
+Every number here comes from territory_core.analyse.kpis (rep_kpis, rollup_kpis, team_summary,
 health_flags, kpi_balance, suggest_quotas, quarterly_trend, rep_accounts, rep_pipeline); the
 page only filters, formats and draws.
 """
@@ -16,7 +16,7 @@ import streamlit as st
 from plotly.subplots import make_subplots
 
 from territory_core.contract import A, O, S, X
-from territory_core.kpis import (
+from territory_core.analyse.kpis import (
     BALANCE_METRICS, DEFINITIONS_MD, KPI_LABELS, PERIOD_KINDS, QUOTA_BASES, HealthThresholds, K, Period, capacity_targets,
     data_as_of, flags_by_rep, health_flags, kpi_balance, periods_available, quarterly_trend, rep_accounts,
     rep_kpis, rep_pipeline, rollup_kpis, suggest_quotas, team_summary, unowned_accounts,
@@ -100,7 +100,7 @@ def _scenario_reps(ds, scn):
     if scn is None or not getattr(scn, "events", None):
         return ds.reps, None
     try:
-        from territory_core.scenarios import apply_events
+        from territory_core.plan.scenarios import apply_events
 
         return apply_events(ds, scn.events).reps, None
     except Exception as exc:

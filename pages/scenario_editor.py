@@ -11,8 +11,8 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from territory_core.contract import A, R, S, X
-from territory_core.scenarios import EventError, Scenario, describe_event, filter_mask, solve_scenario
-from territory_core.storage import ConflictError
+from territory_core.plan.scenarios import EventError, Scenario, describe_event, filter_mask, solve_scenario
+from territory_core.store.storage import ConflictError
 from ui import scenario_widgets as W
 from ui.state import dataset_version, get_dataset, set_active_scenario
 
@@ -216,7 +216,7 @@ def _poll_job(box) -> None:
 def _solver_dict(scn: Scenario) -> dict:
     """The scenario's solver settings as a dict, with the default metrics written out when the
     settings leave them to the solver (so the panel and the curve can edit them)."""
-    from territory_core.solver import default_metrics, planning_defaults
+    from territory_core.solve.model import default_metrics, planning_defaults
 
     d = dict(scn.settings.get("solver") or {})
     if not d:
@@ -711,7 +711,7 @@ with t_bal:
                                 for _, r in e_ed.iterrows() if pd.notna(r["account_field"]) and pd.notna(r["rep_field"])]
         if not errs:
             try:
-                from territory_core.solver import SolverSettings
+                from territory_core.solve.model import SolverSettings
 
                 d = SolverSettings.from_dict(d).to_dict()
             except Exception as exc:
@@ -741,8 +741,8 @@ with t_curve:
             st.error(f"Tolerances to try: {exc}. Write them separated by commas, e.g. 0.05, 0.1, 0.2.")
             tols = []
         if tols:
-            from territory_core.scenarios import apply_events, apply_overrides
-            from territory_core.solver import SolverSettings, tradeoff_curve
+            from territory_core.plan.scenarios import apply_events, apply_overrides
+            from territory_core.solve.model import SolverSettings, tradeoff_curve
 
             with st.spinner(f"Solving {len(tols)} points..."):
                 try:

@@ -10,8 +10,8 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from territory_core.contract import A, X
-from territory_core.scoring import ProductModel, ScoringConfig, explain_account, potential_and_whitespace
-from territory_core.segments import (CENSUS_REGIONS, COVERAGE_MODELS, UNSEGMENTED, SegmentRules, apply_segments,
+from territory_core.analyse.scoring import ProductModel, ScoringConfig, explain_account, potential_and_whitespace
+from territory_core.analyse.segments import (CENSUS_REGIONS, COVERAGE_MODELS, UNSEGMENTED, SegmentRules, apply_segments,
                                      check_rules, default_rules, sales_regions, segment_summary)
 from ui.format import money
 from ui.state import dataset_version, get_dataset, get_setting, set_setting
@@ -27,7 +27,7 @@ def _ds_key(ds) -> tuple:
 @st.cache_resource(show_spinner="Scoring accounts...", max_entries=6)
 def _scored(_ds, key: tuple, scoring_json: str) -> pd.DataFrame:
     """Accounts with hierarchy, scores and tiers (segments are applied live on top)."""
-    from territory_core.enrich import enrich_accounts
+    from territory_core.analyse.enrich import enrich_accounts
 
     return enrich_accounts(_ds, ScoringConfig.from_dict(json.loads(scoring_json)), SegmentRules(), families=False)
 
@@ -35,7 +35,7 @@ def _scored(_ds, key: tuple, scoring_json: str) -> pd.DataFrame:
 @st.cache_resource(show_spinner=False, max_entries=4)
 def _details(_ds, _scored_df, _seg, key: tuple, scoring_json: str, rules_json: str) -> pd.DataFrame:
     """Every score input per account (for the breakdown), computed once per settings."""
-    from territory_core.scoring import score_accounts
+    from territory_core.analyse.scoring import score_accounts
 
     return score_accounts(_scored_df, _ds.opportunities, _ds.account_products,
                           ScoringConfig.from_dict(json.loads(scoring_json)), _seg, details=True)

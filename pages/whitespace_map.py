@@ -15,9 +15,9 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from territory_core.contract import A, P, R, S, X
-from territory_core.geoagg import METRICS, area_metrics, heatmap_data, service_table
-from territory_core.scoring import SIZE_BAND, SIZE_BAND_NAMES, TOTAL_ARR, ScoringConfig
-from territory_core.segments import SegmentRules, default_rules
+from territory_core.geo.aggregate import METRICS, area_metrics, heatmap_data, service_table
+from territory_core.analyse.scoring import SIZE_BAND, SIZE_BAND_NAMES, TOTAL_ARR, ScoringConfig
+from territory_core.analyse.segments import SegmentRules, default_rules
 from ui.format import money
 from ui.state import dataset_version, get_active_scenario, get_dataset, get_setting
 
@@ -35,8 +35,8 @@ def _ds_key(ds) -> tuple:
 
 @st.cache_resource(show_spinner="Scoring accounts...", max_entries=6)
 def _enriched(_ds, key: tuple, scoring_json: str, rules_json: str) -> pd.DataFrame:
-    from territory_core.enrich import enrich_accounts
-    from territory_core.segments import SegmentRules
+    from territory_core.analyse.enrich import enrich_accounts
+    from territory_core.analyse.segments import SegmentRules
 
     return enrich_accounts(_ds, ScoringConfig.from_dict(json.loads(scoring_json)),
                            SegmentRules.from_dict(json.loads(rules_json)))
@@ -44,7 +44,7 @@ def _enriched(_ds, key: tuple, scoring_json: str, rules_json: str) -> pd.DataFra
 
 @st.cache_resource(show_spinner=False, max_entries=6)
 def _by_product(_ds, _enr, key: tuple, scoring_json: str, rules_json: str) -> pd.DataFrame:
-    from territory_core.scoring import whitespace_by_product
+    from territory_core.analyse.scoring import whitespace_by_product
 
     w = whitespace_by_product(_enr, _ds.account_products, ScoringConfig.from_dict(json.loads(scoring_json)),
                               _enr[X.segment])
@@ -65,7 +65,7 @@ class _SharedGeoJSON(dict):
 
 @st.cache_resource(show_spinner=False, max_entries=16)
 def _geojson(level: str, areas: tuple[str, ...] | None) -> dict:
-    from territory_core import geo
+    from territory_core.geo import zips as geo
 
     g = geo.states_geojson() if level == "state" else geo.counties_geojson()
     if areas is None:

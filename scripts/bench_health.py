@@ -1,4 +1,4 @@
-"""Timings of the core calls behind the Territory Health page (territory_core.kpis), at the
+"""Timings of the core calls behind the Territory Health page (territory_core.analyse.kpis), at the
 sample's size (6k accounts) and at 50k (the sample replicated, as in scripts/bench_pages.py).
 Prints a table; no assertions.
 
@@ -15,8 +15,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from territory_core.contract import A  # noqa: E402
 from territory_core.dataset import Dataset  # noqa: E402
-from territory_core.enrich import enrich_accounts  # noqa: E402
-from territory_core.kpis import (  # noqa: E402
+from territory_core.analyse.enrich import enrich_accounts  # noqa: E402
+from territory_core.analyse.kpis import (  # noqa: E402
     HealthThresholds, K, Period, data_as_of, health_flags, kpi_balance, periods_available, quarterly_trend,
     rep_accounts, rep_kpis, rep_pipeline, rollup_kpis, suggest_quotas, team_summary,
 )

@@ -20,11 +20,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from territory_core.contract import A, O, P, X  # noqa: E402
 from territory_core.dataset import Dataset, load_sample  # noqa: E402
-from territory_core.enrich import enrich_accounts  # noqa: E402
-from territory_core.geoagg import area_metrics, heatmap_data, service_table  # noqa: E402
-from territory_core.rollups import family_rollups  # noqa: E402
-from territory_core.scoring import ScoringConfig, explain_account, score_accounts, whitespace_by_product  # noqa: E402
-from territory_core.segments import SegmentRule, SegmentRules, apply_segments, check_rules, default_rules, segment_summary  # noqa: E402
+from territory_core.analyse.enrich import enrich_accounts  # noqa: E402
+from territory_core.geo.aggregate import area_metrics, heatmap_data, service_table  # noqa: E402
+from territory_core.analyse.rollups import family_rollups  # noqa: E402
+from territory_core.analyse.scoring import ScoringConfig, explain_account, score_accounts, whitespace_by_product  # noqa: E402
+from territory_core.analyse.segments import SegmentRule, SegmentRules, apply_segments, check_rules, default_rules, segment_summary  # noqa: E402
 
 
 def scale_dataset(ds: Dataset, n: int, seed: int = 7) -> Dataset:
@@ -74,7 +74,7 @@ def map_json(enr: pd.DataFrame, reps: pd.DataFrame, level: str) -> int:
     import plotly.io as pio
     import plotly.tools
 
-    from territory_core import geo
+    from territory_core.geo import zips as geo
 
     am = area_metrics(enr, level, reps, book=enr)
     gj = geo.states_geojson() if level == "state" else geo.counties_geojson()

@@ -33,7 +33,7 @@ import pandas as pd
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from territory_core import geo  # noqa: E402
+from territory_core.geo import zips as geo  # noqa: E402
 from territory_core.contract import A, O, P, R  # noqa: E402
 
 SEED = 20261115

@@ -44,7 +44,7 @@ def empty_frame(table: Table) -> pd.DataFrame:
 
 def coerce_types(df: pd.DataFrame, table: Table) -> pd.DataFrame:
     """Cast already-clean canonical columns to the contract's dtypes and add missing optional
-    columns with their defaults. Messy input goes through ``territory_core.importer`` first."""
+    columns with their defaults. Messy input goes through ``territory_core.ingest.importer`` first."""
     df = df.copy()
     for c in table.columns:
         if c.name not in df.columns:

@@ -8,7 +8,7 @@ import pytest
 from conftest import assert_no_exception, goto, plotly_shape_count, shot, wait_idle
 from territory_core.contract import R
 from territory_core.dataset import load_sample
-from territory_core.kpis import K, Period, data_as_of, rep_kpis
+from territory_core.analyse.kpis import K, Period, data_as_of, rep_kpis
 
 
 def _shot_at(page, locator, name: str) -> None:

@@ -12,7 +12,7 @@ import pytest
 from territory_core.__main__ import main
 from territory_core.commands.benchmark import parse_sizes
 from territory_core.commands.solve import parse_balance, Usage
-from territory_core.solver_bench import make_instance
+from territory_core.solve.bench import make_instance
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -146,7 +146,7 @@ def test_benchmark_command_prints_a_table(capsys):
 
 
 def test_benchmark_tolerance_reaches_the_solver():
-    from territory_core.solver_bench import bench_one
+    from territory_core.solve.bench import bench_one
 
     wide = bench_one(300, 5, time_limit=20, tolerance=0.5, greedy=False)
     tight = bench_one(300, 5, time_limit=20, tolerance=0.02, greedy=False)

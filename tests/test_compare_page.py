@@ -24,7 +24,7 @@ def sample():
 def _moved(sample, from_rep: str, to_rep: str, n: int, name: str):
     """Today's plan with the first n accounts of from_rep given to to_rep."""
     from territory_core.contract import S
-    from territory_core.scenarios import Scenario
+    from territory_core.plan.scenarios import Scenario
 
     today = Scenario.today(sample)
     asg = today.assignment.copy()
@@ -38,7 +38,7 @@ def _moved(sample, from_rep: str, to_rep: str, n: int, name: str):
 
 @pytest.fixture
 def store(tmp_path, monkeypatch, sample):
-    from territory_core.storage import ScenarioStore
+    from territory_core.store.storage import ScenarioStore
 
     url = f"sqlite:///{tmp_path / 'scenarios.db'}"
     monkeypatch.setenv("TERRITORY_DB_URL", url)
@@ -203,7 +203,7 @@ def test_only_todays_plan_says_what_to_do(store, sample):
 
 
 def test_scenario_solved_on_other_data_is_flagged(store, sample):
-    from territory_core.scenarios import dataset_fingerprint
+    from territory_core.plan.scenarios import dataset_fingerprint
 
     big, small = _reps(sample)
     other = _moved(sample, big, small, 5, "Old data").with_(input_fingerprint="0" * 16)

@@ -14,10 +14,10 @@ from openpyxl import load_workbook
 from territory_core.__main__ import main
 from territory_core.contract import A, R, S
 from territory_core.dataset import save_dir
-from territory_core.export import (EXPORT_COLUMNS, assignment_export, inert_text, make_inert, salesforce_loader,
+from territory_core.plan.export import (EXPORT_COLUMNS, assignment_export, inert_text, make_inert, salesforce_loader,
                                    scenario_summary_html, to_csv_bytes, to_excel_bytes)
-from territory_core.scenarios import Scenario, scenario_kpis
-from territory_core.storage import ScenarioStore
+from territory_core.plan.scenarios import Scenario, scenario_kpis
+from territory_core.store.storage import ScenarioStore
 from test_scenarios import small_dataset
 
 EVIL = ["=HYPERLINK(\"http://evil.example\",\"click\")", "+1", "-cmd|' /C calc'!A0", "@SUM(A1:A9)", "\tTabbed",
@@ -243,7 +243,7 @@ def test_cli_bad_database_no_traceback(tmp_path):
 
 
 def test_salesforce_ids_are_written_in_18_character_form():
-    from territory_core.export import sf_id_18
+    from territory_core.plan.export import sf_id_18
 
     assert sf_id_18("001D000000IqhSL", ("001",)) == "001D000000IqhSLIAZ"  # Salesforce's documented example
     assert sf_id_18("A00001", ("001",)) == "A00001"
@@ -254,7 +254,7 @@ def test_salesforce_ids_are_written_in_18_character_form():
 
 
 def test_cli_reads_salesforce_exports_through_the_import_pipeline(tmp_path, capsys):
-    from territory_core.export import sf_id_18
+    from territory_core.plan.export import sf_id_18
 
     acc15 = [f"001D000000Iqh{c}{d}" for c, d in ("SL", "AB", "cd")]
     usr15 = ["005A0000001abcd", "005A0000001WXYZ"]

@@ -5,8 +5,8 @@ import pytest
 
 from conftest import shot
 from territory_core.dataset import load_sample
-from territory_core.export import scenario_summary_html
-from territory_core.scenarios import Scenario, scenario_kpis
+from territory_core.plan.export import scenario_summary_html
+from territory_core.plan.scenarios import Scenario, scenario_kpis
 
 pytestmark = pytest.mark.browser
 

@@ -1,8 +1,8 @@
-"""territory_core.geo: shipped boundaries, offline ZIP lookup with county FIPS, state codes, distances."""
+"""territory_core.geo.zips: shipped boundaries, offline ZIP lookup with county FIPS, state codes, distances."""
 import numpy as np
 import pytest
 
-from territory_core import geo
+from territory_core.geo import zips as geo
 from territory_core.dataset import GEO_DIR
 
 

@@ -11,7 +11,7 @@ from streamlit.testing.v1 import AppTest
 from conftest import APP_PATH
 from territory_core.contract import A, O, R, S
 from territory_core.dataset import load_sample
-from territory_core.kpis import (
+from territory_core.analyse.kpis import (
     K, Period, data_as_of, kpi_balance, rep_accounts, rep_kpis, rep_pipeline,
     suggest_quotas, team_summary,
 )
@@ -202,7 +202,7 @@ def test_threshold_editor_changes_flags(ds):
 
 
 def test_scenario_plan_moves_the_book(ds):
-    from territory_core.scenarios import Scenario
+    from territory_core.plan.scenarios import Scenario
 
     acc = ds.accounts
     src, dst = "R003", "R014"  # different managers
@@ -275,7 +275,7 @@ def test_page_shows_hand_computed_numbers_on_a_tiny_dataset():
 def test_scenario_with_events_uses_the_scenario_reps(ds):
     """A new hire in the scenario appears as a rep with the accounts the scenario gives them; a
     leaver keeps their sales history but no book."""
-    from territory_core.scenarios import Scenario
+    from territory_core.plan.scenarios import Scenario
 
     acc = ds.accounts
     leaver = "R005"

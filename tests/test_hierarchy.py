@@ -1,7 +1,7 @@
 import pandas as pd
 
 from territory_core.contract import A, X
-from territory_core.hierarchy import find_cycles, resolve_hierarchy
+from territory_core.analyse.hierarchy import find_cycles, resolve_hierarchy
 
 
 def frame(rows):

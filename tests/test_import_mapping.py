@@ -1,5 +1,5 @@
 """Column mapping: Salesforce and HubSpot headers, explicit overrides, table detection."""
-from territory_core.mapping import apply_overrides, guess_mapping, guess_table, parse_map_args
+from territory_core.ingest.mapping import apply_overrides, guess_mapping, guess_table, parse_map_args
 
 SF_ACCOUNT = ["Id", "Name", "ParentId", "Type", "Industry", "NumberOfEmployees", "AnnualRevenue", "BillingStreet",
               "BillingCity", "BillingState", "BillingPostalCode", "BillingCountry", "BillingLatitude",

@@ -4,8 +4,8 @@ import pandas as pd
 import pytest
 
 from territory_core.contract import A, O
-from territory_core.importer import load_files
-from territory_core.normalize import (
+from territory_core.ingest.importer import load_files
+from territory_core.ingest.normalize import (
     canonical_id, normalize_zip_value, parse_bools, parse_dates, parse_number, parse_numbers, sf_id_18,
 )
 

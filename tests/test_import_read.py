@@ -5,7 +5,7 @@ import pandas as pd
 import pytest
 
 from territory_core.contract import A
-from territory_core.importer import load_files, read_table
+from territory_core.ingest.importer import load_files, read_table
 
 CSV = "account_id,name,zip,arr\nA1,Acme,02139,\"1,000\"\nA2,Beta,10001,0\n"
 

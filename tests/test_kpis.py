@@ -1,4 +1,4 @@
-"""Unit tests of territory_core.kpis on small hand-computed tables."""
+"""Unit tests of territory_core.analyse.kpis on small hand-computed tables."""
 from __future__ import annotations
 
 import math
@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from territory_core.contract import A, O, R, S, X
-from territory_core.kpis import (
+from territory_core.analyse.kpis import (
     K, HealthThresholds, Period, balance_indices, capacity_targets, data_as_of, gini,
     health_flags, kpi_balance, periods_available, quarterly_trend, rep_accounts, rep_kpis,
     rep_pipeline, rollup_kpis, suggest_quotas, team_summary, account_workload, unowned_accounts,

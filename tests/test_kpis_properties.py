@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 from territory_core.contract import A, O, R
-from territory_core.kpis import (
+from territory_core.analyse.kpis import (
     ADDITIVE, K, Period, balance_indices, gini, rep_kpis, rollup_kpis, suggest_quotas, team_summary,
 )
 

@@ -5,8 +5,8 @@ import pytest
 
 from territory_core.contract import A, O, X
 from territory_core.dataset import Dataset
-from territory_core.enrich import enrich_accounts
-from territory_core.rollups import add_family_columns, family_rollups
+from territory_core.analyse.enrich import enrich_accounts
+from territory_core.analyse.rollups import add_family_columns, family_rollups
 
 
 @pytest.fixture

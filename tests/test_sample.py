@@ -8,8 +8,8 @@ import pytest
 
 from territory_core.contract import A, O, P, R
 from territory_core.dataset import ROOT, SAMPLE_DIR, load_sample
-from territory_core.hierarchy import resolve_hierarchy
-from territory_core.importer import load_files
+from territory_core.analyse.hierarchy import resolve_hierarchy
+from territory_core.ingest.importer import load_files
 
 
 @pytest.fixture(scope="module")
@@ -45,7 +45,7 @@ def test_accounts_shape(ds):
 
 
 def test_sample_geography_matches_the_shipped_boundaries(ds):
-    from territory_core import geo
+    from territory_core.geo import zips as geo
 
     county_ids = {f["id"] for f in geo.counties_geojson()["features"]}
     state_ids = {f["id"] for f in geo.states_geojson()["features"]}

@@ -34,8 +34,8 @@ def west():
 
 
 def _solver_settings(tolerance: float = 0.2, respect_locks: bool = False, **kw):
-    from territory_core.enrich import enrich_accounts
-    from territory_core.solver import SolverSettings, default_metrics
+    from territory_core.analyse.enrich import enrich_accounts
+    from territory_core.solve.model import SolverSettings, default_metrics
 
     metrics = [{"column": m.column, "tolerance": tolerance, "weight": 1.0, "hard": True}
                for m in default_metrics(enrich_accounts(west()))]
@@ -213,7 +213,7 @@ def test_balance_settings_apply(db_url):
 
 
 def test_save_conflict_reload_copy_and_history(db_url):
-    from territory_core.storage import ScenarioStore
+    from territory_core.store.storage import ScenarioStore
 
     at = _editor(auto=False)
     at.button(key="se_save").click().run()
@@ -355,7 +355,7 @@ def test_saved_by_the_trusted_proxy_header_else_local_user(db_url, monkeypatch):
 
 
 def test_handover_quota_and_fork_from_saved(db_url):
-    from territory_core.storage import ScenarioStore
+    from territory_core.store.storage import ScenarioStore
 
     at = _editor(auto=False)
     at.selectbox(key="se_ev_kind").set_value("segment_handover").run()
@@ -384,7 +384,7 @@ def test_handover_quota_and_fork_from_saved(db_url):
 
 
 def test_undo_after_save_keeps_the_scenario_in_the_store(db_url):
-    from territory_core.storage import ScenarioStore
+    from territory_core.store.storage import ScenarioStore
 
     at = _editor(auto=False)
     _add_rep_leaves(at, _busiest_rep())
@@ -404,7 +404,7 @@ def test_undo_after_save_keeps_the_scenario_in_the_store(db_url):
 def test_cancel_keeps_the_last_plan_and_offers_the_plan_found(db_url):
     import threading
 
-    from territory_core.scenarios import solve_scenario
+    from territory_core.plan.scenarios import solve_scenario
 
     rep = _busiest_rep()
     at = _editor(auto=False)
@@ -455,7 +455,7 @@ class _EndsMidRun(dict):
 def test_a_solve_ending_while_the_page_draws_is_taken_not_left_running(db_url):
     import threading
 
-    from territory_core.scenarios import solve_scenario
+    from territory_core.plan.scenarios import solve_scenario
 
     rep = _busiest_rep()
     at = _editor(auto=False)
@@ -497,7 +497,7 @@ def test_cancel_before_any_plan_keeps_the_shown_plan_and_invents_no_edits(db_url
 
 
 def test_balance_index_header_is_the_kpis_share_of_books_in_band(db_url):
-    from territory_core.scenarios import scenario_kpis
+    from territory_core.plan.scenarios import scenario_kpis
 
     at = _editor()
     _add_rep_leaves(at, _busiest_rep())

@@ -10,7 +10,7 @@ import pytest
 
 from territory_core.contract import ACCOUNT_PRODUCTS, ACCOUNTS, OPPORTUNITIES, REPS, A, R, S, X
 from territory_core.dataset import Dataset, coerce_types, empty_frame
-from territory_core.scenarios import (EventError, Scenario, apply_events, dataset_fingerprint, describe_event,
+from territory_core.plan.scenarios import (EventError, Scenario, apply_events, dataset_fingerprint, describe_event,
                                       diff_scenarios, filter_mask, kpi_rows, rep_loads, scenario_kpis, solve_scenario)
 
 SETTINGS = {"solver": {"metrics": [{"column": "arr", "tolerance": 0.15}, {"column": "account_count", "tolerance": 0.15}],
@@ -217,7 +217,7 @@ def test_solve_is_deterministic(ds, solved):
 
 
 def test_resolving_a_saved_version_gives_the_same_assignment(ds, solved, tmp_path):
-    from territory_core.storage import ScenarioStore
+    from territory_core.store.storage import ScenarioStore
 
     _, out = solved
     store = ScenarioStore(f"sqlite:///{tmp_path / 's.db'}")
@@ -332,7 +332,7 @@ def test_diff_lists_changed_accounts_largest_first():
 
 
 def test_saved_scoring_settings_drive_a_self_contained_solve(ds):
-    from territory_core.scoring import ScoringConfig
+    from territory_core.analyse.scoring import ScoringConfig
 
     sc = Scenario(name="scored", settings={"scoring": ScoringConfig().to_dict(), "solver": {"time_limit": 10}})
     out = solve_scenario(ds, sc)  # no enriched frame given: the scenario's own scoring settings decide

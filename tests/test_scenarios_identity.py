@@ -5,8 +5,8 @@ import getpass
 
 import pytest
 
-from territory_core import identity
-from territory_core.identity import clean_user, current_user
+from territory_core.store import identity
+from territory_core.store.identity import clean_user, current_user
 
 
 class FakeStUser(dict):

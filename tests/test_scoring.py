@@ -1,4 +1,4 @@
-"""Unit tests of territory_core.scoring: components, tiers, whitespace, explanation, settings."""
+"""Unit tests of territory_core.analyse.scoring: components, tiers, whitespace, explanation, settings."""
 import json
 
 import numpy as np
@@ -6,7 +6,7 @@ import pandas as pd
 import pytest
 
 from territory_core.contract import A, O, P, X
-from territory_core.scoring import (ProductModel, ScoringConfig, explain_account, potential_and_whitespace,
+from territory_core.analyse.scoring import (ProductModel, ScoringConfig, explain_account, potential_and_whitespace,
                                     score_accounts, size_band, whitespace_by_product)
 
 

@@ -1,4 +1,4 @@
-"""Unit tests of territory_core.segments: rule matching, first match wins, checks, summary."""
+"""Unit tests of territory_core.analyse.segments: rule matching, first match wins, checks, summary."""
 import json
 
 import numpy as np
@@ -6,7 +6,7 @@ import pandas as pd
 import pytest
 
 from territory_core.contract import A, P, X
-from territory_core.segments import (UNSEGMENTED, SegmentRule, SegmentRules, apply_segments, check_rules,
+from territory_core.analyse.segments import (UNSEGMENTED, SegmentRule, SegmentRules, apply_segments, check_rules,
                                      default_rules, segment_summary)
 
 
@@ -97,7 +97,7 @@ def test_check_rules_flags_never_shadowed_overlap_unsegmented(accts):
 
 def test_default_rules_cover_the_sample():
     from territory_core.dataset import load_sample
-    from territory_core.enrich import enrich_accounts
+    from territory_core.analyse.enrich import enrich_accounts
 
     ds = load_sample()
     if ds.accounts.empty:
@@ -144,7 +144,7 @@ def test_summary_counts(accts):
 
 def test_sales_regions_from_the_data_and_census_fallback(accts):
     from territory_core.contract import R
-    from territory_core.segments import sales_regions
+    from territory_core.analyse.segments import sales_regions
 
     reps = pd.DataFrame({R.rep_id: ["r1", "r2", "r3"], R.name: ["1", "2", "3"], R.region: ["Pacific", "Coast", "Coast"]})
     sr = sales_regions(accts, reps)
@@ -163,7 +163,7 @@ def test_sales_regions_from_the_data_and_census_fallback(accts):
 
 def test_sample_sales_regions():
     from territory_core.dataset import load_sample
-    from territory_core.segments import sales_regions
+    from territory_core.analyse.segments import sales_regions
 
     ds = load_sample()
     if ds.accounts.empty:

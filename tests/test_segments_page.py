@@ -2,8 +2,8 @@
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from territory_core.scoring import ScoringConfig
-from territory_core.segments import UNSEGMENTED, SegmentRules, default_rules
+from territory_core.analyse.scoring import ScoringConfig
+from territory_core.analyse.segments import UNSEGMENTED, SegmentRules, default_rules
 
 PAGE = "pages/segments.py"
 EDITOR = "seg_rules_editor"

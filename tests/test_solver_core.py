@@ -9,11 +9,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from territory_core import solver as solver_mod
+from territory_core.solve import model as solver_mod
 from territory_core.contract import A, O, R, S, X
-from territory_core.solver import (EligibilityRule, Metric, SolverSettings, default_metrics, solve,
+from territory_core.solve.model import (EligibilityRule, Metric, SolverSettings, default_metrics, solve,
                                    tradeoff_curve)
-from territory_core.solver_bench import greedy_baseline, make_instance
+from territory_core.solve.bench import greedy_baseline, make_instance
 
 
 def accounts_df(rows):
@@ -140,7 +140,7 @@ def test_families_stay_together():
     metrics = (Metric(X.account_count, 0.1),)
     res = solve(acc, reps, SolverSettings(metrics=metrics, keep_families=True, time_limit=30))
     assert res.ok, res.status_text
-    from territory_core.hierarchy import resolve_hierarchy
+    from territory_core.analyse.hierarchy import resolve_hierarchy
     fam = resolve_hierarchy(acc)[X.ultimate_parent_id]
     own = acc[A.account_id].map(owner_of(res))
     assert (own.groupby(fam.to_numpy()).nunique() == 1).all()

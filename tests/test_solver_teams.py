@@ -2,7 +2,7 @@
 import pandas as pd
 
 from territory_core.contract import A, R, S, X
-from territory_core.solver import Metric, SolverSettings, planning_defaults, solve
+from territory_core.solve.model import Metric, SolverSettings, planning_defaults, solve
 
 
 def _two_teams():
@@ -74,7 +74,7 @@ def test_settings_round_trip_and_planning_defaults():
 def test_the_sample_solves_with_the_planners_defaults():
     """What a leader gets on the first Re-solve in the Scenario Editor: a plan, inside every band."""
     from territory_core.dataset import load_sample
-    from territory_core.enrich import enrich_accounts
+    from territory_core.analyse.enrich import enrich_accounts
 
     ds = load_sample()
     acc = enrich_accounts(ds)
@@ -93,7 +93,7 @@ def test_the_sample_solves_with_the_planners_defaults():
 
 def test_scenario_loads_judge_books_within_the_same_teams():
     from territory_core.dataset import ACCOUNT_PRODUCTS, OPPORTUNITIES, Dataset, empty_frame
-    from territory_core.scenarios import Scenario, rep_loads
+    from territory_core.plan.scenarios import Scenario, rep_loads
 
     acc, reps = _two_teams()
     ds = Dataset(accounts=acc, reps=reps, opportunities=empty_frame(OPPORTUNITIES),
@@ -141,7 +141,7 @@ def _team_settings(**kw):
 
 
 def test_independent_teams_are_solved_one_by_one_to_the_same_optimum(monkeypatch):
-    from territory_core import solver as solver_mod
+    from territory_core.solve import model as solver_mod
 
     acc, reps = _regional_book()
     split = solve(acc, reps, _team_settings())

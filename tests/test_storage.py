@@ -9,10 +9,10 @@ import pytest
 import sqlalchemy as sa
 
 from conftest_pg import pg_server, pg_url  # noqa: F401
-from territory_core import storage as storage_mod
+from territory_core.store import storage as storage_mod
 from territory_core.contract import S
-from territory_core.scenarios import Scenario
-from territory_core.storage import (ConflictError, ScenarioNotFound, ScenarioStore, StorageError, current_revision,
+from territory_core.plan.scenarios import Scenario
+from territory_core.store.storage import (ConflictError, ScenarioNotFound, ScenarioStore, StorageError, current_revision,
                                     head_revision)
 from test_scenarios import small_dataset
 
@@ -293,7 +293,7 @@ def test_process_killed_mid_save_loses_nothing(store, url, ds):
     code = textwrap.dedent(f"""
         import os, sys
         sys.path.insert(0, {str(__import__('pathlib').Path(__file__).resolve().parent)!r})
-        from territory_core.storage import ScenarioStore
+        from territory_core.store.storage import ScenarioStore
         def die(*a, **k):
             os._exit(9)
         ScenarioStore._bump_head = die

@@ -5,8 +5,8 @@ import pandas as pd
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from territory_core.importer import load_files
-from territory_core.validate import ValidationReport
+from territory_core.ingest.importer import load_files
+from territory_core.ingest.validate import ValidationReport
 
 SETTINGS = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 HEADERS = ["account_id", "name", "parent_id", "employees", "annual_revenue", "arr", "intent", "state", "zip",

@@ -3,8 +3,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from territory_core.importer import load_files
-from territory_core.validate import Issue, ValidationReport
+from territory_core.ingest.importer import load_files
+from territory_core.ingest.validate import Issue, ValidationReport
 
 FIX = Path(__file__).parent / "fixtures"
 REPS = b"rep_id,name\nR1,Ann\nR2,Bob\n"

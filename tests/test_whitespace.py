@@ -1,10 +1,10 @@
-"""Unit tests of territory_core.geoagg: area metrics, coverage, under/over-served, heatmap."""
+"""Unit tests of territory_core.geo.aggregate: area metrics, coverage, under/over-served, heatmap."""
 import numpy as np
 import pandas as pd
 import pytest
 
 from territory_core.contract import A, R, X
-from territory_core.geoagg import area_metrics, heatmap_data, rep_capacity, service_table
+from territory_core.geo.aggregate import area_metrics, heatmap_data, rep_capacity, service_table
 
 
 @pytest.fixture
@@ -89,7 +89,7 @@ def test_rep_capacity_inactive_and_ramp():
 
 def test_sample_state_map_covers_all_accounts():
     from territory_core.dataset import load_sample
-    from territory_core.enrich import enrich_accounts
+    from territory_core.analyse.enrich import enrich_accounts
 
     ds = load_sample()
     if ds.accounts.empty:

@@ -6,8 +6,8 @@ from streamlit.testing.v1 import AppTest
 
 from territory_core.contract import X
 from territory_core.dataset import load_sample
-from territory_core.enrich import enrich_accounts
-from territory_core.scoring import ProductModel, ScoringConfig
+from territory_core.analyse.enrich import enrich_accounts
+from territory_core.analyse.scoring import ProductModel, ScoringConfig
 
 PAGE = "pages/whitespace_map.py"
 
@@ -139,7 +139,7 @@ def test_uses_the_active_scoring_settings(enriched):
     at2 = open_page({"scoring": double})
     assert metric(at1, "Potential") != metric(at2, "Potential")
     # settings restored from a saved scenario as plain dicts work the same
-    from territory_core.segments import default_rules
+    from territory_core.analyse.segments import default_rules
 
     at3 = open_page({"scoring": double.to_dict(), "segment_rules": default_rules().to_dict()})
     assert metric(at3, "Potential") == metric(at2, "Potential")
@@ -184,7 +184,7 @@ def test_owners_from_the_active_scenario(enriched):
     import pandas as pd
 
     from territory_core.contract import S
-    from territory_core.scenarios import Scenario
+    from territory_core.plan.scenarios import Scenario
 
     plan = pd.DataFrame({S.account_id: enriched["account_id"], S.rep_id: "R001"})
     at = AppTest.from_file("../app.py", default_timeout=60)

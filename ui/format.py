@@ -26,3 +26,26 @@ def pct(x, digits: int = 1) -> str:
     except (TypeError, ValueError):
         return "-"
     return "-" if math.isnan(x) else f"{x * 100:.{digits}f}%"
+
+
+_MD_SPECIAL = set("\\`*_{}[]()#+-.!|<>~$:&=\"'^%@/;?,")
+
+
+def md(text) -> str:
+    """User text (a name, a note, a header value) made inert for anything Streamlit renders as
+    Markdown: st.markdown, captions, subheaders, metric labels and help, widget labels. Every ASCII
+    punctuation mark is backslash-escaped (CommonMark shows it as itself), so no link, image,
+    emphasis, :colour[...] directive, $math$ or bare-URL autolink can come from the text; line
+    breaks become spaces. ``None`` gives ""."""
+    if text is None:
+        return ""
+    s = " ".join(str(text).split())
+    return "".join("\\" + ch if ch in _MD_SPECIAL else ch for ch in s)
+
+
+def plot_text(text) -> str:
+    """User text made inert for plotly (titles, axis and legend labels, hover text, annotations),
+    which reads a few HTML tags (<a href>, <b>, <br>): &, < and > become entities."""
+    if text is None:
+        return ""
+    return (" ".join(str(text).split()).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;"))

@@ -1,6 +1,6 @@
 """Helpers shared by the Scenario Editor and Compare pages (Streamlit side only).
 
-The core does the work (territory_core.scenarios / storage / export / identity / enrich); this
+The core does the work (territory_core.plan.scenarios / storage / export / identity / enrich); this
 module caches it per dataset version and draws the small pickers both pages use.
 """
 from __future__ import annotations
@@ -23,7 +23,7 @@ TODAY_LABEL = "Today's plan"
 # ---------------------------------------------------------------------------- store and identity
 @st.cache_resource(show_spinner=False)
 def _store_for(url: str | None):
-    from territory_core.storage import ScenarioStore
+    from territory_core.store.storage import ScenarioStore
 
     return ScenarioStore(url)
 
@@ -36,7 +36,7 @@ def get_store():
 def current_user_name() -> str:
     """Who is saving: the OIDC user when st.login is configured and signed in, else the trusted
     SSO proxy header named by TERRITORY_TRUSTED_USER_HEADER, else the OS user name."""
-    from territory_core.identity import current_user
+    from territory_core.store.identity import current_user
 
     oidc = None
     try:
@@ -64,12 +64,12 @@ def settings_dicts() -> dict[str, dict]:
 
 
 def _settings_factories() -> dict:
-    from territory_core.kpis import HealthThresholds
-    from territory_core.scoring import ScoringConfig
-    from territory_core.segments import SegmentRules
+    from territory_core.analyse.kpis import HealthThresholds
+    from territory_core.analyse.scoring import ScoringConfig
+    from territory_core.analyse.segments import SegmentRules
 
     def solver_defaults():
-        from territory_core.solver import planning_defaults
+        from territory_core.solve.model import planning_defaults
 
         ds = get_dataset()
         base = enriched_for({"scoring": get_setting("scoring", ScoringConfig).to_dict(),
@@ -85,13 +85,13 @@ def scoring_and_rules(settings: dict | None):
     scoring = rules = None
     settings = settings or {}
     try:
-        from territory_core.scoring import ScoringConfig
+        from territory_core.analyse.scoring import ScoringConfig
 
         scoring = ScoringConfig.from_dict(settings["scoring"]) if settings.get("scoring") else None
     except Exception:
         scoring = None
     try:
-        from territory_core.segments import SegmentRules
+        from territory_core.analyse.segments import SegmentRules
 
         rules = SegmentRules.from_dict(settings["segment_rules"]) if settings.get("segment_rules") else None
     except Exception:
@@ -104,7 +104,7 @@ def scoring_and_rules(settings: dict | None):
 def _enriched(_ds, version: int, name: str, scoring_json: str, rules_json: str) -> pd.DataFrame:
     import json
 
-    from territory_core.enrich import enrich_accounts
+    from territory_core.analyse.enrich import enrich_accounts
 
     scoring, rules = scoring_and_rules({"scoring": json.loads(scoring_json) or None,
                                         "segment_rules": json.loads(rules_json) or None})
@@ -140,7 +140,7 @@ def scenario_token(scn) -> str:
 
 def fingerprint() -> str:
     """dataset_fingerprint of the active dataset (cached per dataset version)."""
-    from territory_core.scenarios import dataset_fingerprint
+    from territory_core.plan.scenarios import dataset_fingerprint
 
     ds = get_dataset()
     key = (dataset_version(), ds.name, id(ds))
@@ -153,7 +153,7 @@ def fingerprint() -> str:
 
 def kpis_for(scn, enriched: pd.DataFrame | None) -> dict:
     """scenario_kpis for a scenario, cached in session state by scenario token and dataset version."""
-    from territory_core.scenarios import scenario_kpis
+    from territory_core.plan.scenarios import scenario_kpis
 
     cache = st.session_state.setdefault("_scn_kpi_cache", {})
     key = (scenario_token(scn), dataset_version(), id(enriched))
@@ -225,7 +225,7 @@ def load_scenario(sid: str, version: int | None):
 
 
 def today_scenario():
-    from territory_core.scenarios import Scenario
+    from territory_core.plan.scenarios import Scenario
 
     cache = st.session_state.setdefault("_today_cache", {})
     v = dataset_version()

@@ -71,7 +71,7 @@ def set_setting(key: str, value) -> None:
 
 
 def get_active_scenario():
-    """The scenario being edited in the Scenario Editor (a territory_core.scenarios.Scenario), or
+    """The scenario being edited in the Scenario Editor (a territory_core.plan.scenarios.Scenario), or
     None for today's plan. Other pages (Health, Whitespace) may show their figures for it."""
     return st.session_state.get("active_scenario")
 

@@ -53,7 +53,7 @@ def format_table(df) -> str:
 
 
 def run(args) -> int:
-    from ..solver_bench import run_benchmark
+    from ..solve.bench import run_benchmark
     try:
         sizes = parse_sizes(args.sizes)
     except ValueError as exc:

@@ -77,7 +77,7 @@ def _dataset(args):
         if not (args.accounts and args.reps):
             raise _Usage("--accounts and --reps go together (give both files).")
         try:
-            from territory_core.importer import load_files
+            from territory_core.ingest.importer import load_files
         except ImportError:  # import pipeline unavailable: canonical headers only
             return _dataset_plain(args)
         for label, f in (("accounts", args.accounts), ("reps", args.reps)):
@@ -106,7 +106,7 @@ def _dataset_plain(args):
 def _assignment_from_file(path: str):
     from territory_core.contract import ASSIGNMENT
     from territory_core.dataset import coerce_types
-    from territory_core.scenarios import Scenario
+    from territory_core.plan.scenarios import Scenario
 
     f = Path(path)
     if not f.is_file():
@@ -130,7 +130,7 @@ def _assignment_from_file(path: str):
         raise ValueError(f"assignment file {path!r} needs an account column (account_id or Id) and a rep column "
                          f"(rep_id, new_owner_id or OwnerId); found: {', '.join(map(str, raw.columns[:15]))}.")
     try:  # the same id normalisation as the import (Salesforce 18-char ids -> 15, Excel's "123.0")
-        from territory_core.normalize import normalize_ids as ids
+        from territory_core.ingest.normalize import normalize_ids as ids
     except ImportError:
         def ids(x):
             return x.astype("string").str.strip()
@@ -156,10 +156,10 @@ class _Usage(Exception):
 
 
 def run(args) -> int:
-    from territory_core.export import (assignment_export, salesforce_loader, scenario_summary_html, to_csv_bytes,
+    from territory_core.plan.export import (assignment_export, salesforce_loader, scenario_summary_html, to_csv_bytes,
                                        to_excel_bytes)
-    from territory_core.scenarios import dataset_fingerprint, scenario_kpis
-    from territory_core.storage import ScenarioStore, StorageError
+    from territory_core.plan.scenarios import dataset_fingerprint, scenario_kpis
+    from territory_core.store.storage import ScenarioStore, StorageError
 
     err = sys.stderr
     if args.list:
@@ -224,7 +224,7 @@ def run(args) -> int:
             print(f"warning: {unknown:,} assigned account(s) are not in the dataset {ds.name!r}; their names are blank.",
                   file=err)
         if fmt == "html":
-            from territory_core.scenarios import scenario_enriched
+            from territory_core.plan.scenarios import scenario_enriched
 
             enriched = scenario_enriched(ds, sc)
             data = scenario_summary_html(ds, sc, scenario_kpis(ds, sc, enriched), enriched=enriched).encode("utf-8")

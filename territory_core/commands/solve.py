@@ -81,7 +81,7 @@ def parse_balance(groups) -> list[tuple[str, float]]:
 
 
 def parse_eligible(items):
-    from ..solver import EligibilityRule
+    from ..solve.model import EligibilityRule
     rules = []
     for it in items or []:
         mode = "equal"
@@ -99,7 +99,7 @@ def parse_eligible(items):
 
 def settings_from(args):
     """Config file first, then flags on top. Raises Usage."""
-    from ..solver import Metric, SolverSettings
+    from ..solve.model import Metric, SolverSettings
     d: dict = {}
     if args.config:
         path = Path(args.config)
@@ -152,8 +152,8 @@ def _load(args):
         if not p.is_file():
             raise Usage(f"{key} file not found: {path}")
     try:
-        from ..importer import load_files
-        from ..mapping import parse_map_args
+        from ..ingest.importer import load_files
+        from ..ingest.mapping import parse_map_args
     except ImportError:
         load_files = None
     if load_files is not None:
@@ -186,7 +186,7 @@ def run(args) -> int:
     import pandas as pd
 
     from ..contract import D, X
-    from ..solver import solve
+    from ..solve.model import solve
     try:
         settings = settings_from(args)
         if args.distances and not Path(args.distances).is_file():

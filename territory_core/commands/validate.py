@@ -28,8 +28,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args) -> int:
-    from ..importer import load_files
-    from ..mapping import parse_map_args
+    from ..ingest.importer import load_files
+    from ..ingest.mapping import parse_map_args
 
     files = {k: getattr(args, k) for k in ("accounts", "reps", "opportunities", "account_products")}
     for key, path in files.items():

@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import pandas as pd
 
-from .contract import A, X
-from .dataset import Dataset
+from ..contract import A, X
+from ..dataset import Dataset
 from .hierarchy import resolve_hierarchy
 from .rollups import add_family_columns
 from .scoring import SIZE_BAND, TOTAL_ARR, ScoringConfig, potential_and_whitespace, score_accounts, size_band

@@ -1,5 +1,5 @@
 """Alembic migrations for the scenario store (run programmatically by
-:class:`territory_core.storage.ScenarioStore` when it opens a database; no alembic.ini needed).
+:class:`territory_core.store.storage.ScenarioStore` when it opens a database; no alembic.ini needed).
 
 To add a schema change: write ``versions/NNNN_what.py`` with ``revision``/``down_revision`` and
 ``upgrade()``/``downgrade()`` (see 0001), keep it portable across SQLite and PostgreSQL

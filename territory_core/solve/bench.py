@@ -17,7 +17,8 @@ import time
 import numpy as np
 import pandas as pd
 
-from .contract import A, R, X
+from ..contract import A, R, X
+from ..dataset import ROOT
 
 DEFAULT_SIZES = ((1000, 20), (10000, 50), (100000, 200))
 
@@ -60,7 +61,7 @@ def greedy_baseline(accounts: pd.DataFrame, reps: pd.DataFrame, metrics, max_ite
     """What a spreadsheet user does: take the most overloaded rep, give the account that best
     evens things out to the most underloaded rep, repeat while it helps. Returns
     (moves, worst deviation over metrics, per-metric worst deviation)."""
-    from .solver_prep import metric_values
+    from .prep import metric_values
     cols = [m.column for m in metrics]
     V = np.column_stack([metric_values(accounts, c) for c in cols])
     rep_ids = reps[R.rep_id].astype(str).to_numpy()
@@ -106,7 +107,7 @@ def greedy_baseline(accounts: pd.DataFrame, reps: pd.DataFrame, metrics, max_ite
 def bench_one(n: int, r: int, time_limit: float = 300.0, seed: int = 7, tolerance: float = 0.05,
               greedy: bool = True) -> dict:
     """Solve one synthetic instance; returns a row of the benchmark table."""
-    from .solver import Metric, SolverSettings, solve
+    from .model import Metric, SolverSettings, solve
     accounts, reps = make_instance(n, r, seed)
     metrics = (Metric(A.annual_revenue, tolerance), Metric(A.arr, tolerance), Metric(X.account_count, tolerance))
     s = SolverSettings(metrics=metrics, objective="disruption", keep_families=False, time_limit=time_limit,
@@ -137,10 +138,10 @@ def run_benchmark(sizes=DEFAULT_SIZES, time_limit: float = 300.0, seed: int = 7,
     rows = []
     for n, r in sizes:
         if isolate:
-            cmd = [sys.executable, "-m", "territory_core.solver_bench", str(n), str(r), str(time_limit), str(seed),
+            cmd = [sys.executable, "-m", "territory_core.solve.bench", str(n), str(r), str(time_limit), str(seed),
                    str(tolerance)]
             env = dict(os.environ)
-            root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+            root = str(ROOT)
             env["PYTHONPATH"] = root + os.pathsep + env.get("PYTHONPATH", "")
             out = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=root)
             if out.returncode != 0:

@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from .contract import A, X
+from ..contract import A, X
 
 
 def resolve_hierarchy(accounts: pd.DataFrame) -> pd.DataFrame:

@@ -24,9 +24,9 @@ from sqlalchemy import event
 from sqlalchemy.engine import Connection, Engine, make_url
 from sqlalchemy.exc import ArgumentError, IntegrityError, OperationalError, SQLAlchemyError
 
-from .contract import ASSIGNMENT
-from .dataset import ROOT, coerce_types
-from .scenarios import Scenario, _json_safe
+from ..contract import ASSIGNMENT
+from ..dataset import ROOT, coerce_types
+from ..plan.scenarios import Scenario, _json_safe
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 VERSION_TABLE = "territory_schema_version"

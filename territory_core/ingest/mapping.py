@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 from typing import Iterable, Mapping
 
-from .contract import TABLES
+from ..contract import TABLES
 
 IGNORE = None
 

@@ -14,7 +14,7 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 import pandas as pd
 
-from .contract import A, P, X
+from ..contract import A, P, X
 from .scoring import TOTAL_ARR
 
 COVERAGE_MODELS = ("dedicated", "pooled")
@@ -46,7 +46,7 @@ def sales_regions(accounts: pd.DataFrame, reps: pd.DataFrame | None) -> dict[str
     """The company's own regions as states, read from the data: each state goes to the region
     of the reps who own most of its accounts (reps.region). Empty when the data has no rep
     regions. Lets a rule say "Central" when that is what the sales team calls it."""
-    from .contract import R
+    from ..contract import R
 
     if (reps is None or reps.empty or R.region not in reps.columns or A.owner_id not in accounts.columns
             or A.state not in accounts.columns):

@@ -22,7 +22,7 @@ from dataclasses import asdict, dataclass, replace
 import numpy as np
 import pandas as pd
 
-from .contract import A, O, P, X
+from ..contract import A, O, P, X
 
 # Extra derived columns (not in the contract's X namespace).
 TOTAL_ARR = "total_arr"  # the account's ARR: at least the sum of its product ARR

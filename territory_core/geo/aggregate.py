@@ -1,6 +1,6 @@
 """Aggregations behind the Whitespace Map: by state, county, segment or industry x size.
 
-Input is an enriched account frame (see :func:`territory_core.enrich.enrich_accounts`), already
+Input is an enriched account frame (see :func:`territory_core.analyse.enrich.enrich_accounts`), already
 filtered the way the user wants. Coverage counts the reps who own accounts in an area in two
 ways: ``covering_reps`` (distinct owners) and ``rep_fte``, each owner's capacity (FTE x ramp)
 split across the areas in proportion to the number of their accounts there, so a rep with one
@@ -12,8 +12,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from .contract import A, R, X
-from .scoring import SIZE_BAND, SIZE_BAND_NAMES, TOTAL_ARR
+from ..contract import A, R, X
+from ..analyse.scoring import SIZE_BAND, SIZE_BAND_NAMES, TOTAL_ARR
 
 LEVELS = {"state": A.state, "county": A.county}
 METRICS = {
@@ -136,7 +136,7 @@ def heatmap_data(accounts: pd.DataFrame, reps: pd.DataFrame | None = None,
     """Industry x employee size band, long form: industry, size_band, accounts, whitespace,
     potential, arr, rep_fte and whitespace_per_rep (whitespace per covering rep FTE), size bands
     in ascending order."""
-    from .scoring import size_band
+    from ..analyse.scoring import size_band
 
     ind = accounts[A.industry] if A.industry in accounts.columns else pd.Series("(none)", index=accounts.index)
     band = accounts[SIZE_BAND] if SIZE_BAND in accounts.columns else size_band(accounts[A.employees])

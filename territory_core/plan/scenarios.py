@@ -29,8 +29,8 @@ from typing import Any, Callable, Mapping
 import numpy as np
 import pandas as pd
 
-from .contract import ASSIGNMENT, A, R, S, X
-from .dataset import Dataset, coerce_types
+from ..contract import ASSIGNMENT, A, R, S, X
+from ..dataset import Dataset, coerce_types
 
 EVENT_TYPES = ("rep_leaves", "new_hire", "capacity_change", "quota_change", "segment_handover", "bulk_move")
 SETTING_KEYS = ("scoring", "segment_rules", "solver")
@@ -81,7 +81,7 @@ class Scenario:
 
     ``assignment`` columns: S.account_id, S.rep_id, S.previous_rep_id, S.moved, S.reason.
     Storage metadata (``id``, ``version``, ``saved_by``, ``saved_at``) is filled by
-    :class:`territory_core.storage.ScenarioStore`; ``input_fingerprint`` by :func:`solve_scenario`.
+    :class:`territory_core.store.storage.ScenarioStore`; ``input_fingerprint`` by :func:`solve_scenario`.
     """
 
     name: str
@@ -468,7 +468,7 @@ def apply_overrides(ev: EventResult, overrides, accounts_ids=None) -> tuple[dict
 
 def solver_settings(scenario: Scenario):
     """The scenario's SolverSettings (defaults when it has none)."""
-    from .solver import SolverSettings
+    from ..solve.model import SolverSettings
 
     d = (scenario.settings or {}).get("solver")
     return SolverSettings.from_dict(d) if d else SolverSettings()
@@ -479,9 +479,9 @@ def scenario_enriched(dataset: Dataset, scenario: Scenario) -> pd.DataFrame | No
     "scoring" and "segment_rules" settings (defaults for a missing one), or None when the
     scoring modules are unavailable or fail on this data."""
     try:
-        from .enrich import enrich_accounts
-        from .scoring import ScoringConfig
-        from .segments import SegmentRules
+        from ..analyse.enrich import enrich_accounts
+        from ..analyse.scoring import ScoringConfig
+        from ..analyse.segments import SegmentRules
     except ImportError:
         return None
     st = scenario.settings or {}
@@ -503,7 +503,7 @@ def solve_scenario(dataset: Dataset, scenario: Scenario, *, enriched: pd.DataFra
     event or override cannot apply. Same dataset + scenario inputs -> same assignment.
     When the solver finds no assignment (infeasible, cancelled early) the returned scenario has
     ``assignment=None`` and its ``report`` (status, explanation, fixes) says why."""
-    from .solver import solve
+    from ..solve.model import solve
 
     settings = solver_settings(scenario)
     if enriched is None and ((scenario.settings or {}).get("scoring") or (scenario.settings or {}).get("segment_rules")):
@@ -604,7 +604,7 @@ def balance_metrics(scenario: Scenario, accounts: pd.DataFrame, tolerance: float
             out.append((str(m["column"]), tol))
     if not out:
         try:
-            from .solver import default_metrics
+            from ..solve.model import default_metrics
 
             out = [(m.column, float(tolerance)) for m in default_metrics(accounts, tolerance)]
         except Exception:  # solver not importable: ARR and book size
@@ -675,7 +675,7 @@ def rep_loads(dataset: Dataset, scenario: Scenario, enriched: pd.DataFrame | Non
 
 
 def _balance_teams(dataset: Dataset, scenario: Scenario) -> tuple[str, ...]:
-    from .solver import default_teams
+    from ..solve.model import default_teams
 
     if (scenario.settings or {}).get("solver"):
         return tuple(solver_settings(scenario).balance_within)

@@ -21,8 +21,8 @@ from functools import lru_cache
 import numpy as np
 import pandas as pd
 
-from . import geo
-from .contract import BOOL, DATE, FLOAT, INT, STR, TABLES, A, O, R
+from ..geo import zips as geo
+from ..contract import BOOL, DATE, FLOAT, INT, STR, TABLES, A, O, R
 from .validate import ERROR, WARNING, ValidationReport, _rows
 
 NULL_TOKENS = {"", "nan", "none", "null", "n/a", "na", "#n/a", "-", "--", "nil", "(blank)", "<na>", "nat"}

@@ -4,7 +4,7 @@ reporting how good the answer is.
 
 Public API::
 
-    from territory_core.solver import Metric, EligibilityRule, SolverSettings, SolveResult, solve, tradeoff_curve
+    from territory_core.solve.model import Metric, EligibilityRule, SolverSettings, SolveResult, solve, tradeoff_curve
 
 How it solves (see ``solver_engine``):
 1. prepare (``solver_prep``): units (accounts, or families), metric values, targets from
@@ -37,9 +37,9 @@ from typing import Callable, Mapping
 import numpy as np
 import pandas as pd
 
-from .contract import A, R, S, X
-from .solver_engine import Data, INF, build_spec, column_entries, dive, resolve_tightened, solve_lp, solve_mip
-from .solver_prep import Prepared, _unit_word, diagnose, prepare
+from ..contract import A, R, S, X
+from .engine import Data, INF, build_spec, column_entries, dive, resolve_tightened, solve_lp, solve_mip
+from .prep import Prepared, _unit_word, diagnose, prepare
 
 OBJECTIVES = ("disruption", "distance", "balance", "mix")
 SOLVERS = ("highs", "cbc")

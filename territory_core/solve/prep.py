@@ -13,8 +13,8 @@ from typing import Mapping
 import numpy as np
 import pandas as pd
 
-from .contract import A, D, O, R, X
-from .hierarchy import resolve_hierarchy
+from ..contract import A, D, O, R, X
+from ..analyse.hierarchy import resolve_hierarchy
 
 EARTH_KM = 6371.0088
 

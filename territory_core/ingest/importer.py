@@ -24,8 +24,8 @@ from typing import Mapping
 import numpy as np
 import pandas as pd
 
-from .contract import ACCOUNTS, TABLES, A, O, R
-from .dataset import Dataset, coerce_types, empty_frame
+from ..contract import ACCOUNTS, TABLES, A, O, R
+from ..dataset import Dataset, coerce_types, empty_frame
 from .mapping import apply_overrides, guess_mapping, norm_header
 from .normalize import is_numeric_column, clean_strings, normalize_table
 from .validate import ERROR, WARNING, ValidationReport, check_required_columns, check_tables

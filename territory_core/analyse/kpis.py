@@ -49,7 +49,7 @@ from types import SimpleNamespace
 import numpy as np
 import pandas as pd
 
-from .contract import A, O, R, S, X
+from ..contract import A, O, R, S, X
 
 # ---------------------------------------------------------------------------------------------
 # Column names of the KPI frames (one place, like the contract).

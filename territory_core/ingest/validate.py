@@ -12,8 +12,8 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 import pandas as pd
 
-from .contract import FLOAT, INT, TABLES, A, O, P, R
-from .hierarchy import find_cycles
+from ..contract import FLOAT, INT, TABLES, A, O, P, R
+from ..analyse.hierarchy import find_cycles
 
 ERROR = "error"
 WARNING = "warning"

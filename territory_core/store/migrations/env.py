@@ -1,4 +1,4 @@
-"""Alembic environment for the scenario store. Run through ``territory_core.storage.migrate``,
+"""Alembic environment for the scenario store. Run through ``territory_core.store.storage.migrate``,
 which passes an open SQLAlchemy connection in ``config.attributes["connection"]``."""
 from __future__ import annotations
 

@@ -17,8 +17,8 @@ from typing import Iterable, Mapping
 import numpy as np
 import pandas as pd
 
-from .contract import A, R, S, X
-from .dataset import Dataset
+from ..contract import A, R, S, X
+from ..dataset import Dataset
 from .scenarios import (METRIC_LABELS, EventError, Scenario, apply_events, describe_event, diff_scenarios,
                         kpi_rows, rep_loads)
 

@@ -1,6 +1,6 @@
 """Corporate family roll-ups: value a family as its whole corporate tree.
 
-Families come from :func:`territory_core.hierarchy.resolve_hierarchy` (ultimate parent and depth;
+Families come from :func:`territory_core.analyse.hierarchy.resolve_hierarchy` (ultimate parent and depth;
 accounts in a parent cycle, or whose parent is missing from the data, head their own family).
 """
 from __future__ import annotations
@@ -8,7 +8,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from .contract import A, O, X
+from ..contract import A, O, X
 from .hierarchy import resolve_hierarchy
 from .scoring import TOTAL_ARR
 

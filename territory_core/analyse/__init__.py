@@ -1,0 +1,1 @@
+"""Analyse: scoring, segments, corporate hierarchy and roll-ups, enrichment, KPIs."""

@@ -1,0 +1,1 @@
+"""Geography: offline ZIP lookup, boundaries and area aggregates."""

@@ -1,0 +1,1 @@
+"""Ingest: CRM files in (read, map, normalise) and the validation report."""

@@ -1,0 +1,1 @@
+"""Plan: scenarios (events, solve, diff, KPIs) and exports."""

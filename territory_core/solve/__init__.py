@@ -1,0 +1,1 @@
+"""Solve: the balanced-books optimizer (settings, preparation, engine, benchmark)."""

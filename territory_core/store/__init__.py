@@ -1,0 +1,1 @@
+"""Store: the scenario database, migrations and who saves."""
