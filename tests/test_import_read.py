@@ -88,7 +88,8 @@ def test_rows_with_extra_fields_are_reported_and_row_numbers_are_file_rows():
     err = res.report.errors
     assert len(err) == 1 and err[0].row == 3 and err[0].column == "arr"
     res = load_files(accounts=b"account_id,name\nA1,Acme\nA2,Beta,extra,fields\nA3,C\n")
-    assert any("more fields than the header" in w.message for w in res.report.warnings)
+    assert res.dataset is None  # refused: the extra values would be lost
+    assert [(e.row, "line 3 has 4 fields but the header has 2" in e.message) for e in res.report.errors] == [(3, True)]
 
 
 def test_failed_upload_keeps_nothing_half_loaded():

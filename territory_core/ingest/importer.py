@@ -28,10 +28,12 @@ from ..contract import ACCOUNTS, TABLES, A, O, R
 from ..dataset import Dataset, coerce_types, empty_frame
 from .mapping import apply_overrides, guess_mapping, norm_header
 from .normalize import is_numeric_column, clean_strings, normalize_table
-from .validate import ERROR, WARNING, ValidationReport, check_required_columns, check_tables
+from .textfile import decode_text, header_width, scan_csv
+from .validate import ERROR, INFO, MAX_PER_KIND, WARNING, ValidationReport, check_required_columns, check_tables
 
 MAX_BYTES = int(os.environ.get("TERRITORY_MAX_UPLOAD_MB", "100")) * 1_000_000
 MAX_ROWS = int(os.environ.get("TERRITORY_MAX_ROWS", "500000"))
+MAX_COLUMNS = int(os.environ.get("TERRITORY_MAX_COLUMNS", "500"))
 DELIMITERS = [",", ";", "\t", "|"]
 DELIM_NAMES = {",": "comma", ";": "semicolon", "\t": "tab", "|": "pipe"}
 TABLE_ORDER = ("accounts", "reps", "opportunities", "account_products")
@@ -98,21 +100,6 @@ def _read_bytes(src) -> bytes:
         data = src.read()
         return data.encode("utf-8") if isinstance(data, str) else bytes(data)
     raise TypeError(f"cannot read {type(src).__name__}")
-
-
-def _decode(data: bytes) -> tuple[str, str]:
-    if data.startswith(b"\xef\xbb\xbf"):
-        return data[3:].decode("utf-8", errors="replace"), "utf-8 (BOM)"
-    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
-        return data.decode("utf-16", errors="replace"), "utf-16"
-    try:
-        return data.decode("utf-8"), "utf-8"
-    except UnicodeDecodeError:
-        pass
-    try:
-        return data.decode("cp1252"), "windows-1252"
-    except UnicodeDecodeError:
-        return data.decode("latin-1"), "latin-1"
 
 
 def _looks_binary(data: bytes) -> bool:
@@ -191,7 +178,110 @@ def _finish_frame(df: pd.DataFrame, name: str, issues: list, table: str, max_row
     return df
 
 
-def read_table(src, table: str = "accounts", max_bytes: int = MAX_BYTES, max_rows: int = MAX_ROWS) -> ReadResult:
+def _read_csv_text(data: bytes, name: str, res: ReadResult, max_rows: int, max_columns: int) -> pd.DataFrame | None:
+    """Decode, check the structure (refuse open quotes and rows with more fields than the header,
+    with their line numbers) and parse a CSV; None when the file is refused."""
+    issues = res.issues
+    dec = decode_text(data)
+    text = dec.text
+    delim = _sniff_delimiter(text)
+    dname = DELIM_NAMES.get(delim, delim)
+    res.info.update(format="csv", encoding=dec.encoding, delimiter=dname)
+    width = header_width(text, delim)
+    if width > max_columns:
+        issues.append((ERROR, None, None, _too_many_columns(name, width, max_columns), _COLUMNS_FIX))
+        return None
+    scan = scan_csv(text, delim, max_records=max_rows + 1)
+    refused = False
+    if scan.open_quote_line is not None:
+        refused = True
+        issues.append((ERROR, scan.row_of_line(scan.open_quote_line), None,
+                       f"{name}: a quote opened on line {scan.open_quote_line:,} is never closed, so every line "
+                       "after it would be read as one value and those rows would be lost.",
+                       "Close the quote (or remove it) on that line, or export the file again."))
+    swallowed = [w for w in scan.swallowed if w[0] != scan.open_quote_line]
+    for line, row, cont in swallowed[:MAX_PER_KIND]:
+        refused = True
+        issues.append((ERROR, row, None,
+                       f"{name}: the quoted value starting on line {line:,} runs over several lines and holds "
+                       f"what looks like whole rows (e.g. '{cont}'): a quote is probably left open, and those "
+                       "rows would be lost.",
+                       "Close the quote on that line (a value with a quote inside is written \"\"), or export again."))
+    if len(swallowed) > MAX_PER_KIND:
+        issues.append((ERROR, None, None, f"{name}: {len(swallowed) - MAX_PER_KIND:,} more quoted values "
+                       "swallow whole rows.", "Check the quotes in the file."))
+    for line, row, n in scan.extra_fields[:MAX_PER_KIND]:
+        refused = True
+        issues.append((ERROR, row, None,
+                       f"{name}: line {line:,} has {n} fields but the header has {scan.width} "
+                       f"(delimiter: {dname}); the extra values would be lost.",
+                       "Quote values that contain the delimiter, or remove the extra fields on that line."))
+    if len(scan.extra_fields) > MAX_PER_KIND:
+        issues.append((ERROR, None, None,
+                       f"{name}: {len(scan.extra_fields) - MAX_PER_KIND:,} more lines have more fields than the header.",
+                       "Quote values that contain the delimiter, or export again as CSV."))
+    if refused:
+        return None
+    if dec.repaired_lines:
+        rows = sorted({scan.row_of_line(ln) for ln in dec.repaired_lines})
+        shown = ", ".join(str(r) for r in rows[:10]) + (f" and {len(rows) - 10:,} more" if len(rows) > 10 else "")
+        n = len(dec.repaired_lines)
+        issues.append((WARNING, rows[0] if len(rows) == 1 else None, None,
+                       f"{name} is UTF-8 except on {n:,} line{'s' if n != 1 else ''} (row{'s' if len(rows) != 1 else ''} "
+                       f"{shown}), read as Windows-1252 so that every other row keeps its accents. Check the text "
+                       "of those rows.",
+                       "Save the file as UTF-8 from the program that wrote it."))
+        res.info["repaired_rows"] = rows
+    if scan.trailing_empty:
+        issues.append((INFO, None, None, f"{scan.trailing_empty:,} rows end with an empty extra field "
+                       "(a trailing delimiter); it was ignored.", ""))
+    opts = dict(sep=delim, dtype=str, keep_default_na=False, na_values=[], skip_blank_lines=False,
+                nrows=max_rows + 1, index_col=False)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", pd.errors.ParserWarning)
+        try:  # the fast C parser; the python one for what it cannot take (the structure was checked above)
+            df = pd.read_csv(io.StringIO(text), engine="c", on_bad_lines="error", **opts)
+        except (pd.errors.ParserError, ValueError, csv.Error):
+            try:
+                df = pd.read_csv(io.StringIO(text), engine="python", on_bad_lines="error", **opts)
+            except (pd.errors.ParserError, ValueError, csv.Error) as exc:
+                issues.append((ERROR, None, None, f"{name} could not be read as a {dname}-separated table "
+                               f"({str(exc)[:160]}).", "Open it in a spreadsheet and save it again as CSV (UTF-8)."))
+                return None
+    expected = min(scan.records, max_rows + 1)
+    if len(df) != expected:  # the two readers disagree on the rows: refuse rather than misnumber or lose any
+        issues.append((ERROR, None, None, f"{name}: {expected:,} rows were found in the file but {len(df):,} "
+                       "could be read; some rows would be lost.",
+                       "Open it in a spreadsheet and save it again as CSV (UTF-8)."))
+        return None
+    return df
+
+
+_COLUMNS_FIX = ("Export only the columns you need (Salesforce Data Loader: pick the fields; HubSpot: export "
+                "the current view rather than all properties), or delete unused columns.")
+
+
+def _too_many_columns(name: str, n: int, limit: int) -> str:
+    return (f"{name} has {n:,} columns, over the {limit:,}-column limit (set TERRITORY_MAX_COLUMNS to change "
+            "it). Reading it would tie up the session.")
+
+
+def _zip_contents(data: bytes) -> list[str] | None:
+    """Names inside a ZIP archive that is not an Excel workbook; None when it is one (or unreadable)."""
+    import zipfile
+
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as z:
+            names = z.namelist()
+    except (zipfile.BadZipFile, OSError, ValueError, EOFError):
+        return None
+    if "[Content_Types].xml" in names and any(n.startswith("xl/") for n in names):
+        return None
+    return names
+
+
+def read_table(src, table: str = "accounts", max_bytes: int = MAX_BYTES, max_rows: int = MAX_ROWS,
+               max_columns: int = MAX_COLUMNS) -> ReadResult:
     """Read a file as text columns (strings stay strings: ZIPs and ids keep their zeros).
     Problems are returned as ``(severity, row, column, message, fix)`` tuples in ``issues``."""
     name = _source_name(src)
@@ -222,17 +312,33 @@ def read_table(src, table: str = "accounts", max_bytes: int = MAX_BYTES, max_row
             import pyarrow.parquet as pq
 
             pf = pq.ParquetFile(io.BytesIO(data))
+            if pf.metadata.num_columns > max_columns:
+                issues.append((ERROR, None, None, _too_many_columns(name, pf.metadata.num_columns, max_columns),
+                               _COLUMNS_FIX))
+                return res
             if pf.metadata.num_rows > max_rows:
                 issues.append((ERROR, None, None, f"{name} has {pf.metadata.num_rows:,} rows, over the {max_rows:,} limit.",
                                f"Filter the export to at most {max_rows:,} rows."))
                 return res
             df = pf.read().to_pandas()
         elif data[:4] == b"PK\x03\x04" or lower.endswith((".xlsx", ".xlsm")):
+            inside = _zip_contents(data) if data[:4] == b"PK\x03\x04" else None
+            if inside is not None:
+                listed = ", ".join(inside[:5]) + (f" and {len(inside) - 5:,} more" if len(inside) > 5 else "")
+                issues.append((ERROR, None, None,
+                               f"{name} is a ZIP archive" + (f" (holding {listed})" if inside else " (empty)")
+                               + ", not a table or an Excel workbook.",
+                               "Unzip it and upload the CSV or .xlsx file inside."))
+                return res
             res.info["format"] = "xlsx"
             import openpyxl
 
             wb = openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=True)
             ws = wb.worksheets[0]
+            if (ws.max_column or 0) > max_columns:
+                issues.append((ERROR, None, None, _too_many_columns(name, ws.max_column, max_columns), _COLUMNS_FIX))
+                wb.close()
+                return res
             if (ws.max_row or 0) > max_rows + 1:
                 issues.append((ERROR, None, None, f"{name} has {ws.max_row:,} rows, over the {max_rows:,} limit.",
                                f"Filter the export to at most {max_rows:,} rows."))
@@ -256,32 +362,13 @@ def read_table(src, table: str = "accounts", max_bytes: int = MAX_BYTES, max_row
                 issues.append((ERROR, None, None, f"{name} is not a text table (it looks like a binary file).",
                                "Upload a CSV, tab-separated, Excel .xlsx or Parquet file."))
                 return res
-            text, enc = _decode(data)
-            delim = _sniff_delimiter(text)
-            res.info.update(format="csv", encoding=enc, delimiter=DELIM_NAMES.get(delim, delim))
-            bad_lines = []
-
-            def _bad(fields):  # rows with more fields than the header: skipped, and counted
-                bad_lines.append(len(fields))
-                return None
-
-            opts = dict(sep=delim, dtype=str, keep_default_na=False, na_values=[], skip_blank_lines=False,
-                        nrows=max_rows + 1, index_col=False)
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore", pd.errors.ParserWarning)
-                try:  # the fast C parser for well-formed files
-                    df = pd.read_csv(io.StringIO(text), engine="c", on_bad_lines="error", **opts)
-                except (pd.errors.ParserError, ValueError, csv.Error):
-                    # ragged rows or odd quoting: the python parser, skipping (and counting) bad rows
-                    df = pd.read_csv(io.StringIO(text), engine="python", on_bad_lines=_bad, **opts)
-            if bad_lines:
-                issues.append((WARNING, None, None,
-                               f"{len(bad_lines):,} rows have more fields than the header and were skipped "
-                               f"(delimiter detected: {DELIM_NAMES.get(delim, delim)}).",
-                               "Quote values that contain the delimiter, or export again as CSV."))
-    except Exception as exc:  # a broken xlsx/parquet/csv: a message, never a traceback
-        issues.append((ERROR, None, None, f"{name} could not be read as {res.info.get('format', 'a table')}: "
-                       f"{type(exc).__name__}: {str(exc)[:200]}",
+            df = _read_csv_text(data, name, res, max_rows, max_columns)
+            if df is None:
+                return res
+    except Exception:  # a broken xlsx/parquet/csv: a message, never a traceback or an exception name
+        what = {"xlsx": "an Excel workbook", "parquet": "a Parquet file"}.get(res.info.get("format"), "a table")
+        issues.append((ERROR, None, None, f"{name} could not be read as {what}: the file is damaged or is not "
+                       f"what its name says.",
                        "Open the file in a spreadsheet and save it again as CSV (UTF-8) or .xlsx."))
         return res
     if df.shape[1] == 0:

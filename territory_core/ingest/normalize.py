@@ -22,8 +22,8 @@ import numpy as np
 import pandas as pd
 
 from ..geo import zips as geo
-from ..contract import BOOL, DATE, FLOAT, INT, STR, TABLES, A, O, R
-from .validate import ERROR, WARNING, ValidationReport, _rows
+from ..contract import BOOL, DATE, FLOAT, INT, STR, TABLES, A, O, P, R
+from .validate import ERROR, MAX_PER_KIND, WARNING, ValidationReport, _rows
 
 NULL_TOKENS = {"", "nan", "none", "null", "n/a", "na", "#n/a", "-", "--", "nil", "(blank)", "<na>", "nat"}
 ID_COLUMNS = {
@@ -280,6 +280,38 @@ def is_numeric_column(s: pd.Series, threshold: float = 0.8) -> bool:
     return (1 - bad.mean()) >= threshold
 
 
+# Largest believable magnitude per column: beyond it a value is a typo or an overflow (1e308), and
+# sums over it would break totals and the solver. Money is in USD.
+_MONEY_MAX = 1e13  # ten trillion dollars: above any company's revenue
+PLAUSIBLE_MAX = {
+    A.annual_revenue: _MONEY_MAX, A.arr: _MONEY_MAX, A.open_pipeline: _MONEY_MAX, O.amount: _MONEY_MAX,
+    R.quota: _MONEY_MAX, P.arr: _MONEY_MAX, A.employees: 1e8, R.capacity: 1e3,
+    A.lat: 90.0, A.lon: 180.0, R.home_lat: 90.0, R.home_lon: 180.0,
+}
+ANY_MAX = 1e15  # any other numeric column (extra account columns, intent, ramp...)
+
+
+def check_numbers(vals: pd.Series, raw: pd.Series, report: ValidationReport, tname: str, df: pd.DataFrame,
+                  col: str) -> pd.Series:
+    """Blocking errors, with row and column, for values that are not finite (inf, -inf) or beyond
+    the column's believable size (1e308); those cells are left empty so nothing downstream sums them."""
+    v = vals.to_numpy(dtype="float64", na_value=np.nan)
+    inf = np.isinf(v)
+    limit = PLAUSIBLE_MAX.get(col, ANY_MAX)
+    huge = np.isfinite(v) & (np.abs(v) > limit)
+    shown = raw.astype("string").str.strip().str.slice(0, 30).to_numpy(dtype=object)
+    rows = _rows(df, np.ones(len(df), bool))
+    fix = "Fix the cell: enter the real number, or leave it empty if it is unknown."
+    for mask, what in ((inf, "is not a finite number"), (huge, f"is implausibly large (above {limit:,.0f})")):
+        idx = np.flatnonzero(mask)
+        for i in idx[:MAX_PER_KIND]:
+            report.error(tname, rows[i], col, f"'{shown[i]}' in '{col}' {what}.", fix)
+        if len(idx) > MAX_PER_KIND:
+            report.error(tname, None, col, f"{len(idx) - MAX_PER_KIND:,} more values in '{col}' {what}.", fix)
+    bad = inf | huge
+    return vals.mask(bad) if bad.any() else vals
+
+
 def _report_bad(report, tname, df, mask, col, severity, message, fix):
     if mask.any():
         report.add_rows(severity, tname, _rows(df, mask), col, message, fix)
@@ -327,6 +359,7 @@ def normalize_table(df: pd.DataFrame, tname: str, report: ValidationReport,
                         f"Text in the numeric column '{c.name}'.",
                         "Use plain numbers (1234.5; currency symbols and thousands separators are fine), "
                         "or map this column to another field.")
+            vals = check_numbers(vals, s, report, tname, df, c.name)
             if c.default is not None:
                 vals = vals.fillna(c.default)
             df[c.name] = vals.round().astype("Int64") if c.dtype == INT else vals
@@ -343,7 +376,7 @@ def normalize_table(df: pd.DataFrame, tname: str, report: ValidationReport,
             df[c.name] = vals
     for c in extra_columns or []:
         if c in df.columns:
-            df[c] = parse_numbers(df[c], dec_comma)[0]
+            df[c] = check_numbers(parse_numbers(df[c], dec_comma)[0], df[c], report, tname, df, c)
     if tname == "accounts":
         df = _accounts_geo(df, report)
         df = _accounts_extras(df, report)

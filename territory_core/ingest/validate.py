@@ -17,6 +17,7 @@ from ..analyse.hierarchy import find_cycles
 
 ERROR = "error"
 WARNING = "warning"
+INFO = "info"  # a fix made on the way in (ids matched, ZIP+4 cut, states converted), with its count
 # At most this many issues of one kind (same table, column, message) are listed one by one;
 # the rest are summarised in one line.
 MAX_PER_KIND = 20
@@ -24,7 +25,7 @@ MAX_PER_KIND = 20
 
 @dataclass(frozen=True)
 class Issue:
-    severity: str  # "error" (blocks loading) or "warning"
+    severity: str  # "error" (blocks loading), "warning" or "info" (a fix made on the way in)
     table: str
     row: int | None  # file row (header = 1); None when the issue is about a whole column/file
     column: str | None
@@ -57,6 +58,10 @@ class ValidationReport:
     def warning(self, table: str, row, column, message: str, fix: str = "") -> None:
         self.add(WARNING, table, row, column, message, fix)
 
+    def info(self, table: str, column, message: str, fix: str = "") -> None:
+        """A fix made on the way in, with its count ("312 ZIP+4 codes cut to 5 digits")."""
+        self.add(INFO, table, None, column, message, fix)
+
     def add_rows(self, severity: str, table: str, rows, column, message: str, fix: str = "",
                  limit: int = MAX_PER_KIND) -> None:
         """One issue per row for the first ``limit`` rows, then one summary line for the rest."""
@@ -79,6 +84,10 @@ class ValidationReport:
         return [i for i in self.issues if i.severity == WARNING]
 
     @property
+    def infos(self) -> list[Issue]:
+        return [i for i in self.issues if i.severity == INFO]
+
+    @property
     def ok(self) -> bool:
         """True when nothing blocks loading (warnings allowed)."""
         return not self.errors
@@ -90,14 +99,26 @@ class ValidationReport:
             return pd.DataFrame({c: pd.Series(dtype="Int64" if c == "row" else "string") for c in cols})
         df = pd.DataFrame([i.to_dict() for i in self.issues], columns=cols)
         df["row"] = df["row"].astype("Int64")
-        order = df["severity"].map({ERROR: 0, WARNING: 1}).fillna(2)
+        order = df["severity"].map({ERROR: 0, WARNING: 1, INFO: 2}).fillna(3)
         df = df.assign(_o=order, _i=np.arange(len(df))).sort_values(["_o", "_i"]).drop(columns=["_o", "_i"])
         return df.reset_index(drop=True)
 
+    def to_display_frame(self) -> pd.DataFrame:
+        """:meth:`to_frame` for people: the row as text, "whole file" or "whole column" where an
+        issue is about more than one row (never "None")."""
+        df = self.to_frame()
+        more = df["message"].astype(str).str.contains("more rows like this", regex=False).to_numpy()
+        where = np.where(more, "more rows",
+                         np.where(df["column"].fillna("").astype(str) != "", "whole column", "whole file"))
+        row = df["row"].astype("string")
+        df["row"] = row.where(df["row"].notna(), pd.Series(where, index=df.index, dtype="string"))
+        return df
+
     def summary(self) -> str:
-        e, w = len(self.errors), len(self.warnings)
+        e, w, n = len(self.errors), len(self.warnings), len(self.infos)
         verdict = "OK: nothing blocks loading" if self.ok else "BLOCKED: fix the errors before loading"
-        return f"{verdict} ({e} error{'s' if e != 1 else ''}, {w} warning{'s' if w != 1 else ''})"
+        fixed = f", {n} fix{'es' if n != 1 else ''} made on the way in" if n else ""
+        return f"{verdict} ({e} error{'s' if e != 1 else ''}, {w} warning{'s' if w != 1 else ''}{fixed})"
 
     def to_text(self, max_issues: int | None = None) -> str:
         lines = []
