@@ -176,3 +176,30 @@ def test_balance_within_teams_from_the_command_line(tmp_path, capsys):
     assert (df["rep_id"].map(team) == df["previous_rep_id"].map(team)).all()  # nobody changes team
     assert main(["solve", "--accounts", str(a), "--reps", str(r), "--balance-within", "territory", "--quiet"]) == 1
     assert "territory" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("argv, needle", [
+    (["--balance", "industry:0.1"], "'industry' is not a numeric column"),  # a text column, like an unknown one
+    (["--max-moves", "-5"], "--max-moves -5: must be 0 or more"),  # bad usage, not "infeasible"
+    (["--mip-gap", "-1"], "--mip-gap -1.0: must be between 0 and 1"),
+    (["--mip-gap", "1.5"], "must be between 0 and 1"),
+    (["--max-moves-per-rep", "-1"], "must be 0 or more"),
+    (["--max-arr-moved", "-100"], "must be 0 or more"),
+    (["--max-radius-km", "0"], "must be more than 0"),
+    (["--max-radius-km", "nan"], "must be more than 0"),
+])
+def test_out_of_range_flags_and_text_metrics_exit_2(files, capsys, argv, needle):
+    a, r, _ = files
+    acc = pd.read_csv(a)
+    acc["industry"] = "Tech"
+    acc.to_csv(a, index=False)
+    assert main(["solve", "--accounts", str(a), "--reps", str(r), *argv]) == 2
+    assert needle in capsys.readouterr().err
+
+
+def test_out_of_range_config_values_exit_2(files, capsys):
+    a, r, tmp = files
+    cfg = tmp / "s.toml"
+    cfg.write_text("[solver]\nmax_moves = -3\n")
+    assert main(["solve", "--accounts", str(a), "--reps", str(r), "--config", str(cfg)]) == 2
+    assert "must be 0 or more (config key max_moves)" in capsys.readouterr().err

@@ -115,8 +115,11 @@ def test_excel_export_stores_text_never_formulas(ds, moved):
     names = {ws.cell(r, 1).value: ws.cell(r, 2) for r in range(2, ws.max_row + 1)}
     for i, evil in enumerate(EVIL):
         cell = names[f"A{i:03d}"]
-        # XML normalises a bare carriage return to a newline; the apostrophe is what matters.
-        assert cell.value.replace("\r", "\n") == ("'" + evil).replace("\r", "\n") and cell.data_type == "s"
+        # Typed text with Excel's quote-prefix style, the value exactly as given (no apostrophe:
+        # that is for CSV only). XML normalises a bare carriage return to a newline.
+        assert cell.value.replace("\r", "\n") == evil.replace("\r", "\n") and cell.data_type == "s"
+        assert cell.quotePrefix
+    assert not names["A000"].value.startswith("'")
     neg = ws.cell(2, len(header))
     assert neg.value == -1250.5 and neg.data_type == "n"
     assert ws.max_row == len(df) + 1
@@ -294,3 +297,14 @@ def test_any_text_round_trips_through_csv_inert(values):
     for v, (cell, n) in zip(values, rows[1:]):
         assert cell in (v, "'" + v)
         assert not cell.lstrip(" ").startswith(("=", "+", "-", "@")) and not cell.startswith(("\t", "\r"))
+
+
+def test_cli_list_escapes_control_characters_in_names(tmp_path, ds, capsys):
+    url = f"sqlite:///{tmp_path / 'ctl.db'}"
+    store = ScenarioStore(url)
+    store.save(Scenario.today(ds).with_(name="Plan\x1b[2J\x1b[31m red\rX\nY\x07"), user="eve\x1b]0;pwned\x07")
+    store.close()
+    assert main(["export", "--list", "--db", url]) == 0
+    out = capsys.readouterr().out
+    assert "\x1b" not in out and "\r" not in out and "\x07" not in out
+    assert "Plan\\x1b[2J\\x1b[31m red\\rX\\nY\\x07" in out  # shown as escapes (the store cleans user names)

@@ -34,6 +34,15 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--list", action="store_true", help="list the saved scenarios (id, name, latest version, who, when) and exit")
 
 
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+
+
+def printable(text) -> str:
+    """User text made safe for a terminal: control characters (escape sequences, carriage returns,
+    line breaks) are shown as escapes (``\\x1b``), never sent to the terminal."""
+    return _CONTROL.sub(lambda m: repr(m.group())[1:-1], "" if text is None else str(text))
+
+
 def _norm(s) -> str:
     return re.sub(r"[^a-z0-9]", "", str(s).lower())
 
@@ -177,6 +186,8 @@ def run(args) -> int:
             return 0
         show = df[["id", "name", "latest_version", "saved_by", "saved_at", "parent"]].copy()
         show["saved_at"] = show["saved_at"].dt.strftime("%Y-%m-%d %H:%M UTC")
+        for c in ("id", "name", "saved_by", "parent"):
+            show[c] = show[c].map(lambda v: v if v is None or (isinstance(v, float) and pd.isna(v)) else printable(v))
         print(show.to_string(index=False))
         return 0
     try:
@@ -256,5 +267,5 @@ def run(args) -> int:
         return 1
     what = f"{rows:,} rows ({moved:,} moved)" if rows is not None and fmt != "salesforce" else (
         f"{rows:,} rows" if rows is not None else "summary")
-    print(f"Wrote {what} of {sc.label} to {out} ({fmt}).")
+    print(f"Wrote {what} of {printable(sc.label)} to {out} ({fmt}).")
     return 0

@@ -97,6 +97,54 @@ def parse_eligible(items):
     return rules
 
 
+# Flags with a range: (attribute, flag, lowest allowed, lowest is allowed itself, highest allowed)
+_RANGES = (
+    ("max_moves", "--max-moves", 0, True, None),
+    ("max_moves_per_rep", "--max-moves-per-rep", 0, True, None),
+    ("max_arr_moved", "--max-arr-moved", 0, True, None),
+    ("max_radius_km", "--max-radius-km", 0, False, None),
+    ("time_limit", "--time-limit", 0, False, None),
+    ("mip_gap", "--mip-gap", 0, True, 1),
+)
+
+
+def check_ranges(values: dict) -> None:
+    """Numbers out of range (from flags or the config file) are bad usage (exit 2), not an
+    infeasible problem (exit 1). ``values``: settings keys -> values."""
+    for key, flag, low, low_ok, high in _RANGES:
+        raw = values.get(key)
+        if raw is None:
+            continue
+        try:
+            v = float(raw)
+        except (TypeError, ValueError):
+            raise Usage(f"{flag} {raw!r}: must be a number")
+        bad = not math.isfinite(v) or v < low or (v == low and not low_ok) or (high is not None and v > high)
+        if bad:
+            want = (f"between {low} and {high}" if high is not None
+                    else f"{'0 or more' if low_ok else 'more than 0'}")
+            raise Usage(f"{flag} {raw}: must be {want} (config key {key})")
+
+
+def check_metric_columns(settings, accounts) -> None:
+    """Every balanced metric is a numeric account column (or account_count). Raises Usage."""
+    import pandas as pd
+
+    from ..contract import X
+
+    numeric = [c for c in accounts.columns if pd.api.types.is_numeric_dtype(accounts[c])
+               and not pd.api.types.is_bool_dtype(accounts[c])]
+    for m in settings.metrics:
+        if m.column == X.account_count:
+            continue
+        if m.column not in accounts.columns:
+            raise Usage(f"--balance {m.column}: the accounts have no column {m.column!r}. "
+                        f"Numeric columns: {', '.join(numeric)}")
+        if m.column not in numeric:
+            raise Usage(f"--balance {m.column}: {m.column!r} is not a numeric column, so it cannot be balanced. "
+                        f"Numeric columns: {', '.join(numeric)}")
+
+
 def settings_from(args):
     """Config file first, then flags on top. Raises Usage."""
     from ..solve.model import Metric, SolverSettings
@@ -136,6 +184,7 @@ def settings_from(args):
         d["eligibility"] = [r.to_dict() for r in parse_eligible(args.eligible)]
     if d.get("objective") == "distance" and not args.distances and "max_radius_km" not in d:
         pass  # distances may come from lat/lon; solve() says so if neither exists
+    check_ranges(d)
     try:
         return SolverSettings.from_dict(d)
     except (TypeError, ValueError, KeyError) as exc:
@@ -192,12 +241,7 @@ def run(args) -> int:
         if args.distances and not Path(args.distances).is_file():
             raise Usage(f"distances file not found: {args.distances}")
         accounts, reps, opps = _load(args)
-        for m in settings.metrics:
-            if m.column not in accounts.columns and m.column != X.account_count:
-                numeric = [c for c in accounts.columns if pd.api.types.is_numeric_dtype(accounts[c])
-                           and not pd.api.types.is_bool_dtype(accounts[c])]
-                raise Usage(f"--balance {m.column}: the accounts have no column {m.column!r}. "
-                            f"Numeric columns: {', '.join(numeric)}")
+        check_metric_columns(settings, accounts)
         if settings.disruption_weight_column and settings.disruption_weight_column not in accounts.columns \
                 and settings.disruption_weight_column not in ("count", X.account_count):
             raise Usage(f"--disruption-weight {settings.disruption_weight_column}: the accounts have no such column")

@@ -2,9 +2,11 @@
 self-contained one-page HTML summary.
 
 Spreadsheet safety: a text cell that starts with ``=``, ``+``, ``-``, ``@``, a tab or a carriage
-return (also after leading spaces) would run as a formula in Excel or Sheets; such cells get a
-leading apostrophe (``'=HYPERLINK(...)``) so they show as text. Numeric columns are left alone, so
-real negative numbers stay numbers.
+return (also after leading spaces) would run as a formula in Excel or Sheets. In CSV such cells get
+a leading apostrophe (``'=HYPERLINK(...)``) so they show as text. In Excel the cell is typed text
+and carries Excel's own quote-prefix style, so the value is exactly what was given (``-2+3``, no
+apostrophe) and stays text even when edited. Numeric columns are left alone, so real negative
+numbers stay numbers.
 """
 from __future__ import annotations
 
@@ -61,14 +63,20 @@ def to_csv_bytes(df: pd.DataFrame) -> bytes:
     return make_inert(df).to_csv(index=False, lineterminator="\r\n").encode("utf-8")
 
 
+def formula_like(value) -> bool:
+    """True for text a spreadsheet would run as a formula."""
+    return isinstance(value, str) and inert_text(value) is not value
+
+
 def to_excel_bytes(df: pd.DataFrame, sheet_name: str = "Assignments") -> bytes:
     """An .xlsx workbook with one sheet: bold frozen header, sized columns, text cells stored as
-    text (never formulas), formula-like text made inert."""
+    typed text (never formulas) with the value as given; formula-like text also gets Excel's
+    quote-prefix style (no apostrophe in the value, unlike the CSV)."""
     from openpyxl import Workbook
     from openpyxl.styles import Font
     from openpyxl.utils import get_column_letter
 
-    safe = make_inert(df)
+    safe = df
     wb = Workbook()
     ws = wb.active
     ws.title = (sheet_name or "Sheet1")[:31]
@@ -77,6 +85,7 @@ def to_excel_bytes(df: pd.DataFrame, sheet_name: str = "Assignments") -> bytes:
     for cell in ws[1]:
         cell.font = Font(bold=True)
         cell.data_type = "s"
+        cell.quotePrefix = formula_like(cell.value)
     numeric = [pd.api.types.is_numeric_dtype(safe[c]) and not pd.api.types.is_bool_dtype(safe[c]) for c in cols]
     for row in safe.itertuples(index=False, name=None):
         vals = []
@@ -99,6 +108,8 @@ def to_excel_bytes(df: pd.DataFrame, sheet_name: str = "Assignments") -> bytes:
         for (cell,) in ws.iter_rows(min_row=2, min_col=j, max_col=j):
             if isinstance(cell.value, str):
                 cell.data_type = "s"
+                if formula_like(cell.value):
+                    cell.quotePrefix = True
     for j, c in enumerate(cols, start=1):
         sample = [str(c)] + [str(v) for v in safe[c].head(200).tolist()]
         ws.column_dimensions[get_column_letter(j)].width = min(60, max(10, max(len(s) for s in sample) + 2))
