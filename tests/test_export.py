@@ -278,6 +278,13 @@ def test_cli_reads_salesforce_exports_through_the_import_pipeline(tmp_path, caps
     assert main(common + ["--format", "salesforce", "--only-moved", "--out", str(tmp_path / "sf.csv")]) == 0
     sf = pd.read_csv(tmp_path / "sf.csv", dtype=str)
     assert sf.values.tolist() == [[acc18[0], usr18[1]]]
+    # a plan written with 15-character ids exports the ids of the accounts file, as given (18)
+    pd.DataFrame({"Id": acc15[:2], "OwnerId": [usr15[1], usr15[0]]}).to_csv(tmp_path / "plan15.csv", index=False)
+    assert main(["export", "--assignment", str(tmp_path / "plan15.csv"), "--accounts", str(tmp_path / "Account.csv"),
+                 "--reps", str(tmp_path / "User.csv"), "--out", str(tmp_path / "o15.csv")]) == 0
+    o15 = pd.read_csv(tmp_path / "o15.csv", dtype=str)
+    assert o15["account_id"].tolist() == acc18[:2] and o15["new_owner_id"].tolist() == [usr18[1], usr18[0]]
+    assert o15["account_name"].tolist()[1] == "Beta LLC" and "not in the dataset" not in capsys.readouterr().err
     # A file the import cannot load is reported with its problems, not a traceback.
     (tmp_path / "bad.csv").write_text("Colour,Size\nred,1\n")
     assert main(["export", "--assignment", str(tmp_path / "plan.csv"), "--accounts", str(tmp_path / "bad.csv"),

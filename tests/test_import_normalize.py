@@ -63,18 +63,24 @@ def test_salesforce_15_and_18_char_ids_match():
 def test_ids_match_across_tables_after_normalisation():
     a15, a18 = "001A00000012345", sf_id_18("001A00000012345")
     o15, o18 = "005A00000054321", sf_id_18("005A00000054321")
-    accounts = f"Id,Name,ParentId,OwnerId\n{a18},Parent,,{o15}\n{sf_id_18('001A00000099999')},Child,{a15},{o18}\n"
+    c18 = sf_id_18("001A00000099999")
+    accounts = f"Id,Name,ParentId,OwnerId\n{a18},Parent,,{o15}\n{c18},Child,{a15},{o18}\n"
     reps = f"Id,Name\n{o18},Ann\n"
     opps = f"Id,AccountId,Amount,StageName\nOP1,{a15},100,Closed Won\nOP2,{a18},50,Prospecting\n"
     res = load_files(accounts=accounts.encode(), reps=reps.encode(), opportunities=opps.encode())
     assert res.report.ok, res.report.to_text()
     acc = res.dataset.accounts
-    assert acc[A.account_id].tolist() == ["001A00000012345", "001A00000099999"]
-    assert acc[A.parent_id].tolist()[1] == "001A00000012345"
-    assert set(acc[A.owner_id]) == {"005A00000054321"}
+    # the ids the user gave (18 characters), with every reference in the form of its table of record
+    assert acc[A.account_id].tolist() == [a18, c18]
+    assert acc[A.parent_id].tolist()[1] == a18
+    assert set(acc[A.owner_id]) == {o18}
     opp = res.dataset.opportunities
-    assert opp[O.account_id].nunique() == 1
+    assert opp[O.account_id].tolist() == [a18, a18]
     assert opp[O.is_closed].tolist() == [True, False] and opp[O.is_won].tolist() == [True, False]
+    infos = {(i.table, i.column): i.message for i in res.report.infos}
+    assert infos[("accounts", "parent_id")].startswith("1 parent_id values given in another form")
+    assert infos[("opportunities", "account_id")].startswith("1 account_id values")
+    assert infos[("accounts", "owner_id")].startswith("1 owner_id values given in another form than the reps file")
 
 
 def test_states_geo_fill_and_extra_numeric_columns():

@@ -112,6 +112,19 @@ def _dataset_plain(args):
                    empty_frame(OPPORTUNITIES), empty_frame(ACCOUNT_PRODUCTS), name=Path(args.accounts).stem)
 
 
+def _ids_as_in(assignment: pd.DataFrame, ds) -> pd.DataFrame:
+    """The assignment's account and rep ids in the dataset's own form: a plan written with
+    15-character ids exports the 18-character ids of an 18-character accounts file."""
+    from territory_core.ingest.ids import match_ids
+
+    out = assignment.copy()
+    for col, known in (("account_id", ds.accounts["account_id"]), ("rep_id", ds.reps["rep_id"]),
+                       ("previous_rep_id", ds.reps["rep_id"])):
+        if col in out.columns:
+            out[col] = match_ids(out[col], known.dropna().astype(str))[0]
+    return out
+
+
 def _assignment_from_file(path: str):
     from territory_core.contract import ASSIGNMENT
     from territory_core.dataset import coerce_types
@@ -138,7 +151,7 @@ def _assignment_from_file(path: str):
     if not acc or not rep:
         raise ValueError(f"assignment file {path!r} needs an account column (account_id or Id) and a rep column "
                          f"(rep_id, new_owner_id or OwnerId); found: {', '.join(map(str, raw.columns[:15]))}.")
-    try:  # the same id normalisation as the import (Salesforce 18-char ids -> 15, Excel's "123.0")
+    try:  # the same id cleaning as the import (Excel's "123.0"); 15/18 forms are matched to the dataset later
         from territory_core.ingest.normalize import normalize_ids as ids
     except ImportError:
         def ids(x):
@@ -229,6 +242,7 @@ def run(args) -> int:
         if sc.assignment is None:
             print(f"error: {sc.label!r} has no assignment (it was saved without a solution); re-solve and save it.", file=err)
             return 1
+        sc = sc.with_(assignment=_ids_as_in(sc.assignment, ds))
         known = set(ds.accounts["account_id"].astype(str))
         unknown = (~sc.assignment["account_id"].astype(str).isin(known)).sum()
         if unknown:

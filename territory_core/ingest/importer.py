@@ -28,6 +28,7 @@ from ..contract import ACCOUNTS, TABLES, A, O, R
 from ..dataset import Dataset, coerce_types, empty_frame
 from .mapping import apply_overrides, guess_mapping, norm_header
 from .normalize import is_numeric_column, clean_strings, normalize_table
+from .ids import reconcile_ids
 from .textfile import decode_text, header_width, scan_csv
 from .validate import ERROR, INFO, MAX_PER_KIND, WARNING, ValidationReport, check_required_columns, check_tables
 
@@ -530,6 +531,8 @@ def load_files(accounts=None, reps=None, opportunities=None, account_products=No
             normalised[tname] = normalize_table(mapped, tname, report, extra_columns=ex)
             if tname == "accounts":
                 extras = ex
+        for tname, col, _n, what in reconcile_ids(normalised):
+            report.info(tname, col, what + ".")
         _resolve_owner_names(normalised, report)
         if normalised:  # tables missing a required column were reported above and never normalised
             check_tables(normalised, report)

@@ -5,8 +5,8 @@ read from the file (strings, or numbers from Excel/Parquet), plus a ``_row`` col
 file row number. Every value that cannot be understood becomes an issue in the report; nothing
 here raises on bad data.
 
-- ids: Salesforce 18-character ids are reduced to their 15-character case-sensitive form when
-  their checksum matches, so the 15- and 18-character ids of one record match across tables.
+- ids: kept as given (18-character Salesforce ids stay 18 characters); ``ids.reconcile_ids``
+  makes references in the other form (15 vs 18, or case) match the table of record.
 - numbers: thousands separators, currency symbols and codes, spaces, 1.234,56, (1,234) and
   trailing-minus negatives, percentages, k/M/B suffixes.
 - booleans: true/false, 1/0, yes/no, y/n, t/f, x, checked.
@@ -23,6 +23,7 @@ import pandas as pd
 
 from ..geo import zips as geo
 from ..contract import BOOL, DATE, FLOAT, INT, STR, TABLES, A, O, P, R
+from .ids import clean_id, id_key, sf_checksum, sf_id_18  # noqa: F401 (sf_*: re-exported)
 from .validate import ERROR, MAX_PER_KIND, WARNING, ValidationReport, _rows
 
 NULL_TOKENS = {"", "nan", "none", "null", "n/a", "na", "#n/a", "-", "--", "nil", "(blank)", "<na>", "nat"}
@@ -32,33 +33,8 @@ ID_COLUMNS = {
     "opportunities": (O.opportunity_id, O.account_id, O.owner_id),
     "account_products": ("account_id",),
 }
-_SF_ALPHA = "ABCDEFGHIJKLMNOPQRSTUVWXYZ012345"
-_SF_RE = re.compile(r"^[A-Za-z0-9]{18}$")
-
-
-def sf_checksum(id15: str) -> str:
-    """The 3-character suffix Salesforce appends to a 15-char id to make it case-insensitive."""
-    out = []
-    for i in range(3):
-        chunk = id15[i * 5:(i + 1) * 5]
-        bits = sum(1 << j for j, ch in enumerate(chunk) if "A" <= ch <= "Z")
-        out.append(_SF_ALPHA[bits])
-    return "".join(out)
-
-
-def sf_id_18(id15: str) -> str:
-    return id15 + sf_checksum(id15) if len(id15) == 15 else id15
-
-
-@lru_cache(maxsize=200_000)
-def canonical_id(value: str) -> str:
-    """Strip spaces; an 18-char Salesforce id whose checksum matches becomes its 15-char form."""
-    v = value.strip()
-    if len(v) == 18 and _SF_RE.match(v) and sf_checksum(v[:15]) == v[15:].upper():
-        return v[:15]
-    if v.endswith(".0") and v[:-2].isdigit():  # numeric ids that went through Excel
-        return v[:-2]
-    return v
+# Ids keep the form the user gave; 15/18-character Salesforce ids are matched through their key.
+canonical_id = id_key
 
 
 def _is_null(v) -> bool:
@@ -84,8 +60,9 @@ def clean_strings(s: pd.Series) -> pd.Series:
 
 
 def normalize_ids(s: pd.Series) -> pd.Series:
+    """Ids as given (stripped, Excel's ``.0`` removed); matching across forms is :mod:`.ids`' job."""
     s = clean_strings(s)
-    return s.map(lambda v: canonical_id(v) if isinstance(v, str) else v).astype("string")
+    return s.map(lambda v: clean_id(v) if isinstance(v, str) else v).astype("string")
 
 
 _CURRENCY = re.compile(r"(?i)(usd|eur|gbp|cad|aud|us\$|[$€£¥₹\s\u00a0'’])")

@@ -14,6 +14,7 @@ import pandas as pd
 
 from ..contract import FLOAT, INT, TABLES, A, O, P, R
 from ..analyse.hierarchy import find_cycles
+from .ids import keys as id_keys
 
 ERROR = "error"
 WARNING = "warning"
@@ -169,17 +170,18 @@ def _check_unique_key(df, tname, col, report, what):
         report.add_rows(ERROR, tname, _rows(df, blank), col, f"Empty {what}.",
                         f"Give every row a {what}, or delete the row.")
     ids = df[col].astype("string")
-    dup = ids.duplicated(keep=False).to_numpy() & ~blank
+    key = id_keys(ids)  # the 15- and 18-character ids of one Salesforce record are one id
+    dup = key.duplicated(keep=False).to_numpy() & ~blank
     if dup.any():
         first = {}
         rows = _rows(df, np.ones(len(df), bool))
-        for v, r in zip(ids[dup], rows[dup]):
-            first.setdefault(v, r)
-        dup_rows = rows[dup]
-        dup_vals = ids[dup].to_numpy()
-        later = [(r, v) for r, v in zip(dup_rows, dup_vals) if first[v] != r]
-        for r, v in later[:MAX_PER_KIND]:
-            report.error(tname, r, col, f"Duplicate {what} '{v}' (also on row {first[v]}).",
+        for k, v, r in zip(key[dup], ids[dup], rows[dup]):
+            first.setdefault(k, (r, v))
+        later = [(r, v, k) for r, v, k in zip(rows[dup], ids[dup].to_numpy(), key[dup].to_numpy()) if first[k][0] != r]
+        for r, v, k in later[:MAX_PER_KIND]:
+            r0, v0 = first[k]
+            same = "" if v == v0 else f" as '{v0}'"
+            report.error(tname, r, col, f"Duplicate {what} '{v}' (also on row {r0}{same}).",
                          "Ids must be unique: remove the duplicate row or give it its own id.")
         if len(later) > MAX_PER_KIND:
             report.error(tname, None, col, f"Duplicate {what}s (and {len(later) - MAX_PER_KIND:,} more rows like this).",
