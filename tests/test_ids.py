@@ -53,7 +53,7 @@ def test_references_without_a_table_of_record_use_one_form():
     res = load_files(accounts=acc.encode())
     assert res.report.ok
     assert res.dataset.accounts[A.owner_id].tolist() == [sf_id_18(o15)] * 3
-    assert any("now use one form" in i.message for i in res.report.infos)
+    assert any("now in one form" in i.message for i in res.report.infos)
 
 
 def test_match_ids_rewrites_only_what_matches():

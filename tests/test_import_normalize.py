@@ -78,9 +78,10 @@ def test_ids_match_across_tables_after_normalisation():
     assert opp[O.account_id].tolist() == [a18, a18]
     assert opp[O.is_closed].tolist() == [True, False] and opp[O.is_won].tolist() == [True, False]
     infos = {(i.table, i.column): i.message for i in res.report.infos}
-    assert infos[("accounts", "parent_id")].startswith("1 parent_id values given in another form")
-    assert infos[("opportunities", "account_id")].startswith("1 account_id values")
-    assert infos[("accounts", "owner_id")].startswith("1 owner_id values given in another form than the reps file")
+    assert infos[("accounts", "parent_id")] == ("parent_id values given in another form than the accounts file's ids "
+                                                "(15 vs 18 characters, or upper/lower case) and matched to them: 1.")
+    assert infos[("opportunities", "account_id")].startswith("account_id values") and infos[("opportunities", "account_id")].endswith(": 1.")
+    assert infos[("accounts", "owner_id")].startswith("owner_id values given in another form than the reps file")
 
 
 def test_states_geo_fill_and_extra_numeric_columns():

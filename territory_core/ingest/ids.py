@@ -142,8 +142,8 @@ def reconcile_ids(tables: dict[str, pd.DataFrame]) -> list[tuple[str, str, int, 
             if known:
                 df[col], n = match_ids(df[col], known)
             if n:
-                done.append((tname, col, n, f"{n:,} {col} values given in another form than the {rtable} file's ids "
-                             "(15 vs 18 characters, or upper/lower case) were matched to them"))
+                done.append((tname, col, n, f"{col} values given in another form than the {rtable} file's ids "
+                             f"(15 vs 18 characters, or upper/lower case) and matched to them: {n:,}"))
     # references to records that are not in any table: one form per record across the columns
     for entity, refs in REFERENCES.items():
         cols = [(t, c) for t, c in refs if tables.get(t) is not None and c in tables[t].columns]
@@ -158,6 +158,6 @@ def reconcile_ids(tables: dict[str, pd.DataFrame]) -> list[tuple[str, str, int, 
             m = len(tables[t])
             tables[t][c] = pd.array(unified.iloc[pos:pos + m].to_numpy(), dtype="string")
             pos += m
-        done.append((cols[0][0], cols[0][1], n, f"{n:,} references to the same {entity} given as both 15- and "
-                     "18-character ids now use one form (the 18-character one)"))
+        done.append((cols[0][0], cols[0][1], n, f"references to one {entity} given as both 15- and 18-character "
+                     f"ids, now in one form (the 18-character one): {n:,}"))
     return done

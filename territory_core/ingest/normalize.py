@@ -289,6 +289,27 @@ def check_numbers(vals: pd.Series, raw: pd.Series, report: ValidationReport, tna
     return vals.mask(bad) if bad.any() else vals
 
 
+def _info_count(report: ValidationReport, tname: str, col: str, mask, what: str) -> None:
+    """One info line for a fix made on the way in: 'ZIP+4 codes cut to 5 digits: 312'."""
+    n = int(np.asarray(pd.Series(mask).fillna(False), dtype=bool).sum())
+    if n:
+        report.info(tname, col, f"{what[0].upper()}{what[1:]}: {n:,}.")
+
+
+def _info_changed(report, tname, col, before: pd.Series, after: pd.Series, what: str) -> None:
+    _info_count(report, tname, col, (before.notna() & (before.astype("string") != after.astype("string"))).fillna(False),
+                what)
+
+
+def _dressed_numbers(raw: pd.Series, vals: pd.Series, bad: np.ndarray) -> np.ndarray:
+    """Cells that held a number only after cleaning (not plain digits)."""
+    if pd.api.types.is_numeric_dtype(raw) or pd.api.types.is_bool_dtype(raw):
+        return np.zeros(len(raw), bool)
+    txt = clean_strings(raw)
+    plain = pd.to_numeric(txt, errors="coerce").notna()
+    return (txt.notna() & ~plain & vals.notna()).to_numpy(dtype=bool) & ~bad
+
+
 def _report_bad(report, tname, df, mask, col, severity, message, fix):
     if mask.any():
         report.add_rows(severity, tname, _rows(df, mask), col, message, fix)
@@ -314,13 +335,21 @@ def normalize_table(df: pd.DataFrame, tname: str, report: ValidationReport,
         if c.name not in df.columns:
             continue
         s = df[c.name]
+        before = clean_strings(s) if c.dtype == STR else None
         if c.name in ids:
             df[c.name] = normalize_ids(s)
+            _info_changed(report, tname, c.name, before, df[c.name], "ids without the '.0' a spreadsheet added")
         elif c.dtype == STR:
             if c.name in (A.zip, R.home_zip):
                 df[c.name] = normalize_zips(s)
+                digits = before.str.replace(r"\D", "", regex=True).str.len()
+                changed = (before != df[c.name]).fillna(False)
+                _info_count(report, tname, c.name, changed & (digits >= 9), "ZIP+4 codes cut to 5 digits")
+                _info_count(report, tname, c.name, changed & (digits < 5),
+                            "ZIP codes given back the leading zeros a spreadsheet dropped")
             elif c.name == A.state and tname == "accounts":
                 df[c.name], bad = normalize_states(s)
+                _info_changed(report, tname, c.name, before, df[c.name], "state names converted to 2-letter codes")
                 if A.country in df.columns:
                     ctry = normalize_country(df[A.country])
                     bad = bad & (ctry.isna() | (ctry == "US")).to_numpy()
@@ -328,10 +357,13 @@ def normalize_table(df: pd.DataFrame, tname: str, report: ValidationReport,
                             "Use a 2-letter code or the full state name (e.g. 'CA' or 'California').")
             elif c.name == A.country:
                 df[c.name] = normalize_country(s)
+                _info_changed(report, tname, c.name, before, df[c.name], "United States spellings written as 'US'")
             else:
                 df[c.name] = clean_strings(s)
         elif c.dtype in (FLOAT, INT):
             vals, bad = parse_numbers(s, dec_comma)
+            _info_count(report, tname, c.name, _dressed_numbers(s, vals, bad),
+                        "numbers read from currency symbols, separators or suffixes ($1,234.50, (300), 2.5M)")
             _report_bad(report, tname, df, bad, c.name, ERROR,
                         f"Text in the numeric column '{c.name}'.",
                         "Use plain numbers (1234.5; currency symbols and thousands separators are fine), "
@@ -360,7 +392,11 @@ def normalize_table(df: pd.DataFrame, tname: str, report: ValidationReport,
     elif tname == "reps":
         df = _reps_home(df, report)
     elif tname == "opportunities":
+        derived = [c for c in (O.is_closed, O.is_won) if c not in df.columns]
         df = _opps_flags(df)
+        if derived and O.stage in df.columns:
+            report.info(tname, O.stage, f"{' and '.join(derived)} taken from the stage name on {len(df):,} "
+                        "opportunities ('Closed Won' is closed and won).")
     return df
 
 
@@ -377,6 +413,8 @@ def _accounts_geo(df: pd.DataFrame, report: ValidationReport) -> pd.DataFrame:
                       for st, nm in zip(states[named], county[named])]
             out = out.astype(object)
             out[named.to_numpy()] = looked
+            _info_count(report, t, A.county, pd.Series([v is not None for v in looked]),
+                        "county names converted to FIPS codes")
         df[A.county] = pd.Series(out, index=df.index).astype("string")
     if A.zip not in df.columns:
         if not ({A.lat, A.lon} <= set(df.columns)):
@@ -399,9 +437,13 @@ def _accounts_geo(df: pd.DataFrame, report: ValidationReport) -> pd.DataFrame:
         if col in df.columns and A.lat in df.columns and A.lon in df.columns:
             zero = (pd.to_numeric(df[A.lat], errors="coerce") == 0) & (pd.to_numeric(df[A.lon], errors="coerce") == 0)
             cur = cur.mask(zero)
+        filled = cur.isna() & look[src].notna()
+        if col == A.lat:
+            _info_count(report, t, A.lat, filled, "accounts placed on the map from their ZIP (lat/lon filled)")
         df[col] = cur.fillna(look[src]).astype("float64")
     for col, src in ((A.state, "state"), (A.county, "county"), (A.city, "city")):
         cur = df[col] if col in df.columns else pd.Series(pd.NA, index=df.index, dtype="string")
+        _info_count(report, t, col, cur.isna() & look[src].notna(), f"empty {col} values filled from the ZIP")
         df[col] = cur.astype("string").fillna(look[src].astype("string"))
     missing_zip = df[A.zip].isna().to_numpy() & df[A.lat].isna().to_numpy()
     if missing_zip.any():
