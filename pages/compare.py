@@ -13,6 +13,8 @@ import streamlit as st
 from territory_core.contract import A, S, X
 from territory_core.plan.scenarios import METRIC_LABELS, diff_scenarios, rep_loads
 from ui import scenario_widgets as W
+from ui.format import md as fmt_md
+from ui.notices import reps_notice
 from ui.state import get_active_scenario, get_dataset
 
 ds = get_dataset()
@@ -33,6 +35,7 @@ if present:
     </style>""", unsafe_allow_html=True)
 
 st.title("Compare scenarios")
+reps_notice(ds)  # no reps, or owners that are not reps: what is missing and how to add it
 
 
 # ============================================================================ pick scenarios
@@ -119,7 +122,7 @@ for scn in scenarios:
     try:
         kpis.append(W.kpis_for(scn, enriched))
     except Exception as exc:
-        st.error(f"KPIs of {_label(scn)} could not be computed: {type(exc).__name__}: {exc}.")
+        st.error(f"KPIs of {_label(scn)} could not be computed: {fmt_md(exc)}.")
         st.stop()
 
 st.header("Key figures")
@@ -437,4 +440,4 @@ if not present:
             st.caption(f"{len(exp_df):,} rows in the file; {n_moved:,} change owner against today's owners. "
                        "Cells a spreadsheet would run as a formula are made inert.")
         except Exception as exc:
-            st.error(f"The export could not be prepared: {type(exc).__name__}: {exc}.")
+            st.error(f"The export could not be prepared: {fmt_md(exc)}.")

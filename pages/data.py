@@ -15,10 +15,12 @@ import streamlit as st
 
 from territory_core.contract import TABLES, A, O, R, describe_markdown
 from territory_core.dataset import load_sample
-from territory_core.ingest.importer import ReadResult, load_files, read_table
-from territory_core.ingest.mapping import guess_mapping, guess_table
+from territory_core.ingest.importer import MAX_BYTES, ReadResult, load_files, read_table
+from territory_core.ingest.mapping import combined_columns, guess_mapping, guess_table
 from territory_core.ingest.normalize import is_numeric_column
+from territory_core.ingest.owners import add_reps_for_owners, rep_coverage
 from ui import format as fmt
+from ui.format import md as fmt_md
 from ui.state import dataset_version, get_dataset, set_dataset
 
 KINDS = ["accounts", "reps", "opportunities", "account_products"]
@@ -38,6 +40,21 @@ def _file_key(f) -> str:
     return f"{getattr(f, 'name', 'file')}:{hashlib.sha1(f.getvalue()).hexdigest()[:8]}"
 
 
+def _unique_files(files) -> tuple[list, list[tuple[str, str]]]:
+    """The uploads without repeats (same content, whatever the name), and (copy, original) names."""
+    seen: dict[str, str] = {}
+    out, twins = [], []
+    for f in files:
+        digest = hashlib.sha1(f.getvalue()).hexdigest()
+        name = getattr(f, "name", "file")
+        if digest in seen:
+            twins.append((name, seen[digest]))
+            continue
+        seen[digest] = name
+        out.append(f)
+    return out, twins
+
+
 def _read_cached(f) -> ReadResult:
     """Parse each uploaded file once per session (reruns reuse the parse)."""
     cache = st.session_state.setdefault("_data_reads", {})
@@ -49,23 +66,66 @@ def _read_cached(f) -> ReadResult:
     return cache[key]
 
 
-def _mapping_widgets(fkey: str, kind: str, headers: list[str], frame: pd.DataFrame) -> dict[str, str | None]:
-    """One selectbox per file column, preset to the guess; returns {header: canonical or None}."""
+# Files with more columns than this show dropdowns only for the columns that matter (recognised,
+# mapped by you, joined into a field, or picked in "Map more columns"): a 500-column export never
+# draws 500 dropdowns.
+SHOW_ALL_COLUMNS_UP_TO = 40
+
+
+def _widget_key(fkey: str, kind: str, h: str) -> str:
+    return f"map::{fkey}::{kind}::{h}"
+
+
+def _current_mapping(fkey: str, kind: str, headers: list[str]) -> dict[str, str | None]:
+    """The mapping as it stands: the user's choice where a dropdown was set, else the guess. Read
+    before the dropdowns draw, so counts and labels above them are never one step behind."""
     guess = guess_mapping(headers, kind)
+    out = {}
+    for h in headers:
+        v = st.session_state.get(_widget_key(fkey, kind, h))
+        out[h] = guess.get(h) if v is None else (None if v == IGNORE else v)
+    return out
+
+
+def _mapping_widgets(fkey: str, kind: str, headers: list[str], frame: pd.DataFrame) -> dict[str, str | None]:
+    """One selectbox per file column that matters, preset to the guess; returns {header: canonical
+    or None} for every column (the ones without a dropdown stay ignored). Columns joined into one
+    field (First name + Last name -> name) say so in their dropdown."""
+    guess = guess_mapping(headers, kind)
+    now = _current_mapping(fkey, kind, headers)
+    joined = {h: canon for canon, parts in combined_columns(headers, now, kind).items() for h in parts}
     options = [IGNORE] + TABLES[kind].names
-    chosen: dict[str, str | None] = {}
+    shown = list(headers)
+    if len(headers) > SHOW_ALL_COLUMNS_UP_TO:
+        keep = [h for h in headers if now.get(h) or h in joined]
+        rest = [h for h in headers if h not in keep]
+        more = st.multiselect(
+            f"Map more columns ({len(rest):,} not shown)", rest, key=f"mapmore::{fkey}::{kind}",
+            placeholder="Pick a column to map, e.g. a custom field such as ARR__c",
+            help=f"This file has {len(headers):,} columns; dropdowns are shown for the {len(keep)} recognised "
+                 "ones. Pick any other column here to map it.")
+        shown = [h for h in headers if h in keep or h in more]
+    chosen: dict[str, str | None] = {h: None for h in headers}
     cols = st.columns(3)
-    for i, h in enumerate(headers):
-        key = f"map::{fkey}::{kind}::{h}"
+    for i, h in enumerate(shown):
+        key = _widget_key(fkey, kind, h)
         default = guess.get(h) or IGNORE
         sample = frame[h].dropna().astype(str).str.strip()
         sample = sample[sample != ""].head(3).tolist()
+        part_of = joined.get(h)
         with cols[i % 3]:
             val = st.selectbox(
                 h, options, index=options.index(default) if default in options else 0, key=key,
+                format_func=(lambda o, c=part_of: f"(joined into {c})" if o == IGNORE else o) if part_of else str,
                 help=("e.g. " + ", ".join(s[:30] for s in sample)) if sample else "empty column",
             )
         chosen[h] = None if val == IGNORE else val
+    combined = combined_columns(headers, chosen, kind)
+    for canon, parts in combined.items():
+        ex = frame[parts].fillna("").astype(str).agg(" ".join, axis=1).str.strip()
+        ex = next((v for v in ex if v), "")
+        st.caption(fmt.md(f"{canon} is built by joining {' + '.join(parts)} (e.g. '{ex}'). To use one column "
+                          f"instead, map it to {canon}."))
     return chosen
 
 
@@ -79,10 +139,15 @@ def _import_section(current) -> None:
     files = st.file_uploader(
         "CRM export files", accept_multiple_files=True, key="data_upload",
         type=["csv", "tsv", "txt", "xlsx", "xlsm", "parquet"],
+        max_upload_size=max(1, MAX_BYTES // 1_000_000),  # the importer's own limit, so the two never disagree
     )
     if not files:
         st.caption("No files uploaded yet. The active dataset stays as it is until you load new data.")
         return
+    files, twins = _unique_files(files)
+    for dup, first in twins:
+        st.warning(fmt.md(f"{dup} has the same content as {first}, which is already uploaded: the copy is "
+                          "ignored. Remove it from the list above."), icon=":material/content_copy:")
 
     reads: dict[str, tuple] = {}  # fkey -> (file, ReadResult)
     unreadable = []
@@ -93,7 +158,7 @@ def _import_section(current) -> None:
             unreadable.append(r)
     for r in unreadable:
         for sev, _row, _col, msg, fix in r.issues:
-            st.error(f"**{r.name}**: {msg}  \n**How to fix:** {fix}", icon=":material/error:")
+            st.error(f"**{fmt.md(r.name)}**: {fmt.md(msg)}  \n**How to fix:** {fmt.md(fix)}", icon=":material/error:")
 
     readable = {k: v for k, v in reads.items() if v[1].frame is not None}
     if not readable:
@@ -112,7 +177,7 @@ def _import_section(current) -> None:
         with st.container(border=True):
             c1, c2 = st.columns([2, 1])
             with c1:
-                st.markdown(f"**{r.name}**")
+                st.markdown(f"**{fmt.md(r.name)}**")
                 desc = f"{info.get('rows', 0):,} rows · {info.get('columns', 0)} columns · {info.get('format', '')}"
                 if info.get("format") == "csv":
                     desc += f" · {info.get('encoding')} · {info.get('delimiter')}-separated"
@@ -121,9 +186,12 @@ def _import_section(current) -> None:
                 kind = st.selectbox("This file holds", KINDS, index=KINDS.index(guess), key=f"kind::{fkey}",
                                     format_func=lambda k: KIND_LABELS[k])
             for sev, _row, _col, msg, fix in r.issues:
-                (st.error if sev == "error" else st.warning)(f"{msg} {fix}")
-            with st.expander(f"Column mapping ({sum(1 for h in headers if guess_mapping(headers, kind).get(h))} "
-                             f"of {len(headers)} recognised)", expanded=True):
+                show = {"error": st.error, "warning": st.warning}.get(sev, st.caption)
+                show(fmt.md(f"{msg} {fix}".strip()))
+            now = _current_mapping(fkey, kind, headers)
+            n_joined = sum(len(p) for p in combined_columns(headers, now, kind).values())
+            n_used = sum(1 for c in now.values() if c) + n_joined
+            with st.expander(f"Column mapping ({n_used} of {len(headers)} columns used)", expanded=True):
                 mp = _mapping_widgets(fkey, kind, headers, r.frame)
                 if kind == "accounts":
                     kept = [h for h, c in mp.items() if c is None and is_numeric_column(r.frame[h])]
@@ -150,18 +218,22 @@ def _import_section(current) -> None:
     missing = [k for k in KINDS if k not in kinds_used and len(getattr(current, k))]
     reuse = False
     if missing:
+        what = ", ".join(f"{len(getattr(current, k)):,} {KIND_LABELS[k].lower()}" for k in missing)
         reuse = st.checkbox(
-            f"Take the {', '.join(KIND_LABELS[k].lower() for k in missing)} from the active dataset "
-            f"({current.name})", value="accounts" not in kinds_used, key="data_reuse",
-            help="Replace only the tables you upload (e.g. a new reps file) and keep the rest.")
+            fmt.md(f"Also use the {what} of the active dataset ({current.name})"), value=False, key="data_reuse",
+            help="Off by default: only the files you upload are loaded. Tick it to replace only some tables "
+                 "(e.g. a new reps file) and keep the others from the dataset loaded now.")
     if reuse:
+        st.info(fmt.md(f"Using the {what} of {current.name} (the active dataset) with the files above; problems "
+                       f"in them are reported under the table name with '{current.name}' as the file."),
+                icon=":material/merge:")
         for k in missing:
             df = getattr(current, k)
             preread[k] = ReadResult(f"{current.name} ({k})", df.assign(_row=np.arange(len(df)) + 2),
                                     info={"format": "active dataset", "rows": len(df), "columns": len(df.columns)})
     elif "accounts" not in kinds_used:
         problems.append("No file is marked as accounts: upload the accounts export, or tick the box above "
-                        "to keep the accounts of the active dataset.")
+                        "to use the accounts of the active dataset.")
 
     st.subheader("2. Check", divider="gray")
     for p in problems:
@@ -184,19 +256,21 @@ def _import_section(current) -> None:
     result = st.session_state["_data_result"]
     report = result.report
 
-    c1, c2, c3 = st.columns(3)
+    c1, c2, c3, c4 = st.columns(4)
     c1.metric("Blocking errors", len(report.errors))
     c2.metric("Warnings", len(report.warnings))
-    c3.metric("Accounts read", f"{len(result.tables['accounts']):,}" if "accounts" in result.tables else "0")
+    c3.metric("Fixes made", len(report.infos), help="What the import corrected on the way in (ZIP+4 codes, state "
+              "names, id forms...), listed as info lines with counts.")
+    c4.metric("Accounts read", f"{len(result.tables['accounts']):,}" if "accounts" in result.tables else "0")
     if report.ok:
         st.success(report.summary(), icon=":material/check_circle:")
     else:
         st.error(report.summary() + ". Fix them in the file (or the mapping above) and upload again.",
                  icon=":material/error:")
     if report.issues:
-        frame = report.to_frame()[["severity", "table", "row", "column", "message", "fix"]]
+        frame = report.to_display_frame()[["severity", "table", "row", "column", "message", "fix"]]
         st.dataframe(frame, hide_index=True, width="stretch", key="data_report",
-                     column_config={"row": st.column_config.NumberColumn("row", format="%d"),
+                     column_config={"row": st.column_config.TextColumn("row"),
                                     "message": st.column_config.TextColumn(width="large"),
                                     "fix": st.column_config.TextColumn(width="large")})
         st.download_button("Download the report (CSV)", report.to_frame().to_csv(index=False).encode("utf-8"),
@@ -281,6 +355,7 @@ def _overview_section(ds) -> None:
                  column_config={**money_cols, A.employees: st.column_config.NumberColumn(format="%,.0f")})
 
     st.subheader("Reps", divider="gray")
+    _missing_reps(ds)
     reps = ds.reps.copy()
     if len(reps):
         book = ov["book"]
@@ -293,8 +368,27 @@ def _overview_section(ds) -> None:
         unowned = acc[A.owner_id].isna().sum() if A.owner_id in acc else len(acc)
         if unowned:
             st.caption(f"{unowned:,} accounts have no owner.")
-    else:
-        st.info("No reps loaded. Upload a reps (users) file to build territories.")
+
+
+def _missing_reps(ds) -> None:
+    """No reps, or owners that are not reps: say what is missing, and offer reps made from the
+    owner names (capacity 1 FTE each) next to uploading a reps file."""
+    cov = rep_coverage(ds)
+    msg = cov.message(on_data_page=True)
+    if msg is None:
+        return
+    st.warning(fmt.md(msg), icon=":material/group_off:")
+    if cov.can_create:
+        n = len(cov.unmatched_owners)
+        if st.button(f"Create {n:,} rep{'s' if n != 1 else ''} from the owner names (capacity 1 FTE each)",
+                     key="data_reps_from_owners", icon=":material/group_add:",
+                     help="Adds one active rep per owner that is not a rep yet, with the owner value as rep_id and "
+                          "name. Set regions, segments and capacities later with a reps file."):
+            new, added = add_reps_for_owners(ds)
+            set_dataset(new)
+            st.session_state["_data_loaded_msg"] = (f"Created {len(added):,} rep{'s' if len(added) != 1 else ''} "
+                                                    "from the owner names, each with capacity 1 FTE.")
+            st.rerun()
 
 
 # --------------------------------------------------------------------------------------------
@@ -324,13 +418,13 @@ with tab_overview:
     try:
         _overview_section(ds)
     except Exception as exc:  # a malformed dataset must not show a traceback
-        st.error(f"The loaded dataset could not be summarised ({type(exc).__name__}: {exc}). "
+        st.error(f"The loaded dataset could not be summarised ({fmt_md(exc)}). "
                  "Reload the sample data or import the files again.")
 with tab_import:
     try:
         _import_section(ds)
     except Exception as exc:  # last line of defence: the importer reports, this never shows a traceback
-        st.error(f"Import failed unexpectedly ({type(exc).__name__}: {exc}). Nothing was changed; "
+        st.error(f"Import failed unexpectedly ({fmt_md(exc)}). Nothing was changed; "
                  f"the active dataset is still **{ds.name}**. Check the file opens in a spreadsheet.")
 with tab_contract:
     st.markdown("Canonical columns every page works with. Headers from Salesforce and HubSpot exports are "

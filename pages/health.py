@@ -21,6 +21,8 @@ from territory_core.analyse.kpis import (
     data_as_of, flags_by_rep, health_flags, kpi_balance, periods_available, quarterly_trend, rep_accounts,
     rep_kpis, rep_pipeline, rollup_kpis, suggest_quotas, team_summary, unowned_accounts,
 )
+from ui.format import md as fmt_md
+from ui.notices import reps_notice
 from ui.state import dataset_version, get_active_scenario, get_dataset, get_setting, set_setting
 
 TODAY_LABEL = "Today's plan"
@@ -79,7 +81,7 @@ def guard(what: str):
     try:
         yield
     except Exception as exc:  # noqa: BLE001 - any data surprise becomes a message
-        st.error(f"{what} could not be shown: {type(exc).__name__}: {exc}. The rest of the page is unaffected; "
+        st.error(f"{what} could not be shown: {fmt_md(exc)}. The rest of the page is unaffected; "
                  "check the reps, accounts and opportunities on the Data page (validation names the rows to fix).")
 
 
@@ -146,10 +148,7 @@ with st.expander("How the numbers are made"):
     st.markdown(DEFINITIONS_MD)
 
 ds = get_dataset()
-if ds.reps is None or ds.reps.empty:
-    st.error("No reps in the active dataset, so there are no territories to report on. "
-             "Load a reps file on the Data page (columns rep_id and name at least).")
-    st.stop()
+reps_notice(ds, stop=True)  # no reps: says what is missing and how to add it, and stops
 if ds.accounts is None or ds.accounts.empty:
     st.error("No accounts in the active dataset. Load an accounts file on the Data page.")
     st.stop()

@@ -14,6 +14,8 @@ from territory_core.contract import A, R, S, X
 from territory_core.plan.scenarios import EventError, Scenario, describe_event, filter_mask, solve_scenario
 from territory_core.store.storage import ConflictError
 from ui import scenario_widgets as W
+from ui.format import md as fmt_md
+from ui.notices import reps_notice
 from ui.state import dataset_version, get_dataset, set_active_scenario
 
 ds = get_dataset()
@@ -159,9 +161,10 @@ def _collect_job() -> None:
         return
     if job["error"] is not None:
         exc = job["error"]
-        st.session_state["se_solve_error"] = (
-            f"The solve failed: {type(exc).__name__}: {exc}. Check the balance settings (metrics must be "
-            "numeric columns of the accounts) and the events, then re-solve.")
+        st.session_state["se_solve_error"] = (  # a data problem (ValueError) says itself; no exception names
+            f"The solve could not run: {exc}" if isinstance(exc, ValueError) else
+            f"The solve failed unexpectedly ({exc}). Check the balance settings (metrics must be numeric columns "
+            "of the accounts) and the events, then re-solve.")
         return
     res: Scenario = job["result"]
     st.session_state.pop("se_solve_error", None)
@@ -283,6 +286,7 @@ set_active_scenario(scn)
 st.title("Scenario Editor")
 st.caption("Start from today's plan or a saved scenario, add what-if events and manual moves, tune the "
            "balance settings, re-solve, and save a version.")
+reps_notice(ds)  # no reps, or owners that are not reps: what is missing and how to add it
 
 # ---------------------------------------------------------------- start from
 with st.expander("Start from today's plan or a saved scenario", expanded=scn.id is None and not scn.events
@@ -321,7 +325,7 @@ try:
     kpis = W.kpis_for(scn, enriched)
 except Exception as exc:
     kpis = {}
-    st.warning(f"KPIs could not be computed for this plan ({type(exc).__name__}: {exc}).")
+    st.warning(f"KPIs could not be computed for this plan ({fmt_md(exc)}).")
 
 origin = "today's plan" if scn.parent_id is None else f"scenario {scn.parent_id} v{scn.parent_version}"
 saved = f"saved v{scn.version} by {scn.saved_by}" if scn.version else "not saved yet"
@@ -755,7 +759,7 @@ with t_curve:
                                            time_limit_each=max(3.0, sset.time_limit / len(tols)))
                     st.session_state["se_curve"] = (curve_key, curve)
                 except Exception as exc:
-                    st.error(f"The trade-off curve could not be computed: {type(exc).__name__}: {exc}.")
+                    st.error(f"The trade-off curve could not be computed: {fmt_md(exc)}.")
     cur_curve = st.session_state.get("se_curve")
     if cur_curve is not None:
         ckey, curve = cur_curve
@@ -879,7 +883,7 @@ with t_save:
                 except ConflictError as exc:
                     st.session_state["se_conflict"] = (str(exc), to_save)
                 except Exception as exc:
-                    st.error(f"Saving failed and nothing was written: {type(exc).__name__}: {exc}. Try again; "
+                    st.error(f"Saving failed and nothing was written: {fmt_md(exc)}. Try again; "
                              "if the database is unreachable check TERRITORY_DB_URL.")
         conflict = st.session_state.get("se_conflict")
         if conflict:

@@ -89,7 +89,7 @@ def test_upload_without_map_then_map_arr_then_load(at):
     assert select_by_suffix(at, "::accounts::BillingPostalCode").value == "zip"
     # without ARR__c mapped: a warning that arr is missing, nothing blocks
     report = frame_with(at, "severity")
-    assert (report["column"] == "arr").any() and (report["severity"] == "warning").all()
+    assert (report["column"] == "arr").any() and set(report["severity"]) == {"warning", "info"}
     arr.set_value("arr").run()
     assert not at.exception
     report = frame_with(at, "severity")
@@ -113,6 +113,7 @@ def test_errors_disable_load_and_keep_the_previous_dataset(at, tmp_path):
     report = frame_with(at, "severity")
     assert report["severity"].iloc[0] == "error"
     assert {"Duplicate account_id 'A1' (also on row 2).", "Text in the numeric column 'employees'."} <= set(report["message"])
+    assert "None" not in report["row"].astype(str).tolist()
     assert at.button(key="data_load").disabled
     assert any("BLOCKED" in e.value for e in at.error)
     assert metrics(at)["Accounts"] == "6,000"  # the sample is still loaded
@@ -135,7 +136,7 @@ def test_mapping_a_wrong_column_reports_it(at, tmp_path):
 def test_garbage_upload_shows_a_clear_error(at):
     at.file_uploader(key="data_upload").upload("junk.csv", bytes(range(256)) * 50, "text/csv").run()
     assert not at.exception
-    errors = " ".join(e.value for e in at.error)
+    errors = " ".join(e.value for e in at.error).replace("\\", "")  # file names are escaped Markdown
     assert "junk.csv" in errors and "binary" in errors
     assert any("still" in w.value for w in at.warning)
     assert metrics(at)["Accounts"] == "6,000"
@@ -155,7 +156,12 @@ def test_upload_only_reps_keeps_the_loaded_accounts(at, tmp_path):
     sample_reps = (Path(__file__).parent.parent / "data" / "sample" / "reps.csv").read_text()
     reps.write_text(sample_reps.replace("Enterprise AE", "Strategic AE"))
     upload(at, reps)
-    assert at.checkbox(key="data_reuse").value is True  # no accounts uploaded: keep the loaded ones
+    assert at.checkbox(key="data_reuse").value is False  # off unless asked: never the old accounts silently
+    assert any("No file is marked as accounts" in e.value for e in at.error)
+    assert not [b for b in at.button if b.key == "data_load"]  # nothing to load yet
+    at.checkbox(key="data_reuse").check().run()
+    assert "6,000 accounts" in at.checkbox(key="data_reuse").label.replace("\\", "")  # says whose and how many
+    assert any("Using the 6,000 accounts" in i.value.replace("\\", "") for i in at.info)
     assert at.button(key="data_load").disabled is False
     at.button(key="data_load").click().run()
     ds = at.session_state["dataset"]

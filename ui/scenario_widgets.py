@@ -13,6 +13,7 @@ import pandas as pd
 import streamlit as st
 
 from territory_core.contract import R, S
+from ui.format import md as fmt_md
 from ui.format import money, pct  # noqa: F401 (pages use W.money / W.pct)
 from ui.state import dataset_version, get_dataset, get_setting
 
@@ -169,7 +170,7 @@ def saved_scenarios() -> pd.DataFrame:
     try:
         return get_store().list_scenarios()
     except Exception as exc:  # database unreachable: the pages say so and still show today's plan
-        st.error(f"The scenario database could not be read ({type(exc).__name__}: {exc}). "
+        st.error(f"The scenario database could not be read ({fmt_md(exc)}). "
                  "Check TERRITORY_DB_URL or the file .territory/scenarios.db; today's plan still works.")
         return pd.DataFrame(columns=["id", "name", "latest_version", "saved_by", "saved_at", "parent"])
 

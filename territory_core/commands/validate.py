@@ -29,7 +29,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def run(args) -> int:
     from ..ingest.importer import load_files
-    from ..ingest.mapping import parse_map_args
+    from ..ingest.mapping import combined_columns, parse_map_args
 
     files = {k: getattr(args, k) for k in ("accounts", "reps", "opportunities", "account_products")}
     for key, path in files.items():
@@ -72,8 +72,12 @@ def run(args) -> int:
             mp = result.mappings.get(tname)
             if mp:
                 used = ", ".join(f"{h} -> {c}" for h, c in mp.items() if c)
-                ignored = [h for h, c in mp.items() if not c]
+                combined = combined_columns(list(mp), mp, tname)
+                joined = {h for parts in combined.values() for h in parts}
+                ignored = [h for h, c in mp.items() if not c and h not in joined]
                 print(f"  mapped: {used}")
+                for canon, parts in combined.items():
+                    print(f"  joined: {' + '.join(parts)} -> {canon}")
                 if ignored:
                     print(f"  not mapped: {', '.join(ignored)}")
             if tname == "accounts" and "accounts" in result.tables:

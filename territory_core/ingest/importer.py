@@ -26,7 +26,7 @@ import pandas as pd
 
 from ..contract import ACCOUNTS, TABLES, A, O, R
 from ..dataset import Dataset, coerce_types, empty_frame
-from .mapping import apply_overrides, guess_mapping, norm_header
+from .mapping import apply_overrides, combined_columns, combined_separator, guess_mapping, norm_header
 from .normalize import is_numeric_column, clean_strings, normalize_table
 from .ids import reconcile_ids
 from .textfile import decode_text, header_width, scan_csv
@@ -419,14 +419,17 @@ def map_frame(raw: pd.DataFrame, tname: str, overrides: Mapping | None, report: 
     for h, canon in mapping.items():
         if canon:
             out[canon] = raw[h]
-    # Salesforce User exports: FirstName + LastName when there is no Name column.
-    if tname == "reps" and R.name not in out.columns:
-        keys = {norm_header(h): h for h in headers}
-        if "firstname" in keys or "lastname" in keys:
-            parts = [clean_strings(raw[keys[k]]).fillna("") for k in ("firstname", "lastname") if k in keys]
-            full = parts[0] if len(parts) == 1 else (parts[0] + " " + parts[1])
-            out[R.name] = full.str.strip().replace("", pd.NA)
-            mapping[keys.get("firstname") or keys.get("lastname")] = R.name + " (first + last)"
+    # Columns given in parts (FirstName + LastName when there is no Name column): joined, and said so.
+    combined = combined_columns(headers, mapping, tname)
+    for canon, parts in combined.items():
+        sep = combined_separator(tname, canon)
+        vals = [clean_strings(raw[h]).fillna("") for h in parts]
+        full = vals[0]
+        for v in vals[1:]:
+            full = full + sep + v
+        out[canon] = full.str.strip().replace("", pd.NA)
+        report.info(tname, canon, f"{canon} built from the columns {' + '.join(repr(h) for h in parts)} "
+                    f"(e.g. '{next(iter(out[canon].dropna()), '')}'): {len(out):,} rows.")
     extras = []
     if tname == "accounts" and ACCOUNTS.keep_extra_numeric:
         for h, canon in mapping.items():
@@ -436,6 +439,38 @@ def map_frame(raw: pd.DataFrame, tname: str, overrides: Mapping | None, report: 
                 extras.append(name)
     out["_row"] = raw["_row"].to_numpy()
     return out, mapping, extras
+
+
+def _owners_without_reps(tables: dict, report: ValidationReport) -> None:
+    """Accounts that name owners while no reps file is given: say so before loading (the pages have
+    no territories to show until reps exist)."""
+    acc = tables.get("accounts")
+    if "reps" in tables or acc is None or A.owner_id not in acc.columns:
+        return
+    owners = acc[A.owner_id].dropna().astype(str)
+    if owners.empty:
+        return
+    uniq = list(dict.fromkeys(owners))
+    report.warning("accounts", None, A.owner_id,
+                   f"The accounts name {len(uniq):,} owner{'s' if len(uniq) != 1 else ''} (e.g. "
+                   + ", ".join(f"'{o}'" for o in uniq[:3]) + ") but no reps file was given, so there are no "
+                   "territories to measure or balance yet.",
+                   "Upload the reps (users) file with these, or after loading use 'Create reps from the owner "
+                   "names' on the Data page (capacity 1 FTE each).")
+
+
+def _rep_names_from(mapping: Mapping | None) -> str | None:
+    """How the reps' names were built, for messages: "the column 'First name'" or "the columns
+    'First name' + 'Last name' (joined)"."""
+    if not mapping:
+        return None
+    direct = [h for h, c in mapping.items() if c == R.name]
+    if direct:
+        return f"the column '{direct[0]}'"
+    parts = combined_columns(list(mapping), mapping, "reps").get(R.name)
+    if parts:
+        return "the columns " + " + ".join(f"'{h}'" for h in parts) + " (joined)"
+    return None
 
 
 def _resolve_owner_names(tables: dict, report: ValidationReport) -> None:
@@ -534,8 +569,9 @@ def load_files(accounts=None, reps=None, opportunities=None, account_products=No
         for tname, col, _n, what in reconcile_ids(normalised):
             report.info(tname, col, what + ".")
         _resolve_owner_names(normalised, report)
+        _owners_without_reps(normalised, report)
         if normalised:  # tables missing a required column were reported above and never normalised
-            check_tables(normalised, report)
+            check_tables(normalised, report, rep_names_from=_rep_names_from(mappings.get("reps")))
         dataset = None
         if report.ok and "accounts" in normalised:
             nm = name or info.get("accounts", {}).get("file") or "Imported data"

@@ -91,6 +91,45 @@ FALLBACK_ALIASES: dict[str, dict[str, tuple[str, ...]]] = {
 }
 
 
+# Canonical columns a file may give in parts, joined when no single header feeds them:
+# table -> canonical -> (normalised headers of the parts, in order; separator).
+COMBINED: dict[str, dict[str, tuple[tuple[str, ...], str]]] = {
+    "reps": {"name": (("firstname", "lastname"), " ")},
+}
+COMBINED_PART_ALIASES = {"firstname": ("firstname", "givenname", "first"),
+                         "lastname": ("lastname", "surname", "familyname", "last")}
+
+
+def combined_columns(headers: Iterable, mapping: Mapping[str, str | None], tname: str) -> dict[str, list[str]]:
+    """Canonical columns built by joining several file columns: ``{"name": ["First name", "Last name"]}``
+    for a HubSpot owners or Salesforce User file without a full-name column. Applies only when no
+    header is mapped to the canonical column and the parts are left unmapped, so what the mapping
+    view shows is what the import does."""
+    out: dict[str, list[str]] = {}
+    fed = {c for c in mapping.values() if c}
+    for canon, (parts, _sep) in COMBINED.get(tname, {}).items():
+        if canon in fed:
+            continue
+        found = []
+        for part in parts:
+            for h in headers:
+                if norm_header(h) in COMBINED_PART_ALIASES.get(part, (part,)) and not mapping.get(h):
+                    found.append(str(h))
+                    break
+        if found:
+            out[canon] = found
+    return out
+
+
+def combined_separator(tname: str, canon: str) -> str:
+    return COMBINED.get(tname, {}).get(canon, ((), " "))[1]
+
+
+def describe_combined(combined: Mapping[str, list[str]]) -> dict[str, str]:
+    """canonical -> "First name + Last name" (for the mapping view and messages)."""
+    return {c: " + ".join(parts) for c, parts in combined.items()}
+
+
 def norm_header(h) -> str:
     """Case- and punctuation-insensitive key: 'Billing Zip/Postal Code' -> 'billingzippostalcode'."""
     return re.sub(r"[^a-z0-9]", "", str(h).lower())

@@ -291,8 +291,41 @@ def check_products(df: pd.DataFrame, report: ValidationReport) -> None:
     _range_warnings(df, t, report)
 
 
-def check_cross(tables: dict[str, pd.DataFrame], report: ValidationReport) -> None:
-    """Checks across tables: owners against reps, opportunities and products against accounts."""
+def _looks_like_names(values) -> bool:
+    """Owner values that read as people's names ('Dana Whitfield') rather than ids."""
+    vals = [str(v) for v in values][:50]
+    return bool(vals) and sum(1 for v in vals if " " in v.strip() and not any(ch.isdigit() for ch in v)) * 2 >= len(vals)
+
+
+def _unknown_owners(acc, reps, unknown, report, rep_names_from: str | None) -> None:
+    """One error per account whose owner matches no rep, saying how owners are matched (rep_id,
+    then rep name) and, for owner names, which rep names there were and how they were built."""
+    own = acc[A.owner_id].astype("string")
+    vals = own[unknown].astype(str).to_numpy()
+    rows = _rows(acc, unknown)
+    names = reps[R.name].dropna().astype(str).tolist() if R.name in reps.columns else []
+    ids = reps[R.rep_id].dropna().astype(str).tolist()
+    if _looks_like_names(vals) and names:
+        how = f" built from {rep_names_from}" if rep_names_from else ""
+        fix = (f"Owners are matched to rep_id, then to rep names. The reps file's names{how} are "
+               + ", ".join(f"'{n}'" for n in names[:4]) + (f" and {len(names) - 4:,} more" if len(names) > 4 else "")
+               + ". Map the reps file's full-name column to name (First name and Last name columns are joined "
+               "into the name when neither is mapped), add the owner to the reps file, or clear owner_id.")
+        what = "matches no rep_id and no rep name in the reps file"
+    else:
+        fix = ("Owners are matched to rep_id (e.g. " + ", ".join(f"'{i}'" for i in ids[:3])
+               + "). Add the owner to the reps file, fix the id, or clear owner_id to leave the account unassigned.")
+        what = "matches no rep_id in the reps file"
+    for r, v in list(zip(rows, vals))[:MAX_PER_KIND]:
+        report.error("accounts", r, A.owner_id, f"Owner '{v}' {what}.", fix)
+    if len(vals) > MAX_PER_KIND:
+        report.error("accounts", None, A.owner_id, f"{len(vals) - MAX_PER_KIND:,} more owners {what} "
+                     f"({len(set(vals)):,} different owners in all).", fix)
+
+
+def check_cross(tables: dict[str, pd.DataFrame], report: ValidationReport, rep_names_from: str | None = None) -> None:
+    """Checks across tables: owners against reps, opportunities and products against accounts.
+    ``rep_names_from`` says how the reps' names were built ("column 'Full name'"), for messages."""
     acc = tables.get("accounts")
     reps = tables.get("reps")
     opp = tables.get("opportunities")
@@ -304,11 +337,7 @@ def check_cross(tables: dict[str, pd.DataFrame], report: ValidationReport) -> No
         has = ~_blank(own)
         unknown = has & ~own.isin(rep_ids).fillna(False).to_numpy()
         if unknown.any():
-            vals = sorted(set(own[unknown].astype(str)))
-            report.add_rows(ERROR, "accounts", _rows(acc, unknown), A.owner_id,
-                            "owner_id matches no rep_id in the reps file"
-                            + (f" (e.g. '{vals[0]}')" if vals else "") + ".",
-                            "Add the owner to the reps file, fix the id, or clear owner_id to leave the account unassigned.")
+            _unknown_owners(acc, reps, unknown, report, rep_names_from)
         if R.active in reps.columns:
             inactive = set(reps.loc[~reps[R.active].fillna(True).astype(bool), R.rep_id].astype(str))
             orphan = has & own.isin(inactive).fillna(False).to_numpy()
@@ -354,7 +383,8 @@ def check_cross(tables: dict[str, pd.DataFrame], report: ValidationReport) -> No
                                "Whitespace uses the product rows; check the two exports are from the same day.")
 
 
-def check_tables(tables: dict[str, pd.DataFrame], report: ValidationReport | None = None) -> ValidationReport:
+def check_tables(tables: dict[str, pd.DataFrame], report: ValidationReport | None = None,
+                 rep_names_from: str | None = None) -> ValidationReport:
     """Run every check on normalised canonical tables (keys accounts, reps, opportunities,
     account_products). Tables missing a required column are reported and skipped."""
     report = report if report is not None else ValidationReport()
@@ -369,6 +399,6 @@ def check_tables(tables: dict[str, pd.DataFrame], report: ValidationReport | Non
         fn(df, report)
         ok[tname] = df
     if "accounts" in ok:
-        check_cross(ok, report)
+        check_cross(ok, report, rep_names_from)
     return report
 

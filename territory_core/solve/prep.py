@@ -168,7 +168,8 @@ def prepare(accounts: pd.DataFrame, reps: pd.DataFrame, settings, metrics, *,
     if accounts is None or len(accounts) == 0:
         raise ValueError("There are no accounts to assign.")
     if reps is None or len(reps) == 0:
-        raise ValueError("There are no reps to assign accounts to.")
+        raise ValueError("There are no reps to assign accounts to: the dataset has no reps. Upload a reps file on "
+                         "the Data page, or create reps from the accounts' owner names there (capacity 1 FTE each).")
     for df, col, what in ((accounts, A.account_id, "accounts"), (reps, R.rep_id, "reps")):
         if col not in df.columns:
             raise ValueError(f"The {what} table has no {col!r} column.")
