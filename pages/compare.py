@@ -13,7 +13,7 @@ import streamlit as st
 from territory_core.contract import A, S, X
 from territory_core.plan.scenarios import METRIC_LABELS, diff_scenarios, rep_loads
 from ui import scenario_widgets as W
-from ui.format import md as fmt_md
+from ui.format import md as fmt_md, plot_text
 from ui.notices import reps_notice
 from ui.state import get_active_scenario, get_dataset
 
@@ -366,8 +366,12 @@ def _fit_view(lat: pd.Series, lon: pd.Series, width_px: float, height_px: float)
 map_h = 460 if present else 360
 map_center, map_zoom = _fit_view(geo_acc[A.lat], geo_acc[A.lon], (1350 if present else 1100) / len(scenarios) - 16,
                                  map_h - 40)
+has_geo = not geo_acc[[A.lat, A.lon]].dropna().empty
+if not has_geo:
+    st.info("The maps need the accounts' locations: no account has a ZIP code or lat/lon. Include the billing "
+            "ZIP (BillingPostalCode) in the accounts export on the Data page.")
 map_cols = st.columns(len(scenarios))
-for i, (nm, scn) in enumerate(zip(names, scenarios)):
+for i, (nm, scn) in enumerate(zip(names, scenarios) if has_geo else []):
     a = scn.assignment[[S.account_id, S.rep_id]].copy()
     a[S.account_id] = a[S.account_id].astype("string")
     m = geo_acc.merge(a, on=A.account_id, how="left").dropna(subset=[A.lat, A.lon])
@@ -380,8 +384,8 @@ for i, (nm, scn) in enumerate(zip(names, scenarios)):
         lat=m[A.lat], lon=m[A.lon], mode="markers",
         marker=dict(size=np.where(moved, 9, 4), color=(zc + 0.5) / nrep, cmin=0, cmax=1, colorscale=scale,
                     opacity=np.where(moved, 1.0, 0.55)),
-        text=m[A.name].astype(str) + "<br>" + [W.rep_label(r, NAMES) for r in m[S.rep_id]]
-        + np.where(moved, "<br><b>moved</b>", ""),
+        text=[f"{plot_text(n)}<br>{plot_text(W.rep_label(r, NAMES))}{'<br><b>moved</b>' if mv else ''}"
+              for n, r, mv in zip(m[A.name], m[S.rep_id], moved)],
         hovertemplate="%{text}<extra></extra>"))
     layers = [{"sourcetype": "geojson", "source": lines, "type": "line", "color": "#9ca3af", "line": {"width": 0.6}}] if lines else []
     fig.update_layout(map=dict(style="white-bg", center=map_center, zoom=map_zoom, layers=layers),
@@ -389,8 +393,9 @@ for i, (nm, scn) in enumerate(zip(names, scenarios)):
                       title=dict(text=f"{nm} ({int(moved.sum()):,} moved)" if i else f"{nm}", font=dict(size=16 if present else 13)))
     with map_cols[i]:
         st.plotly_chart(fig, key=f"cmp_map_{i}", config={"scrollZoom": False})
-st.caption("Each dot is an account coloured by its owner (same colour = same rep on every map); larger dots "
-           "changed hands against the baseline.")
+if has_geo:
+    st.caption("Each dot is an account coloured by its owner (same colour = same rep on every map); larger dots "
+               "changed hands against the baseline.")
 
 # ============================================================================ export
 if not present:

@@ -6,6 +6,7 @@ page only filters, formats and draws.
 """
 from __future__ import annotations
 
+import datetime as dt
 import json
 import math
 from contextlib import contextmanager
@@ -18,10 +19,10 @@ from plotly.subplots import make_subplots
 from territory_core.contract import A, O, S, X
 from territory_core.analyse.kpis import (
     BALANCE_METRICS, DEFINITIONS_MD, KPI_LABELS, PERIOD_KINDS, QUOTA_BASES, HealthThresholds, K, Period, capacity_targets,
-    data_as_of, flags_by_rep, health_flags, kpi_balance, periods_available, quarterly_trend, rep_accounts,
+    data_as_of, flags_by_rep, future_dated, health_flags, kpi_balance, periods_available, quarterly_trend, rep_accounts,
     rep_kpis, rep_pipeline, rollup_kpis, suggest_quotas, team_summary, unowned_accounts,
 )
-from ui.format import md as fmt_md
+from ui.format import md as fmt_md, plot_text
 from ui.notices import reps_notice
 from ui.state import dataset_version, get_active_scenario, get_dataset, get_setting, set_setting
 
@@ -162,17 +163,31 @@ scn_ok = active is not None and getattr(active, "assignment", None) is not None 
 if scn_ok:
     plans.append(f"Scenario: {active.name}")
 
-c_plan, c_kind, c_period = st.columns([2, 1.3, 1.7])
+c_plan, c_kind, c_period, c_asof = st.columns([2, 1.3, 1.7, 1.1])
 plan = c_plan.selectbox("Plan", plans, key="health_plan",
                         help="Today's owners, or the scenario being edited in the Scenario Editor.")
 if active is not None and not scn_ok and not getattr(active, "is_today", False):
     c_plan.caption(f"Scenario {active.name!r} has no assignment yet: solve it in the Scenario Editor to see it here.")
 kind = c_kind.selectbox("Period", PERIOD_KINDS, format_func=KIND_LABELS.get, key="health_period_kind")
 opps = ds.opportunities if ds.opportunities is not None else pd.DataFrame()
-as_of = data_as_of(opps)
+today = dt.date.today()
+data_date = data_as_of(opps, today)  # the data's latest fact, never after today
+as_of = c_asof.date_input("As of", value=data_date, key=f"health_as_of_{dataset_version()}", format="YYYY-MM-DD",
+                          help="The figures' date: today, or the data's last deal when the export is older "
+                               "(never a date after today). Set another date to look back.") or data_date
+fut = future_dated(opps, today)
+if fut["closed"] or fut["created"]:
+    parts = [f"{fut['closed']:,} closed deal{'s' if fut['closed'] != 1 else ''} with a close date after today"
+             if fut["closed"] else "",
+             f"{fut['created']:,} opportunit{'ies' if fut['created'] != 1 else 'y'} created after today"
+             if fut["created"] else ""]
+    st.warning(f"{' and '.join(p for p in parts if p)} (latest {fut['latest']:%d %b %Y}). Figures are as of "
+               f"{as_of:%d %b %Y} at the latest, so those deals count only in the period they are dated in. "
+               "Check their dates in the CRM.", icon=":material/event_busy:")
 choices = [p for p in periods_available(opps, as_of=as_of) if p.kind == kind] or [Period(kind, as_of)]
 period = c_period.selectbox("Which", choices, format_func=lambda p: p.label, key=f"health_period_{kind}")
-st.caption(f"Data as of {as_of:%d %b %Y} · {period.label}: {period.start:%d %b %Y} to "
+as_of_note = ("today" if as_of == today else "the data's last deal" if as_of == data_date else "set by you")
+st.caption(f"Data as of {as_of:%d %b %Y} ({as_of_note}) · {period.label}: {period.start:%d %b %Y} to "
            f"{(period.end - pd.Timedelta(days=1)):%d %b %Y} · annual quotas pro-rated x{period.year_fraction:g}")
 if opps.empty:
     st.info("No opportunities loaded: closed-won revenue, win rate and cycle are empty, and open pipeline comes "
@@ -379,20 +394,30 @@ t_charts, t_rep, t_bal, t_quota, t_thr = st.tabs(["Charts", "Rep drill-down", "B
 with t_charts, guard('The charts'):
     c1, c2 = st.columns(2)
     att = kp[[K.name, K.attainment]].dropna()
-    fig = go.Figure(go.Histogram(x=att[K.attainment] * 100, xbins=dict(start=0, size=10), marker_color="#2563eb",
-                                 hovertemplate="%{x}%: %{y} reps<extra></extra>"))
-    fig.add_vline(x=100, line_dash="dash", line_color="#16a34a", annotation_text="100%")
-    fig.update_layout(title=f"Attainment distribution ({len(att)} reps with a quota)", xaxis_title="Attainment (%)",
-                      yaxis_title="Reps", height=360, margin=dict(l=10, r=10, t=50, b=10), bargap=0.05)
-    c1.plotly_chart(fig, key="health_att_hist")
+    if att.empty:
+        c1.info("Attainment needs the reps' quota column (annual quota in USD): no rep has one. Map your quota "
+                "field (e.g. Quota__c) to quota when you import the reps file on the Data page.")
+    else:
+        fig = go.Figure(go.Histogram(x=att[K.attainment] * 100, xbins=dict(start=0, size=10), marker_color="#2563eb",
+                                     hovertemplate="%{x}%: %{y} reps<extra></extra>"))
+        fig.add_vline(x=100, line_dash="dash", line_color="#16a34a", annotation_text="100%")
+        fig.update_layout(title=f"Attainment distribution ({len(att)} reps with a quota)", xaxis_title="Attainment (%)",
+                          yaxis_title="Reps", height=360, margin=dict(l=10, r=10, t=50, b=10), bargap=0.05)
+        c1.plotly_chart(fig, key="health_att_hist")
 
     sc = kp[[K.name, K.segment, K.potential, K.quota_annual]].dropna(subset=[K.potential, K.quota_annual])
     if sc.empty or sc[K.potential].sum() <= 0:
-        c2.info("Potential versus quota needs scoring (potential per account) and quotas.")
+        missing = [w for w, ok in (("the reps' quota column", kp[K.quota_annual].notna().any()),
+                                   ("account potential (from scoring: annual revenue or employees)",
+                                    kp[K.potential].fillna(0).sum() > 0)) if not ok]
+        c2.info("Potential versus quota needs " + " and ".join(missing or ["quotas and potential"]) + ".")
     else:
         fig = go.Figure()
-        for seg, g in sc.groupby(sc[K.segment].astype(str)):
-            fig.add_trace(go.Scatter(x=g[K.potential], y=g[K.quota_annual], mode="markers", name=seg, text=g[K.name],
+        # reps without a segment are drawn too (the segment is only the colour)
+        seg_of = sc[K.segment].astype("string").fillna("(no segment)").replace("", "(no segment)")
+        for seg, g in sc.groupby(seg_of):
+            fig.add_trace(go.Scatter(x=g[K.potential], y=g[K.quota_annual], mode="markers", name=plot_text(seg),
+                                     text=[plot_text(n) for n in g[K.name]],
                                      marker=dict(size=10, line=dict(width=0.5, color="white")),
                                      hovertemplate="%{text}<br>potential $%{x:,.0f}<br>quota $%{y:,.0f}<extra></extra>"))
         ratio = sc[K.quota_annual].sum() / sc[K.potential].sum()

@@ -18,7 +18,8 @@ from territory_core.contract import A, P, R, S, X
 from territory_core.geo.aggregate import METRICS, area_metrics, heatmap_data, service_table
 from territory_core.analyse.scoring import SIZE_BAND, SIZE_BAND_NAMES, TOTAL_ARR, ScoringConfig
 from territory_core.analyse.segments import SegmentRules, default_rules
-from ui.format import money
+from ui.format import money, plot_text
+from ui.notices import reps_notice
 from ui.state import dataset_version, get_active_scenario, get_dataset, get_setting
 
 MAX_POINTS = 8000
@@ -109,6 +110,7 @@ ds = get_dataset()
 if ds.accounts.empty:
     st.warning("The active dataset has no accounts. Load data on the **Data** page.")
     st.stop()
+reps_notice(ds)  # coverage needs reps: say what is missing (the map still shows potential and whitespace)
 
 scoring = get_setting("scoring", ScoringConfig)
 rules = get_setting("segment_rules", default_rules)
@@ -390,7 +392,8 @@ if all(c in enr.columns for c in fam_cols) and X.ultimate_parent_id in view.colu
 # ---- heatmap --------------------------------------------------------------------------------------
 st.subheader("Industry x size: whitespace against coverage")
 hm_metric = st.radio("Cell colour", ["whitespace_per_rep", "whitespace"], horizontal=True, key="ws_hm",
-                     format_func={"whitespace_per_rep": "Whitespace per covering rep FTE", "whitespace": "Whitespace"}.get)
+                     format_func={"whitespace_per_rep": "Whitespace per covering rep FTE (at least 1)",
+                                  "whitespace": "Whitespace"}.get)
 h = heatmap_data(view, reps, book=book)
 if h.empty:
     st.info("No industry or size data to show.")
@@ -401,17 +404,23 @@ else:
     ft = h.pivot(index="industry", columns=SIZE_BAND, values="rep_fte").reindex(columns=bands)
     nt = h.pivot(index="industry", columns=SIZE_BAND, values="accounts").reindex(columns=bands)
     cd = np.dstack([wt.fillna(0).to_numpy(), ft.fillna(0).to_numpy(), nt.fillna(0).to_numpy()])
+    zvals = zt.to_numpy(dtype=float)
+    zmax = float(np.nanquantile(zvals, 0.95)) if np.isfinite(zvals).any() else None
+    ticks = list(np.linspace(0.0, zmax, 5)) if zmax else []
     hfig = go.Figure(go.Heatmap(
-        z=zt.to_numpy(), x=bands, y=zt.index.tolist(), colorscale="YlOrRd", customdata=cd,
-        zmax=float(np.nanquantile(zt.to_numpy(dtype=float), 0.95)) if np.isfinite(zt.to_numpy(dtype=float)).any() else None,
+        z=zt.to_numpy(), x=bands, y=[plot_text(i) for i in zt.index], colorscale="YlOrRd", customdata=cd,
+        zmin=0 if zmax else None, zmax=zmax,
         text=[[money(v) if pd.notna(v) else "" for v in row] for row in zt.to_numpy()], texttemplate="%{text}",
         textfont=dict(size=10),
         hovertemplate=("%{y} · %{x} employees<br>Accounts: %{customdata[2]:,}<br>Whitespace: $%{customdata[0]:,.0f}"
                        "<br>Covering rep FTE: %{customdata[1]:.2f}<extra></extra>"),
-        colorbar=dict(tickformat="$.2s", thickness=14),
+        # the cells' own money format on the colour bar too ($5.0B, never plotly's $5.0G)
+        colorbar=dict(thickness=14, tickvals=ticks, ticktext=[money(v) for v in ticks]) if ticks else dict(thickness=14),
     ))
     hfig.update_layout(height=max(320, 28 * len(zt) + 80), margin=dict(l=0, r=0, t=10, b=0),
                        xaxis_title="Employees", yaxis=dict(autorange="reversed"))
     st.plotly_chart(hfig, width="stretch", key="ws_heatmap")
     st.caption("Cells with high whitespace per covering rep FTE are under-covered: few reps for much untapped "
-               "potential. Empty cells have no rep owning accounts there.")
+               "potential. A cell covered by less than one FTE counts as one, so no cell shows more than its own "
+               "whitespace; a cell no rep covers shows all of it (hover for the FTE). The colour scale stops at "
+               "the 95th percentile.")

@@ -199,11 +199,14 @@ class Period:
         return cls(kind=d.get("kind", "quarter"), anchor=d.get("anchor"))
 
 
-def data_as_of(opportunities: pd.DataFrame | None) -> date:
-    """The data's latest date: last opportunity created, or closed (open deals' close dates are
-    expectations, not facts). Today when there is nothing to go on."""
+def data_as_of(opportunities: pd.DataFrame | None, today: date | None = None) -> date:
+    """The date the figures are as of: the data's latest fact (last opportunity created, or
+    closed; open deals' close dates are expectations), never after today (a deal dated in the
+    future is not a fact yet: see :func:`future_dated`). Today when there is nothing to go on.
+    So a fresh export is as of today, and an older one (or the sample) as of its last deal."""
+    today = today or date.today()
     if opportunities is None or opportunities.empty:
-        return date.today()
+        return today
     dates = []
     if O.created_date in opportunities:
         dates.append(pd.to_datetime(opportunities[O.created_date], errors="coerce").max())
@@ -211,7 +214,32 @@ def data_as_of(opportunities: pd.DataFrame | None) -> date:
         closed = _closed_mask(opportunities)
         dates.append(pd.to_datetime(opportunities.loc[closed, O.close_date], errors="coerce").max())
     dates = [d for d in dates if pd.notna(d)]
-    return max(dates).date() if dates else date.today()
+    return min(max(dates).date(), today) if dates else today
+
+
+def future_dated(opportunities: pd.DataFrame | None, today: date | None = None) -> dict:
+    """Opportunities whose facts are dated after today: ``closed`` (closed deals with a close date
+    after today), ``created`` (created after today), and the ``latest`` such date (or None). They
+    count in the period they are dated in, so a warning should name them."""
+    today = pd.Timestamp(today or date.today())
+    out = {"closed": 0, "created": 0, "latest": None}
+    if opportunities is None or opportunities.empty:
+        return out
+    latest = []
+    if O.close_date in opportunities:
+        close = pd.to_datetime(opportunities[O.close_date], errors="coerce")
+        fut = _closed_mask(opportunities) & (close > today).fillna(False).to_numpy(dtype=bool)
+        out["closed"] = int(fut.sum())
+        if fut.any():
+            latest.append(close[fut].max())
+    if O.created_date in opportunities:
+        created = pd.to_datetime(opportunities[O.created_date], errors="coerce")
+        fut = (created > today).fillna(False).to_numpy(dtype=bool)
+        out["created"] = int(fut.sum())
+        if fut.any():
+            latest.append(created[fut].max())
+    out["latest"] = max(latest).date() if latest else None
+    return out
 
 
 def periods_available(opportunities: pd.DataFrame | None, as_of=None, max_quarters: int = 12) -> list[Period]:

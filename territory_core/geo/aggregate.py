@@ -134,8 +134,12 @@ def service_table(accounts: pd.DataFrame, by: str = "state", reps: pd.DataFrame 
 def heatmap_data(accounts: pd.DataFrame, reps: pd.DataFrame | None = None,
                  book: pd.DataFrame | None = None) -> pd.DataFrame:
     """Industry x employee size band, long form: industry, size_band, accounts, whitespace,
-    potential, arr, rep_fte and whitespace_per_rep (whitespace per covering rep FTE), size bands
-    in ascending order."""
+    potential, arr, rep_fte and whitespace_per_rep, size bands in ascending order.
+
+    ``whitespace_per_rep`` is whitespace per covering rep FTE, with a cell covered by less than one
+    FTE counted as one (a rep with 2 of their 200 accounts in a cell covers 0.01 FTE there; dividing
+    by that would show 100 times the cell's whitespace). So no cell exceeds its own whitespace, and
+    a cell no rep covers shows all of it."""
     from ..analyse.scoring import size_band
 
     ind = accounts[A.industry] if A.industry in accounts.columns else pd.Series("(none)", index=accounts.index)
@@ -143,7 +147,7 @@ def heatmap_data(accounts: pd.DataFrame, reps: pd.DataFrame | None = None,
     g = _group(accounts, [ind, band], reps, book)
     g.index.names = ["industry", SIZE_BAND]
     g = g.reset_index()
-    g["whitespace_per_rep"] = g["whitespace"] / g["rep_fte"].replace(0, np.nan)
+    g["whitespace_per_rep"] = g["whitespace"] / np.maximum(g["rep_fte"].to_numpy(dtype=float), 1.0)
     order = {b: i for i, b in enumerate((*SIZE_BAND_NAMES, "unknown"))}
     g["_o"] = g[SIZE_BAND].map(order)
     return g.sort_values(["industry", "_o"]).drop(columns="_o").reset_index(drop=True)

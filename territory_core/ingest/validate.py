@@ -270,6 +270,24 @@ def check_opportunities(df: pd.DataFrame, report: ValidationReport) -> None:
         if bad.any():
             report.add_rows(WARNING, t, _rows(df, bad), O.is_won, "Won but not closed: treated as closed.",
                             "Set IsClosed to true on won opportunities.")
+    today = pd.Timestamp.today().normalize() + pd.Timedelta(days=1)  # after today, whatever the hour
+    if O.close_date in df.columns:
+        closed = pd.Series(False, index=df.index)
+        for c in (O.is_closed, O.is_won):
+            if c in df.columns:
+                closed |= df[c].fillna(False).astype(bool)
+        fut = (closed & (pd.to_datetime(df[O.close_date], errors="coerce") >= today)).fillna(False).to_numpy()
+        if fut.any():
+            report.add_rows(WARNING, t, _rows(df, fut), O.close_date,
+                            "Closed deal with a close date after today: it counts in the period it is dated in, "
+                            "not in today's figures.",
+                            "Check the close date (a typo, or an expected date left on a closed deal); the "
+                            "figures are as of today at the latest.")
+    if O.created_date in df.columns:
+        fut = (pd.to_datetime(df[O.created_date], errors="coerce") >= today).fillna(False).to_numpy()
+        if fut.any():
+            report.add_rows(WARNING, t, _rows(df, fut), O.created_date, "Created date after today.",
+                            "Check the created date; the figures are as of today at the latest.")
     if O.created_date in df.columns and O.close_date in df.columns:
         bad = (df[O.close_date] < df[O.created_date]).fillna(False).to_numpy()
         if bad.any():
