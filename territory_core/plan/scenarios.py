@@ -651,8 +651,9 @@ def rep_loads(dataset: Dataset, scenario: Scenario, enriched: pd.DataFrame | Non
     on_active = m[S.rep_id].isin(rids).fillna(False).to_numpy(dtype=bool)
     # Balanced within teams (the scenario's balance_within, or the default region + segment teams
     # when it has no solver settings): a rep's target is its share of its own team's book.
-    teams = [c for c in _balance_teams(dataset, scenario) if c in active.columns]
-    if teams and len(active):  # no active rep: no team (an empty frame's row-join is a frame, not labels)
+    # no active rep, no team (a row-join over an empty frame gives a frame, not team labels)
+    teams = [c for c in _balance_teams(dataset, scenario) if c in active.columns] if len(active) else []
+    if teams:
         team = pd.factorize(active[teams].astype("string").fillna("").agg(" | ".join, axis=1))[0]
         cap_np = cap.to_numpy(dtype=float)
         cap_team = np.bincount(team, weights=cap_np)[team]
