@@ -8,6 +8,7 @@ over the shipped boundaries.
 from __future__ import annotations
 
 import json
+import math
 
 import numpy as np
 import pandas as pd
@@ -81,6 +82,14 @@ def _area_names(level: str) -> dict:
     if level == "state":
         return {f["id"]: f["properties"].get("name", f["id"]) for f in g["features"]}
     return {f["id"]: f"{f['properties'].get('name', f['id'])}, {f['properties'].get('state', '')}" for f in g["features"]}
+
+
+def _nice_ticks(top: float, n: int = 4) -> list[float]:
+    """0 and round steps (1, 2, 2.5 or 5 x a power of ten) up to ``top``: $0, $500k, $1.0M..."""
+    raw = top / n
+    mag = 10 ** math.floor(math.log10(raw))
+    step = next(m * mag for m in (1, 2, 2.5, 5, 10) if m * mag >= raw)
+    return [i * step for i in range(int(top // step) + 1)]
 
 
 def _money_s(s: pd.Series) -> pd.Series:
@@ -406,7 +415,7 @@ else:
     cd = np.dstack([wt.fillna(0).to_numpy(), ft.fillna(0).to_numpy(), nt.fillna(0).to_numpy()])
     zvals = zt.to_numpy(dtype=float)
     zmax = float(np.nanquantile(zvals, 0.95)) if np.isfinite(zvals).any() else None
-    ticks = list(np.linspace(0.0, zmax, 5)) if zmax else []
+    ticks = _nice_ticks(zmax) if zmax else []
     hfig = go.Figure(go.Heatmap(
         z=zt.to_numpy(), x=bands, y=[plot_text(i) for i in zt.index], colorscale="YlOrRd", customdata=cd,
         zmin=0 if zmax else None, zmax=zmax,

@@ -180,8 +180,12 @@ def _finish_frame(df: pd.DataFrame, name: str, issues: list, table: str, max_row
 
 
 def _read_csv_text(data: bytes, name: str, res: ReadResult, max_rows: int, max_columns: int) -> pd.DataFrame | None:
-    """Decode, check the structure (refuse open quotes and rows with more fields than the header,
-    with their line numbers) and parse a CSV; None when the file is refused."""
+    """Decode, parse and check the structure of a CSV; None when the file is refused.
+
+    One pass of pandas' C parser reads the header as a row and gives every row one spare field, so
+    a row with more fields than the header shows up (never dropped, never shifted into an index)
+    and a quote never closed stops the parser. Only then, or when a quoted value spans lines, does
+    the slower record scan (:func:`.textfile.scan_csv`) run, to name the lines."""
     issues = res.issues
     dec = decode_text(data)
     text = dec.text
@@ -192,7 +196,72 @@ def _read_csv_text(data: bytes, name: str, res: ReadResult, max_rows: int, max_c
     if width > max_columns:
         issues.append((ERROR, None, None, _too_many_columns(name, width, max_columns), _COLUMNS_FIX))
         return None
-    scan = scan_csv(text, delim, max_records=max_rows + 1)
+    raw = text.encode("utf-8")
+    opts = dict(sep=delim, dtype=str, keep_default_na=False, na_values=[], skip_blank_lines=False, header=None,
+                names=list(range(width + 1)), index_col=False, encoding="utf-8")
+    df = None
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", pd.errors.ParserWarning)
+        try:
+            df = pd.read_csv(io.BytesIO(raw), engine="c", on_bad_lines="error", nrows=max_rows + 2, **opts)
+        except (pd.errors.ParserError, ValueError, csv.Error):
+            df = None
+    spare = df[width] if df is not None else None
+    extra = (spare.notna() & (spare.astype("string").str.strip() != "")).to_numpy(dtype=bool) if df is not None else None
+    # a quoted value spans lines exactly when the file has more lines than records (C-speed counts)
+    breaks = text.count("\n") if "\n" in text else text.count("\r")
+    lines = breaks + (0 if text.endswith(("\n", "\r")) else 1)
+    multiline = df is not None and '"' in text and len(df) < lines
+    scan = None
+    if df is None or extra.any() or multiline:
+        scan = scan_csv(text, delim, max_records=max_rows + 1)
+        if _refuse(scan, name, dname, issues):
+            return None
+    if df is None:  # the C parser gave up on something the scan found acceptable: the python parser
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", pd.errors.ParserWarning)
+                df = pd.read_csv(io.BytesIO(raw), engine="python", on_bad_lines="error", nrows=max_rows + 2, **opts)
+        except (pd.errors.ParserError, ValueError, csv.Error) as exc:
+            issues.append((ERROR, None, None, f"{name} could not be read as a {dname}-separated table "
+                           f"({str(exc)[:160]}).", "Open it in a spreadsheet and save it again as CSV (UTF-8)."))
+            return None
+        spare = df[width]
+    trailing = _trailing_delimiters(text, delim)
+    if trailing:
+        issues.append((INFO, None, None, f"{trailing:,} rows end with an empty extra field (a trailing delimiter); "
+                       "it was ignored.", ""))
+    header = ["" if pd.isna(h) else str(h) for h in df.iloc[0, :width]]
+    body = df.iloc[1:, :width].reset_index(drop=True)
+    body.columns = header
+    if dec.repaired_lines:
+        starts = scan if scan is not None else (scan_csv(text, delim, max_records=max_rows + 1) if multiline else None)
+        rows = sorted({starts.row_of_line(ln) if starts is not None else ln for ln in dec.repaired_lines})
+        shown = ", ".join(str(r) for r in rows[:10]) + (f" and {len(rows) - 10:,} more" if len(rows) > 10 else "")
+        n = len(dec.repaired_lines)
+        issues.append((WARNING, rows[0] if len(rows) == 1 else None, None,
+                       f"{name} is UTF-8 except on {n:,} line{'s' if n != 1 else ''} (row{'s' if len(rows) != 1 else ''} "
+                       f"{shown}), read as Windows-1252 so that every other row keeps its accents. Check the text "
+                       "of those rows.",
+                       "Save the file as UTF-8 from the program that wrote it."))
+        res.info["repaired_rows"] = rows
+    return body
+
+
+def _trailing_delimiters(text: str, delim: str) -> int:
+    """Data lines that end with the delimiter (an empty extra field) when the header does not:
+    counted for the report's info line (C-speed string counts)."""
+    nl = "\r\n" if "\r\n" in text else "\n" if "\n" in text else "\r"
+    first = text.split(nl, 1)[0]
+    if first.endswith(delim):
+        return 0
+    n = text.count(delim + nl) + (1 if text.endswith(delim) else 0)
+    return n
+
+
+def _refuse(scan, name: str, dname: str, issues: list) -> bool:
+    """Errors, with line numbers, for what would lose rows or values: a quote never closed, a
+    quoted value that swallowed whole rows, rows with more fields than the header."""
     refused = False
     if scan.open_quote_line is not None:
         refused = True
@@ -221,41 +290,7 @@ def _read_csv_text(data: bytes, name: str, res: ReadResult, max_rows: int, max_c
         issues.append((ERROR, None, None,
                        f"{name}: {len(scan.extra_fields) - MAX_PER_KIND:,} more lines have more fields than the header.",
                        "Quote values that contain the delimiter, or export again as CSV."))
-    if refused:
-        return None
-    if dec.repaired_lines:
-        rows = sorted({scan.row_of_line(ln) for ln in dec.repaired_lines})
-        shown = ", ".join(str(r) for r in rows[:10]) + (f" and {len(rows) - 10:,} more" if len(rows) > 10 else "")
-        n = len(dec.repaired_lines)
-        issues.append((WARNING, rows[0] if len(rows) == 1 else None, None,
-                       f"{name} is UTF-8 except on {n:,} line{'s' if n != 1 else ''} (row{'s' if len(rows) != 1 else ''} "
-                       f"{shown}), read as Windows-1252 so that every other row keeps its accents. Check the text "
-                       "of those rows.",
-                       "Save the file as UTF-8 from the program that wrote it."))
-        res.info["repaired_rows"] = rows
-    if scan.trailing_empty:
-        issues.append((INFO, None, None, f"{scan.trailing_empty:,} rows end with an empty extra field "
-                       "(a trailing delimiter); it was ignored.", ""))
-    opts = dict(sep=delim, dtype=str, keep_default_na=False, na_values=[], skip_blank_lines=False,
-                nrows=max_rows + 1, index_col=False)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", pd.errors.ParserWarning)
-        try:  # the fast C parser; the python one for what it cannot take (the structure was checked above)
-            df = pd.read_csv(io.StringIO(text), engine="c", on_bad_lines="error", **opts)
-        except (pd.errors.ParserError, ValueError, csv.Error):
-            try:
-                df = pd.read_csv(io.StringIO(text), engine="python", on_bad_lines="error", **opts)
-            except (pd.errors.ParserError, ValueError, csv.Error) as exc:
-                issues.append((ERROR, None, None, f"{name} could not be read as a {dname}-separated table "
-                               f"({str(exc)[:160]}).", "Open it in a spreadsheet and save it again as CSV (UTF-8)."))
-                return None
-    expected = min(scan.records, max_rows + 1)
-    if len(df) != expected:  # the two readers disagree on the rows: refuse rather than misnumber or lose any
-        issues.append((ERROR, None, None, f"{name}: {expected:,} rows were found in the file but {len(df):,} "
-                       "could be read; some rows would be lost.",
-                       "Open it in a spreadsheet and save it again as CSV (UTF-8)."))
-        return None
-    return df
+    return refused
 
 
 _COLUMNS_FIX = ("Export only the columns you need (Salesforce Data Loader: pick the fields; HubSpot: export "

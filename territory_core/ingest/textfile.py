@@ -86,11 +86,19 @@ class CsvScan:
 
 
 def header_width(text: str, delimiter: str) -> int:
-    """Fields in the first record (cheap: reads one record)."""
-    try:
-        return len(next(csv.reader(io.StringIO(text, newline=""), delimiter=delimiter), []))
-    except csv.Error:
-        return len(text.split("\n", 1)[0].split(delimiter))
+    """Fields in the first record, reading only as much of the text as that record needs."""
+    size = 65536
+    while True:
+        chunk = text[:size]
+        try:
+            reader = csv.reader(io.StringIO(chunk, newline=""), delimiter=delimiter)
+            first = next(reader, [])
+            complete = reader.line_num < chunk.count("\n") + chunk.count("\r") or len(chunk) == len(text)
+        except csv.Error:
+            first, complete = chunk.split("\n", 1)[0].split(delimiter), True
+        if complete or size >= len(text):
+            return len(first)
+        size *= 4
 
 
 def scan_csv(text: str, delimiter: str, max_records: int | None = None) -> CsvScan:
