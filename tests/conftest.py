@@ -165,3 +165,20 @@ def plotly_shape_count(page) -> int:
             '.js-plotly-plot path.js-fill, .js-plotly-plot .point, .js-plotly-plot .bars path, '
             + '.js-plotly-plot .maplibregl-canvas, .js-plotly-plot .scatterlayer path').length"""
     )
+
+
+@pytest.fixture
+def app_shell_mode(monkeypatch):
+    """AppTest resets PagesManager.uses_pages_directory before every run, so a switched-to page
+    would run without app.py. A real server switches to st.navigation mode once per process:
+    model that, so app.py (and its sidebar) runs as in the browser. Use with
+    ``pytestmark = pytest.mark.usefixtures("app_shell_mode")``."""
+    from streamlit.runtime.pages_manager import PagesManager
+
+    orig = PagesManager.__init__
+
+    def init(self, *args, **kwargs):
+        orig(self, *args, **kwargs)
+        PagesManager.uses_pages_directory = False
+
+    monkeypatch.setattr(PagesManager, "__init__", init)

@@ -11,18 +11,7 @@ FIX = Path(__file__).parent / "fixtures"
 HS = FIX / "hubspot"
 
 
-@pytest.fixture(autouse=True)
-def navigation_mode(monkeypatch):
-    """As in test_data_page: model the real server's one switch to st.navigation mode."""
-    from streamlit.runtime.pages_manager import PagesManager
-
-    orig = PagesManager.__init__
-
-    def init(self, *args, **kwargs):
-        orig(self, *args, **kwargs)
-        PagesManager.uses_pages_directory = False
-
-    monkeypatch.setattr(PagesManager, "__init__", init)
+pytestmark = pytest.mark.usefixtures("app_shell_mode")  # app.py runs as on a real server
 
 
 @pytest.fixture

@@ -22,17 +22,7 @@ PAGES = ["pages/data.py", "pages/health.py", "pages/whitespace_map.py", "pages/s
 EXC_NAME = re.compile(r"\b[A-Z][A-Za-z]*(Error|Exception)\b|Traceback")
 
 
-@pytest.fixture(autouse=True)
-def navigation_mode(monkeypatch):
-    from streamlit.runtime.pages_manager import PagesManager
-
-    orig = PagesManager.__init__
-
-    def init(self, *args, **kwargs):
-        orig(self, *args, **kwargs)
-        PagesManager.uses_pages_directory = False
-
-    monkeypatch.setattr(PagesManager, "__init__", init)
+pytestmark = pytest.mark.usefixtures("app_shell_mode")  # app.py runs as on a real server
 
 
 def app_with(ds):
