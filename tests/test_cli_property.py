@@ -5,7 +5,7 @@ import contextlib
 import io
 
 import pandas as pd
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from territory_core.__main__ import main
@@ -63,8 +63,19 @@ def run_cli(argv):
     return code, err.getvalue()
 
 
+INF_BOOK = (  # an infinite ARR reached the solver and ended in "unexpected PulpError" before
+    pd.DataFrame({"account_id": ["A0", "A1", "A2"], "name": ["a", "b", "c"], "owner_id": ["R0", "R1", "R0"],
+                  "arr": ["inf", "5", "1"], "annual_revenue": ["10", "10", "10"], "industry": ["Tech"] * 3,
+                  "locked": ["", "", ""]}),
+    pd.DataFrame({"rep_id": ["R0", "R1"], "name": ["x", "y"], "capacity": ["1", "1"], "active": ["true", "true"],
+                  "region": ["East", "East"]}),
+)
+
+
 @SETTINGS
 @given(books(), FLAGS)
+@example(INF_BOOK, [["--balance", "arr:0.1"]])
+@example(INF_BOOK, [["--max-moves", "-5"]])
 def test_validate_and_solve_exit_only_0_1_or_2(tmp_path, book, flags):
     acc, reps = book
     a, r = tmp_path / "accounts.csv", tmp_path / "reps.csv"
