@@ -591,3 +591,57 @@ def unique_name(store: DatasetStore, base: str) -> str:
         if cand.casefold() not in names:
             return cand
     return f"{base[:150]} {uuid.uuid4().hex[:8]}"
+
+
+# ------------------------------------------------------------------------------------------------
+# Importing files with the remembered mappings (the command line's `data import`; the Data page
+# does the same with its widgets)
+@dataclass
+class RememberedImport:
+    """``result``: the ImportResult; ``used``: {table: SavedMapping applied}; ``lost``: money
+    columns the remembered mapping fed that this import would load as nothing, as
+    {table: [(canonical, header)]} (non-empty means: ask before saving); ``mappings``: the
+    per-table mapping each file was read with (what to remember)."""
+
+    result: Any
+    used: dict
+    lost: dict
+    mappings: dict
+
+
+def import_remembered(files: Mapping[str, Any], *, mapping: Mapping | None = None, store: DatasetStore | None = None,
+                      use_saved: bool = True) -> RememberedImport:
+    """Read ``files`` ({table: path or file}) with each file's remembered mapping (by header set)
+    under the explicit ``mapping`` ({header: canonical}, e.g. from ``--map``: it always wins).
+    ``use_saved=False`` reads without the remembered mappings. Either way, money columns a
+    remembered mapping fed that end up with no header are listed in ``lost``, except those the
+    explicit mapping sets to ignore on purpose."""
+    from ..ingest.importer import load_files, read_table
+    from ..ingest.mapping import apply_overrides, lost_money_columns, norm_header, with_saved
+
+    explicit = dict(mapping or {})
+    pre, per, used, lost = {}, {}, {}, {}
+    for t, src in files.items():
+        if src is None:
+            continue
+        r = read_table(src, t)
+        pre[t] = r
+        if r.frame is None:
+            continue
+        headers = [c for c in r.frame.columns if c != "_row"]
+        saved = store.saved_mapping(t, headers) if store is not None else None
+        base = with_saved(headers, t, saved.mapping if (saved and use_saved) else None)
+        valid = set(TABLES[t].names)
+        scoped = {k: v for k, v in explicit.items() if v in (None, "", "ignore") or v in valid}
+        final, _problems = apply_overrides(base, scoped, t)
+        per[t] = final
+        if saved is not None:
+            if use_saved:
+                used[t] = saved
+            ignored = {norm_header(k) for k, v in explicit.items() if v in (None, "", "ignore")}
+            gone = [(c, h) for c, h in lost_money_columns(saved.mapping, final, t) if norm_header(h) not in ignored]
+            if gone:
+                lost[t] = gone
+    glob = {k: v for k, v in explicit.items() if v not in (None, "", "ignore")}  # unknown names are reported
+    res = load_files(preread=pre, mapping={**glob, **per}, name=" + ".join(r.name for r in pre.values())[:80] or None)
+    return RememberedImport(res, used, lost, per)
