@@ -165,3 +165,13 @@ def plotly_shape_count(page) -> int:
             '.js-plotly-plot path.js-fill, .js-plotly-plot .point, .js-plotly-plot .bars path, '
             + '.js-plotly-plot .maplibregl-canvas, .js-plotly-plot .scatterlayer path').length"""
     )
+
+
+@pytest.fixture(autouse=True)
+def isolated_store(request, monkeypatch):
+    """No test reads or writes the developer's .territory/scenarios.db: unless TERRITORY_DB_URL is
+    set for the run, each test gets its own empty SQLite store (a test may still set its own)."""
+    if not os.environ.get("TERRITORY_DB_URL"):
+        path = request.getfixturevalue("tmp_path") / "isolated-store.db"
+        monkeypatch.setenv("TERRITORY_DB_URL", f"sqlite:///{path}")
+    yield

@@ -562,12 +562,14 @@ def same_data(scenario: Scenario, dataset: Dataset, fingerprint: str | None = No
 
 
 def data_for_scenario(scenario: Scenario, store: DatasetStore | None,
-                      sample: Callable[[], Dataset] | None = None) -> Dataset | None:
+                      sample: Callable[[], Dataset] | None = None,
+                      load: Callable[[str, int | None], Dataset] | None = None) -> Dataset | None:
     """The dataset ``scenario`` was solved on: its stored dataset version; the sample when it has no
     stored reference and its fingerprint is the sample's; None when that data was never stored.
-    ``sample``: how to get the sample (default territory_core.dataset.load_sample)."""
-    if scenario.dataset_id and store is not None:
-        return store.load(scenario.dataset_id, scenario.dataset_version)
+    ``sample``: how to get the sample (default territory_core.dataset.load_sample); ``load``: how
+    to read a stored version (default ``store.load``; the app passes its cached reader)."""
+    if scenario.dataset_id and (store is not None or load is not None):
+        return (load or store.load)(scenario.dataset_id, scenario.dataset_version)
     if scenario.input_fingerprint and scenario.input_fingerprint == sample_fingerprint():
         if sample is None:
             from ..dataset import load_sample as sample
