@@ -12,6 +12,7 @@ import streamlit as st
 
 from territory_core.contract import A, R, S, X
 from territory_core.plan.scenarios import EventError, Scenario, describe_event, filter_mask, solve_scenario
+from territory_core.store.datasets import with_dataset
 from territory_core.store.storage import ConflictError, StorageError
 from ui import scenario_widgets as W
 from ui.format import md
@@ -161,7 +162,8 @@ def _start_solve(scn: Scenario, save_note: str | None = None) -> None:
 
     def run():
         try:
-            job["result"] = solve_scenario(data, scn, enriched=enriched, progress=progress, cancel=job["cancel"])
+            res = solve_scenario(data, scn, enriched=enriched, progress=progress, cancel=job["cancel"])
+            job["result"] = with_dataset(res, data)  # the plan belongs to the data it was solved on
         except Exception as exc:  # shown on the page as a message, never a traceback
             job["error"] = exc
         finally:
