@@ -380,8 +380,9 @@ def _saved_section(ds) -> None:
     version = None
     if pick != SAMPLE:
         vers = get_dataset_store().versions(pick)
-        version = c2.selectbox("Version", list(vers["version"]), key=f"data_pick_v::{pick}",
-                               format_func=lambda v: f"v{v}" + (" (latest)" if v == vers["version"].iloc[0] else ""))
+        latest = int(vers["version"].iloc[0])
+        version = c2.selectbox("Version", list(vers["version"]), key=f"data_pick_v::{pick}::{latest}",
+                               format_func=lambda v: f"v{v}" + (" (latest)" if v == latest else ""))
     if c3.button("Make active", type="primary", key="data_make_active", width="stretch",
                  help="Opens it in this session, and everyone who opens the app from now on starts on it. Sessions "
                       "already open keep their data until they switch."):
@@ -399,11 +400,20 @@ def _saved_section(ds) -> None:
         st.caption("No dataset is marked active, so new sessions start on the built-in sample.")
     if pick != SAMPLE:
         st.markdown(f"**Versions of {md(names[pick])}**")
-        st.dataframe(vers.drop(columns=["stored_bytes"]).assign(
-            MB=vers["stored_bytes"] / 1e6, saved_at=vers["saved_at"].dt.tz_convert(None)),
-            hide_index=True, width="stretch", key="data_versions",
-            column_config={"saved_at": st.column_config.DatetimeColumn("saved at", format="YYYY-MM-DD HH:mm"),
-                           "MB": st.column_config.NumberColumn(format="%.2f")})
+        shown = pd.DataFrame({
+            "version": vers["version"], "accounts": vers["accounts"], "reps": vers["reps"],
+            "opportunities": vers["opportunities"], "product holdings": vers["account_products"],
+            "saved by": vers["saved_by"], "saved at": vers["saved_at"].dt.tz_convert(None),
+            "files": vers["sources"], "warnings": vers["warnings"], "MB": vers["stored_bytes"] / 1e6,
+            "note": vers["note"]})
+        if vers["distances"].any():
+            shown.insert(5, "distances", vers["distances"])
+        st.dataframe(shown, hide_index=True, width="stretch", key="data_versions",
+                     column_config={"saved at": st.column_config.DatetimeColumn(format="YYYY-MM-DD HH:mm"),
+                                    "MB": st.column_config.NumberColumn(format="%.2f"),
+                                    "accounts": st.column_config.NumberColumn(format="localized"),
+                                    "opportunities": st.column_config.NumberColumn(format="localized"),
+                                    "warnings": st.column_config.NumberColumn(format="%d")})
 
 
 # --------------------------------------------------------------------------------------------
