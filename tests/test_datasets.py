@@ -23,15 +23,9 @@ from territory_core.store.datasets import (DatasetNameTaken, DatasetNotFound, Da
 from territory_core.store.storage import (NameTooLong, ScenarioStore, StorageError, StoreBusy, current_revision,
                                           head_revision)
 from test_scenarios import small_dataset
+from test_storage import url  # noqa: F401 (fixture: a fresh SQLite file, then a fresh PostgreSQL database)
 
 SF = Path(__file__).parent / "fixtures" / "salesforce"
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def url(request, tmp_path):
-    if request.param == "sqlite":
-        return f"sqlite:///{tmp_path / 'store.db'}"
-    return request.getfixturevalue("pg_url")
 
 
 @pytest.fixture

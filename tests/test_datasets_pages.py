@@ -7,12 +7,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import pandas as pd
-import pytest
 from streamlit.testing.v1 import AppTest
 
 from conftest import APP_PATH
 from ui.format import md
 from test_data_page import metrics, navigation_mode, select_by_suffix, upload  # noqa: F401 (fixture)
+from test_scenario_editor_page import db_url  # noqa: F401 (fixture: a fresh SQLite store for the app)
 
 SF = Path(__file__).parent / "fixtures" / "salesforce"
 TIMEOUT = 180
@@ -48,14 +48,6 @@ def team_dataset():
                      name="Team upload")
     assert res.ok, res.report.to_text()
     return res.dataset
-
-
-@pytest.fixture
-def db_url(tmp_path, monkeypatch):
-    url = f"sqlite:///{tmp_path / 'pages.db'}"
-    monkeypatch.setenv("TERRITORY_DB_URL", url)
-    monkeypatch.delenv("TERRITORY_TRUSTED_USER_HEADER", raising=False)
-    return url
 
 
 def _session(page: str = "pages/data.py", **state) -> AppTest:

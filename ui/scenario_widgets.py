@@ -219,9 +219,14 @@ def kpis_for(scn, enriched: pd.DataFrame | None) -> dict:
 def saved_scenarios() -> pd.DataFrame:
     try:
         return get_store().list_scenarios()
-    except Exception as exc:  # database unreachable: the pages say so and still show today's plan
-        st.error(f"The scenario database could not be read ({type(exc).__name__}: {exc}). "
-                 "Check TERRITORY_DB_URL or the file .territory/scenarios.db; today's plan still works.")
+    except Exception as exc:  # database unreachable or busy: the pages say so and still show today's plan
+        from territory_core.store.storage import StorageError
+
+        if isinstance(exc, StorageError):  # its message says what happened and what to do
+            st.error(f"The scenario database could not be read: {md(exc)} Today's plan still works.")
+        else:
+            st.error(f"The scenario database could not be read ({md(exc)}). Check TERRITORY_DB_URL or the file "
+                     ".territory/scenarios.db; today's plan still works.")
         return pd.DataFrame(columns=["id", "name", "latest_version", "saved_by", "saved_at", "parent"])
 
 
