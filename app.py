@@ -30,6 +30,6 @@ with st.sidebar:
     st.caption(f"{len(ds.accounts):,} accounts · {len(ds.reps):,} reps · {len(ds.opportunities):,} opportunities"
                + ("" if ds.dataset_id else " · not saved in the store" if ds.name != sample_dataset().name else ""))
     if st.session_state.get("_dataset_note"):
-        st.warning(md(st.session_state.pop("_dataset_note")), icon=":material/warning:")
+        st.warning(md(st.session_state["_dataset_note"]), icon=":material/warning:")
 
 nav.run()

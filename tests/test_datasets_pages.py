@@ -255,3 +255,18 @@ def test_resolve_on_the_newest_data_saves_the_next_version(db_url):
     with DatasetStore(db_url) as store:
         assert store.store.load(saved.id, 1).dataset_version == 1  # the first version stays on v1
         assert store.store.history(saved.id)["note"].tolist()[0] == "Re-solved on Team upload v2"
+
+
+def test_an_unreachable_store_still_loads_data_for_the_session(monkeypatch):
+    monkeypatch.setenv("TERRITORY_DB_URL", "postgresql+psycopg://nobody@127.0.0.1:1/none")
+    at = _session()
+    assert metrics(at)["Accounts"] == "6,000"  # the sample
+    assert any("saved datasets could not be read" in w.value for w in at.sidebar.warning)
+    assert any("saved datasets could not be read" in e.value for e in at.error)  # the Saved datasets tab
+    upload(at, SF / "Account.csv", SF / "User.csv")
+    assert any("for this session only" in w.value for w in at.warning)
+    at.button(key="data_load").click().run()
+    _ok(at)
+    assert metrics(at)["Accounts"] == "25" and at.session_state["dataset"].dataset_id is None
+    assert any("for this session only (not saved in the store)" in s.value for s in at.success)
+    assert "not saved in the store" in _sidebar(at)

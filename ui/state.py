@@ -124,6 +124,7 @@ def set_dataset(ds: Dataset, *, same_data: bool = False) -> None:
     ``same_data``: ``ds`` holds the same tables as the active dataset (e.g. the active data, now
     saved in the store): nothing derived is cleared."""
     st.session_state["dataset"] = ds
+    st.session_state.pop("_dataset_note", None)  # the note was about the sample shown instead
     if not same_data:
         st.session_state["dataset_version"] = _key(ds)
 
