@@ -248,7 +248,7 @@ def _lost_money_question(fkey: str, kind: str, header: str, canon: str, saved) -
                    f"{saved.saved_at:%d %b %Y}). Now nothing is mapped to {canon}, so it would load as nothing "
                    f"(0 on every row).", icon=":material/help:")
         c1, c2 = st.columns(2)
-        c1.button(f"Map {header} to {canon} again", key=f"lost::{fkey}::{canon}::remap",
+        c1.button(f"Map {md(header)} to {canon} again", key=f"lost::{fkey}::{canon}::remap",
                   on_click=_set_mapping, args=(f"map::{fkey}::{kind}::{header}", canon))
         return c2.checkbox(f"Load without {canon}", key=f"lost::{fkey}::{canon}::ok",
                            help=f"Load the data with no {canon}; the mapping is remembered that way.")
