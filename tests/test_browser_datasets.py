@@ -164,6 +164,7 @@ def test_a_plan_saved_in_one_process_opens_in_a_second_process(browser, browser_
                                                                tmp_path, tmp_path_factory):
     external: list = []
     accounts, reps = team_files(tmp_path)
+    print(f"both app processes on {shared_db.split(':', 1)[0]}")  # postgresql+psycopg when the machine has it
 
     # process 1: upload a team's files, build a plan (a rep leaves), save it
     page = _new_page(browser, browser_context_args, external)
