@@ -1,7 +1,8 @@
 """Territory Modeler: Streamlit entry point and navigation."""
 import streamlit as st
 
-from ui.state import get_dataset
+from ui.format import md
+from ui.state import get_dataset, sample_dataset
 
 st.set_page_config(page_title="Territory Modeler", page_icon="static/icon.png", layout="wide")
 
@@ -25,7 +26,10 @@ nav = st.navigation(PAGES, position="sidebar")
 ds = get_dataset()
 with st.sidebar:
     st.caption("Active dataset")
-    st.markdown(f"**{ds.name}**")
-    st.caption(f"{len(ds.accounts):,} accounts · {len(ds.reps):,} reps · {len(ds.opportunities):,} opportunities")
+    st.markdown(f"**{md(ds.name)}**" + (f" · version {ds.version}" if ds.version else ""))
+    st.caption(f"{len(ds.accounts):,} accounts · {len(ds.reps):,} reps · {len(ds.opportunities):,} opportunities"
+               + ("" if ds.dataset_id else " · not saved in the store" if ds.name != sample_dataset().name else ""))
+    if st.session_state.get("_dataset_note"):
+        st.warning(md(st.session_state["_dataset_note"]), icon=":material/warning:")
 
 nav.run()

@@ -79,17 +79,35 @@ if not present:
 else:
     picks = st.session_state.get("cmp_picks") or [(W.TODAY, None)]
 
-scenarios = []
+loaded = []
 for sid, ver in picks:
     try:
         scn = active if sid == ACTIVE else W.load_scenario(sid, ver)
     except Exception as exc:
         st.error(f"Could not load {labels.get(sid, sid)} v{ver}: {exc}. Pick another scenario or version.")
         continue
+    loaded.append((sid, scn))
+
+# Saved scenarios open on the data they were solved on: when none of them is on the active data,
+# the first one's dataset version becomes the active dataset (today's plan is then today's on it).
+stored = [scn for sid, scn in loaded if sid not in (W.TODAY, ACTIVE) and scn.assignment is not None]
+if stored and not any(W.same_data(scn) for scn in stored):
+    note = W.open_scenario_data(stored[0])
+    if note and note[0] == "info":  # switched: draw everything again on that data
+        st.session_state["cmp_note"] = note
+        st.rerun()
+    elif note:
+        st.warning(note[1])
+if st.session_state.get("cmp_note"):
+    level, text = st.session_state.pop("cmp_note")
+    getattr(st, level)(text, icon=":material/dataset:")
+
+scenarios = []
+for sid, scn in loaded:
     if scn.assignment is None:
         st.warning(f"{_label(scn)} has no solved plan yet: open it in the Scenario Editor and re-solve.")
         continue
-    if scn.input_fingerprint and scn.input_fingerprint != W.fingerprint():
+    if not W.same_data(scn):
         st.warning(f"{_label(scn)} was solved on different data than the active dataset: accounts that are "
                    "not in the active data are left out. Re-solve it in the Scenario Editor to compare like "
                    "with like.")

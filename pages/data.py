@@ -14,14 +14,14 @@ import pandas as pd
 import streamlit as st
 
 from territory_core.contract import TABLES, A, O, R, describe_markdown
-from territory_core.dataset import load_sample
 from territory_core.ingest.importer import MAX_BYTES, ReadResult, load_files, read_table
-from territory_core.ingest.mapping import combined_columns, guess_mapping, guess_table
+from territory_core.ingest.mapping import combined_columns, guess_table, lost_money_columns, with_saved
 from territory_core.ingest.normalize import is_numeric_column
 from territory_core.ingest.owners import add_reps_for_owners, rep_coverage
+from territory_core.store.storage import StorageError
 from ui import format as fmt
-from ui.format import md as fmt_md
-from ui.state import dataset_version, get_dataset, set_dataset
+from ui.format import md
+from ui.state import dataset_version, get_dataset, get_dataset_store, load_stored, sample_dataset, set_dataset
 
 KINDS = ["accounts", "reps", "opportunities", "account_products"]
 KIND_LABELS = {"accounts": "Accounts", "reps": "Reps (users)", "opportunities": "Opportunities",
@@ -76,10 +76,20 @@ def _widget_key(fkey: str, kind: str, h: str) -> str:
     return f"map::{fkey}::{kind}::{h}"
 
 
-def _current_mapping(fkey: str, kind: str, headers: list[str]) -> dict[str, str | None]:
-    """The mapping as it stands: the user's choice where a dropdown was set, else the guess. Read
-    before the dropdowns draw, so counts and labels above them are never one step behind."""
-    guess = guess_mapping(headers, kind)
+def _saved_mapping(kind: str, headers: list[str]):
+    """The mapping remembered for this kind of file with these headers (None when there is none or
+    the store cannot be read)."""
+    try:
+        return get_dataset_store().saved_mapping(kind, headers)
+    except Exception:
+        return None
+
+
+def _current_mapping(fkey: str, kind: str, headers: list[str], saved=None) -> dict[str, str | None]:
+    """The mapping as it stands: the user's choice where a dropdown was set, else the remembered
+    mapping (``saved``), else the guess. Read before the dropdowns draw, so counts and labels above
+    them are never one step behind."""
+    guess = with_saved(headers, kind, saved.mapping if saved else None)
     out = {}
     for h in headers:
         v = st.session_state.get(_widget_key(fkey, kind, h))
@@ -87,12 +97,14 @@ def _current_mapping(fkey: str, kind: str, headers: list[str]) -> dict[str, str 
     return out
 
 
-def _mapping_widgets(fkey: str, kind: str, headers: list[str], frame: pd.DataFrame) -> dict[str, str | None]:
-    """One selectbox per file column that matters, preset to the guess; returns {header: canonical
-    or None} for every column (the ones without a dropdown stay ignored). Columns joined into one
-    field (First name + Last name -> name) say so in their dropdown."""
-    guess = guess_mapping(headers, kind)
-    now = _current_mapping(fkey, kind, headers)
+def _mapping_widgets(fkey: str, kind: str, headers: list[str], frame: pd.DataFrame,
+                     saved=None) -> dict[str, str | None]:
+    """One selectbox per file column that matters, preset to the remembered mapping (``saved``) or
+    else the guess; returns {header: canonical or None} for every column (the ones without a
+    dropdown stay ignored). Columns joined into one field (First name + Last name -> name) say so in
+    their dropdown."""
+    guess = with_saved(headers, kind, saved.mapping if saved else None)
+    now = _current_mapping(fkey, kind, headers, saved)
     joined = {h: canon for canon, parts in combined_columns(headers, now, kind).items() for h in parts}
     options = [IGNORE] + TABLES[kind].names
     shown = list(headers)
@@ -170,6 +182,8 @@ def _import_section(current) -> None:
     kinds_used: dict[str, list[str]] = {}
     preread: dict[str, ReadResult] = {}
     mappings: dict[str, dict] = {}
+    remember: dict[str, tuple] = {}  # kind -> (headers, mapping, file name): remembered on Load
+    questions: list[bool] = []  # one per money column a saved mapping fed and this one drops: answered?
     for fkey, (f, r) in readable.items():
         headers = [c for c in r.frame.columns if c != "_row"]
         guess = guess_table(headers)
@@ -188,19 +202,26 @@ def _import_section(current) -> None:
             for sev, _row, _col, msg, fix in r.issues:
                 show = {"error": st.error, "warning": st.warning}.get(sev, st.caption)
                 show(fmt.md(f"{msg} {fix}".strip()))
-            now = _current_mapping(fkey, kind, headers)
+            saved = _saved_mapping(kind, headers)
+            if saved is not None:
+                st.caption(f"Using your saved mapping from {saved.saved_at:%d %b %Y %H:%M} UTC "
+                           f"(saved by {md(saved.saved_by)}).")
+            now = _current_mapping(fkey, kind, headers, saved)
             n_joined = sum(len(p) for p in combined_columns(headers, now, kind).values())
             n_used = sum(1 for c in now.values() if c) + n_joined
             with st.expander(f"Column mapping ({n_used} of {len(headers)} columns used)", expanded=True):
-                mp = _mapping_widgets(fkey, kind, headers, r.frame)
+                mp = _mapping_widgets(fkey, kind, headers, r.frame, saved)
                 if kind == "accounts":
                     kept = [h for h, c in mp.items() if c is None and is_numeric_column(r.frame[h])]
                     if kept:
                         st.caption("Numeric columns left at (ignore) are kept as extra account columns, "
                                    f"so you can balance on them: {', '.join(kept)}")
+            for canon, header in (lost_money_columns(saved.mapping, mp, kind) if saved else []):
+                questions.append(_lost_money_question(fkey, kind, header, canon, saved))
         kinds_used.setdefault(kind, []).append(r.name)
         preread[kind] = r
         mappings[kind] = mp
+        remember[kind] = (headers, mp, r.name)
 
     problems = []
     for kind, names in kinds_used.items():
@@ -276,14 +297,197 @@ def _import_section(current) -> None:
         st.download_button("Download the report (CSV)", report.to_frame().to_csv(index=False).encode("utf-8"),
                            file_name="validation_report.csv", mime="text/csv", key="data_report_csv")
 
-    st.subheader("3. Load", divider="gray")
-    if st.button("Load this data", type="primary", disabled=not (report.ok and result.dataset is not None),
-                 key="data_load", help="Replaces the active dataset. Disabled while errors block."):
-        set_dataset(result.dataset)
-        st.session_state["_data_loaded_msg"] = (f"Loaded {len(result.dataset.accounts):,} accounts, "
-                                                f"{len(result.dataset.reps):,} reps and "
-                                                f"{len(result.dataset.opportunities):,} opportunities.")
+    st.subheader("3. Save and load", divider="gray")
+    target = _save_target(current, result, [r.name for k, r in preread.items() if k in kinds_used])
+    unanswered = questions.count(False)
+    if unanswered:
+        st.warning(f"Answer the question{'s' if unanswered > 1 else ''} about the money column"
+                   f"{'s' if unanswered > 1 else ''} in step 1 before loading.", icon=":material/help:")
+    if st.button("Load this data", type="primary",
+                 disabled=not (report.ok and result.dataset is not None) or unanswered > 0 or target is None,
+                 key="data_load", help="Saves the data in the store as a dataset version and makes it the active "
+                                       "dataset of this session. Disabled while errors block."):
+        _save_and_load(result, target, remember)
+
+
+def _set_mapping(key: str, canon: str) -> None:
+    st.session_state[key] = canon
+
+
+def _lost_money_question(fkey: str, kind: str, header: str, canon: str, saved) -> bool:
+    """A blocking question: the remembered mapping loaded ``header`` as the money column ``canon``
+    and the mapping now leaves ``canon`` empty. True once answered (load without it)."""
+    with st.container(border=True):
+        st.warning(f"Last time **{md(header)}** was loaded as **{canon}** (your saved mapping from "
+                   f"{saved.saved_at:%d %b %Y}). Now nothing is mapped to {canon}, so it would load as nothing "
+                   f"(0 on every row).", icon=":material/help:")
+        c1, c2 = st.columns(2)
+        c1.button(f"Map {md(header)} to {canon} again", key=f"lost::{fkey}::{canon}::remap",
+                  on_click=_set_mapping, args=(f"map::{fkey}::{kind}::{header}", canon))
+        return c2.checkbox(f"Load without {canon}", key=f"lost::{fkey}::{canon}::ok",
+                           help=f"Load the data with no {canon}; the mapping is remembered that way.")
+
+
+def _stored_list():
+    try:
+        return get_dataset_store().list_datasets(), None
+    except Exception as exc:
+        return None, exc
+
+
+def _save_target(current, result, file_names: list[str]):
+    """The save choice: ("new", name) or ("version", dataset id), or ("memory", None) when the store
+    cannot be written; None while the choice is not valid (blank name)."""
+    saved, exc = _stored_list()
+    if saved is None:
+        st.warning(f"The dataset store could not be read ({md(exc)}), so this data can be loaded for this session "
+                   "only and is lost when the session ends.", icon=":material/warning:")
+        return ("memory", None)
+    names = dict(zip(saved["id"], saved["name"]))
+    choices = ["new"] + (["version"] if len(saved) else [])
+    same_files = bool(current.dataset_id) and current.dataset_id in names and _sources_of(current) == sorted(file_names)
+    how = st.radio("Save as", choices, horizontal=True, key="data_save_how", index=1 if same_files else 0,
+                   format_func=lambda c: "a new dataset" if c == "new" else "a new version of a saved dataset")
+    if how == "version":
+        ids = list(saved["id"])
+        default = ids.index(current.dataset_id) if current.dataset_id in ids else 0
+        did = st.selectbox("Dataset", ids, index=default, key="data_save_of",
+                           format_func=lambda i: f"{names[i]} (now version {int(saved.set_index('id').loc[i, 'version'])})")
+        st.caption(f"Saves version {int(saved.set_index('id').loc[did, 'version']) + 1} of {md(names[did])}; the "
+                   "earlier versions, and the scenarios solved on them, stay as they are.")
+        return ("version", did)
+    default = result.dataset.name if result.dataset is not None else "Imported data"
+    taken = {n.casefold() for n in saved["name"]}
+    if default.casefold() in taken:
+        i = 2
+        while f"{default} ({i})".casefold() in taken:
+            i += 1
+        default = f"{default} ({i})"
+    name = st.text_input("Dataset name", value=default, key=f"data_save_name::{default}", max_chars=200)
+    if not name.strip():
+        st.error("Give the dataset a name.")
+        return None
+    if name.strip().casefold() in taken:
+        st.error(f"A dataset named {md(name.strip())} already exists: pick another name, or save as a new version of it.")
+        return None
+    return ("new", name.strip())
+
+
+def _sources_of(ds) -> list[str]:
+    try:
+        info = get_dataset_store().info(ds.dataset_id, ds.version)
+    except Exception:
+        return []
+    return sorted(s.get("file", "") for s in info.sources if s.get("file"))
+
+
+def _save_and_load(result, target, remember) -> None:
+    """Save the checked data as a dataset version, remember each file's mapping, make it active."""
+    from ui.scenario_widgets import current_user_name
+
+    ds = result.dataset
+    counts = (f"{len(ds.accounts):,} accounts, {len(ds.reps):,} reps and {len(ds.opportunities):,} opportunities")
+    kind, arg = target
+    if kind == "memory":
+        set_dataset(ds)
+        st.session_state["_data_loaded_msg"] = f"Loaded {counts} for this session only (not saved in the store)."
         st.rerun()
+    user = current_user_name()
+    store = get_dataset_store()
+    try:
+        kw = dict(user=user, mapping={k: m for k, (_h, m, _n) in remember.items()}, sources=result.info,
+                  validation=result.report)
+        info = store.create(ds, name=arg, **kw) if kind == "new" else store.add_version(arg, ds, **kw)
+    except StorageError as exc:
+        st.error(f"Not saved: {md(exc)}", icon=":material/error:")
+        return
+    for k, (headers, mp, fname) in remember.items():
+        try:
+            store.remember_mapping(k, headers, mp, user=user, source=fname)
+        except StorageError:
+            pass  # the data is saved; the mapping is offered again next time at worst
+    set_dataset(ds.with_(name=info.name, dataset_id=info.id, version=info.version))
+    st.session_state["_data_loaded_msg"] = f"Loaded {counts}. Saved as dataset {md(info.label)}."
+    st.rerun()
+
+
+# --------------------------------------------------------------------------------------------
+# Saved datasets
+SAMPLE = "__sample__"
+
+
+def _saved_section(ds) -> None:
+    from ui.scenario_widgets import current_user_name
+
+    saved, exc = _stored_list()
+    if saved is None:
+        st.error(f"The saved datasets could not be read: {md(exc)}")
+        return
+    try:
+        active = get_dataset_store().active()
+    except Exception:
+        active = None
+    st.caption("Every loaded dataset is saved here, versioned. A saved scenario names the dataset version it was "
+               "solved on and reopens on it for everyone. The dataset marked active is the one everybody starts on "
+               "when they open the app (with none marked, the built-in sample).")
+    if saved.empty:
+        st.info("No saved datasets yet: load files under Import files and they are saved here.")
+    else:
+        table = pd.DataFrame({
+            "active": saved["active"].map({True: "●", False: ""}),
+            "dataset": saved["name"], "version": saved["version"], "accounts": saved["accounts"],
+            "reps": saved["reps"], "opportunities": saved["opportunities"], "saved by": saved["saved_by"],
+            "saved at": saved["saved_at"].dt.tz_convert(None), "MB": saved["stored_bytes"] / 1e6,
+            "files": saved["sources"]})
+        st.dataframe(table, hide_index=True, width="stretch", key="data_saved_table",
+                     column_config={"saved at": st.column_config.DatetimeColumn(format="YYYY-MM-DD HH:mm"),
+                                    "MB": st.column_config.NumberColumn(format="%.2f"),
+                                    "accounts": st.column_config.NumberColumn(format="localized"),
+                                    "opportunities": st.column_config.NumberColumn(format="localized"),
+                                    "active": st.column_config.TextColumn("active", width="small")})
+    names = dict(zip(saved["id"], saved["name"]))
+    ids = [SAMPLE] + list(saved["id"])
+    cur = ds.dataset_id if ds.dataset_id in names else (ids[1] if len(ids) > 1 else SAMPLE)
+    c1, c2, c3 = st.columns([3, 1, 2], vertical_alignment="bottom")
+    pick = c1.selectbox("Dataset", ids, index=ids.index(cur), key="data_pick",
+                        format_func=lambda i: "Sample data (built in)" if i == SAMPLE else names[i])
+    version = None
+    if pick != SAMPLE:
+        vers = get_dataset_store().versions(pick)
+        latest = int(vers["version"].iloc[0])
+        version = c2.selectbox("Version", list(vers["version"]), key=f"data_pick_v::{pick}::{latest}",
+                               format_func=lambda v: f"v{v}" + (" (latest)" if v == latest else ""))
+    if c3.button("Make active", type="primary", key="data_make_active", width="stretch",
+                 help="Opens it in this session, and everyone who opens the app from now on starts on it. Sessions "
+                      "already open keep their data until they switch."):
+        try:
+            get_dataset_store().set_active(None if pick == SAMPLE else pick, version, user=current_user_name())
+            new = sample_dataset() if pick == SAMPLE else load_stored(pick, version)
+        except Exception as exc:
+            st.error(f"Could not make it active: {md(exc)}")
+        else:
+            set_dataset(new)
+            st.session_state["_data_loaded_msg"] = (f"{md(new.label)} is now the active dataset: everyone who opens "
+                                                    "the app from now on starts on it.")
+            st.rerun()
+    if active is None and not saved.empty:
+        st.caption("No dataset is marked active, so new sessions start on the built-in sample.")
+    if pick != SAMPLE:
+        st.markdown(f"**Versions of {md(names[pick])}**")
+        shown = pd.DataFrame({
+            "version": vers["version"], "accounts": vers["accounts"], "reps": vers["reps"],
+            "opportunities": vers["opportunities"], "product holdings": vers["account_products"],
+            "saved by": vers["saved_by"], "saved at": vers["saved_at"].dt.tz_convert(None),
+            "files": vers["sources"], "warnings": vers["warnings"], "MB": vers["stored_bytes"] / 1e6,
+            "note": vers["note"]})
+        if vers["distances"].any():
+            shown.insert(5, "distances", vers["distances"])
+        st.dataframe(shown, hide_index=True, width="stretch", key="data_versions",
+                     column_config={"saved at": st.column_config.DatetimeColumn(format="YYYY-MM-DD HH:mm"),
+                                    "MB": st.column_config.NumberColumn(format="%.2f"),
+                                    "accounts": st.column_config.NumberColumn(format="localized"),
+                                    "opportunities": st.column_config.NumberColumn(format="localized"),
+                                    "warnings": st.column_config.NumberColumn(format="%d")})
 
 
 # --------------------------------------------------------------------------------------------
@@ -400,31 +604,38 @@ if msg:
 
 top = st.columns([4, 1])
 with top[0]:
-    st.markdown(f"Active dataset: **{ds.name}** · {len(ds.accounts):,} accounts · {len(ds.reps):,} reps · "
+    st.markdown(f"Active dataset: **{md(ds.name)}**" + (f" · version {ds.version}" if ds.version else "")
+                + f" · {len(ds.accounts):,} accounts · {len(ds.reps):,} reps · "
                 f"{len(ds.opportunities):,} opportunities · {len(ds.account_products):,} product holdings")
 with top[1]:
     if st.button("Use the sample data", key="data_use_sample", width="stretch",
-                 help="Replace the active dataset with the built-in sample (6,000 accounts)."):
+                 help="Replace the active dataset of this session with the built-in sample (6,000 accounts)."):
         try:
-            set_dataset(load_sample())
+            set_dataset(sample_dataset())
             st.session_state["_data_loaded_msg"] = "Loaded the sample data."
         except (OSError, ValueError) as exc:
             st.error(f"The sample data could not be read ({exc}). Run `.venv/bin/python scripts/make_sample.py`.")
         else:
             st.rerun()
 
-tab_overview, tab_import, tab_contract = st.tabs(["What is loaded", "Import files", "Data contract"])
+tab_overview, tab_saved, tab_import, tab_contract = st.tabs(["What is loaded", "Saved datasets", "Import files",
+                                                             "Data contract"])
+with tab_saved:
+    try:
+        _saved_section(ds)
+    except Exception as exc:  # never a traceback: the store's own messages say what to do
+        st.error(f"The saved datasets could not be shown: {md(exc)}")
 with tab_overview:
     try:
         _overview_section(ds)
     except Exception as exc:  # a malformed dataset must not show a traceback
-        st.error(f"The loaded dataset could not be summarised ({fmt_md(exc)}). "
+        st.error(f"The loaded dataset could not be summarised ({md(exc)}). "
                  "Reload the sample data or import the files again.")
 with tab_import:
     try:
         _import_section(ds)
     except Exception as exc:  # last line of defence: the importer reports, this never shows a traceback
-        st.error(f"Import failed unexpectedly ({fmt_md(exc)}). Nothing was changed; "
+        st.error(f"Import failed unexpectedly ({md(exc)}). Nothing was changed; "
                  f"the active dataset is still **{ds.name}**. Check the file opens in a spreadsheet.")
 with tab_contract:
     st.markdown("Canonical columns every page works with. Headers from Salesforce and HubSpot exports are "

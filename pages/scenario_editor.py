@@ -12,11 +12,12 @@ import streamlit as st
 
 from territory_core.contract import A, R, S, X
 from territory_core.plan.scenarios import EventError, Scenario, describe_event, filter_mask, solve_scenario
-from territory_core.store.storage import ConflictError
+from territory_core.store.datasets import with_dataset
+from territory_core.store.storage import ConflictError, StorageError
 from ui import scenario_widgets as W
-from ui.format import md as fmt_md
+from ui.format import md
 from ui.notices import reps_notice
-from ui.state import dataset_version, get_dataset, set_active_scenario
+from ui.state import dataset_version, get_dataset, load_stored, set_active_scenario, set_dataset
 
 ds = get_dataset()
 NAMES = W.rep_names(ds)
@@ -39,8 +40,26 @@ def _new_scenario(base=None, name: str = "New scenario") -> Scenario:
                       saved_at=None, parent_id=None, parent_version=None)
 
 
+def _data_key() -> tuple:
+    cur = get_dataset()
+    return (dataset_version(), cur.name)
+
+
+def _open_data(scn: Scenario) -> None:
+    """Open the data ``scn`` was solved on (when it is not the active data), with a notice; the
+    scenario being edited moves along with it."""
+    note = W.open_scenario_data(scn)
+    if note:
+        st.session_state["se_dsv"] = _data_key()
+        st.session_state.setdefault("se_flash", []).append(note)
+
+
 def _scn() -> Scenario:
-    dsv = (dataset_version(), ds.name)
+    dsv = _data_key()
+    cur = st.session_state.get("se_scn")
+    if cur is not None and st.session_state.get("se_dsv") != dsv and (cur.input_fingerprint or cur.dataset_id) \
+            and W.same_data(cur):
+        st.session_state["se_dsv"] = dsv  # the data it was solved on was opened (e.g. from Compare): keep it
     if "se_scn" in st.session_state and st.session_state.get("se_dsv") != dsv:
         # new data loaded: the plan being edited belongs to the old accounts
         _cancel_job()
@@ -94,6 +113,8 @@ def _undo() -> None:
     scn, dirty, what, switch = stack.pop()
     _cancel_job()
     st.session_state.pop("se_partial", None)
+    if switch:
+        _open_data(scn)  # going back to a scenario opened on other data: its data comes back too
     cur = st.session_state["se_scn"]
     if not switch and cur.id is not None and scn.id in (None, cur.id):
         # saving is not an edit: undoing an edit keeps the scenario's place in the store, so the
@@ -123,12 +144,15 @@ def _cancel_job() -> None:
         job["discard"] = True
 
 
-def _start_solve(scn: Scenario) -> None:
+def _start_solve(scn: Scenario, save_note: str | None = None) -> None:
+    """Solve ``scn`` on the active data in a thread. ``save_note``: save the result as the
+    scenario's next version when the solve finds a plan (Re-solve on the newest data)."""
     _cancel_job()
     st.session_state.pop("se_partial", None)
     enriched = W.enriched_for(scn.settings)
+    data = get_dataset()
     job = {"cancel": threading.Event(), "phase": "Preparing", "frac": 0.0, "result": None, "error": None,
-           "done": False, "discard": False, "t0": time.time(), "source": scn}
+           "done": False, "discard": False, "t0": time.time(), "source": scn, "save_note": save_note}
 
     def progress(phase, frac=None):
         job["phase"] = str(phase)
@@ -139,7 +163,8 @@ def _start_solve(scn: Scenario) -> None:
 
     def run():
         try:
-            job["result"] = solve_scenario(ds, scn, enriched=enriched, progress=progress, cancel=job["cancel"])
+            res = solve_scenario(data, scn, enriched=enriched, progress=progress, cancel=job["cancel"])
+            job["result"] = with_dataset(res, data)  # the plan belongs to the data it was solved on
         except Exception as exc:  # shown on the page as a message, never a traceback
             job["error"] = exc
         finally:
@@ -176,6 +201,32 @@ def _collect_job() -> None:
             "status_text": "Cancelled: the last plan is kept. The solver had found a plan before it stopped; "
                            "it is offered below."})
     _take_result(res)
+    if job.get("save_note") and not job.get("user_cancel"):
+        if res.assignment is not None:
+            _autosave(job["save_note"])
+        else:
+            st.session_state.setdefault("se_flash", []).append(
+                ("warning", "No plan was found on the newest data, so no new version was saved. The header says why."))
+
+
+def _autosave(note: str) -> None:
+    """Save the scenario being edited as its next version (after Re-solve on the newest data)."""
+    cur = st.session_state["se_scn"]
+    user = W.current_user_name()
+    to_save = cur
+    try:
+        to_save, data_note = W.dataset_for_save(cur, user)
+        saved = W.get_store().save(to_save, user=user, expected_version=cur.version, note=note)
+    except ConflictError as exc:
+        st.session_state["se_conflict"] = (str(exc), to_save)
+        return
+    except StorageError as exc:
+        st.session_state.setdefault("se_flash", []).append(
+            ("error", f"Re-solved, but not saved: {md(exc)} Save it under Save & history."))
+        return
+    st.session_state["se_scn"] = saved
+    st.session_state.setdefault("se_flash", []).append(
+        ("success", f"{md(note)}: saved {md(saved.name)} as version {saved.version}."))
 
 
 def _take_result(res: Scenario) -> None:
@@ -248,8 +299,10 @@ def _effective_reps(scn: Scenario) -> list[str]:
 
 
 def _open_version(loaded: Scenario, verb: str) -> None:
-    """Make a stored version the scenario being edited (an undo step; not re-solved) and rerun."""
+    """Make a stored version the scenario being edited (an undo step; not re-solved), on the data it
+    was solved on, and rerun."""
     _cancel_job()
+    _open_data(loaded)
     _edit(loaded, f"{verb} {loaded.name} v{loaded.version}", resolve=False, switch=True)
     st.session_state["se_dirty"] = False
     st.rerun()
@@ -306,6 +359,8 @@ with st.expander("Start from today's plan or a saved scenario", expanded=scn.id 
     if b2.button("New scenario from it", key="se_fork", type="primary"):
         try:
             base = W.load_scenario(sid, ver)
+            if sid != W.TODAY:
+                _open_data(base)
             fresh = _new_scenario(base, new_name.strip() or "New scenario")
             if sid != W.TODAY:
                 fresh = base.with_(name=new_name.strip() or f"{base.name} (copy)", id=None, version=None,
@@ -325,18 +380,42 @@ try:
     kpis = W.kpis_for(scn, enriched)
 except Exception as exc:
     kpis = {}
-    st.warning(f"KPIs could not be computed for this plan ({fmt_md(exc)}).")
+    st.warning(f"KPIs could not be computed for this plan ({md(exc)}).")
 
 origin = "today's plan" if scn.parent_id is None else f"scenario {scn.parent_id} v{scn.parent_version}"
 saved = f"saved v{scn.version} by {scn.saved_by}" if scn.version else "not saved yet"
 st.subheader(f"{scn.name}")
 n_ev, n_ov = len(scn.events), len(scn.overrides)
+on_data = W.same_data(scn)
 st.caption(f"From {origin} · {saved} · {n_ev} event{'' if n_ev == 1 else 's'} · "
-           f"{n_ov} manual move{'' if n_ov == 1 else 's'} or lock{'' if n_ov == 1 else 's'}")
+           f"{n_ov} manual move{'' if n_ov == 1 else 's'} or lock{'' if n_ov == 1 else 's'}"
+           + (f" · on dataset {md(get_dataset().label)}" if on_data else ""))
 
-if scn.input_fingerprint and scn.input_fingerprint != W.fingerprint():
+if not on_data:
     st.warning("This plan was solved on different data than the active dataset (accounts or reps changed "
                "since). Press Re-solve to plan on the data loaded now.")
+newer = W.newer_data(scn) if on_data else None
+if newer is not None:
+    nb1, nb2 = st.columns([4, 1.3], vertical_alignment="center")
+    nb1.info(f"A newer version of this plan's data exists: {md(newer.label)}, saved by {md(newer.saved_by)} on "
+             f"{newer.saved_at:%d %b %Y %H:%M} UTC.", icon=":material/update:")
+    if nb2.button("Re-solve on the newest data", key="se_newest",
+                  disabled=bool(_job() and not _job()["done"]),
+                  help="Opens the newest version of the data, re-solves this scenario on it and, for a saved "
+                       "scenario, saves the result as its next version. The version you have stays as it is."):
+        try:
+            data = load_stored(newer.id, newer.version)
+        except Exception as exc:
+            st.error(f"The newest data could not be opened: {md(exc)}")
+        else:
+            set_dataset(data)
+            st.session_state["se_dsv"] = _data_key()
+            _start_solve(scn, save_note=f"Re-solved on {data.label}" if scn.id else None)
+            st.session_state["se_dirty"] = True
+            st.session_state.setdefault("se_flash", []).append(
+                ("info", f"Re-solving on {md(data.label)}"
+                         + ("; the plan is saved as the next version when the solve finishes." if scn.id else ".")))
+            st.rerun()
 status = report.get("status") or ("today" if scn.assignment is not None else "no_solution")
 gap = report.get("gap")
 bi = _balance_index(kpis, report)
@@ -759,7 +838,7 @@ with t_curve:
                                            time_limit_each=max(3.0, sset.time_limit / len(tols)))
                     st.session_state["se_curve"] = (curve_key, curve)
                 except Exception as exc:
-                    st.error(f"The trade-off curve could not be computed: {fmt_md(exc)}.")
+                    st.error(f"The trade-off curve could not be computed: {md(exc)}.")
     cur_curve = st.session_state.get("se_curve")
     if cur_curve is not None:
         ckey, curve = cur_curve
@@ -864,7 +943,7 @@ with t_save:
         user = W.current_user_name()
         c1, c2 = st.columns([3, 2])
         scenario_tok = f"{W.scenario_token(scn)}_{st.session_state.get('se_edits', 0)}"
-        name = c1.text_input("Scenario name", value=scn.name, key=f"se_name_{scenario_tok}")
+        name = c1.text_input("Scenario name", value=scn.name, key=f"se_name_{scenario_tok}", max_chars=300)
         desc = c1.text_area("Note for this version (optional)", value="", key=f"se_desc_{scenario_tok}",
                             height=80, placeholder="e.g. Ana takes over Healthcare in TX")
         c2.caption(f"Saving as **{user}**")
@@ -878,12 +957,18 @@ with t_save:
                 if st.session_state.get("se_dirty"):
                     st.warning("Saved with the last solved plan; the latest edits were not solved yet.")
                 try:
+                    to_save, data_note = W.dataset_for_save(to_save, user)
+                    if data_note:
+                        st.session_state["se_dsv"] = _data_key()
+                        st.session_state.setdefault("se_flash", []).append(("info", data_note))
                     saved_scn = store.save(to_save, user=user, expected_version=to_save.version, note=desc.strip())
                     _saved(saved_scn, f"Saved {saved_scn.name} as version {saved_scn.version} by {saved_scn.saved_by}.")
                 except ConflictError as exc:
                     st.session_state["se_conflict"] = (str(exc), to_save)
+                except StorageError as exc:
+                    st.error(f"Not saved: {md(exc)}")
                 except Exception as exc:
-                    st.error(f"Saving failed and nothing was written: {fmt_md(exc)}. Try again; "
+                    st.error(f"Saving failed and nothing was written ({md(exc)}). Try again; "
                              "if the database is unreachable check TERRITORY_DB_URL.")
         conflict = st.session_state.get("se_conflict")
         if conflict:
@@ -893,6 +978,7 @@ with t_save:
             if r1.button("Reload the latest version", key="se_conflict_reload"):
                 try:
                     latest = store.load(pending.id)
+                    _open_data(latest)
                     _edit(latest, f"Reloaded {latest.name} v{latest.version} (your edits are one Undo away)",
                           resolve=False, switch=True)
                     st.session_state["se_dirty"] = False

@@ -205,6 +205,15 @@ ASSIGNMENT = Table(
 
 TABLES: dict[str, Table] = {t.name: t for t in (ACCOUNTS, ACCOUNT_PRODUCTS, REPS, OPPORTUNITIES, DISTANCES)}
 
+# Money columns (USD) per table. A re-import that leaves one unmapped after it was mapped before
+# loads it as nothing, so the import asks first (territory_core.ingest.mapping.lost_money_columns).
+MONEY: dict[str, tuple[str, ...]] = {
+    "accounts": ("annual_revenue", "arr", "open_pipeline"),
+    "reps": ("quota",),
+    "opportunities": ("amount",),
+    "account_products": ("arr",),
+}
+
 
 def _ns(table: Table) -> SimpleNamespace:
     return SimpleNamespace(**{c.name: c.name for c in table.columns})

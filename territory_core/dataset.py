@@ -16,7 +16,10 @@ GEO_DIR = DATA_DIR / "geo"
 
 @dataclass(frozen=True)
 class Dataset:
-    """Canonical tables. ``opportunities``/``account_products``/``distances`` may be empty frames."""
+    """Canonical tables. ``opportunities``/``account_products``/``distances`` may be empty frames.
+
+    ``dataset_id``/``version``: where it is stored (territory_core.store.datasets), None when it
+    was never saved (the sample, or data just read from files)."""
 
     accounts: pd.DataFrame
     reps: pd.DataFrame
@@ -24,8 +27,20 @@ class Dataset:
     account_products: pd.DataFrame
     distances: pd.DataFrame | None = None
     name: str = "dataset"
+    dataset_id: str | None = None
+    version: int | None = None
+
+    @property
+    def label(self) -> str:
+        """``"Name v3"`` for a stored dataset, else its name."""
+        return f"{self.name} v{self.version}" if self.version else self.name
 
     def with_(self, **changes) -> "Dataset":
+        """A copy with ``changes``. Changing a table drops the stored identity (the copy is no longer
+        the stored version) unless ``dataset_id``/``version`` are given too."""
+        if set(changes) & {"accounts", "reps", "opportunities", "account_products", "distances"}:
+            changes.setdefault("dataset_id", None)
+            changes.setdefault("version", None)
         return replace(self, **changes)
 
     @property

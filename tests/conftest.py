@@ -182,3 +182,13 @@ def app_shell_mode(monkeypatch):
         PagesManager.uses_pages_directory = False
 
     monkeypatch.setattr(PagesManager, "__init__", init)
+
+
+@pytest.fixture(autouse=True)
+def isolated_store(request, monkeypatch):
+    """No test reads or writes the developer's .territory/scenarios.db: unless TERRITORY_DB_URL is
+    set for the run, each test gets its own empty SQLite store (a test may still set its own)."""
+    if not os.environ.get("TERRITORY_DB_URL"):
+        path = request.getfixturevalue("tmp_path") / "isolated-store.db"
+        monkeypatch.setenv("TERRITORY_DB_URL", f"sqlite:///{path}")
+    yield

@@ -103,7 +103,7 @@ def test_upload_without_map_then_map_arr_then_load(at):
     assert m["Accounts"] == "25" and m["Active reps"] == "7"
     assert any("Loaded 25 accounts" in s.value for s in at.success)
     sidebar = " ".join(md.value for md in at.sidebar.markdown)
-    assert "Account.csv" in sidebar
+    assert "Account\\.csv" in sidebar and "version 1" in sidebar  # the name is escaped user text
 
 
 def test_errors_disable_load_and_keep_the_previous_dataset(at, tmp_path):

@@ -13,25 +13,16 @@ import pandas as pd
 import streamlit as st
 
 from territory_core.contract import R, S
-from ui.format import md as fmt_md
 from ui.format import money, pct  # noqa: F401 (pages use W.money / W.pct)
-from ui.state import dataset_version, get_dataset, get_setting
+from ui.format import md
+from ui.state import (dataset_version, get_dataset, get_dataset_store, get_setting, get_store,  # noqa: F401
+                      load_stored, sample_dataset, set_dataset)
 
 TODAY = "__today__"
 TODAY_LABEL = "Today's plan"
 
 
 # ---------------------------------------------------------------------------- store and identity
-@st.cache_resource(show_spinner=False)
-def _store_for(url: str | None):
-    from territory_core.store.storage import ScenarioStore
-
-    return ScenarioStore(url)
-
-
-def get_store():
-    """The scenario store for this process (TERRITORY_DB_URL, else the SQLite default)."""
-    return _store_for(os.environ.get("TERRITORY_DB_URL") or None)
 
 
 def current_user_name() -> str:
@@ -152,6 +143,65 @@ def fingerprint() -> str:
     return cache[1]
 
 
+# ---------------------------------------------------------------------------- the data of a scenario
+def same_data(scn) -> bool:
+    """Was ``scn`` solved on the active dataset (same stored version, or same fingerprint)?"""
+    from territory_core.store.datasets import same_data as _same
+
+    return scn is None or _same(scn, get_dataset(), fingerprint())
+
+
+def open_scenario_data(scn) -> tuple[str, str] | None:
+    """Make the data ``scn`` was solved on this session's active dataset, when it is not already.
+    Returns (level, one-line notice) for the page to show, or None when nothing changed (the data
+    is already active, or it was never stored: then the page's "different data" warning speaks)."""
+    if scn is None or same_data(scn):
+        return None
+    from territory_core.store.datasets import data_for_scenario
+
+    try:
+        data = data_for_scenario(scn, get_dataset_store(), sample=sample_dataset, load=load_stored)
+    except Exception as exc:
+        return ("warning", f"The data {md(scn.label)} was solved on could not be opened ({md(exc)}); it is shown on "
+                           f"{md(get_dataset().label)}.")
+    if data is None:
+        return None
+    set_dataset(data)
+    return ("info", f"Opened the data {md(scn.label)} was solved on: {md(data.label)}.")
+
+
+def dataset_for_save(scn, user: str):
+    """(scenario to save, notice or None): ``scn`` marked with the stored dataset version it was
+    solved on. Data that was never stored (uploaded, not saved) is saved now as a new dataset, so
+    every user and process can reopen the plan on it; the sample needs no copy."""
+    from territory_core.store.datasets import sample_fingerprint, unique_name, with_dataset
+
+    ds = get_dataset()
+    if not same_data(scn):
+        return scn, None  # solved on other data: it keeps the reference it has
+    if ds.dataset_id:
+        return with_dataset(scn, ds), None
+    if fingerprint() == sample_fingerprint():
+        return with_dataset(scn, ds), None
+    store = get_dataset_store()
+    info = store.create(ds, name=unique_name(store, ds.name or "Uploaded data"), user=user,
+                        note=f"Saved with scenario {scn.name}")
+    stored = ds.with_(name=info.name, dataset_id=info.id, version=info.version)
+    set_dataset(stored, same_data=True)
+    return with_dataset(scn, stored), f"The data was saved as dataset {md(info.label)}, so everyone can open this plan on it."
+
+
+def newer_data(scn):
+    """The newest version of the dataset ``scn`` was solved on, when it is newer (a DatasetInfo), else None."""
+    if scn is None or not scn.dataset_id:
+        return None
+    try:
+        info = get_dataset_store().info(scn.dataset_id)
+    except Exception:
+        return None
+    return info if info.version > int(scn.dataset_version or 0) else None
+
+
 def kpis_for(scn, enriched: pd.DataFrame | None) -> dict:
     """scenario_kpis for a scenario, cached in session state by scenario token and dataset version."""
     from territory_core.plan.scenarios import scenario_kpis
@@ -169,9 +219,14 @@ def kpis_for(scn, enriched: pd.DataFrame | None) -> dict:
 def saved_scenarios() -> pd.DataFrame:
     try:
         return get_store().list_scenarios()
-    except Exception as exc:  # database unreachable: the pages say so and still show today's plan
-        st.error(f"The scenario database could not be read ({fmt_md(exc)}). "
-                 "Check TERRITORY_DB_URL or the file .territory/scenarios.db; today's plan still works.")
+    except Exception as exc:  # database unreachable or busy: the pages say so and still show today's plan
+        from territory_core.store.storage import StorageError
+
+        if isinstance(exc, StorageError):  # its message says what happened and what to do
+            st.error(f"The scenario database could not be read: {md(exc)} Today's plan still works.")
+        else:
+            st.error(f"The scenario database could not be read ({md(exc)}). Check TERRITORY_DB_URL or the file "
+                     ".territory/scenarios.db; today's plan still works.")
         return pd.DataFrame(columns=["id", "name", "latest_version", "saved_by", "saved_at", "parent"])
 
 

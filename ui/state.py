@@ -1,13 +1,18 @@
 """Session state the pages share: the active dataset and the active scenario's settings.
 
 Keys in ``st.session_state``:
-- ``dataset``: the active :class:`territory_core.dataset.Dataset` (the sample when unset).
+- ``dataset``: the active :class:`territory_core.dataset.Dataset`. A new session starts on the
+  dataset version the store marks active for everyone (territory_core.store.datasets), else the
+  sample. Stored datasets carry their ``dataset_id`` and ``version``.
 - ``settings``: a dict of the active scenario's settings objects, by name:
   ``"scoring"`` (ScoringConfig), ``"segment_rules"`` (SegmentRules), ``"solver"`` (SolverSettings).
   Each object is a frozen dataclass with ``to_dict()``/``from_dict()``; scenarios save them.
 """
 from __future__ import annotations
 
+import itertools
+import os
+import threading
 from typing import Callable, TypeVar
 
 import streamlit as st
@@ -20,6 +25,70 @@ T = TypeVar("T")
 @st.cache_resource(show_spinner="Loading the sample data...")
 def _sample() -> Dataset:
     return load_sample()
+
+
+def sample_dataset() -> Dataset:
+    """The shipped sample (one copy per process)."""
+    return _sample()
+
+
+# ---------------------------------------------------------------------------- the store
+@st.cache_resource(show_spinner=False)
+def _store_for(url: str | None):
+    from territory_core.store.storage import ScenarioStore
+
+    return ScenarioStore(url)
+
+
+def get_store():
+    """The scenario store for this process (TERRITORY_DB_URL, else the SQLite default)."""
+    return _store_for(os.environ.get("TERRITORY_DB_URL") or None)
+
+
+def get_dataset_store():
+    """Datasets, mapping memory and settings in the same database as the scenarios."""
+    from territory_core.store.datasets import DatasetStore
+
+    return DatasetStore(get_store())
+
+
+@st.cache_resource(show_spinner="Loading the saved dataset...", max_entries=6)
+def _stored(url: str | None, dataset_id: str, version: int) -> Dataset:
+    return get_dataset_store().load(dataset_id, version)
+
+
+def load_stored(dataset_id: str, version: int | None = None) -> Dataset:
+    """A stored dataset version (the latest when ``version`` is None), read once per process:
+    versions never change, so every session shares the copy."""
+    if version is None:
+        version = get_dataset_store().latest_version(dataset_id)
+    return _stored(os.environ.get("TERRITORY_DB_URL") or None, dataset_id, int(version))
+
+
+# Cache keys of datasets (dataset_version()): unique in this process, the same for every session on
+# one stored version (so they share cached results), 0 for the sample.
+_KEYS: dict[tuple[str, int], int] = {}
+_KEY_LOCK = threading.Lock()
+_COUNTER = itertools.count(1_000_001)
+
+
+def _key(ds: Dataset) -> int:
+    with _KEY_LOCK:
+        if ds.dataset_id and ds.version:
+            return _KEYS.setdefault((ds.dataset_id, int(ds.version)), next(_COUNTER))
+        return next(_COUNTER)
+
+
+def _team_default() -> Dataset:
+    """The dataset the store marks active for new sessions, else the sample. A store that cannot
+    be read gives the sample and a note for the sidebar."""
+    try:
+        ref = get_dataset_store().active()
+        if ref is not None:
+            return load_stored(*ref)
+    except Exception as exc:  # shown in the sidebar; the sample still works
+        st.session_state["_dataset_note"] = (f"The saved datasets could not be read ({exc}); showing the sample data.")
+    return _sample()
 
 
 def _ensure_app_shell() -> None:
@@ -43,15 +112,21 @@ def get_dataset() -> Dataset:
     _ensure_app_shell()
     ds = st.session_state.get("dataset")
     if ds is None:
-        ds = _sample()
+        ds = _team_default()
         st.session_state["dataset"] = ds
+        if ds.dataset_id:
+            st.session_state["dataset_version"] = _key(ds)
     return ds
 
 
-def set_dataset(ds: Dataset) -> None:
-    """Make ``ds`` the active dataset (clears what was derived from the previous one)."""
+def set_dataset(ds: Dataset, *, same_data: bool = False) -> None:
+    """Make ``ds`` the active dataset (clears what was derived from the previous one).
+    ``same_data``: ``ds`` holds the same tables as the active dataset (e.g. the active data, now
+    saved in the store): nothing derived is cleared."""
     st.session_state["dataset"] = ds
-    st.session_state["dataset_version"] = st.session_state.get("dataset_version", 0) + 1
+    st.session_state.pop("_dataset_note", None)  # the note was about the sample shown instead
+    if not same_data:
+        st.session_state["dataset_version"] = _key(ds)
 
 
 def dataset_version() -> int:

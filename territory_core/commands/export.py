@@ -23,7 +23,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                           "previous_rep_id, reason; Salesforce Id/OwnerId headers also work)")
     p.add_argument("--version", type=int, metavar="N", help="scenario version (default: the latest)")
     p.add_argument("--db", metavar="URL", help="database URL (default: $TERRITORY_DB_URL, else .territory/scenarios.db)")
-    data = p.add_argument_group("the dataset (names of accounts and reps; default: the sample data)")
+    data = p.add_argument_group("the dataset (names of accounts and reps; default: the scenario's own saved "
+                                "dataset, else the sample data)")
     data.add_argument("--data", metavar="DIR", help="folder with canonical accounts.csv and reps.csv")
     data.add_argument("--accounts", metavar="FILE", help="accounts CSV/XLSX")
     data.add_argument("--reps", metavar="FILE", help="reps CSV/XLSX")
@@ -226,17 +227,28 @@ def run(args) -> int:
         return 2
 
     try:
-        ds = _dataset(args)
+        own = None
         if args.scenario:
+            from territory_core.store.datasets import DatasetStore, data_for_scenario
+
             store = ScenarioStore(args.db)
             try:
                 sid = store.resolve(args.scenario)
                 sc = store.load(sid, args.version)
+                if not (args.accounts or args.reps or args.data):
+                    own = data_for_scenario(sc, DatasetStore(store))  # the data it was solved on
             finally:
                 store.close()
-            if sc.input_fingerprint and sc.input_fingerprint != dataset_fingerprint(ds):
-                print(f"warning: {sc.label!r} was solved on a different dataset than {ds.name!r}; "
-                      "names and previous owners come from the dataset given here.", file=err)
+        ds = own if own is not None else _dataset(args)
+        if args.scenario:
+            if own is None and sc.input_fingerprint and sc.input_fingerprint != dataset_fingerprint(ds):
+                if args.accounts or args.reps or args.data:
+                    print(f"warning: {sc.label!r} was solved on a different dataset than {ds.name!r}; "
+                          "names and previous owners come from the dataset given here.", file=err)
+                else:
+                    print(f"warning: {sc.label!r} was solved on data that was never saved in the store, so names and "
+                          f"previous owners come from {ds.name!r}; pass --accounts and --reps (or --data) with the "
+                          "files it was solved on.", file=err)
         else:
             sc = _assignment_from_file(args.assignment)
         if sc.assignment is None:
@@ -281,5 +293,6 @@ def run(args) -> int:
         return 1
     what = f"{rows:,} rows ({moved:,} moved)" if rows is not None and fmt != "salesforce" else (
         f"{rows:,} rows" if rows is not None else "summary")
-    print(f"Wrote {what} of {printable(sc.label)} to {out} ({fmt}).")
+    on = f" on dataset {printable(ds.label)}" if getattr(ds, "version", None) else ""
+    print(f"Wrote {what} of {printable(sc.label)}{on} to {out} ({fmt}).")
     return 0

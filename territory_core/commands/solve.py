@@ -18,8 +18,8 @@ HELP = "Rebalance territories: assign every account to one rep within balance ba
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--accounts", required=True, metavar="FILE", help="accounts file (CSV, TSV, .xlsx or .parquet)")
-    p.add_argument("--reps", required=True, metavar="FILE", help="reps file")
+    p.add_argument("--accounts", metavar="FILE", help="accounts file (CSV, TSV, .xlsx or .parquet); or --dataset")
+    p.add_argument("--reps", metavar="FILE", help="reps file (with --accounts)")
     p.add_argument("--opportunities", "--opps", dest="opportunities", metavar="FILE",
                    help="opportunities file (for holdouts: open opportunities in late stages)")
     p.add_argument("--map", dest="mapping", metavar="SOURCE=canonical", action="append", default=[],
@@ -53,6 +53,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--out", metavar="FILE", help="write the assignment CSV here")
     p.add_argument("--report", metavar="FILE", help="write the JSON report here")
     p.add_argument("--quiet", action="store_true", help="print only the status line")
+    stored = p.add_argument_group("the store (datasets and scenarios)")
+    stored.add_argument("--dataset", metavar="NAME[@VERSION]",
+                        help="solve on a saved dataset (see `data list`; default its latest version) instead of files")
+    stored.add_argument("--save-scenario", metavar="NAME",
+                        help="save the plan as a scenario version (a new version when NAME exists); needs --dataset")
+    stored.add_argument("--db", metavar="URL", help="database URL (default: $TERRITORY_DB_URL, else .territory/scenarios.db)")
 
 
 class Usage(Exception):
@@ -236,11 +242,14 @@ def run(args) -> int:
 
     from ..contract import D, X
     from ..solve.model import solve
+    from .data import stored_dataset
+
     try:
         settings = settings_from(args)
         if args.distances and not Path(args.distances).is_file():
             raise Usage(f"distances file not found: {args.distances}")
-        accounts, reps, opps = _load(args)
+        dataset = stored_dataset(args, Usage)
+        accounts, reps, opps = (dataset.accounts, dataset.reps, dataset.opportunities) if dataset else _load(args)
         check_metric_columns(settings, accounts)
         if settings.disruption_weight_column and settings.disruption_weight_column not in accounts.columns \
                 and settings.disruption_weight_column not in ("count", X.account_count):
@@ -248,7 +257,7 @@ def run(args) -> int:
     except Usage as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    dist = None
+    dist = dataset.distances if dataset is not None and dataset.distances is not None and len(dataset.distances) else None
     if args.distances:
         dist = pd.read_csv(args.distances, dtype={D.account_id: str, D.rep_id: str})
         missing = [c for c in (D.account_id, D.rep_id, D.distance) if c not in dist.columns]
@@ -277,6 +286,11 @@ def run(args) -> int:
                 print(piv.to_string(float_format=lambda v: f"{v:,.4f}" if abs(v) < 100 else f"{v:,.0f}"))
         for n in res.notes:
             print(f"note: {n}")
+    if args.save_scenario and res.ok:
+        from .data import save_scenario
+
+        if save_scenario(args, dataset, settings, res, rep) != 0:
+            return 1
     if not res.ok:
         for e in res.explanations:
             print(f"- {e}", file=sys.stderr)

@@ -248,3 +248,57 @@ def guess_table(headers: Iterable) -> str:
 def mapped_columns(mapping: Mapping[str, str | None]) -> dict[str, str]:
     """canonical -> header, for the headers that are mapped."""
     return {c: h for h, c in mapping.items() if c}
+
+
+# --------------------------------------------------------------------------------------------
+# Mapping memory: a source file is known by its header set; its mapping is remembered in the
+# store (territory_core.store.datasets) and offered again on the next upload of the same export.
+def header_key(headers: Iterable) -> str:
+    """A stable key for a file's header set: the same export gives the same key whatever the
+    order, case or punctuation of its headers (64 hex characters)."""
+    import hashlib
+
+    keys = sorted({norm_header(h) for h in headers if str(h) != "_row"})
+    return hashlib.sha256("\x1f".join(keys).encode("utf-8")).hexdigest()
+
+
+def with_saved(headers: Iterable, tname: str, saved: Mapping[str, str | None] | None) -> dict[str, str | None]:
+    """The guess for ``headers`` with a remembered mapping on top: each header the saved mapping
+    knows (matched like :func:`norm_header`) takes the saved choice, including "ignore"; a
+    canonical column is fed by one header at most. Saved choices that are no longer columns of
+    ``tname`` are left out."""
+    mapping = guess_mapping(headers, tname)
+    if not saved:
+        return mapping
+    valid = set(TABLES[tname].names)
+    by_norm = {norm_header(h): c for h, c in saved.items()}
+    chosen = {}
+    for h in mapping:
+        k = norm_header(h)
+        if k in by_norm and (by_norm[k] is None or by_norm[k] in valid):
+            chosen[h] = by_norm[k]
+    for h, c in chosen.items():
+        if c is not None:
+            for other in mapping:
+                if mapping[other] == c and other not in chosen:
+                    mapping[other] = None
+        mapping[h] = c
+    return mapping
+
+
+def lost_money_columns(saved: Mapping[str, str | None] | None, current: Mapping[str, str | None],
+                       tname: str) -> list[tuple[str, str]]:
+    """Money columns (contract.MONEY) a remembered mapping fed from a header of this file that
+    the current mapping leaves without any header: [(canonical, header)]. Loading like that
+    would load the column as nothing, so the import asks before it does."""
+    from ..contract import MONEY
+
+    if not saved:
+        return []
+    fed_now = {c for c in current.values() if c}
+    present = {norm_header(h): h for h in current}
+    lost = []
+    for h, c in saved.items():
+        if c in MONEY.get(tname, ()) and c not in fed_now and norm_header(h) in present:
+            lost.append((c, present[norm_header(h)]))
+    return sorted(set(lost))

@@ -82,6 +82,8 @@ class Scenario:
     ``assignment`` columns: S.account_id, S.rep_id, S.previous_rep_id, S.moved, S.reason.
     Storage metadata (``id``, ``version``, ``saved_by``, ``saved_at``) is filled by
     :class:`territory_core.store.storage.ScenarioStore`; ``input_fingerprint`` by :func:`solve_scenario`.
+    ``dataset_id``/``dataset_version``: the stored dataset version it was solved on (None for the
+    sample or data that was never stored; see territory_core.store.datasets).
     """
 
     name: str
@@ -98,6 +100,8 @@ class Scenario:
     saved_by: str | None = None
     saved_at: datetime | None = None
     input_fingerprint: str | None = None
+    dataset_id: str | None = None
+    dataset_version: int | None = None
 
     def __post_init__(self):
         # Normalise to plain JSON data so a saved and reloaded scenario is the same thing.
@@ -155,6 +159,7 @@ class Scenario:
             "description": self.description, "id": self.id, "version": self.version,
             "saved_by": self.saved_by, "saved_at": _json_safe(self.saved_at),
             "input_fingerprint": self.input_fingerprint,
+            "dataset_id": self.dataset_id, "dataset_version": self.dataset_version,
         }
 
 

@@ -9,6 +9,7 @@ a silent overwrite. The schema is created and upgraded by alembic migrations
 """
 from __future__ import annotations
 
+import contextlib
 import gzip
 import json
 import os
@@ -34,6 +35,9 @@ DEFAULT_DB = ROOT / ".territory" / "scenarios.db"
 ENV_URL = "TERRITORY_DB_URL"
 _PG_LOCK_KEY = 7_420_612_001  # advisory lock held while migrating a PostgreSQL database
 _WRITE = "territory_write"  # execution option marking a write transaction
+LOCK_ENV = "TERRITORY_DB_LOCK_TIMEOUT"
+DEFAULT_LOCK_TIMEOUT = 10.0  # seconds a write waits for another writer's lock before giving up
+MAX_NAME = 300  # characters of a scenario name the database keeps
 
 metadata = sa.MetaData()
 scenario_t = sa.Table(
@@ -67,6 +71,8 @@ version_t = sa.Table(
     sa.Column("status", sa.String(32)),  # 0002: summary of report_json
     sa.Column("moves", sa.Integer),
     sa.Column("arr_moved", sa.Float),
+    sa.Column("dataset_id", sa.String(64)),  # 0003: the stored dataset version it was solved on
+    sa.Column("dataset_version", sa.Integer),
 )
 
 
@@ -76,6 +82,46 @@ class StorageError(RuntimeError):
 
 class ScenarioNotFound(StorageError, LookupError):
     """No scenario (or version) with that id or name."""
+
+
+class StoreBusy(StorageError):
+    """Another process held the database's write lock for longer than the store waits."""
+
+
+class NameTooLong(StorageError, ValueError):
+    """A name longer than the database keeps; nothing was written."""
+
+
+def lock_timeout_default() -> float:
+    """Seconds a write waits for another writer: ``TERRITORY_DB_LOCK_TIMEOUT``, else 10."""
+    try:
+        v = float(os.environ.get(LOCK_ENV, "") or DEFAULT_LOCK_TIMEOUT)
+    except ValueError:
+        return DEFAULT_LOCK_TIMEOUT
+    return v if v > 0 else DEFAULT_LOCK_TIMEOUT
+
+
+def is_lock_error(exc: BaseException) -> bool:
+    """A SQLite "database is locked/busy" or a PostgreSQL lock timeout (SQLSTATE 55P03)."""
+    orig = getattr(exc, "orig", exc)
+    if getattr(orig, "sqlstate", None) == "55P03" or getattr(orig, "pgcode", None) == "55P03":
+        return True
+    text = str(orig).lower()
+    return "database is locked" in text or "database is busy" in text or "lock timeout" in text
+
+
+def busy_message(seconds: float, what: str = "save") -> str:
+    return (f"Another save is in progress on the scenario database (it held the lock for more than "
+            f"{seconds:g} s), so this {what} did not go through and nothing was written. Try again in a moment.")
+
+
+def check_name(name: str, what: str = "scenario", limit: int = MAX_NAME) -> str:
+    """The name as stored, or :class:`NameTooLong` (the database keeps at most ``limit`` characters)."""
+    name = str(name)
+    if len(name) > limit:
+        raise NameTooLong(f"The {what} name is {len(name):,} characters long; names can have at most {limit}. "
+                          "Shorten it and save again; nothing was written.")
+    return name
 
 
 class ConflictError(StorageError):
@@ -149,7 +195,8 @@ def decode_assignment(blob: bytes | None) -> pd.DataFrame | None:
     return coerce_types(df, ASSIGNMENT)
 
 
-def _make_engine(url: str) -> Engine:
+def _make_engine(url: str, lock_timeout: float | None = None) -> Engine:
+    wait = float(lock_timeout) if lock_timeout else lock_timeout_default()
     try:
         u = make_url(url)
     except ArgumentError as exc:
@@ -165,7 +212,7 @@ def _make_engine(url: str) -> Engine:
             except OSError as exc:
                 raise StorageError(f"Cannot create the folder {folder} for the scenario database ({exc.strerror or exc}). "
                                    f"Set {ENV_URL} to a writable location, e.g. sqlite:////tmp/scenarios.db.") from None
-        engine = sa.create_engine(u, connect_args={"timeout": 30})
+        engine = sa.create_engine(u, connect_args={"timeout": wait})
 
         @event.listens_for(engine, "connect")
         def _connect(dbapi_conn, _rec):  # let SQLAlchemy own transactions; enforce foreign keys
@@ -189,8 +236,9 @@ def _make_engine(url: str) -> Engine:
         return engine
     if u.drivername in ("postgresql", "postgres"):
         u = u.set(drivername="postgresql+psycopg")  # psycopg 3 is what requirements.txt installs
-    try:
-        return sa.create_engine(u, pool_pre_ping=True)
+    try:  # a write waits at most ``wait`` seconds for another writer's row or advisory lock
+        return sa.create_engine(u, pool_pre_ping=True,
+                                connect_args={"options": f"-c lock_timeout={max(1, int(wait * 1000))}"})
     except (ArgumentError, ImportError) as exc:
         raise StorageError(f"Cannot use the database {safe_url(url)}: {exc}.") from None
 
@@ -228,6 +276,10 @@ def migrate(engine: Engine) -> bool:
     script = ScriptDirectory.from_config(_alembic_config(None))
     head = script.get_current_head()
     known = {r.revision for r in script.walk_revisions()}
+    with engine.connect() as conn:  # a plain read first: opening a current store never waits for a writer
+        cur = MigrationContext.configure(conn, opts={"version_table": VERSION_TABLE}).get_current_revision()
+    if cur == head:
+        return False
     with engine.execution_options(**{_WRITE: True}).begin() as conn:
         if conn.dialect.name == "postgresql":
             conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({_PG_LOCK_KEY})")
@@ -249,9 +301,10 @@ class ScenarioStore:
     ``.territory/scenarios.db``). The schema is migrated on open.
     """
 
-    def __init__(self, url: str | None = None):
+    def __init__(self, url: str | None = None, *, lock_timeout: float | None = None):
         self.url = url or default_url()
-        self.engine = _make_engine(self.url)
+        self.lock_timeout = float(lock_timeout) if lock_timeout else lock_timeout_default()
+        self.engine = _make_engine(self.url, self.lock_timeout)
         self._lock = threading.Lock()
         try:
             self.migrated = migrate(self.engine)
@@ -260,14 +313,26 @@ class ScenarioStore:
             raise
         except (OperationalError, SQLAlchemyError, OSError) as exc:
             self.engine.dispose()
+            if is_lock_error(exc):
+                raise StoreBusy(f"The scenario database {safe_url(self.url)} is being upgraded or written by another "
+                                f"process (it held the lock for more than {self.lock_timeout:g} s). Try again in a "
+                                "moment.") from None
             reason = str(getattr(exc, "orig", exc) or exc).strip().splitlines()[0] if str(exc) else type(exc).__name__
             raise StorageError(f"Cannot open the scenario database {safe_url(self.url)}: {reason}. "
                                f"Check {ENV_URL} (server running, user, password, database name).") from None
 
     # -- housekeeping -------------------------------------------------------------------------
-    def _write(self):
-        """A write transaction (on SQLite: BEGIN IMMEDIATE)."""
-        return self.engine.execution_options(**{_WRITE: True}).begin()
+    @contextlib.contextmanager
+    def _write(self, what: str = "save"):
+        """A write transaction (on SQLite: BEGIN IMMEDIATE). When another writer holds the lock for
+        longer than ``lock_timeout``: :class:`StoreBusy`, and nothing is written."""
+        try:
+            with self.engine.execution_options(**{_WRITE: True}).begin() as conn:
+                yield conn
+        except OperationalError as exc:
+            if is_lock_error(exc):
+                raise StoreBusy(busy_message(self.lock_timeout, what)) from None
+            raise
 
     @property
     def dialect(self) -> str:
@@ -366,6 +431,7 @@ class ScenarioStore:
             report=json.loads(row.report_json) if row.report_json else None,
             description=row.description or "", id=row.scenario_id, version=int(row.version),
             saved_by=row.saved_by, saved_at=_utc(row.saved_at), input_fingerprint=row.input_fingerprint,
+            dataset_id=row.dataset_id, dataset_version=row.dataset_version,
         )
 
     def history(self, id: str) -> pd.DataFrame:
@@ -395,7 +461,7 @@ class ScenarioStore:
     # -- writing ------------------------------------------------------------------------------
     def _version_row(self, sid: str, version: int, sc: Scenario, user: str, now: datetime, note: str) -> dict:
         return {
-            "scenario_id": sid, "version": version, "name": sc.name[:300], "description": sc.description or "",
+            "scenario_id": sid, "version": version, "name": sc.name, "description": sc.description or "",
             "note": note or "", "saved_by": user, "saved_at": now, "parent_id": sc.parent_id,
             "parent_version": sc.parent_version, "settings_json": _dumps(sc.settings or {}),
             "events_json": _dumps(list(sc.events)), "overrides_json": _dumps(list(sc.overrides)),
@@ -405,13 +471,14 @@ class ScenarioStore:
             "status": _summary(sc.report, "status", lambda v: str(v)[:32]),
             "moves": _summary(sc.report, "moves", int),
             "arr_moved": _summary(sc.report, "arr_moved", float),
+            "dataset_id": sc.dataset_id, "dataset_version": sc.dataset_version,
         }
 
     def _bump_head(self, conn: Connection, sid: str, expected: int, new: int, name: str) -> None:
         """Move the scenario's head to ``new`` only if it is still ``expected`` (optimistic check)."""
         res = conn.execute(sa.update(scenario_t)
                            .where(scenario_t.c.id == sid, scenario_t.c.head_version == expected)
-                           .values(head_version=new, name=name[:300]))
+                           .values(head_version=new, name=name))
         if res.rowcount != 1:
             raise _RaceLost()
 
@@ -423,17 +490,20 @@ class ScenarioStore:
         - Otherwise ``expected_version`` (default: ``scenario.version``) must be the latest saved
           version; when someone saved a newer one, or deleted the scenario, :class:`ConflictError` is
           raised and nothing is written.
-        The whole save is one transaction: if anything fails, the database is as before.
+        The whole save is one transaction: if anything fails, the database is as before. A name
+        longer than 300 characters is refused (:class:`NameTooLong`); another writer holding the
+        lock past ``lock_timeout`` gives :class:`StoreBusy`. The returned scenario is what is stored.
         """
         from .identity import clean_user
 
+        check_name(scenario.name)
         user = clean_user(user)
         now = datetime.now(timezone.utc)
         if scenario.id is None:
             sid = uuid.uuid4().hex
             with self._lock, self._write() as conn:
                 conn.execute(sa.insert(scenario_t).values(
-                    id=sid, name=scenario.name[:300], head_version=1, parent_id=scenario.parent_id,
+                    id=sid, name=scenario.name, head_version=1, parent_id=scenario.parent_id,
                     parent_version=scenario.parent_version, created_by=user, created_at=now))
                 conn.execute(sa.insert(version_t).values(**self._version_row(sid, 1, scenario, user, now, note)))
             return scenario.with_(id=sid, version=1, saved_by=user, saved_at=now)
@@ -486,13 +556,15 @@ class ScenarioStore:
         opened from. Use it after a :class:`ConflictError` to keep your changes."""
         parent_id = scenario.id if scenario.id is not None else scenario.parent_id
         parent_version = scenario.version if scenario.id is not None else scenario.parent_version
+        suffix = " (copy)"
         copy = scenario.with_(id=None, version=None, saved_by=None, saved_at=None, parent_id=parent_id,
-                              parent_version=parent_version, name=name or f"{scenario.name} (copy)")
+                              parent_version=parent_version,
+                              name=name or f"{scenario.name[:MAX_NAME - len(suffix)]}{suffix}")
         return self.save(copy, user=user, expected_version=None, note=note or f"Copy of {scenario.label}")
 
     def delete(self, id: str) -> None:
         """Delete a scenario and all its versions (one transaction)."""
-        with self._lock, self._write() as conn:
+        with self._lock, self._write("delete") as conn:
             conn.execute(sa.delete(version_t).where(version_t.c.scenario_id == str(id)))
             res = conn.execute(sa.delete(scenario_t).where(scenario_t.c.id == str(id)))
             if res.rowcount == 0:
