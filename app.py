@@ -1,6 +1,8 @@
 """Territory Modeler: Streamlit entry point and navigation."""
 import streamlit as st
 
+from ui import access as AC
+from ui.format import md
 from ui.state import get_dataset
 
 st.set_page_config(page_title="Territory Modeler", page_icon="static/icon.png", layout="wide")
@@ -22,10 +24,12 @@ PAGES = {
 
 nav = st.navigation(PAGES, position="sidebar")
 
+access = AC.gate()  # sign-in, roles file and trusted-header checks: stops here with the reason
 ds = get_dataset()
 with st.sidebar:
     st.caption("Active dataset")
-    st.markdown(f"**{ds.name}**")
+    st.markdown(f"**{md(ds.name)}**")
     st.caption(f"{len(ds.accounts):,} accounts · {len(ds.reps):,} reps · {len(ds.opportunities):,} opportunities")
+    AC.sidebar(access)
 
 nav.run()

@@ -35,20 +35,11 @@ def get_store():
 
 def current_user_name() -> str:
     """Who is saving: the OIDC user when st.login is configured and signed in, else the trusted
-    SSO proxy header named by TERRITORY_TRUSTED_USER_HEADER, else the OS user name."""
-    from territory_core.store.identity import current_user
+    SSO proxy header named by TERRITORY_TRUSTED_USER_HEADER (loopback servers only), else the OS
+    user name (ui.access.user_name)."""
+    from ui.access import user_name
 
-    oidc = None
-    try:
-        if st.user.get("is_logged_in"):
-            oidc = st.user.to_dict()
-    except Exception:  # no auth section, or an older Streamlit: no OIDC user
-        oidc = None
-    try:
-        headers = dict(st.context.headers)
-    except Exception:
-        headers = None
-    return current_user(headers, oidc, os.environ.get("TERRITORY_TRUSTED_USER_HEADER") or None)
+    return user_name()
 
 
 # ---------------------------------------------------------------------------- settings
