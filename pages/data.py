@@ -19,6 +19,7 @@ from territory_core.ingest.importer import ReadResult, load_files, read_table
 from territory_core.ingest.mapping import guess_mapping, guess_table
 from territory_core.ingest.normalize import is_numeric_column
 from ui import format as fmt
+from ui.format import md
 from ui.state import dataset_version, get_dataset, set_dataset
 
 KINDS = ["accounts", "reps", "opportunities", "account_products"]
@@ -61,9 +62,9 @@ def _mapping_widgets(fkey: str, kind: str, headers: list[str], frame: pd.DataFra
         sample = frame[h].dropna().astype(str).str.strip()
         sample = sample[sample != ""].head(3).tolist()
         with cols[i % 3]:
-            val = st.selectbox(
-                h, options, index=options.index(default) if default in options else 0, key=key,
-                help=("e.g. " + ", ".join(s[:30] for s in sample)) if sample else "empty column",
+            val = st.selectbox(  # the file's header and cells are the user's text: labels and help read Markdown
+                md(h), options, index=options.index(default) if default in options else 0, key=key,
+                help=("e.g. " + md(", ".join(s[:30] for s in sample))) if sample else "empty column",
             )
         chosen[h] = None if val == IGNORE else val
     return chosen
@@ -93,12 +94,12 @@ def _import_section(current) -> None:
             unreadable.append(r)
     for r in unreadable:
         for sev, _row, _col, msg, fix in r.issues:
-            st.error(f"**{r.name}**: {msg}  \n**How to fix:** {fix}", icon=":material/error:")
+            st.error(f"**{md(r.name)}**: {md(msg)}  \n**How to fix:** {md(fix)}", icon=":material/error:")
 
     readable = {k: v for k, v in reads.items() if v[1].frame is not None}
     if not readable:
         st.warning("None of the uploaded files could be read, so nothing changed: the active dataset is "
-                   f"still **{current.name}**.")
+                   f"still **{md(current.name)}**.")
         return
 
     st.subheader("1. Map the columns", divider="gray")
@@ -112,16 +113,16 @@ def _import_section(current) -> None:
         with st.container(border=True):
             c1, c2 = st.columns([2, 1])
             with c1:
-                st.markdown(f"**{r.name}**")
+                st.markdown(f"**{md(r.name)}**")
                 desc = f"{info.get('rows', 0):,} rows · {info.get('columns', 0)} columns · {info.get('format', '')}"
                 if info.get("format") == "csv":
-                    desc += f" · {info.get('encoding')} · {info.get('delimiter')}-separated"
+                    desc += f" · {md(info.get('encoding'))} · {md(info.get('delimiter'))}-separated"
                 st.caption(desc)
             with c2:
                 kind = st.selectbox("This file holds", KINDS, index=KINDS.index(guess), key=f"kind::{fkey}",
                                     format_func=lambda k: KIND_LABELS[k])
             for sev, _row, _col, msg, fix in r.issues:
-                (st.error if sev == "error" else st.warning)(f"{msg} {fix}")
+                (st.error if sev == "error" else st.warning)(f"{md(msg)} {md(fix)}")
             with st.expander(f"Column mapping ({sum(1 for h in headers if guess_mapping(headers, kind).get(h))} "
                              f"of {len(headers)} recognised)", expanded=True):
                 mp = _mapping_widgets(fkey, kind, headers, r.frame)
@@ -129,7 +130,7 @@ def _import_section(current) -> None:
                     kept = [h for h, c in mp.items() if c is None and is_numeric_column(r.frame[h])]
                     if kept:
                         st.caption("Numeric columns left at (ignore) are kept as extra account columns, "
-                                   f"so you can balance on them: {', '.join(kept)}")
+                                   f"so you can balance on them: {md(', '.join(kept))}")
         kinds_used.setdefault(kind, []).append(r.name)
         preread[kind] = r
         mappings[kind] = mp
@@ -152,7 +153,7 @@ def _import_section(current) -> None:
     if missing:
         reuse = st.checkbox(
             f"Take the {', '.join(KIND_LABELS[k].lower() for k in missing)} from the active dataset "
-            f"({current.name})", value="accounts" not in kinds_used, key="data_reuse",
+            f"({md(current.name)})", value="accounts" not in kinds_used, key="data_reuse",
             help="Replace only the tables you upload (e.g. a new reps file) and keep the rest.")
     if reuse:
         for k in missing:
@@ -165,9 +166,9 @@ def _import_section(current) -> None:
 
     st.subheader("2. Check", divider="gray")
     for p in problems:
-        st.error(p, icon=":material/error:")
+        st.error(md(p), icon=":material/error:")  # plain sentences quoting file and column names
     if problems:
-        st.info(f"Nothing was loaded: the active dataset is still **{current.name}**.")
+        st.info(f"Nothing was loaded: the active dataset is still **{md(current.name)}**.")
         return
 
     sig = hashlib.sha1(repr((reuse, missing, dataset_version(), current.name)).encode()
@@ -306,7 +307,7 @@ if msg:
 
 top = st.columns([4, 1])
 with top[0]:
-    st.markdown(f"Active dataset: **{ds.name}** · {len(ds.accounts):,} accounts · {len(ds.reps):,} reps · "
+    st.markdown(f"Active dataset: **{md(ds.name)}** · {len(ds.accounts):,} accounts · {len(ds.reps):,} reps · "
                 f"{len(ds.opportunities):,} opportunities · {len(ds.account_products):,} product holdings")
 with top[1]:
     if st.button("Use the sample data", key="data_use_sample", width="stretch",
@@ -315,7 +316,7 @@ with top[1]:
             set_dataset(load_sample())
             st.session_state["_data_loaded_msg"] = "Loaded the sample data."
         except (OSError, ValueError) as exc:
-            st.error(f"The sample data could not be read ({exc}). Run `.venv/bin/python scripts/make_sample.py`.")
+            st.error(f"The sample data could not be read ({md(exc)}). Run `.venv/bin/python scripts/make_sample.py`.")
         else:
             st.rerun()
 
@@ -324,14 +325,14 @@ with tab_overview:
     try:
         _overview_section(ds)
     except Exception as exc:  # a malformed dataset must not show a traceback
-        st.error(f"The loaded dataset could not be summarised ({type(exc).__name__}: {exc}). "
+        st.error(f"The loaded dataset could not be summarised ({type(exc).__name__}: {md(exc)}). "
                  "Reload the sample data or import the files again.")
 with tab_import:
     try:
         _import_section(ds)
     except Exception as exc:  # last line of defence: the importer reports, this never shows a traceback
-        st.error(f"Import failed unexpectedly ({type(exc).__name__}: {exc}). Nothing was changed; "
-                 f"the active dataset is still **{ds.name}**. Check the file opens in a spreadsheet.")
+        st.error(f"Import failed unexpectedly ({type(exc).__name__}: {md(exc)}). Nothing was changed; "
+                 f"the active dataset is still **{md(ds.name)}**. Check the file opens in a spreadsheet.")
 with tab_contract:
     st.markdown("Canonical columns every page works with. Headers from Salesforce and HubSpot exports are "
                 "recognised; other columns can be mapped on import. Extra numeric account columns are kept.")

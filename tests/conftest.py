@@ -165,3 +165,28 @@ def plotly_shape_count(page) -> int:
             '.js-plotly-plot path.js-fill, .js-plotly-plot .point, .js-plotly-plot .bars path, '
             + '.js-plotly-plot .maplibregl-canvas, .js-plotly-plot .scatterlayer path').length"""
     )
+
+
+@pytest.fixture
+def server_address():
+    """Set Streamlit's server.address for AppTests in this process (``server_address("127.0.0.1")``);
+    restored afterwards. The trusted-header mode depends on it."""
+    from streamlit import config
+
+    before = config.get_option("server.address")
+    yield lambda address: config.set_option("server.address", address)
+    config.set_option("server.address", before)
+
+
+@pytest.fixture
+def loopback_server(server_address):
+    """The server bound to 127.0.0.1: the trusted header counts behind a same-host proxy only."""
+    server_address("127.0.0.1")
+
+
+def shown(markdown_source: str) -> str:
+    """What a Markdown source made with ui.format.md shows: backslash escapes resolved and the
+    invisible word joiners gone (AppTest's ``.value`` is the source)."""
+    import re
+
+    return re.sub(r"\\(.)", r"\1", str(markdown_source)).replace("\u2060", "")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from conftest import ROOT
+from conftest import ROOT, shown
 
 TIMEOUT = 120
 
@@ -332,11 +332,11 @@ def test_saved_by_the_signed_in_oidc_user(db_url):
     at.run()
     at.switch_page("pages/scenario_editor.py").run()
     _ok(at)
-    assert any("ana.lopez@example.com" in c.value for c in at.caption)
+    assert any("ana.lopez@example.com" in shown(c.value) for c in at.caption)
     assert _save_and_user(at) == "ana.lopez@example.com"
 
 
-def test_saved_by_the_trusted_proxy_header_else_local_user(db_url, monkeypatch):
+def test_saved_by_the_trusted_proxy_header_else_local_user(db_url, monkeypatch, loopback_server):
     import getpass
 
     import streamlit as st

@@ -78,7 +78,7 @@ def _stop_with(message: str) -> None:
         _logged.add(message)
         _log.error(message)
         print(f"Territory Modeler: {message}", file=sys.stderr, flush=True)
-    st.error(message, icon=":material/block:")
+    st.error(md(message), icon=":material/block:")  # quotes user names from the roles file
     st.stop()
 
 

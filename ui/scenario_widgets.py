@@ -13,7 +13,7 @@ import pandas as pd
 import streamlit as st
 
 from territory_core.contract import R, S
-from ui.format import money, pct  # noqa: F401 (pages use W.money / W.pct)
+from ui.format import md, money, pct  # noqa: F401 (pages use W.money / W.pct)
 from ui.state import dataset_version, get_dataset, get_setting
 
 TODAY = "__today__"
@@ -92,7 +92,7 @@ def scoring_and_rules(settings: dict | None):
 
 # ---------------------------------------------------------------------------- cached core calls
 @st.cache_data(show_spinner="Scoring accounts...", max_entries=8)
-def _enriched(_ds, version: int, name: str, scoring_json: str, rules_json: str) -> pd.DataFrame:
+def _enriched(_ds, version: str, name: str, scoring_json: str, rules_json: str) -> pd.DataFrame:
     import json
 
     from territory_core.analyse.enrich import enrich_accounts
@@ -110,7 +110,7 @@ def enriched_for(settings: dict | None = None) -> pd.DataFrame | None:
     ds = get_dataset()
     settings = settings if settings is not None else settings_dicts()
     try:
-        return _enriched(ds, dataset_version(), ds.name,
+        return _enriched(ds, f"{dataset_version()}:{fingerprint()}", ds.name,
                          json.dumps(settings.get("scoring") or {}, sort_keys=True, default=str),
                          json.dumps(settings.get("segment_rules") or {}, sort_keys=True, default=str))
     except Exception:
@@ -160,7 +160,7 @@ def saved_scenarios() -> pd.DataFrame:
     try:
         return get_store().list_scenarios()
     except Exception as exc:  # database unreachable: the pages say so and still show today's plan
-        st.error(f"The scenario database could not be read ({type(exc).__name__}: {exc}). "
+        st.error(f"The scenario database could not be read ({type(exc).__name__}: {md(exc)}). "
                  "Check TERRITORY_DB_URL or the file .territory/scenarios.db; today's plan still works.")
         return pd.DataFrame(columns=["id", "name", "latest_version", "saved_by", "saved_at", "parent"])
 
@@ -212,7 +212,17 @@ def load_scenario(sid: str, version: int | None):
     """Today's plan or a stored scenario version."""
     if sid == TODAY:
         return today_scenario()
-    return get_store().load(sid, version)
+    from territory_core.store.access import restrict_scenario
+
+    scn = get_store().load(sid, version)
+    # a manager's session holds their team only: so does every scenario it opens
+    return restrict_scenario(scn, get_dataset()) if _team_only() else scn
+
+
+def _team_only() -> bool:
+    from ui.access import current_access
+
+    return current_access().team_only
 
 
 def today_scenario():
