@@ -227,10 +227,11 @@ def filter_dataset(ds, access: Access):
     if dist is not None and len(dist) and R.rep_id in dist.columns:
         dist = by_account(dist, A.account_id)
         dist = dist[dist[R.rep_id].astype(str).isin(team).to_numpy()].reset_index(drop=True)
+    who = str(reps_f[R.manager].iloc[0]) if len(reps_f) else str(access.manager or "").strip()
     return ds.with_(
         accounts=acc_f, reps=reps_f, opportunities=by_account(ds.opportunities, O.account_id),
         account_products=by_account(ds.account_products, P.account_id), distances=dist,
-        name=f"{ds.name} · team of {access.manager}")
+        name=f"{ds.name} · team of {who}")
 
 
 def restrict_scenario(scenario, ds):
