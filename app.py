@@ -22,7 +22,7 @@ PAGES = {
     ],
 }
 
-nav = st.navigation(PAGES, position="sidebar")
+nav = st.navigation(PAGES, position="hidden" if AC.needs_sign_in() else "sidebar")
 
 access = AC.gate()  # sign-in, roles file and trusted-header checks: stops here with the reason
 ds = get_dataset()

@@ -37,16 +37,25 @@ def _free_port() -> int:
 
 
 @contextlib.contextmanager
-def serve_app(workdir: Path):
+def serve_app(workdir: Path, *, port: int | None = None, extra_args=(), env: dict | None = None):
     """``streamlit run app.py`` on a free localhost port with its own SQLite scenario store;
-    yields the base URL and stops the server afterwards."""
-    port = _free_port()
-    env = dict(os.environ)
-    env["TERRITORY_DB_URL"] = env.get("TERRITORY_TEST_DB_URL") or f"sqlite:///{workdir / 'browser.db'}"
+    yields the base URL and stops the server afterwards. ``port``, ``extra_args`` (more
+    ``streamlit run`` options) and ``env`` (variables added or, with None, removed) for servers
+    set up differently."""
+    port = port or _free_port()
+    env_ = dict(os.environ)
+    env_["TERRITORY_DB_URL"] = env_.get("TERRITORY_TEST_DB_URL") or f"sqlite:///{workdir / 'browser.db'}"
+    for k, v in (env or {}).items():
+        if v is None:
+            env_.pop(k, None)
+        else:
+            env_[k] = v
+    env = env_
     log = open(workdir / "server.log", "w")
     proc = subprocess.Popen(
         [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port),
-         "--server.address", "127.0.0.1", "--server.headless", "true", "--server.fileWatcherType", "none"],
+         "--server.address", "127.0.0.1", "--server.headless", "true", "--server.fileWatcherType", "none",
+         *extra_args],
         cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
     )
     url = f"http://127.0.0.1:{port}"

@@ -41,6 +41,11 @@ def signed_in() -> bool:
         return False
 
 
+def needs_sign_in() -> bool:
+    """Sign-in is configured and this visitor has not signed in yet."""
+    return auth_configured() and not signed_in()
+
+
 def user_name() -> str:
     """Who is using the app: the signed-in user, else the trusted proxy header (loopback servers
     only), else the OS user. See territory_core.store.identity.current_user."""
@@ -88,7 +93,7 @@ def gate() -> Access:
     problem = trusted_header_problem(os.environ.get(ENV_HEADER), st.get_option("server.address"))
     if problem:
         _stop_with("The app will not run in trusted-header mode: " + problem)
-    if auth_configured() and not signed_in():
+    if needs_sign_in():
         st.title("Territory Modeler")
         st.markdown("Sign in to plan territories with your team.")
         st.button("Sign in", type="primary", key="auth_login", on_click=st.login, icon=":material/login:")
