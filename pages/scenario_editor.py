@@ -327,7 +327,7 @@ except Exception as exc:
 
 origin = "today's plan" if scn.parent_id is None else f"scenario {scn.parent_id} v{scn.parent_version}"
 saved = f"saved v{scn.version} by {md(scn.saved_by)}" if scn.version else "not saved yet"
-st.subheader(md(scn.name))
+st.subheader(md(scn.name), anchor=False)
 n_ev, n_ov = len(scn.events), len(scn.overrides)
 st.caption(f"From {origin} · {saved} · {n_ev} event{'' if n_ev == 1 else 's'} · "
            f"{n_ov} manual move{'' if n_ov == 1 else 's'} or lock{'' if n_ov == 1 else 's'}")
