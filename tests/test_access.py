@@ -51,8 +51,9 @@ def test_rights_per_role():
         assert a.can_save is can and a.can_export is can
     m = Access("u", "manager", "Jennifer Gonzalez")
     assert m.can_save and m.can_export and m.team_only
-    v = Access("vic@example.com", "viewer", source="roles.toml")
-    assert v.refusal("save").startswith("vic@example.com has the viewer role, which cannot save scenarios")
+    v = Access("vic@example.com", "viewer", source="as listed in the roles file")
+    assert v.refusal("save").startswith("vic@example.com has the viewer role (as listed in the roles file), "
+                                        "which cannot save scenarios")
     with pytest.raises(PermissionDenied, match="cannot export owner files"):
         v.require("export")
     assert Access("u", "planner").refusal("export") is None
@@ -129,7 +130,7 @@ def test_the_store_refuses_a_viewer_and_writes_nothing(tmp_path, sample):
     store = ScenarioStore(f"sqlite:///{tmp_path / 's.db'}")
     try:
         scn = Scenario.today(sample).with_(name="Plan")
-        with pytest.raises(PermissionDenied, match="viewer role, which cannot save"):
+        with pytest.raises(PermissionDenied, match=r"viewer role \(.*\), which cannot save"):
             store.save(scn, user="vic@example.com", access=Access("vic@example.com", "viewer"))
         with pytest.raises(PermissionDenied):
             store.save_as_copy(scn, user="vic@example.com", access=Access("vic@example.com", "viewer"))

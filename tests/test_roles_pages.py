@@ -116,7 +116,7 @@ def test_viewer_cannot_save_or_export_owner_files(roles, west, files):
     assert any("vic@example.com" in shown(c.value) and "viewer" in c.value for c in at.sidebar.caption)
     at.switch_page("pages/scenario_editor.py").run()
     save = at.button(key="se_save")
-    assert save.disabled and "viewer role, which cannot save scenarios" in shown(save.help)
+    assert save.disabled and "viewer role (as listed in the roles file), which cannot save scenarios" in shown(save.help)
 
     saved = _save(west, _two_team_moves(west))
     at = _app(west, "vic@example.com", "pages/compare.py", cmp_1_id=saved.id)

@@ -229,10 +229,11 @@ def today_scenario():
     from territory_core.plan.scenarios import Scenario
 
     cache = st.session_state.setdefault("_today_cache", {})
-    v = dataset_version()
+    ds = get_dataset()
+    v = (dataset_version(), id(ds))  # the dataset object too: a role change gives another view of it
     if v not in cache:
         cache.clear()
-        cache[v] = Scenario.today(get_dataset())
+        cache[v] = Scenario.today(ds)
     return cache[v]
 
 

@@ -78,8 +78,8 @@ class Access:
         if action in _RIGHTS.get(self.role, frozenset()):
             return None
         what = _ACTIONS.get(action, action)
-        return (f"{self.user} has the {self.role} role, which cannot {what}. A planner, manager or admin "
-                f"can; ask whoever keeps the roles file ({self.source}) to change your role.")
+        return (f"{self.user} has the {self.role} role ({self.source}), which cannot {what}. A planner, "
+                "manager or admin can: ask whoever keeps the roles file to change your role.")
 
     def require(self, action: str) -> None:
         """Raise :class:`PermissionDenied` unless the role allows ``action``."""
@@ -181,10 +181,9 @@ def resolve_access(user: str, config: RolesConfig | None) -> Access:
         return Access(user=user)
     entry = config.users.get(str(user).strip().casefold())
     if entry is None:
-        return Access(user=user, role=config.default_role,
-                      source=f"{config.path}: not listed, so the default role")
+        return Access(user=user, role=config.default_role, source="not listed in the roles file: its default")
     role, manager = entry
-    return Access(user=user, role=role, manager=manager, source=config.path)
+    return Access(user=user, role=role, manager=manager, source="as listed in the roles file")
 
 
 # --------------------------------------------------------------------------------------------
