@@ -1,6 +1,7 @@
 """Territory Modeler: Streamlit entry point and navigation."""
 import streamlit as st
 
+from ui import access as AC
 from ui.format import md
 from ui.state import get_dataset, sample_dataset
 
@@ -21,8 +22,9 @@ PAGES = {
     ],
 }
 
-nav = st.navigation(PAGES, position="sidebar")
+nav = st.navigation(PAGES, position="hidden" if AC.needs_sign_in() else "sidebar")
 
+access = AC.gate()  # sign-in, roles file and trusted-header checks: stops here with the reason
 ds = get_dataset()
 with st.sidebar:
     st.caption("Active dataset")
@@ -31,5 +33,6 @@ with st.sidebar:
                + ("" if ds.dataset_id else " · not saved in the store" if ds.name != sample_dataset().name else ""))
     if st.session_state.get("_dataset_note"):
         st.warning(md(st.session_state["_dataset_note"]), icon=":material/warning:")
+    AC.sidebar(access)
 
 nav.run()

@@ -13,7 +13,8 @@ import streamlit as st
 from territory_core.contract import A, S, X
 from territory_core.plan.scenarios import METRIC_LABELS, diff_scenarios, rep_loads
 from ui import scenario_widgets as W
-from ui.format import md as fmt_md, plot_text
+from ui.access import current_access, refusal
+from ui.format import md, plot_text
 from ui.notices import reps_notice
 from ui.state import get_active_scenario, get_dataset
 
@@ -84,7 +85,7 @@ for sid, ver in picks:
     try:
         scn = active if sid == ACTIVE else W.load_scenario(sid, ver)
     except Exception as exc:
-        st.error(f"Could not load {labels.get(sid, sid)} v{ver}: {exc}. Pick another scenario or version.")
+        st.error(f"Could not load {md(labels.get(sid, sid))} v{ver}: {md(exc)}. Pick another scenario or version.")
         continue
     loaded.append((sid, scn))
 
@@ -105,10 +106,10 @@ if st.session_state.get("cmp_note"):
 scenarios = []
 for sid, scn in loaded:
     if scn.assignment is None:
-        st.warning(f"{_label(scn)} has no solved plan yet: open it in the Scenario Editor and re-solve.")
+        st.warning(f"{md(_label(scn))} has no solved plan yet: open it in the Scenario Editor and re-solve.")
         continue
     if not W.same_data(scn):
-        st.warning(f"{_label(scn)} was solved on different data than the active dataset: accounts that are "
+        st.warning(f"{md(_label(scn))} was solved on different data than the active dataset: accounts that are "
                    "not in the active data are left out. Re-solve it in the Scenario Editor to compare like "
                    "with like.")
     scenarios.append(scn)
@@ -131,7 +132,7 @@ accounts = enriched if enriched is not None else ds.accounts
 
 # ============================================================================ KPI table with deltas
 @st.cache_data(show_spinner=False, max_entries=32)
-def _loads(_scn, token: str, dsv: int, _enriched) -> pd.DataFrame:
+def _loads(_scn, token: str, dsv: str, _enriched) -> pd.DataFrame:
     return rep_loads(ds, _scn, _enriched)
 
 
@@ -140,14 +141,14 @@ for scn in scenarios:
     try:
         kpis.append(W.kpis_for(scn, enriched))
     except Exception as exc:
-        st.error(f"KPIs of {_label(scn)} could not be computed: {fmt_md(exc)}.")
+        st.error(f"KPIs of {md(_label(scn))} could not be computed: {md(exc)}.")
         st.stop()
 
 st.header("Key figures")
 mcols = st.columns(len(scenarios))
 for c, nm, k in zip(mcols, names, kpis):
     d_bi = None if k is kpis[0] else k.get("balance_index", 0) - kpis[0].get("balance_index", 0)
-    c.metric(f"{nm}: balance index", f"{k.get('balance_index', 0):.0f}",
+    c.metric(f"{md(nm)}: balance index", f"{k.get('balance_index', 0):.0f}",
              delta=None if d_bi is None else f"{d_bi:+.1f}")
     c.caption(f"{k.get('moves', 0):,} moves · {W.money(k.get('arr_moved', 0))} ARR moved")
 
@@ -205,13 +206,14 @@ for j, (nm, k) in enumerate(zip(names, kpis)):
 kpi_df = pd.DataFrame(table)
 kpi_df = kpi_df[~(kpi_df[names].eq("-").all(axis=1))]
 if present:
-    st.table(kpi_df.set_index("KPI"))
+    st.table(kpi_df.set_index("KPI").rename(columns=md))  # st.table reads Markdown
 else:
     st.dataframe(kpi_df, hide_index=True, width="stretch", height=min(36 * (len(kpi_df) + 1) + 4, 760))
-st.caption(f"Deltas are against the baseline, {base_name}.")
+st.caption(f"Deltas are against the baseline, {md(base_name)}.")
 
 # ============================================================================ per-rep bars with the target band
-loads = [_loads(scn, W.scenario_token(scn), 0, enriched) for scn in scenarios]
+# keyed on the data too: a manager's team view must not get another session's loads of the same scenario
+loads = [_loads(scn, W.scenario_token(scn), W.fingerprint(), enriched) for scn in scenarios]
 metric_opts = [m for m in metrics_all if any((ld["metric"] == m).any() for ld in loads)]
 
 
@@ -239,15 +241,15 @@ if metric is not None:
         lo, hi = g["target"] * (1 - tol), g["target"] * (1 + tol)
         inband = (g["value"] >= lo - 1e-9) & (g["value"] <= hi + 1e-9)
         fig = go.Figure()
-        fig.add_bar(x=g["name"], y=g["value"], name=nm,
+        fig.add_bar(x=g["name"].map(plot_text), y=g["value"], name=plot_text(nm),
                     marker_color=np.where(inband, "#2563eb", "#f59e0b"),
                     hovertemplate="%{x}<br>%{y:,.0f}<extra></extra>")
-        fig.add_scatter(x=g["name"], y=g["target"], mode="markers", name=f"Target ±{tol:.0%}",
+        fig.add_scatter(x=g["name"].map(plot_text), y=g["target"], mode="markers", name=f"Target ±{tol:.0%}",
                         marker=dict(symbol="line-ew", size=14, line=dict(width=2, color="#111827")),
                         error_y=dict(type="data", symmetric=False, array=hi - g["target"], arrayminus=g["target"] - lo,
                                      color="#6b7280", thickness=1.5, width=6),
                         hovertemplate="%{x}<br>target %{y:,.0f}<extra></extra>")
-        fig.update_layout(title=f"{nm}: {METRIC_LABELS.get(metric, metric)} ({int(inband.sum())}/{len(g)} reps in band)",
+        fig.update_layout(title=f"{plot_text(nm)}: {METRIC_LABELS.get(metric, metric)} ({int(inband.sum())}/{len(g)} reps in band)",
                           height=420 if present else 340, showlegend=False, margin=dict(l=10, r=10, t=50, b=10),
                           xaxis_tickangle=-60, font=dict(size=16 if present else 12))
         with bar_cols[i % len(bar_cols)]:
@@ -257,8 +259,8 @@ if metric is not None:
     fig = go.Figure()
     for nm, ld in zip(names, loads):
         g = ld[ld["metric"] == metric]
-        fig.add_box(y=g["deviation"] * 100, name=nm, boxpoints="all", jitter=0.4, pointpos=0,
-                    text=g["name"], hovertemplate="%{text}: %{y:+.1f}%<extra></extra>")
+        fig.add_box(y=g["deviation"] * 100, name=plot_text(nm), boxpoints="all", jitter=0.4, pointpos=0,
+                    text=g["name"].map(plot_text), hovertemplate="%{text}: %{y:+.1f}%<extra></extra>")
     fig.add_hline(y=0, line_dash="dot", line_color="#6b7280")
     fig.update_layout(yaxis_title="Deviation from target (%)", height=380, showlegend=False,
                       margin=dict(l=10, r=10, t=20, b=10), font=dict(size=16 if present else 12))
@@ -268,13 +270,13 @@ if metric is not None:
 st.header("What changes hands")
 others = list(range(1, len(scenarios)))
 if not present and len(others) > 1:
-    j = st.radio("Compared with the baseline", others, format_func=lambda i: names[i], horizontal=True, key="cmp_focus")
+    j = st.radio("Compared with the baseline", others, format_func=lambda i: md(names[i]), horizontal=True, key="cmp_focus")
 else:
     j = st.session_state.get("cmp_focus", 1) if st.session_state.get("cmp_focus", 1) in others else 1
 moves = diff_scenarios(base, scenarios[j], ds.accounts)
 moves["from"] = [W.rep_label(r, NAMES) for r in moves["from_rep_id"]]
 moves["to"] = [W.rep_label(r, NAMES) for r in moves["to_rep_id"]]
-st.markdown(f"**{len(moves):,} accounts** change hands from {base_name} to {names[j]}, "
+st.markdown(f"**{len(moves):,} accounts** change hands from {md(base_name)} to {md(names[j])}, "
             f"**{W.money(moves['arr'].sum())}** ARR.")
 if not present:
     f1, f2, f3, f4 = st.columns(4)
@@ -311,7 +313,7 @@ if len(moves):
     flows = pd.DataFrame({"from": fr, "to": to, "v": val}).groupby(["from", "to"], as_index=False)["v"].sum()
     left = sorted(flows["from"].unique())
     right = sorted(flows["to"].unique())
-    node_labels = [f"{x}" for x in left] + [f"{x}" for x in right]
+    node_labels = [plot_text(x) for x in left] + [plot_text(x) for x in right]
     li = {x: i for i, x in enumerate(left)}
     ri = {x: len(left) + i for i, x in enumerate(right)}
     fig = go.Figure(go.Sankey(
@@ -320,7 +322,7 @@ if len(moves):
         link=dict(source=[li[x] for x in flows["from"]], target=[ri[x] for x in flows["to"]], value=flows["v"].astype(float).tolist(),
                   color="rgba(37,99,235,0.25)",
                   hovertemplate="%{source.label} → %{target.label}: %{value:,.0f}<extra></extra>")))
-    fig.update_layout(title=f"Rep-to-rep flow ({weigh.lower()}), {base_name} → {names[j]}",
+    fig.update_layout(title=f"Rep-to-rep flow ({weigh.lower()}), {plot_text(base_name)} → {plot_text(names[j])}",
                       height=max(420, 26 * max(len(left), len(right))), margin=dict(l=10, r=10, t=50, b=10),
                       font=dict(size=16 if present else 12))
     with c2:
@@ -408,7 +410,7 @@ for i, (nm, scn) in enumerate(zip(names, scenarios) if has_geo else []):
     layers = [{"sourcetype": "geojson", "source": lines, "type": "line", "color": "#9ca3af", "line": {"width": 0.6}}] if lines else []
     fig.update_layout(map=dict(style="white-bg", center=map_center, zoom=map_zoom, layers=layers),
                       height=map_h, margin=dict(l=0, r=0, t=36, b=0),
-                      title=dict(text=f"{nm} ({int(moved.sum()):,} moved)" if i else f"{nm}", font=dict(size=16 if present else 13)))
+                      title=dict(text=f"{plot_text(nm)} ({int(moved.sum()):,} moved)" if i else plot_text(nm), font=dict(size=16 if present else 13)))
     with map_cols[i]:
         st.plotly_chart(fig, key=f"cmp_map_{i}", config={"scrollZoom": False})
 if has_geo:
@@ -431,18 +433,22 @@ if not present:
         try:
             from territory_core.plan import export as EX
 
-            exp_df = EX.assignment_export(scn, ds, eff, only_moved=only_moved)
+            no_export = refusal("export")  # viewers get no owner file (and the core refuses them)
+            exp_df = pd.DataFrame(columns=EX.EXPORT_COLUMNS) if no_export else EX.assignment_export(
+                scn, ds, eff, only_moved=only_moved, access=current_access())
             stem = "".join(ch if ch.isalnum() else "_" for ch in scn.name).strip("_") or "scenario"
             stem = f"{stem}_v{scn.version}" if scn.version else stem
             b1, b2, b3, b4 = st.columns(4)
             b1.download_button("Assignment CSV", EX.to_csv_bytes(exp_df), file_name=f"{stem}_assignment.csv",
-                               mime="text/csv", key="cmp_dl_csv", icon=":material/download:")
+                               mime="text/csv", key="cmp_dl_csv", icon=":material/download:",
+                               disabled=bool(no_export), help=md(no_export) or None)
             b2.download_button("Assignment Excel", lambda: EX.to_excel_bytes(exp_df), file_name=f"{stem}_assignment.xlsx",
                                mime="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-                               key="cmp_dl_xlsx", icon=":material/download:")
+                               key="cmp_dl_xlsx", icon=":material/download:",
+                               disabled=bool(no_export), help=md(no_export) or None)
             b3.download_button("Salesforce Data Loader CSV", EX.to_csv_bytes(EX.salesforce_loader(exp_df)),
                                file_name=f"{stem}_salesforce.csv", mime="text/csv", key="cmp_dl_sf",
-                               icon=":material/download:")
+                               icon=":material/download:", disabled=bool(no_export), help=md(no_export) or None)
             kp = kpis[k]
 
             base_i = 0 if k != 0 else None
@@ -460,7 +466,10 @@ if not present:
                                file_name=f"{stem}_summary.html", mime="text/html", key="cmp_dl_html",
                                icon=":material/download:")
             n_moved = int(exp_df["previous_owner_id"].fillna("").ne(exp_df["new_owner_id"].fillna("")).sum())
-            st.caption(f"{len(exp_df):,} rows in the file; {n_moved:,} change owner against today's owners. "
-                       "Cells a spreadsheet would run as a formula are made inert.")
+            if no_export:
+                st.caption(f"Owner files are disabled: {md(no_export)}")
+            else:
+                st.caption(f"{len(exp_df):,} rows in the file; {n_moved:,} change owner against today's owners. "
+                           "Cells a spreadsheet would run as a formula are made inert.")
         except Exception as exc:
-            st.error(f"The export could not be prepared: {fmt_md(exc)}.")
+            st.error(f"The export could not be prepared: {md(exc)}.")

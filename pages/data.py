@@ -126,10 +126,10 @@ def _mapping_widgets(fkey: str, kind: str, headers: list[str], frame: pd.DataFra
         sample = sample[sample != ""].head(3).tolist()
         part_of = joined.get(h)
         with cols[i % 3]:
-            val = st.selectbox(
-                h, options, index=options.index(default) if default in options else 0, key=key,
+            val = st.selectbox(  # the file's header and cells are the user's text: labels and help read Markdown
+                md(h), options, index=options.index(default) if default in options else 0, key=key,
                 format_func=(lambda o, c=part_of: f"(joined into {c})" if o == IGNORE else o) if part_of else str,
-                help=("e.g. " + ", ".join(s[:30] for s in sample)) if sample else "empty column",
+                help=("e.g. " + md(", ".join(s[:30] for s in sample))) if sample else "empty column",
             )
         chosen[h] = None if val == IGNORE else val
     combined = combined_columns(headers, chosen, kind)
@@ -170,12 +170,12 @@ def _import_section(current) -> None:
             unreadable.append(r)
     for r in unreadable:
         for sev, _row, _col, msg, fix in r.issues:
-            st.error(f"**{fmt.md(r.name)}**: {fmt.md(msg)}  \n**How to fix:** {fmt.md(fix)}", icon=":material/error:")
+            st.error(f"**{md(r.name)}**: {md(msg)}  \n**How to fix:** {md(fix)}", icon=":material/error:")
 
     readable = {k: v for k, v in reads.items() if v[1].frame is not None}
     if not readable:
         st.warning("None of the uploaded files could be read, so nothing changed: the active dataset is "
-                   f"still **{current.name}**.")
+                   f"still **{md(current.name)}**.")
         return
 
     st.subheader("1. Map the columns", divider="gray")
@@ -191,10 +191,10 @@ def _import_section(current) -> None:
         with st.container(border=True):
             c1, c2 = st.columns([2, 1])
             with c1:
-                st.markdown(f"**{fmt.md(r.name)}**")
+                st.markdown(f"**{md(r.name)}**")
                 desc = f"{info.get('rows', 0):,} rows · {info.get('columns', 0)} columns · {info.get('format', '')}"
                 if info.get("format") == "csv":
-                    desc += f" · {info.get('encoding')} · {info.get('delimiter')}-separated"
+                    desc += f" · {md(info.get('encoding'))} · {md(info.get('delimiter'))}-separated"
                 st.caption(desc)
             with c2:
                 kind = st.selectbox("This file holds", KINDS, index=KINDS.index(guess), key=f"kind::{fkey}",
@@ -215,7 +215,7 @@ def _import_section(current) -> None:
                     kept = [h for h, c in mp.items() if c is None and is_numeric_column(r.frame[h])]
                     if kept:
                         st.caption("Numeric columns left at (ignore) are kept as extra account columns, "
-                                   f"so you can balance on them: {', '.join(kept)}")
+                                   f"so you can balance on them: {md(', '.join(kept))}")
             for canon, header in (lost_money_columns(saved.mapping, mp, kind) if saved else []):
                 questions.append(_lost_money_question(fkey, kind, header, canon, saved))
         kinds_used.setdefault(kind, []).append(r.name)
@@ -258,9 +258,9 @@ def _import_section(current) -> None:
 
     st.subheader("2. Check", divider="gray")
     for p in problems:
-        st.error(p, icon=":material/error:")
+        st.error(md(p), icon=":material/error:")  # plain sentences quoting file and column names
     if problems:
-        st.info(f"Nothing was loaded: the active dataset is still **{current.name}**.")
+        st.info(f"Nothing was loaded: the active dataset is still **{md(current.name)}**.")
         return
 
     sig = hashlib.sha1(repr((reuse, missing, dataset_version(), current.name)).encode()
@@ -614,7 +614,7 @@ with top[1]:
             set_dataset(sample_dataset())
             st.session_state["_data_loaded_msg"] = "Loaded the sample data."
         except (OSError, ValueError) as exc:
-            st.error(f"The sample data could not be read ({exc}). Run `.venv/bin/python scripts/make_sample.py`.")
+            st.error(f"The sample data could not be read ({md(exc)}). Run `.venv/bin/python scripts/make_sample.py`.")
         else:
             st.rerun()
 
@@ -636,7 +636,7 @@ with tab_import:
         _import_section(ds)
     except Exception as exc:  # last line of defence: the importer reports, this never shows a traceback
         st.error(f"Import failed unexpectedly ({md(exc)}). Nothing was changed; "
-                 f"the active dataset is still **{ds.name}**. Check the file opens in a spreadsheet.")
+                 f"the active dataset is still **{md(ds.name)}**. Check the file opens in a spreadsheet.")
 with tab_contract:
     st.markdown("Canonical columns every page works with. Headers from Salesforce and HubSpot exports are "
                 "recognised; other columns can be mapped on import. Extra numeric account columns are kept.")

@@ -22,7 +22,7 @@ from territory_core.analyse.kpis import (
     data_as_of, flags_by_rep, future_dated, health_flags, kpi_balance, periods_available, quarterly_trend, rep_accounts,
     rep_kpis, rep_pipeline, rollup_kpis, suggest_quotas, team_summary, unowned_accounts,
 )
-from ui.format import md as fmt_md, plot_text
+from ui.format import md, plot_text
 from ui.notices import reps_notice
 from ui.state import dataset_version, get_active_scenario, get_dataset, get_setting, set_setting
 
@@ -82,7 +82,7 @@ def guard(what: str):
     try:
         yield
     except Exception as exc:  # noqa: BLE001 - any data surprise becomes a message
-        st.error(f"{what} could not be shown: {fmt_md(exc)}. The rest of the page is unaffected; "
+        st.error(f"{what} could not be shown: {md(exc)}. The rest of the page is unaffected; "
                  "check the reps, accounts and opportunities on the Data page (validation names the rows to fix).")
 
 
@@ -107,7 +107,7 @@ def _scenario_reps(ds, scn):
 
         return apply_events(ds, scn.events).reps, None
     except Exception as exc:
-        return ds.reps, f"The scenario's events could not be applied ({exc}); showing today's reps."
+        return ds.reps, f"The scenario's events could not be applied ({md(exc)}); showing today's reps."
 
 
 def _ds_token(ds) -> str:
@@ -167,7 +167,7 @@ c_plan, c_kind, c_period, c_asof = st.columns([2, 1.3, 1.7, 1.1])
 plan = c_plan.selectbox("Plan", plans, key="health_plan",
                         help="Today's owners, or the scenario being edited in the Scenario Editor.")
 if active is not None and not scn_ok and not getattr(active, "is_today", False):
-    c_plan.caption(f"Scenario {active.name!r} has no assignment yet: solve it in the Scenario Editor to see it here.")
+    c_plan.caption(f"Scenario {md(repr(active.name))} has no assignment yet: solve it in the Scenario Editor to see it here.")
 kind = c_kind.selectbox("Period", PERIOD_KINDS, format_func=KIND_LABELS.get, key="health_period_kind")
 opps = ds.opportunities if ds.opportunities is not None else pd.DataFrame()
 today = dt.date.today()
@@ -209,7 +209,7 @@ try:
                    json.dumps(period.to_dict()), int(thresholds.untouched_months))
     flags_all = health_flags(kp_all, thresholds)
 except (ValueError, KeyError, TypeError) as exc:
-    st.error(f"The KPIs could not be computed from the active dataset: {exc}. Check the reps, accounts and "
+    st.error(f"The KPIs could not be computed from the active dataset: {md(exc)}. Check the reps, accounts and "
              "opportunities tables on the Data page (validation names the row and column to fix).")
     st.stop()
 _unowned = unowned_accounts(ds.accounts, reps_df, owner)
@@ -250,7 +250,7 @@ if kp.empty:
 team = team_summary(kp)
 n_flagged = flags[K.rep_id].nunique()
 st.subheader(f"{'Filtered team' if (sel_mgr or sel_seg or sel_reg) else 'Team'}: {len(kp)} reps · {period.label}"
-             + (f" · {scn.name}" if scn is not None else ""))
+             + (f" · {md(scn.name)}" if scn is not None else ""))
 cards = [
     ("Closed-won", money(team[K.won_revenue]), f"of {money(team[K.quota])} quota"),
     ("Attainment", pct(team[K.attainment]), "won / pro-rated quota"),
@@ -437,7 +437,7 @@ with t_charts, guard('The charts'):
         vals = cov[K.coverage].fillna(0.0)
         cap = max(4 * thresholds.min_coverage, 4.0)
         colours = ["#dc2626" if v < thresholds.min_coverage / 2 else "#f59e0b" if v < thresholds.min_coverage else "#16a34a" for v in vals]
-        fig = go.Figure(go.Bar(x=vals.clip(upper=cap), y=cov[K.name], orientation="h", marker_color=colours,
+        fig = go.Figure(go.Bar(x=vals.clip(upper=cap), y=cov[K.name].map(plot_text), orientation="h", marker_color=colours,
                                text=[f"{v:.1f}x" for v in vals], textposition="outside", cliponaxis=False,
                                customdata=vals, hovertemplate="%{y}: %{customdata:.1f}x<extra></extra>"))
         fig.add_vline(x=thresholds.min_coverage, line_dash="dash", annotation_text=f"target {thresholds.min_coverage:g}x",
@@ -479,14 +479,14 @@ with t_rep, guard('The rep drill-down'):
         m[3].metric("Win rate", pct(r[K.win_rate]))
         m[4].metric("Accounts", num(r[K.accounts]), help=f"{num(r[K.untouched])} untouched")
         m[5].metric("Whitespace", money(r[K.whitespace]))
-        st.caption(f"Manager {r[K.manager]} · {r[K.segment]} · {r[K.region]} · capacity {r[K.capacity]:g} x ramp "
+        st.caption(f"Manager {md(r[K.manager])} · {md(r[K.segment])} · {md(r[K.region])} · capacity {r[K.capacity]:g} x ramp "
                    f"{r[K.ramp]:g} · workload {r[K.workload]:,.1f} ({pct(r[K.load_index])} of fair share) · "
                    f"avg cycle {days(r[K.avg_cycle_days])} · avg deal {money(r[K.avg_deal_size])}")
         rf = flags[flags[K.rep_id] == rid]
         if rf.empty:
             st.success("No health flags for this rep with the current thresholds.")
         for fr in rf.itertuples():
-            (st.error if fr.severity == "high" else st.warning)(f"**{fr.flag}** ({fr.severity}): {fr.reason}")
+            (st.error if fr.severity == "high" else st.warning)(f"**{md(fr.flag)}** ({fr.severity}): {md(fr.reason)}")
         book = rep_accounts(ds.accounts, rid, opps, owner=owner, enriched=enriched, period=period,
                             untouched_months=thresholds.untouched_months)
         pipe = rep_pipeline(opps, ds.accounts, rid, owner=owner)
@@ -505,9 +505,9 @@ with t_rep, guard('The rep drill-down'):
                                     O.close_date: st.column_config.Column("expected close")})
         ws = book.dropna(subset=[X.whitespace]).head(15) if book[X.whitespace].notna().any() else book.iloc[0:0]
         if len(ws):
-            fig = go.Figure(go.Bar(x=ws[X.whitespace], y=ws[A.name], orientation="h", marker_color="#0d9488",
+            fig = go.Figure(go.Bar(x=ws[X.whitespace], y=ws[A.name].map(plot_text), orientation="h", marker_color="#0d9488",
                                    hovertemplate="%{y}: $%{x:,.0f}<extra></extra>"))
-            fig.update_layout(title=f"Top whitespace accounts of {r[K.name]}", yaxis=dict(autorange="reversed"),
+            fig.update_layout(title=f"Top whitespace accounts of {plot_text(r[K.name])}", yaxis=dict(autorange="reversed"),
                               height=60 + 24 * len(ws), margin=dict(l=10, r=10, t=50, b=10), xaxis_title="Whitespace ($)")
             st.plotly_chart(fig, key="health_drill_ws")
         rt = _trend(ds, ds_key, (rid,), 8, as_of.isoformat())
@@ -517,7 +517,7 @@ with t_rep, guard('The rep drill-down'):
         fig.add_trace(go.Scatter(x=rt["quarter"], y=rt[K.win_rate] * 100, name="Win rate", mode="lines+markers",
                                  line=dict(color="#16a34a", dash="dot"), hovertemplate="%{x}: %{y:.0f}%<extra></extra>"),
                       secondary_y=True)
-        fig.update_layout(title=f"{r[K.name]}: closed-won and win rate by quarter (deals they sold)", height=320,
+        fig.update_layout(title=f"{plot_text(r[K.name])}: closed-won and win rate by quarter (deals they sold)", height=320,
                           margin=dict(l=10, r=10, t=50, b=10), legend=dict(orientation="h", y=-0.2))
         fig.update_yaxes(title_text="$", secondary_y=False, rangemode="tozero")
         fig.update_yaxes(title_text="Win rate", secondary_y=True, range=[0, 100], ticksuffix="%", showgrid=False,
@@ -537,8 +537,8 @@ with t_bal, guard('The balance indices'):
     ok = vals.notna()
     tgt = capacity_targets(vals[ok].sum(), kp.loc[ok, K.capacity], kp.loc[ok, K.ramp])
     fig = go.Figure()
-    fig.add_trace(go.Bar(x=kp.loc[ok, K.name], y=vals[ok], name=KPI_LABELS.get(metric, metric), marker_color="#2563eb"))
-    fig.add_trace(go.Scatter(x=kp.loc[ok, K.name], y=tgt, mode="markers", name="capacity-weighted target",
+    fig.add_trace(go.Bar(x=kp.loc[ok, K.name].map(plot_text), y=vals[ok], name=KPI_LABELS.get(metric, metric), marker_color="#2563eb"))
+    fig.add_trace(go.Scatter(x=kp.loc[ok, K.name].map(plot_text), y=tgt, mode="markers", name="capacity-weighted target",
                              marker=dict(symbol="line-ew", size=18, line=dict(width=3, color="#dc2626"))))
     fig.update_layout(title=f"{KPI_LABELS.get(metric, metric)} per rep against the capacity-weighted target",
                       height=380, margin=dict(l=10, r=10, t=50, b=10), legend=dict(orientation="h", y=1.1))
@@ -559,14 +559,14 @@ with t_quota, guard('The quota suggestion'):
     try:
         sq = suggest_quotas(reps_df, kp, top, by=basis, potential_weight=weight)
     except ValueError as exc:
-        st.error(f"Quota suggestion: {exc}")
+        st.error(f"Quota suggestion: {md(exc)}")
         sq = None
     if sq is not None:
         used = basis_labels.get(sq["basis"].iloc[0], sq["basis"].iloc[0])
         st.caption(f"Spread of {money(top)} over {len(sq)} reps by {used.lower()}; today's quotas add up to "
                    f"{money(today_total)}.")
-        fig = go.Figure([go.Bar(x=sq[K.name], y=sq["quota_today"], name="Today", marker_color="#94a3b8"),
-                         go.Bar(x=sq[K.name], y=sq["suggested_quota"], name="Suggested", marker_color="#2563eb")])
+        fig = go.Figure([go.Bar(x=sq[K.name].map(plot_text), y=sq["quota_today"], name="Today", marker_color="#94a3b8"),
+                         go.Bar(x=sq[K.name].map(plot_text), y=sq["suggested_quota"], name="Suggested", marker_color="#2563eb")])
         fig.update_layout(barmode="group", height=360, margin=dict(l=10, r=10, t=30, b=10), legend=dict(orientation="h", y=1.1))
         st.plotly_chart(fig, key="health_quota_chart")
         st.dataframe(styled(sq.drop(columns=["basis"]).rename(columns={K.name: "rep"}), ("quota_today", "suggested_quota", "change"),
@@ -594,7 +594,7 @@ with t_thr, guard('The threshold editor'):
                 min_closed_deals=int(min_deals), quota_potential_tolerance=qtol, max_untouched_share=ushare,
                 untouched_months=int(umonths))
         except ValueError as exc:
-            st.error(f"Thresholds not applied: {exc}. Fix the value and press Apply again.")
+            st.error(f"Thresholds not applied: {md(exc)}. Fix the value and press Apply again.")
         else:
             set_setting("health_thresholds", new)
             st.rerun()

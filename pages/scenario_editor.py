@@ -15,6 +15,7 @@ from territory_core.plan.scenarios import EventError, Scenario, describe_event, 
 from territory_core.store.datasets import with_dataset
 from territory_core.store.storage import ConflictError, StorageError
 from ui import scenario_widgets as W
+from ui.access import current_access, refusal
 from ui.format import md
 from ui.notices import reps_notice
 from ui.state import dataset_version, get_dataset, load_stored, set_active_scenario, set_dataset
@@ -68,7 +69,7 @@ def _scn() -> Scenario:
         st.session_state.pop("se_conflict", None)
         st.session_state.pop("se_partial", None)
         st.session_state.setdefault("se_flash", []).append(
-            ("info", f"New data was loaded ({ds.name}): started a new scenario from today's plan. Saved "
+            ("info", f"New data was loaded ({md(ds.name)}): started a new scenario from today's plan. Saved "
                      "scenarios stay available under Start from."))
     st.session_state["se_dsv"] = dsv
     if "se_scn" not in st.session_state:
@@ -129,7 +130,7 @@ def _undo() -> None:
 
 def _flash() -> None:
     for kind, msg in st.session_state.pop("se_flash", []):
-        getattr(st, kind)(msg)
+        getattr(st, kind)(md(msg))  # plain sentences that quote scenario and rep names
 
 
 # ============================================================================ solving (in a thread)
@@ -355,7 +356,7 @@ with st.expander("Start from today's plan or a saved scenario", expanded=scn.id 
         try:
             _open_version(W.load_scenario(sid, ver), "Opened")
         except Exception as exc:
-            st.error(f"Could not open that scenario: {exc}. Pick another version or refresh the list.")
+            st.error(f"Could not open that scenario: {md(exc)}. Pick another version or refresh the list.")
     if b2.button("New scenario from it", key="se_fork", type="primary"):
         try:
             base = W.load_scenario(sid, ver)
@@ -370,7 +371,7 @@ with st.expander("Start from today's plan or a saved scenario", expanded=scn.id 
             st.session_state["se_dirty"] = bool(fresh.events or fresh.overrides) and fresh.report is None
             st.rerun()
         except Exception as exc:
-            st.error(f"Could not start from that scenario: {exc}.")
+            st.error(f"Could not start from that scenario: {md(exc)}.")
 
 # ---------------------------------------------------------------- header
 scn = st.session_state["se_scn"]
@@ -383,8 +384,8 @@ except Exception as exc:
     st.warning(f"KPIs could not be computed for this plan ({md(exc)}).")
 
 origin = "today's plan" if scn.parent_id is None else f"scenario {scn.parent_id} v{scn.parent_version}"
-saved = f"saved v{scn.version} by {scn.saved_by}" if scn.version else "not saved yet"
-st.subheader(f"{scn.name}")
+saved = f"saved v{scn.version} by {md(scn.saved_by)}" if scn.version else "not saved yet"
+st.subheader(md(scn.name), anchor=False)
 n_ev, n_ov = len(scn.events), len(scn.overrides)
 on_data = W.same_data(scn)
 st.caption(f"From {origin} · {saved} · {n_ev} event{'' if n_ev == 1 else 's'} · "
@@ -433,7 +434,7 @@ if gap is not None and status in ("feasible", "optimal"):
     except (TypeError, ValueError):
         pass
 m4.metric("Solver", "Today's plan" if status in ("today", "current") else status.replace("_", " ").capitalize())
-st.caption(report.get("status_text") or words)
+st.caption(md(report.get("status_text") or words))
 
 job = _job()
 running = bool(job and not job["done"])
@@ -463,7 +464,7 @@ with notices:
         pr = partial.report or {}
         with st.container(border=True):
             st.markdown(f"**Plan found before the cancel:** {int(pr.get('moves') or 0):,} moves, "
-                        f"{W.money(pr.get('arr_moved') or 0)} ARR moved. {pr.get('status_text', '')}")
+                        f"{W.money(pr.get('arr_moved') or 0)} ARR moved. {md(pr.get('status_text', ''))}")
             if st.button("Use this plan", key="se_use_partial", icon=":material/check:"):
                 _push_undo("Used the plan found before the cancel")  # undo goes back to the kept plan
                 _take_result(partial)
@@ -481,18 +482,18 @@ with notices:
         st.error("These settings cannot all be met." if status == "infeasible" else
                  "The solver found no plan within the time limit.")
         for line in expl[:3]:
-            st.markdown(f"- {line}")
+            st.markdown(f"- {md(line)}")
         if len(expl) > 3:
             with st.expander(f"{len(expl) - 3} more reasons"):
                 for line in expl[3:]:
-                    st.markdown(f"- {line}")
+                    st.markdown(f"- {md(line)}")
         fixes = report.get("fixes") or []
         if fixes:
             st.markdown("**The smallest changes that fix it** (one click applies it; it re-solves when 'Re-solve after each edit' is on):")
         for i, fix in enumerate(fixes):
             desc = ", ".join(f"{k} {v}" for k, v in fix.items() if k not in ("why",))
             label = str(fix.get("why") or desc)
-            if st.button(f"Apply: {label[:1].upper() + label[1:]}", key=f"se_fix_{i}", help=desc):
+            if st.button(f"Apply: {md(label[:1].upper() + label[1:])}", key=f"se_fix_{i}", help=md(desc)):
                 solver = _solver_dict(scn)
                 metrics = [dict(m) for m in solver.get("metrics") or []]
                 if "metric" in fix:
@@ -518,7 +519,7 @@ with t_events:
         st.markdown("**Events in this scenario**")
         for i, ev in enumerate(scn.events):
             c1, c2 = st.columns([6, 1])
-            c1.markdown(f"{i + 1}. {describe_event(ev, NAMES)}")
+            c1.markdown(f"{i + 1}. {md(describe_event(ev, NAMES))}")
             if c2.button("Remove", key=f"se_ev_rm_{i}"):
                 evs = list(scn.events)
                 evs.pop(i)
@@ -556,9 +557,9 @@ with t_events:
                 if not rid:
                     st.error("Rep id is empty: give the new hire an id (e.g. their CRM user id).")
                 elif rid in all_rep_ids:
-                    st.error(f"Rep id {rid} is already taken by {NAMES.get(rid, 'another new hire')}: pick a new id.")
+                    st.error(f"Rep id {md(rid)} is already taken by {md(NAMES.get(rid, 'another new hire'))}: pick a new id.")
                 elif hz and not (hz.strip().isdigit() and len(hz.strip()) == 5):
-                    st.error(f"Home ZIP {hz!r} is not a 5-digit US ZIP: fix it or leave it empty.")
+                    st.error(f"Home ZIP {md(repr(hz))} is not a 5-digit US ZIP: fix it or leave it empty.")
                 else:
                     ev = {"type": "new_hire", "rep_id": rid, "name": name.strip() or rid,
                           "region": None if region == "(any)" else region,
@@ -664,7 +665,7 @@ with t_over:
                           + ", ".join(sorted({rows[i]['account_id'] for i in dup[dup].index})) + ".")
         if errors:
             for e in errors:
-                st.error(e)
+                st.error(md(e))
         else:
             _edit(scn.with_(overrides=tuple(rows)), f"Applied {len(rows)} manual moves and locks")
             st.rerun()
@@ -801,7 +802,7 @@ with t_bal:
                 errs.append(f"These settings are not valid: {exc}. Fix the value named and apply again.")
         if errs:
             for e in errs:
-                st.error(e)
+                st.error(md(e))
         elif d == solver_d:
             st.info("No change to the balance settings.")
         else:
@@ -821,7 +822,7 @@ with t_curve:
             if not tols or any(t <= 0 or t > 5 for t in tols):
                 raise ValueError("tolerances must be numbers between 0 and 5, e.g. 0.05 for ±5%")
         except ValueError as exc:
-            st.error(f"Tolerances to try: {exc}. Write them separated by commas, e.g. 0.05, 0.1, 0.2.")
+            st.error(f"Tolerances to try: {md(exc)}. Write them separated by commas, e.g. 0.05, 0.1, 0.2.")
             tols = []
         if tols:
             from territory_core.plan.scenarios import apply_events, apply_overrides
@@ -924,7 +925,7 @@ with t_res:
                                             "lower": st.column_config.NumberColumn(format="compact"),
                                             "upper": st.column_config.NumberColumn(format="compact")})
         for note in report.get("notes") or []:
-            st.caption(note)
+            st.caption(md(note))
         extras = {k: report.get(k) for k in ("objective", "bound", "gap", "build_seconds", "solve_seconds", "solver")
                   if report.get(k) is not None}
         if extras:
@@ -937,7 +938,7 @@ with t_save:
         store = W.get_store()
     except Exception as exc:
         store_ok = False
-        st.error(f"The scenario database could not be opened: {exc}. Set TERRITORY_DB_URL to a reachable "
+        st.error(f"The scenario database could not be opened: {md(exc)}. Set TERRITORY_DB_URL to a reachable "
                  "database, or unset it to use the local SQLite file.")
     if store_ok:
         user = W.current_user_name()
@@ -946,10 +947,13 @@ with t_save:
         name = c1.text_input("Scenario name", value=scn.name, key=f"se_name_{scenario_tok}", max_chars=300)
         desc = c1.text_area("Note for this version (optional)", value="", key=f"se_desc_{scenario_tok}",
                             height=80, placeholder="e.g. Ana takes over Healthcare in TX")
-        c2.caption(f"Saving as **{user}**")
+        c2.caption(f"Saving as **{md(user)}**")
         running_now = bool(_job() and not _job()["done"])
-        if c2.button("Save", type="primary", key="se_save", disabled=running_now or scn.assignment is None,
-                     icon=":material/save:"):
+        no_save = refusal("save")  # viewers: disabled with the reason (and the store refuses them)
+        if no_save:
+            c2.caption(md(no_save))
+        if c2.button("Save", type="primary", key="se_save", disabled=running_now or scn.assignment is None
+                     or bool(no_save), help=md(no_save) or None, icon=":material/save:"):
             if not name.strip():
                 st.error("The scenario needs a name: type one above, then Save.")
             else:
@@ -961,7 +965,8 @@ with t_save:
                     if data_note:
                         st.session_state["se_dsv"] = _data_key()
                         st.session_state.setdefault("se_flash", []).append(("info", data_note))
-                    saved_scn = store.save(to_save, user=user, expected_version=to_save.version, note=desc.strip())
+                    saved_scn = store.save(to_save, user=user, expected_version=to_save.version, note=desc.strip(),
+                                           access=current_access())
                     _saved(saved_scn, f"Saved {saved_scn.name} as version {saved_scn.version} by {saved_scn.saved_by}.")
                 except ConflictError as exc:
                     st.session_state["se_conflict"] = (str(exc), to_save)
@@ -973,11 +978,11 @@ with t_save:
         conflict = st.session_state.get("se_conflict")
         if conflict:
             msg, pending = conflict
-            st.error(f"Not saved: {msg}")
+            st.error(f"Not saved: {md(msg)}")
             r1, r2, _ = st.columns([1, 1, 3])
             if r1.button("Reload the latest version", key="se_conflict_reload"):
                 try:
-                    latest = store.load(pending.id)
+                    latest = W.load_scenario(pending.id, None)
                     _open_data(latest)
                     _edit(latest, f"Reloaded {latest.name} v{latest.version} (your edits are one Undo away)",
                           resolve=False, switch=True)
@@ -985,13 +990,13 @@ with t_save:
                     st.session_state.pop("se_conflict", None)
                     st.rerun()
                 except Exception as exc:
-                    st.error(f"Could not reload: {exc}.")
-            if r2.button("Save as a copy", key="se_conflict_copy"):
+                    st.error(f"Could not reload: {md(exc)}.")
+            if r2.button("Save as a copy", key="se_conflict_copy", disabled=bool(no_save), help=md(no_save) or None):
                 try:
-                    copied = store.save_as_copy(pending, user=user)
+                    copied = store.save_as_copy(pending, user=user, access=current_access())
                     _saved(copied, f"Saved as a new scenario {copied.name} (version {copied.version}).")
                 except Exception as exc:
-                    st.error(f"Could not save a copy: {exc}.")
+                    st.error(f"Could not save a copy: {md(exc)}.")
         if scn.id is not None:
             st.markdown("**Version history**")
             try:
@@ -1004,8 +1009,8 @@ with t_save:
                 h1, h2 = st.columns([2, 1], vertical_alignment="bottom")
                 v_pick = h1.selectbox("Version", vers, format_func=lambda v: f"v{v}", key=f"se_hist_v_{scn.id}")
                 if h2.button("Reopen this version", key="se_hist_open"):
-                    _open_version(store.load(scn.id, v_pick), "Reopened")
+                    _open_version(W.load_scenario(scn.id, v_pick), "Reopened")
             except Exception as exc:
-                st.error(f"The history could not be read: {exc}.")
+                st.error(f"The history could not be read: {md(exc)}.")
 
 _poll_job(progress_box)

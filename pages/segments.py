@@ -13,7 +13,7 @@ from territory_core.contract import A, X
 from territory_core.analyse.scoring import ProductModel, ScoringConfig, explain_account, potential_and_whitespace
 from territory_core.analyse.segments import (CENSUS_REGIONS, COVERAGE_MODELS, UNSEGMENTED, SegmentRules, apply_segments,
                                      check_rules, default_rules, sales_regions, segment_summary)
-from ui.format import money
+from ui.format import md, money, plot_text
 from ui.state import dataset_version, get_dataset, get_setting, set_setting
 
 EDITOR = "seg_rules_editor"
@@ -91,7 +91,7 @@ s_json = json.dumps(scoring.to_dict(), sort_keys=True)
 try:
     scored = _scored(ds, _ds_key(ds), s_json)
 except Exception as exc:
-    st.error(f"Could not score the accounts: {exc}. Check the ICP & scoring tab or the accounts on the Data page.")
+    st.error(f"Could not score the accounts: {md(exc)}. Check the ICP & scoring tab or the accounts on the Data page.")
     st.stop()
 
 tab_rules, tab_icp = st.tabs(["Segment rules", "ICP & scoring"])
@@ -102,7 +102,7 @@ with tab_rules:
     region_names = list(own_regions) + [r for r in CENSUS_REGIONS if r not in own_regions]
     st.caption("Rules apply top to bottom; the first rule an account matches gives its segment. Empty cells match "
                "anything. Lists are comma-separated (states: `CA, NY`; regions: "
-               f"{', '.join(region_names)}; tiers: `A, B`). Employee and revenue bands include the minimum and "
+               f"{md(', '.join(region_names))}; tiers: `A, B`). Employee and revenue bands include the minimum and "
                "exclude the maximum. Several rules may name the same segment. Change **priority** to reorder, "
                "add rows at the bottom, select rows and press Delete to remove them.")
     if BASE not in st.session_state:
@@ -129,11 +129,11 @@ with tab_rules:
             "named": st.column_config.SelectboxColumn("Named", options=["any", "yes", "no"], default="any"),
             "regions": st.column_config.TextColumn(
                 "Regions", help=("Sales regions in the data (the region of the reps owning most of a state's "
-                                 "accounts): " + "; ".join(f"{r}: {' '.join(v)}" for r, v in own_regions.items())
+                                 "accounts): " + md("; ".join(f"{r}: {' '.join(v)}" for r, v in own_regions.items()))
                                  + ". US Census regions: " + ", ".join(CENSUS_REGIONS)) if own_regions
                 else "US Census regions: " + ", ".join(CENSUS_REGIONS)),
             "states": st.column_config.TextColumn("States", help="2-letter codes, comma-separated."),
-            "industries": st.column_config.TextColumn("Industries", help="In the data: " + ", ".join(industries)),
+            "industries": st.column_config.TextColumn("Industries", help="In the data: " + md(", ".join(industries))),
             "min_employees": st.column_config.NumberColumn("Min employees", min_value=0, step=1),
             "max_employees": st.column_config.NumberColumn("Max employees (excl.)", min_value=0, step=1),
             "min_revenue": st.column_config.NumberColumn("Min revenue", min_value=0, format="$%.0f"),
@@ -147,7 +147,7 @@ with tab_rules:
     try:
         rules = SegmentRules.from_frame(edited)
     except Exception as exc:  # defensive: the editor's types make this unlikely
-        st.error(f"Could not read the rules table: {exc}. Fix the highlighted row or reset the rules.")
+        st.error(f"Could not read the rules table: {md(exc)}. Fix the highlighted row or reset the rules.")
         rules = saved_rules
     st.session_state["seg_pending"] = rules
     dirty = rules != saved_rules
@@ -171,13 +171,13 @@ with tab_rules:
     warns = [w for w in warnings if w.level == "warning"]
     infos = [w for w in warnings if w.level == "info"]
     for w in errs:
-        st.error(w.message)
+        st.error(md(w.message))
     for w in warns:
-        st.warning(w.message)
+        st.warning(md(w.message))
     if infos:
         with st.expander(f"{len(infos)} overlaps (first match wins)"):
             for w in infos:
-                st.write("- " + w.message)
+                st.markdown("- " + md(w.message))
     if not errs and not warns:
         st.success("Every rule matches accounts of its own and every account has a segment.")
 
@@ -196,8 +196,9 @@ with tab_rules:
         },
     )
     bar = go.Figure()
-    bar.add_bar(x=summary["segment"], y=summary["arr"], name="ARR", marker_color="#2ca02c")
-    bar.add_bar(x=summary["segment"], y=summary["whitespace"], name="Whitespace", marker_color="#1f77b4")
+    seg_labels = summary["segment"].map(plot_text)
+    bar.add_bar(x=seg_labels, y=summary["arr"], name="ARR", marker_color="#2ca02c")
+    bar.add_bar(x=seg_labels, y=summary["whitespace"], name="Whitespace", marker_color="#1f77b4")
     bar.update_layout(barmode="stack", height=280, margin=dict(l=0, r=0, t=10, b=0), yaxis_tickformat="$.2s",
                       yaxis_title="Potential = ARR + whitespace", legend=dict(orientation="h", y=1.1, x=0))
     st.plotly_chart(bar, width="stretch", key="seg_bar")
@@ -308,7 +309,7 @@ with tab_icp:
             problems.append(f"Could not read the settings: {exc}")
         if problems:
             for p in problems:
-                st.error(p + " Nothing was applied; fix it and press Apply again.")
+                st.error(md(p) + " Nothing was applied; fix it and press Apply again.")
         elif new != cfg:
             set_setting("scoring", new)
             for k in ("icp_industries", "icp_products"):  # the tables restart from the applied settings
@@ -333,7 +334,7 @@ with tab_icp:
         pool = scored[hit.to_numpy()]
     pool = pool.nlargest(200, X.potential_score)
     if pool.empty:
-        st.warning(f"No account matches {q!r}. Try part of the name or the exact account id.")
+        st.warning(f"No account matches {md(repr(q))}. Try part of the name or the exact account id.")
     else:
         labels = dict(zip(pool[A.account_id].astype(str),
                           pool[A.name].astype(str) + " (" + pool[A.account_id].astype(str) + ") · tier " + pool[X.tier].astype(str)))

@@ -19,7 +19,7 @@ from territory_core.contract import A, P, R, S, X
 from territory_core.geo.aggregate import METRICS, area_metrics, heatmap_data, service_table
 from territory_core.analyse.scoring import SIZE_BAND, SIZE_BAND_NAMES, TOTAL_ARR, ScoringConfig
 from territory_core.analyse.segments import SegmentRules, default_rules
-from ui.format import money, plot_text
+from ui.format import md, money, plot_text
 from ui.notices import reps_notice
 from ui.state import dataset_version, get_active_scenario, get_dataset, get_setting
 
@@ -133,7 +133,7 @@ try:
     r_json = json.dumps(rules.to_dict(), sort_keys=True)
     enr = _enriched(ds, _ds_key(ds), s_json, r_json)
 except Exception as exc:  # bad settings or data: say what and how to fix, no traceback
-    st.error(f"Could not score the accounts: {exc}. Check the scoring settings and segment rules on the "
+    st.error(f"Could not score the accounts: {md(exc)}. Check the scoring settings and segment rules on the "
              "Segment Builder page, or the accounts file on the Data page.")
     st.stop()
 
@@ -147,7 +147,7 @@ scn = get_active_scenario()
 plan = getattr(scn, "assignment", None) if scn is not None else None
 if isinstance(plan, pd.DataFrame) and not plan.empty and {S.account_id, S.rep_id} <= set(plan.columns):
     src = st.radio("Owners", ["today", "scenario"], horizontal=True, key="ws_owners",
-                   format_func={"today": "Today", "scenario": f"Scenario: {scn.name}"}.get,
+                   format_func={"today": "Today", "scenario": f"Scenario: {md(scn.name)}"}.get,
                    help="Show coverage with today's owners or with the plan of the scenario open in the "
                         "Scenario Editor.")
     if src == "scenario":
@@ -217,7 +217,7 @@ def draw_map() -> None:
     try:
         am = area_metrics(view, level, reps, book=book)
     except ValueError as exc:
-        st.error(f"Cannot draw the {level} map: {exc}. Add the column on the Data page (ZIP codes fill "
+        st.error(f"Cannot draw the {level} map: {md(exc)}. Add the column on the Data page (ZIP codes fill "
                  "state and county).")
         return
 
@@ -266,12 +266,13 @@ def draw_map() -> None:
         cats = pts[col].astype("string").fillna("(none)")
         order = sorted(cats.unique().tolist())
         codes = cats.map({c: i for i, c in enumerate(order)}).to_numpy(dtype=float)
-        labels = [f"{rep_names.get(c, c)}" if colour_by == "owner" else c for c in order]
+        labels = [plot_text(rep_names.get(c, c) if colour_by == "owner" else c) for c in order]
         owner_label = pts[A.owner_id].astype("string").fillna("(none)").map(lambda r: rep_names.get(r, r)) \
             if A.owner_id in pts.columns else "(none)"
-        point_hover = ("<b>" + pts[A.name].astype(str) + "</b><br>"
-                       + (pts[A.industry].astype(str) if A.industry in pts.columns else "")
-                       + "<br>Owner: " + owner_label.astype(str) + "<br>Segment: " + pts[X.segment].astype(str)
+        point_hover = ("<b>" + pts[A.name].astype(str).map(plot_text) + "</b><br>"
+                       + (pts[A.industry].astype(str).map(plot_text) if A.industry in pts.columns else "")
+                       + "<br>Owner: " + owner_label.astype(str).map(plot_text) + "<br>Segment: "
+                       + pts[X.segment].astype(str).map(plot_text)
                        + " · Tier " + pts[X.tier].astype(str) + " (score "
                        + pts[X.potential_score].round(0).astype(int).astype(str) + ")<br>Potential: "
                        + _money_s(pts[X.potential]) + "<br>ARR: " + _money_s(pts[TOTAL_ARR])
@@ -340,7 +341,7 @@ band = b2.slider("Balanced band around the median (potential per covering rep FT
 try:
     svc = service_table(view, by, reps, band=band / 100, book=book)
 except ValueError as exc:
-    st.error(f"Cannot compare by {by}: {exc}.")
+    st.error(f"Cannot compare by {by}: {md(exc)}.")
     svc = None
 if svc is not None and not svc.empty:
     if by in ("state", "county"):

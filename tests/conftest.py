@@ -37,16 +37,25 @@ def _free_port() -> int:
 
 
 @contextlib.contextmanager
-def serve_app(workdir: Path):
+def serve_app(workdir: Path, *, port: int | None = None, extra_args=(), env: dict | None = None):
     """``streamlit run app.py`` on a free localhost port with its own SQLite scenario store;
-    yields the base URL and stops the server afterwards."""
-    port = _free_port()
-    env = dict(os.environ)
-    env["TERRITORY_DB_URL"] = env.get("TERRITORY_TEST_DB_URL") or f"sqlite:///{workdir / 'browser.db'}"
+    yields the base URL and stops the server afterwards. ``port``, ``extra_args`` (more
+    ``streamlit run`` options) and ``env`` (variables added or, with None, removed) for servers
+    set up differently."""
+    port = port or _free_port()
+    env_ = dict(os.environ)
+    env_["TERRITORY_DB_URL"] = env_.get("TERRITORY_TEST_DB_URL") or f"sqlite:///{workdir / 'browser.db'}"
+    for k, v in (env or {}).items():
+        if v is None:
+            env_.pop(k, None)
+        else:
+            env_[k] = v
+    env = env_
     log = open(workdir / "server.log", "w")
     proc = subprocess.Popen(
         [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port),
-         "--server.address", "127.0.0.1", "--server.headless", "true", "--server.fileWatcherType", "none"],
+         "--server.address", "127.0.0.1", "--server.headless", "true", "--server.fileWatcherType", "none",
+         *extra_args],
         cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
     )
     url = f"http://127.0.0.1:{port}"
@@ -192,3 +201,28 @@ def isolated_store(request, monkeypatch):
         path = request.getfixturevalue("tmp_path") / "isolated-store.db"
         monkeypatch.setenv("TERRITORY_DB_URL", f"sqlite:///{path}")
     yield
+
+
+@pytest.fixture
+def server_address():
+    """Set Streamlit's server.address for AppTests in this process (``server_address("127.0.0.1")``);
+    restored afterwards. The trusted-header mode depends on it."""
+    from streamlit import config
+
+    before = config.get_option("server.address")
+    yield lambda address: config.set_option("server.address", address)
+    config.set_option("server.address", before)
+
+
+@pytest.fixture
+def loopback_server(server_address):
+    """The server bound to 127.0.0.1: the trusted header counts behind a same-host proxy only."""
+    server_address("127.0.0.1")
+
+
+def shown(markdown_source: str) -> str:
+    """What a Markdown source made with ui.format.md shows: backslash escapes resolved and the
+    invisible word joiners gone (AppTest's ``.value`` is the source)."""
+    import re
+
+    return re.sub(r"\\(.)", r"\1", str(markdown_source)).replace("\u2060", "")

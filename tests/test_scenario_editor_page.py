@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from conftest import ROOT
+from conftest import ROOT, shown
 
 TIMEOUT = 120
 
@@ -185,7 +185,7 @@ def test_manual_override_validation_and_apply(db_url):
     at.run()
     at.button(key="se_ov_apply").click().run()
     _ok(at)
-    assert any("'NOPE' is not in the data" in e.value for e in at.error)
+    assert any("'NOPE' is not in the data" in shown(e.value) for e in at.error)
     assert at.session_state["se_scn"].overrides == ()
     editor_key = at.session_state["se_ov_editor_key"]
     at.session_state[editor_key] = {"edited_rows": {}, "deleted_rows": [],
@@ -229,7 +229,7 @@ def test_save_conflict_reload_copy_and_history(db_url):
     # our save is refused, never overwriting
     at.button(key="se_save").click().run()
     _ok(at)
-    assert any("someone.else@example.com" in e.value and "version 2" in e.value for e in at.error)
+    assert any("someone.else@example.com" in shown(e.value) and "version 2" in e.value for e in at.error)
     assert int(store.list_scenarios()["latest_version"].iloc[0]) == 2
     # save as a copy keeps our work as a new scenario
     at.button(key="se_conflict_copy").click().run()
@@ -332,11 +332,11 @@ def test_saved_by_the_signed_in_oidc_user(db_url):
     at.run()
     at.switch_page("pages/scenario_editor.py").run()
     _ok(at)
-    assert any("ana.lopez@example.com" in c.value for c in at.caption)
+    assert any("ana.lopez@example.com" in shown(c.value) for c in at.caption)
     assert _save_and_user(at) == "ana.lopez@example.com"
 
 
-def test_saved_by_the_trusted_proxy_header_else_local_user(db_url, monkeypatch):
+def test_saved_by_the_trusted_proxy_header_else_local_user(db_url, monkeypatch, loopback_server):
     import getpass
 
     import streamlit as st

@@ -2,6 +2,8 @@
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from conftest import shown
+
 from territory_core.analyse.scoring import ScoringConfig
 from territory_core.analyse.segments import UNSEGMENTED, SegmentRules, default_rules
 
@@ -32,7 +34,7 @@ def summary(at):
 
 
 def texts(els):
-    return " | ".join(e.value for e in els)
+    return " | ".join(shown(e.value) for e in els)  # messages quote rule names: escaped Markdown
 
 
 def test_default_rules_render_clean():

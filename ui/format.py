@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import math
+import re
 
 
 def money(x, digits: int = 1) -> str:
@@ -29,6 +30,9 @@ def pct(x, digits: int = 1) -> str:
 
 
 _MD_SPECIAL = set("\\`*_{}[]()#+-.!|<>~$:&=\"'^%@/;?,")
+_WJ = "\u2060"  # WORD JOINER: zero width, not a word character for the autolink patterns
+_AUTOLINK = re.compile(r"(?i)(?<=https)(?=\\:)|(?<=http)(?=\\:)|(?<=ftp)(?=\\:)|(?<=mailto)(?=\\:)"
+                       r"|(?<=xmpp)(?=\\:)|(?<=www)(?=\\\.)|(?=\\@)")
 
 
 def md(text) -> str:
@@ -40,7 +44,10 @@ def md(text) -> str:
     if text is None:
         return ""
     s = " ".join(str(text).split())
-    return "".join("\\" + ch if ch in _MD_SPECIAL else ch for ch in s)
+    s = "".join("\\" + ch if ch in _MD_SPECIAL else ch for ch in s)
+    # GFM turns bare URLs and e-mail addresses into links after escapes are resolved, so escaping
+    # cannot stop it: an invisible word joiner breaks the patterns ("http:", "www.", "a@b").
+    return _AUTOLINK.sub(_WJ, s)
 
 
 def plot_text(text) -> str:

@@ -27,20 +27,11 @@ TODAY_LABEL = "Today's plan"
 
 def current_user_name() -> str:
     """Who is saving: the OIDC user when st.login is configured and signed in, else the trusted
-    SSO proxy header named by TERRITORY_TRUSTED_USER_HEADER, else the OS user name."""
-    from territory_core.store.identity import current_user
+    SSO proxy header named by TERRITORY_TRUSTED_USER_HEADER (loopback servers only), else the OS
+    user name (ui.access.user_name)."""
+    from ui.access import user_name
 
-    oidc = None
-    try:
-        if st.user.get("is_logged_in"):
-            oidc = st.user.to_dict()
-    except Exception:  # no auth section, or an older Streamlit: no OIDC user
-        oidc = None
-    try:
-        headers = dict(st.context.headers)
-    except Exception:
-        headers = None
-    return current_user(headers, oidc, os.environ.get("TERRITORY_TRUSTED_USER_HEADER") or None)
+    return user_name()
 
 
 # ---------------------------------------------------------------------------- settings
@@ -93,7 +84,7 @@ def scoring_and_rules(settings: dict | None):
 
 # ---------------------------------------------------------------------------- cached core calls
 @st.cache_data(show_spinner="Scoring accounts...", max_entries=8)
-def _enriched(_ds, version: int, name: str, scoring_json: str, rules_json: str) -> pd.DataFrame:
+def _enriched(_ds, version: str, name: str, scoring_json: str, rules_json: str) -> pd.DataFrame:
     import json
 
     from territory_core.analyse.enrich import enrich_accounts
@@ -111,7 +102,7 @@ def enriched_for(settings: dict | None = None) -> pd.DataFrame | None:
     ds = get_dataset()
     settings = settings if settings is not None else settings_dicts()
     try:
-        return _enriched(ds, dataset_version(), ds.name,
+        return _enriched(ds, f"{dataset_version()}:{fingerprint()}", ds.name,
                          json.dumps(settings.get("scoring") or {}, sort_keys=True, default=str),
                          json.dumps(settings.get("segment_rules") or {}, sort_keys=True, default=str))
     except Exception:
@@ -277,17 +268,28 @@ def load_scenario(sid: str, version: int | None):
     """Today's plan or a stored scenario version."""
     if sid == TODAY:
         return today_scenario()
-    return get_store().load(sid, version)
+    from territory_core.store.access import restrict_scenario
+
+    scn = get_store().load(sid, version)
+    # a manager's session holds their team only: so does every scenario it opens
+    return restrict_scenario(scn, get_dataset()) if _team_only() else scn
+
+
+def _team_only() -> bool:
+    from ui.access import current_access
+
+    return current_access().team_only
 
 
 def today_scenario():
     from territory_core.plan.scenarios import Scenario
 
     cache = st.session_state.setdefault("_today_cache", {})
-    v = dataset_version()
+    ds = get_dataset()
+    v = (dataset_version(), id(ds))  # the dataset object too: a role change gives another view of it
     if v not in cache:
         cache.clear()
-        cache[v] = Scenario.today(get_dataset())
+        cache[v] = Scenario.today(ds)
     return cache[v]
 
 

@@ -109,6 +109,9 @@ def _ensure_app_shell() -> None:
 
 
 def get_dataset() -> Dataset:
+    """The active dataset as this session's user may see it: all of it, or for the manager role
+    only their team's reps and accounts (territory_core.store.access.filter_dataset), so every
+    page and export shows the same subset."""
     _ensure_app_shell()
     ds = st.session_state.get("dataset")
     if ds is None:
@@ -116,7 +119,21 @@ def get_dataset() -> Dataset:
         st.session_state["dataset"] = ds
         if ds.dataset_id:
             st.session_state["dataset_version"] = _key(ds)
-    return ds
+    from territory_core.store.access import RolesError, filter_dataset
+    from ui.access import current_access
+
+    try:
+        access = current_access()
+    except RolesError:  # app.py's gate stops every run with the reason before a page gets here
+        st.stop()
+    if not access.team_only:
+        return ds
+    key = (id(ds), access.manager)
+    view = st.session_state.get("_team_view")
+    if not view or view[0] != key:
+        view = (key, filter_dataset(ds, access))
+        st.session_state["_team_view"] = view
+    return view[1]
 
 
 def set_dataset(ds: Dataset, *, same_data: bool = False) -> None:

@@ -149,10 +149,14 @@ def _iso_date(effective_date) -> str:
 
 
 def assignment_export(scenario: Scenario, dataset: Dataset, effective_date=None, *,
-                      only_moved: bool = False) -> pd.DataFrame:
+                      only_moved: bool = False, access=None) -> pd.DataFrame:
     """The CRM assignment file: one row per account (only moved accounts when ``only_moved``) with
     account_id, account_name, previous_owner_id, previous_owner_name, new_owner_id, new_owner_name,
-    effective_date (YYYY-MM-DD; default today), reason. Moved accounts first, then by account id."""
+    effective_date (YYYY-MM-DD; default today), reason. Moved accounts first, then by account id.
+    ``access`` (territory_core.store.access.Access): PermissionDenied when the role may not export
+    owner files; for a manager, only accounts in ``dataset`` (their team's view) are exported."""
+    if access is not None:
+        access.require("export")
     if scenario.assignment is None:
         raise ValueError(f"Scenario {scenario.name!r} has no assignment yet: re-solve it before exporting.")
     eff = _iso_date(effective_date)
@@ -161,6 +165,8 @@ def assignment_export(scenario: Scenario, dataset: Dataset, effective_date=None,
     acc = dataset.accounts[[c for c in (A.account_id, A.name, A.owner_id) if c in dataset.accounts.columns]].copy()
     acc[A.account_id] = acc[A.account_id].astype("string")
     acc = acc.drop_duplicates(A.account_id).set_index(A.account_id)
+    if access is not None and access.team_only:  # a manager exports their team's accounts only
+        asg = asg[asg[S.account_id].isin(acc.index).to_numpy()].reset_index(drop=True)
     ids = asg[S.account_id]
     if S.previous_rep_id in asg.columns:
         prev = asg[S.previous_rep_id].astype("string")

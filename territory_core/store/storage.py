@@ -482,7 +482,8 @@ class ScenarioStore:
         if res.rowcount != 1:
             raise _RaceLost()
 
-    def save(self, scenario: Scenario, *, user: str, expected_version: int | None = None, note: str = "") -> Scenario:
+    def save(self, scenario: Scenario, *, user: str, expected_version: int | None = None, note: str = "",
+             access=None) -> Scenario:
         """Save a new immutable version and return the scenario with id, version, saved_by, saved_at.
 
         - A scenario without an ``id`` (new, or derived from today's plan) becomes a new scenario at
@@ -493,9 +494,13 @@ class ScenarioStore:
         The whole save is one transaction: if anything fails, the database is as before. A name
         longer than 300 characters is refused (:class:`NameTooLong`); another writer holding the
         lock past ``lock_timeout`` gives :class:`StoreBusy`. The returned scenario is what is stored.
+        ``access`` (a :class:`territory_core.store.access.Access`): refuse with PermissionDenied,
+        writing nothing, when the user's role may not save (the app passes the session's access).
         """
         from .identity import clean_user
 
+        if access is not None:
+            access.require("save")
         check_name(scenario.name)
         user = clean_user(user)
         now = datetime.now(timezone.utc)
@@ -551,7 +556,8 @@ class ScenarioStore:
         return ConflictError(msg, scenario_id=sid, name=name, expected_version=expected, latest_version=latest,
                              latest_saved_by=by, latest_saved_at=at)
 
-    def save_as_copy(self, scenario: Scenario, *, user: str, name: str | None = None, note: str = "") -> Scenario:
+    def save_as_copy(self, scenario: Scenario, *, user: str, name: str | None = None, note: str = "",
+                     access=None) -> Scenario:
         """Save ``scenario`` as a new scenario (version 1) whose parent is the scenario it was
         opened from. Use it after a :class:`ConflictError` to keep your changes."""
         parent_id = scenario.id if scenario.id is not None else scenario.parent_id
@@ -560,7 +566,8 @@ class ScenarioStore:
         copy = scenario.with_(id=None, version=None, saved_by=None, saved_at=None, parent_id=parent_id,
                               parent_version=parent_version,
                               name=name or f"{scenario.name[:MAX_NAME - len(suffix)]}{suffix}")
-        return self.save(copy, user=user, expected_version=None, note=note or f"Copy of {scenario.label}")
+        return self.save(copy, user=user, expected_version=None, note=note or f"Copy of {scenario.label}",
+                         access=access)
 
     def delete(self, id: str) -> None:
         """Delete a scenario and all its versions (one transaction)."""
