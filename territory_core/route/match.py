@@ -71,15 +71,16 @@ def normalize_domain(value) -> str:
 
 
 @lru_cache(maxsize=200_000)
-def normalize_company(value) -> str:
-    """A company name for matching: ``"Acme Robotics, Inc."`` -> ``"acme robotics"``."""
+def normalize_company(value, keep_form: bool = False) -> str:
+    """A company name for matching: ``"Acme Robotics, Inc."`` -> ``"acme robotics"`` (with
+    ``keep_form``: ``"acme robotics inc"``, to tell apart accounts that differ only by it)."""
     if value is None:
         return ""
     s = unicodedata.normalize("NFKD", str(value)).encode("ascii", "ignore").decode("ascii").lower()
     s = s.replace("&", " and ").replace("'", "")
     s = _SPACES.sub(" ", _PUNCT.sub(" ", s)).strip()
     words = [w for w in s.split(" ") if w]
-    while len(words) > 1 and words[-1] in LEGAL_FORMS:
+    while not keep_form and len(words) > 1 and words[-1] in LEGAL_FORMS:
         words.pop()
     if words and words[0] == "the" and len(words) > 1:
         words = words[1:]

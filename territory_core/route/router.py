@@ -419,6 +419,8 @@ class Router:
                 if d:
                     self.domain_pos.setdefault(d, []).append(i)
         self.names = NameIndex(self.account_name, self.name_threshold)
+        self.account_fullkey = normalize_many(self.account_name, lambda v: normalize_company(v, keep_form=True))
+        self.account_zip = acc[A.zip].astype("string").str.strip().to_numpy(dtype=object, na_value=None) if A.zip in acc.columns else np.full(len(acc), None, dtype=object)
         # books and teams
         loads: dict[str, float] = {}
         for o in owner:
@@ -625,10 +627,32 @@ class Router:
                 d[o] = d.get(o, 0) + 1
         return d
 
+    def _narrow(self, pos: list[int], rec) -> tuple[list[int], str]:
+        """Accounts sharing a company name with different owners: keep those whose full name (legal
+        form included), then ZIP, then state is the record's, while that leaves any. Returns the
+        positions and how they were narrowed (text for the reason)."""
+        if len(pos) < 2 or len(self._owners_of(pos)) < 2:
+            return pos, ""
+        how = []
+        full = normalize_company(rec["name"], keep_form=True) if rec["name"] else ""
+        for label, value, arr in (("full name", full, self.account_fullkey), ("ZIP", rec["zip"], self.account_zip),
+                                  ("state", rec["state"], self.account_state)):
+            if not value:
+                continue
+            keep = [p for p in pos if arr[p] == value]
+            if keep and len(keep) < len(pos):
+                pos = keep
+                how.append(label)
+            if len(self._owners_of(pos)) < 2:
+                break
+        return pos, (f", the only one of the accounts with that name with the same {' and '.join(how)}" if how and len(pos) == 1
+                     else (f", narrowed by {' and '.join(how)}" if how else ""))
+
     def _conflict(self, rid, row, rule, what, owners: dict[str, int], segment) -> Decision:
         parts = ", ".join(f"{self.rep_label(o)} ({n})" for o, n in sorted(owners.items(), key=lambda kv: (-kv[1], kv[0])))
-        return Decision(rid, None, "", rule, f"{what} are owned by different reps: {parts}; decide which owner "
-                        "the family keeps.", row, "family_conflict", segment, tuple(sorted(owners)))
+        ask = "decide which owner the family keeps" if rule == "family" else "decide which account it is and who owns it"
+        return Decision(rid, None, "", rule, f"{what} are owned by different reps: {parts}; {ask}.", row,
+                        "family_conflict", segment, tuple(sorted(owners)))
 
     def _decide(self, rid, row, rec, known, segment, rule_i, match) -> Decision:
         # 0. named / locked keep their owner; in the plan
@@ -681,12 +705,12 @@ class Router:
             if len(owners) == 1:
                 return self._owner_decision(rid, row, "domain", next(iter(owners)), what, segment)
         if match is not None:
-            pos = self.names.positions.get(match.key, [])
+            pos, narrowed = self._narrow(self.names.positions.get(match.key, []), rec)
             owners = self._owners_of(pos)
             first = pos[0] if pos else None
             how = "exactly" if match.score >= 100 else f"at {match.score:.0f} of 100 (threshold {self.name_threshold:.0f})"
             what = (f"Company name {rec['name']!s} matches {self.account_name[first]} ({self.account_ids[first]}) {how}"
-                    if first is not None else f"Company name {rec['name']!s}")
+                    f"{narrowed}" if first is not None else f"Company name {rec['name']!s}")
             if len(owners) > 1:
                 return self._conflict(rid, row, "company_name", f"Company name {rec['name']!s}: the {len(pos)} "
                                       "accounts with that name", owners, segment)
