@@ -568,7 +568,7 @@ class Router:
         ids = rec["record_id"].tolist()
         seen: dict[str, int] = {}
         out: list[Decision] = []
-        cols = {c: rec[c].tolist() for c in RECORD_COLUMNS}
+        cols = {c: _clean(rec[c].tolist()) if c in _TEXT_COLUMNS else rec[c].tolist() for c in RECORD_COLUMNS}
         lead_matches = None
         if (rec["kind"] == "lead").any():
             keys = [k if kind == "lead" and not dom_hit else "" for k, kind, dom_hit in
@@ -894,6 +894,15 @@ class Router:
         return Decision(d.record_id, r.rep_id, team, "decision_rule",
                         f"{label}: {self.rep_label(r.rep_id)} (the plan's rules: {EXCEPTION_KINDS[d.exception].lower()}).",
                         d.row, None, d.segment)
+
+
+_TEXT_COLUMNS = frozenset({"record_id", "kind", "name", "parent_id", "domain", "company_key", "zip", "county", "state",
+                           "country", "industry", "owner_id"})
+
+
+def _clean(values: list) -> list:
+    """Missing text (None, NaN, pd.NA, "") as None."""
+    return [None if v is None or v is pd.NA or v != v or v == "" else v for v in values]
 
 
 def _top(counts: Mapping[tuple, int]) -> tuple[list[tuple], int, int]:
