@@ -8,8 +8,11 @@ through the importer (any delimiter or encoding, CRM headers mapped by the data 
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
+from typing import Mapping
 
 import numpy as np
 import pandas as pd
@@ -118,6 +121,69 @@ def prepare_records(df: pd.DataFrame, kind: str | None = None) -> pd.DataFrame:
         "row": np.asarray(row, dtype=np.int64),
     }, index=pd.RangeIndex(n))
     return out[RECORD_COLUMNS]
+
+
+@lru_cache(maxsize=1)
+def _zip_places() -> dict[str, tuple[str | None, str | None]]:
+    from ..geo.zips import zip_table
+
+    z = zip_table()
+    return {str(k): (None if pd.isna(st) else str(st), None if pd.isna(c) else str(c))
+            for k, st, c in zip(z["zip"], z["state"], z["county"])}
+
+
+def _one_text(v) -> str | None:
+    if v is None or v is pd.NA or (isinstance(v, float) and math.isnan(v)):
+        return None
+    s = str(v).strip()
+    return s or None
+
+
+def _one_num(v) -> float:
+    if v is None or v is pd.NA or isinstance(v, bool):
+        return math.nan
+    try:
+        return float(str(v).replace(",", "")) if isinstance(v, str) else float(v)
+    except (TypeError, ValueError):
+        return math.nan
+
+
+def prepare_record(record: Mapping, kind: str | None = None) -> dict:
+    """One record as a dict of :data:`RECORD_COLUMNS`, without pandas (the service's path; the
+    same rules as :func:`prepare_records`)."""
+    from ..geo.zips import state_code
+    from ..ingest.normalize import normalize_zip_value
+
+    kind = kind or detect_kind(record.keys())
+    lead = kind == "lead"
+    g = record.get
+    name = _one_text(g(L.company)) if lead else _one_text(g(A.name))
+    if lead and name is None:
+        name = _one_text(g(A.name))
+    dom = None
+    for key in ((L.domain, A.website, L.email) if lead else (A.website, L.domain, L.email)):
+        dom = dom or _one_text(g(key))
+    z = _one_text(g(A.zip))
+    z = normalize_zip_value(z) if z else None
+    state = _one_text(g(A.state))
+    state = state.upper() if state else None
+    county = _one_text(g(A.county))
+    if z and (state is None or county is None):
+        zs, zc = _zip_places().get(z, (None, None))
+        state, county = state or zs, county or zc
+    if state and len(state) > 2:
+        state = state_code(state) or state
+    flag = lambda v: v if isinstance(v, bool) else str(v).strip().lower() in ("true", "1", "yes", "y", "t")  # noqa: E731
+    return {
+        "record_id": _one_text(g(L.lead_id) if lead else g(A.account_id)),
+        "kind": kind, "name": name, "parent_id": _one_text(g(A.parent_id)),
+        "domain": normalize_domain(dom) or None if dom else None,
+        "company_key": normalize_company(name) or None if name else None,
+        "zip": z, "county": county, "state": state, "country": _one_text(g(A.country)),
+        "employees": _one_num(g(A.employees)), "annual_revenue": _one_num(g(A.annual_revenue)),
+        "industry": _one_text(g(A.industry)), "named": bool(g(A.named)) and flag(g(A.named)),
+        "locked": bool(g(A.locked)) and flag(g(A.locked)), "owner_id": _one_text(g(A.owner_id)), "row": 1,
+    }
 
 
 @dataclass

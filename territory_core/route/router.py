@@ -370,6 +370,12 @@ class Router:
         self._sellers = {v.casefold(): v for r, v in self.rep_segment.items() if self.rep_active.get(r) and v}
         self._seg_desc = [f"Segment {r.name} (rule {k + 1}: {r.describe()})" for k, r in enumerate(self.rules.rules)]
         self._labels: dict[tuple, str] = {}
+        self._rule_of: dict[str, int] = {}
+        for k, rule in enumerate(self.rules.rules):
+            self._rule_of.setdefault(rule.name, k)
+        self._emp_cuts = sorted({v for r in self.rules.rules for v in (r.min_employees, r.max_employees) if v is not None})
+        self._rev_cuts = sorted({v for r in self.rules.rules for v in (r.min_revenue, r.max_revenue) if v is not None})
+        self._seg_cache: dict[tuple, tuple[str, int]] = {}
         self.away: dict[str, Unavailability] = {}
         for u in self.unavailable:
             if u.covers(self.as_of) and u.rep_id not in self.away:
@@ -565,7 +571,6 @@ class Router:
         seg = apply_segments(seg_in, self.rules, None, self.regions)
         seg_name = seg[X.segment].astype("string").fillna("").astype(str).tolist()
         seg_rule = seg["rule_index"].to_numpy()
-        ids = rec["record_id"].tolist()
         seen: dict[str, int] = {}
         out: list[Decision] = []
         cols = {c: _clean(rec[c].tolist()) if c in _TEXT_COLUMNS else rec[c].tolist() for c in RECORD_COLUMNS}
@@ -575,31 +580,67 @@ class Router:
                     zip(cols["company_key"], cols["kind"], [bool(d) and d in self.domain_pos for d in cols["domain"]])]
             lead_matches = self.names.match_many(keys)
         for i, values in enumerate(zip(*(cols[c] for c in RECORD_COLUMNS))):
-            rid = ids[i]
-            row = int(cols["row"][i])
-            if rid is None or (isinstance(rid, float) and math.isnan(rid)) or str(rid).strip() == "":
-                out.append(Decision(None, None, "", "input", f"Row {row}: no record id; add one so the decision "
-                                    "can be written back.", row, "bad_record"))
-                continue
-            rid = str(rid)
-            if rid in seen:
-                out.append(Decision(rid, None, "", "input", f"Row {row}: record id {rid} repeats row {seen[rid]}; "
-                                    "each record is routed once.", row, "bad_record"))
-                continue
-            seen[rid] = row
-            rec_i = dict(zip(RECORD_COLUMNS, values))
-            known = self.account_pos.get(rid) if rec_i["kind"] == "account" else None
-            segment = seg_name[i] if seg_rule[i] >= 0 else ""
-            rule_i = int(seg_rule[i])
-            if known is not None and self.account_segment is not None and self.account_segment[known]:
-                segment = self.account_segment[known]
-                rule_i = next((j for j, r in enumerate(self.rules.rules) if r.name == segment), rule_i)
-            match = lead_matches[i] if lead_matches is not None else None
-            d = self._decide(rid, row, rec_i, known, segment, rule_i, match)
-            if d.exception is not None and d.exception != "bad_record" and self.decision_rules:
-                d = self._decision_rules(d, rec_i, segment)
-            out.append(d)
+            out.append(self._route_record(dict(zip(RECORD_COLUMNS, values)), seg_name[i] if seg_rule[i] >= 0 else "",
+                                          int(seg_rule[i]), lead_matches[i] if lead_matches is not None else None, seen))
         return out
+
+    def _route_record(self, rec_i: dict, segment: str, rule_i: int, match, seen: dict) -> Decision:
+        rid = rec_i["record_id"]
+        row = int(rec_i["row"])
+        if rid is None or str(rid).strip() == "":
+            return Decision(None, None, "", "input", f"Row {row}: no record id; add one so the decision "
+                            "can be written back.", row, "bad_record")
+        rid = str(rid)
+        if rid in seen:
+            return Decision(rid, None, "", "input", f"Row {row}: record id {rid} repeats row {seen[rid]}; "
+                            "each record is routed once.", row, "bad_record")
+        seen[rid] = row
+        known = self.account_pos.get(rid) if rec_i["kind"] == "account" else None
+        if known is not None and self.account_segment is not None and self.account_segment[known]:
+            segment = self.account_segment[known]
+            rule_i = self._rule_of.get(segment, rule_i)
+        d = self._decide(rid, row, rec_i, known, segment, rule_i, match)
+        if d.exception is not None and d.exception != "bad_record" and self.decision_rules:
+            d = self._decision_rules(d, rec_i, segment)
+        return d
+
+    def route_one(self, record: Mapping, *, kind: str | None = None, keep_state: bool = True) -> Decision:
+        """Route one record given as a dict of canonical fields (``lead_id`` or ``account_id``,
+        ``company``/``name``, ``email``/``website``, ``zip``, ``employees``, ...), without pandas:
+        the service's path. ``keep_state``: count it in the rep's book for the next records."""
+        from .records import prepare_record
+
+        rec = prepare_record(record, kind)
+        segment, rule_i = self._segment_one(rec)
+        match = None
+        if rec["kind"] == "lead" and rec["company_key"] and not (rec["domain"] and rec["domain"] in self.domain_pos):
+            match = self.names.match_many([rec["company_key"]])[0]
+        saved = None if keep_state else {k: t.copy() for k, t in self.teams.items()}
+        try:
+            return self._route_record(rec, segment, rule_i, match, {})
+        finally:
+            if saved is not None:
+                self.teams = saved
+
+    def _segment_one(self, rec: dict) -> tuple[str, int]:
+        """The segment of one record, cached by what the rules look at: state, industry, named, and
+        the band of employees and revenue between the rules' thresholds."""
+        from bisect import bisect_right
+
+        from ..analyse.segments import apply_segments
+
+        emp, rev = rec["employees"], rec["annual_revenue"]
+        key = (rec["state"], (rec["industry"] or "").casefold(), bool(rec["named"]),
+               -1 if math.isnan(emp) else bisect_right(self._emp_cuts, emp),
+               -1 if math.isnan(rev) else bisect_right(self._rev_cuts, rev))
+        hit = self._seg_cache.get(key)
+        if hit is None:
+            one = pd.DataFrame({A.account_id: [rec["record_id"]], A.state: [rec["state"]], A.industry: [rec["industry"]],
+                                A.employees: [emp], A.annual_revenue: [rev], A.named: [bool(rec["named"])]})
+            seg = apply_segments(one, self.rules, None, self.regions)
+            k = int(seg["rule_index"].iloc[0])
+            hit = self._seg_cache[key] = (str(seg[X.segment].iloc[0]) if k >= 0 else "", k)
+        return hit
 
     # one record -----------------------------------------------------------------------------
     def _owner_decision(self, rid, row, rule, owner, why, segment, *, count: bool = True) -> Decision:

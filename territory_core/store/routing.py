@@ -181,7 +181,7 @@ class RoutingStore:
 
     # ------------------------------------------------------------------------------- runs
     def log_run(self, result, records: pd.DataFrame | None = None, *, user: str, source: str = "",
-                plan=None, queue: bool = True) -> int:
+                plan=None, queue: bool = True, audit: bool = True) -> int:
         """Record a routing run (counts) and put its exceptions in the queue (when ``queue``).
         An open exception for the same record id is updated rather than repeated. ``records``:
         the routed frame (its rows are kept with the exceptions, so nothing is lost); ``plan``:
@@ -228,10 +228,11 @@ class RoutingStore:
                                             status="open", note=""))
                 for chunk in range(0, len(inserts), 1000):
                     conn.execute(sa.insert(exc_t), inserts[chunk:chunk + 1000])
-            self._audit(conn, user, "route", "run", run_id,
-                        f"Routed {result.total:,} records from {source or 'input'} against {label or 'the plan'}: "
-                        f"{result.total - len(exc):,} routed, {len(exc):,} to the queue.", at=now,
-                        details={"counts": result.counts()})
+            if audit:
+                self._audit(conn, user, "route", "run", run_id,
+                            f"Routed {result.total:,} records from {source or 'input'} against {label or 'the plan'}: "
+                            f"{result.total - len(exc):,} routed, {len(exc):,} to the queue.", at=now,
+                            details={"counts": result.counts()})
         return int(run_id)
 
     def runs(self, limit: int = 200) -> pd.DataFrame:
