@@ -300,7 +300,7 @@ class Router:
         """The router for a scenario: its assignment is the plan, its events set the reps (leavers
         inactive, new hires in), its segment rules and teams (solver ``balance_within``, else region
         + segment) decide. ``options``: territories, decision_rules, unavailable, as_of,
-        name_threshold (see :class:`Router`)."""
+        name_threshold, and segment_rules / team_columns to replace the scenario's (see :class:`Router`)."""
         from ..analyse.segments import SegmentRules, sales_regions
         from ..plan.scenarios import EventError, apply_events, scenario_enriched, solver_settings
         from ..solve.model import default_teams
@@ -316,8 +316,12 @@ class Router:
             reps = apply_events(dataset, scenario.events, enriched).reps
         except EventError as exc:
             raise RoutingError(f"Scenario {scenario.label!r}: {exc}") from None
-        rules = SegmentRules.from_dict(settings["segment_rules"]) if settings.get("segment_rules") else None
-        teams = tuple(solver_settings(scenario).balance_within) if settings.get("solver") else default_teams(reps)
+        rules = options.pop("segment_rules", None)
+        if rules is None and settings.get("segment_rules"):
+            rules = SegmentRules.from_dict(settings["segment_rules"])
+        teams = options.pop("team_columns", None)
+        if teams is None:
+            teams = tuple(solver_settings(scenario).balance_within) if settings.get("solver") else default_teams(reps)
         return cls(accounts, scenario.assignment, reps, segment_rules=rules, team_columns=teams,
                    regions=sales_regions(dataset.accounts, dataset.reps), label=scenario.label, **options)
 
