@@ -738,8 +738,8 @@ class Router:
                 return self._owner_decision(rid, row, "family", next(iter(owners)), what + note, segment,
                                             count=known is None)
         dom = rec["domain"]
-        if dom and dom in self.domain_pos:
-            pos = self.domain_pos[dom]
+        pos = [p for p in self.domain_pos.get(dom, ()) if p != known] if dom else []  # not the account itself
+        if pos:
             owners = self._owners_of(pos)
             first = pos[0]
             what = f"Web domain {dom} matches {self.account_name[first]} ({self.account_ids[first]})" + \
