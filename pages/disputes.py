@@ -108,8 +108,9 @@ with t_apply:
         else:
             st.markdown(f"{len(pend):,} accepted claim(s) on **{md(scn.label)}** become locked overrides in its next "
                         "version (not re-solved: re-solve it in the Scenario Editor to rebalance around them).")
-            st.dataframe(pend[["id", "account_id", "claimant_rep_id", "owner_rep_id", "note", "decided_by"]],
-                         hide_index=True, key="dsp_pending")
+            st.dataframe(pend.assign(claimant=pend["claimant_rep_id"].map(_fmt), owner=pend["owner_rep_id"].map(_fmt))[
+                ["id", "account_id", "claimant", "owner", "note", "decided_by", "decided_at"]], hide_index=True,
+                key="dsp_pending")
             if st.button(f"Save the next version of {scn.label}", type="primary", key="dsp_apply"):
                 try:
                     saved = save_disputes_version(W.get_store(), rs, ds, scn, user=user())
@@ -120,5 +121,7 @@ with t_apply:
 
 with t_hist:
     hist = rs.disputes(["accepted", "rejected"])
-    st.dataframe(hist[["id", "account_id", "claimant_rep_id", "owner_rep_id", "status", "reason", "note", "decided_by",
-                       "decided_at", "applied_version"]], hide_index=True, key="dsp_hist")
+    st.dataframe(hist.assign(claimant=hist["claimant_rep_id"].map(_fmt), owner=hist["owner_rep_id"].map(_fmt))[
+        ["id", "account_id", "claimant", "owner", "status", "reason", "note", "decided_by", "decided_at",
+         "applied_version"]], hide_index=True, key="dsp_hist",
+        column_config={"applied_version": st.column_config.NumberColumn("saved in version")})

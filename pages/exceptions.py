@@ -126,10 +126,10 @@ with t_queue:
             cands = [c for c in (ex["candidates"] or "").split(";") if c]
             reps = rep_options(ds, first=cands)
             a_col, r_col, d_col = st.columns(3)
-            with a_col.form("exq_assign_form"):
+            with a_col.form(f"exq_assign_form_{eid}"):
                 st.markdown("**Assign**")
-                rep = st.selectbox("Rep", reps, format_func=_fmt, key="exq_assign_rep")
-                note = st.text_input("Note (why)", key="exq_assign_note")
+                rep = st.selectbox("Rep", reps, format_func=_fmt, key=f"exq_assign_rep_{eid}")
+                note = st.text_input("Note (why)", key=f"exq_assign_note_{eid}")
                 if st.form_submit_button("Assign", type="primary"):
                     try:
                         rs.assign(eid, rep, user=user(), note=note)
@@ -137,17 +137,17 @@ with t_queue:
                         st.error(md(exc))
                     else:
                         _done(f"{ex['record_id']} assigned to {_fmt(rep)}.")
-            with r_col.form("exq_rule_form"):
+            with r_col.form(f"exq_rule_form_{eid}"):
                 st.markdown("**Make it a rule**")
                 values = {"domain": rec.get("domain"), "company": rec.get("name"), "zip": rec.get("zip"),
                           "county": rec.get("county"), "state": rec.get("state"), "industry": rec.get("industry"),
                           "country": rec.get("country"), "segment": ex.get("segment"), "record_id": ex["record_id"]}
                 fields = [f for f in DECISION_FIELDS if values.get(f)]
-                fld = st.selectbox("Records whose", fields, key="exq_rule_field",
+                fld = st.selectbox("Records whose", fields, key=f"exq_rule_field_{eid}",
                                    format_func=lambda f: f"{f} is {normalize_value(f, values[f])}")
-                rrep = st.selectbox("go to", reps, format_func=_fmt, key="exq_rule_rep")
-                prio = st.number_input("Priority (lower first)", 1, 1000, 100, key="exq_rule_prio")
-                rnote = st.text_input("Note (why)", key="exq_rule_note")
+                rrep = st.selectbox("go to", reps, format_func=_fmt, key=f"exq_rule_rep_{eid}")
+                prio = st.number_input("Priority (lower first)", 1, 1000, 100, key=f"exq_rule_prio_{eid}")
+                rnote = st.text_input("Note (why)", key=f"exq_rule_note_{eid}")
                 if st.form_submit_button("Make rule and assign"):
                     try:
                         rule = DecisionRule(fld, values[fld], rrep, int(prio), rnote)
@@ -156,9 +156,9 @@ with t_queue:
                         st.error(md(exc))
                     else:
                         _done(f"Rule #{rid}: {rule.describe()} goes to {_fmt(rrep)}; {ex['record_id']} assigned.")
-            with d_col.form("exq_dismiss_form"):
+            with d_col.form(f"exq_dismiss_form_{eid}"):
                 st.markdown("**Dismiss**")
-                dnote = st.text_input("Why (spam, duplicate, test record...)", key="exq_dismiss_note")
+                dnote = st.text_input("Why (spam, duplicate, test record...)", key=f"exq_dismiss_note_{eid}")
                 if st.form_submit_button("Dismiss"):
                     try:
                         rs.dismiss(eid, user=user(), note=dnote)
