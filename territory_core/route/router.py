@@ -292,6 +292,7 @@ class Router:
         self._prepare_geography()
         self._teams_start = {k: t.copy() for k, t in self.teams.items()}
         self._geo_cache: dict[tuple, tuple] = {}
+        self._narrow_cache: dict[tuple, tuple[list[int], str]] = {}
 
     # ------------------------------------------------------------------------------ building
     @classmethod
@@ -678,6 +679,13 @@ class Router:
         positions and how they were narrowed (text for the reason)."""
         if len(pos) < 2 or len(self._owners_of(pos)) < 2:
             return pos, ""
+        key = (tuple(pos), rec["name"], rec["zip"], rec["state"])
+        hit = self._narrow_cache.get(key)
+        if hit is None:
+            hit = self._narrow_cache[key] = self._narrow_uncached(pos, rec)
+        return hit
+
+    def _narrow_uncached(self, pos: list[int], rec) -> tuple[list[int], str]:
         how = []
         full = normalize_company(rec["name"], keep_form=True) if rec["name"] else ""
         for label, value, arr in (("full name", full, self.account_fullkey), ("ZIP", rec["zip"], self.account_zip),
@@ -776,7 +784,9 @@ class Router:
                                 f"{segment}{note}.", row, "no_rule", segment)
             seg_val = sellers[segment.casefold()]
         # 3. geography and 4. within the team
-        key = (seg_val, rule_i, segment, rec["zip"], rec["county"], rec["state"])
+        place = rec["county"] or rec["state"]  # the ZIP matters only for a ZIP table, or as the only place given
+        key = (seg_val, rule_i, segment, rec["zip"] if self.territories.zip or not place else None, rec["county"],
+               rec["state"])
         plan = self._geo_cache.get(key)
         if plan is None:
             plan = self._geo_cache[key] = self._team_plan(rec, seg_val, segment, seg_desc)
@@ -869,7 +879,8 @@ class Router:
                                    f"({top} of {total} accounts)"), None
         if not (rec["zip"] or rec["county"] or rec["state"]):
             return None, "none", "it has no ZIP, county or state, so geography cannot place it", None
-        where = ", ".join(f"{k} {rec[k]}" for k in ("zip", "county", "state") if rec[k])
+        where = ", ".join(f"{k} {rec[k]}" for k in ("county", "state") if rec[k]) or \
+            f"ZIP {rec['zip']}, not a US ZIP code we know"
         return None, "none", f"the plan has no {segment_word(seg_val)}account near it ({where})", None
 
     def _territory_geo(self, name: str, seg_val):

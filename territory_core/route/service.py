@@ -8,7 +8,8 @@ One JSON object in (a lead or a new account, canonical field names), owner and r
             "team": "East | Enterprise", "rule": "company_name", "reason": "...", "exception": null, ...}
 
 A record no rule decides comes back with ``routed: false``, the exception's kind and reason, and
-goes to the exceptions queue (written after the response is sent). Bad JSON, a field of the wrong
+goes to the exceptions queue (written by a background thread about once a second, never while
+a request waits). Bad JSON, a field of the wrong
 type or an unknown field: 400 ``{"error": ..., "field": ...}``. No or wrong token: 401. The service
 counts what it routed since it started (round robin carries on from request to request).
 
@@ -16,6 +17,7 @@ counts what it routed since it started (round robin carries on from request to r
 handlers defined inside :func:`create_app`. The body is parsed by hand, so any content type
 carrying JSON works, as webhooks send it.)
 """
+import contextlib
 import hmac
 import json
 import threading
@@ -30,7 +32,7 @@ FIELDS = ("lead_id", "account_id", "company", "name", "email", "domain", "websit
 def create_app(router, *, token: str, routing_store=None, plan=None, user: str = "routing service"):
     """The FastAPI app routing with ``router``. ``routing_store``: a
     :class:`~territory_core.store.routing.RoutingStore` for the queue and run log (None: not kept)."""
-    from fastapi import BackgroundTasks, Depends, FastAPI, Request
+    from fastapi import Depends, FastAPI, Request
     from fastapi.responses import JSONResponse
     from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
 
@@ -68,7 +70,20 @@ def create_app(router, *, token: str, routing_store=None, plan=None, user: str =
 
     lock = threading.Lock()
     counts = {"routed": 0, "exceptions": 0}
-    app = FastAPI(title="Territory Modeler routing", version="1", docs_url=None, redoc_url=None, openapi_url=None)
+    log = _Log(routing_store, plan, user) if routing_store is not None else None
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_app):
+        if log is not None:
+            log.start()
+        try:
+            yield
+        finally:
+            if log is not None:
+                log.stop()
+
+    app = FastAPI(title="Territory Modeler routing", version="1", docs_url=None, redoc_url=None, openapi_url=None,
+                  lifespan=lifespan)
 
     def _bad(msg: str, fld: str | None) -> JSONResponse:
         return JSONResponse({"error": msg, "field": fld}, status_code=400)
@@ -104,7 +119,7 @@ def create_app(router, *, token: str, routing_store=None, plan=None, user: str =
         return {"status": "ok", "plan": router.label, **counts}
 
     @app.post("/route", dependencies=[Depends(_auth)])
-    async def route(request: Request, background: BackgroundTasks):
+    async def route(request: Request):
         body = _parse(await request.body())
         if isinstance(body, JSONResponse):
             return body
@@ -123,26 +138,59 @@ def create_app(router, *, token: str, routing_store=None, plan=None, user: str =
         with lock:
             d = router.route_one(rec, kind=kind, keep_state=True)
             counts["routed" if d.routed else "exceptions"] += 1
-        if routing_store is not None:
-            background.add_task(_log, routing_store, d, rec, kind, plan, user)
+        if log is not None:
+            log.add(d, rec, kind)
         out = {"record_id": d.record_id, "routed": d.routed, "rep_id": d.rep_id,
                "rep_name": router.rep_name.get(d.rep_id) if d.rep_id else None, "team": d.team or None,
                "rule": d.rule, "reason": d.reason, "exception": d.exception, "segment": d.segment or None,
-               "candidates": list(d.candidates), "queued": routing_store is not None and not d.routed}
+               "candidates": list(d.candidates), "queued": log is not None and not d.routed}
         return out
 
     return app
 
 
-def _log(rs, decision, record: dict, kind: str, plan, user: str) -> None:
-    """Log one request as a run; its exception goes to the queue (runs after the response)."""
-    from .router import RouteResult
+class _Log:
+    """Decisions waiting for the store: a thread writes them every ``every`` seconds as one run
+    (its exceptions to the queue), so a request never waits for the database."""
 
-    import pandas as pd
+    def __init__(self, rs, plan, user: str, every: float = 1.0):
+        self.rs, self.plan, self.user, self.every = rs, plan, user, every
+        self._items: list = []
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, name="routing-log", daemon=True)
 
-    res = RouteResult(pd.DataFrame(), pd.DataFrame(), (decision,), 0.0)
-    try:
-        rs.log_run(res, pd.DataFrame([{**record, "kind": kind}]), user=user, source="POST /route", plan=plan,
-                   audit=not decision.routed)
-    except Exception as exc:  # the store is down: the answer was sent; say so in the server log
-        print(f"routing service: could not log {decision.record_id} to the queue: {exc}", flush=True)
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(10)
+        self.flush()
+
+    def add(self, decision, record: dict, kind: str) -> None:
+        from .records import prepare_record
+
+        prepared = prepare_record(record, kind)  # the queue keeps records in one shape, as a batch run does
+        with self._lock:
+            self._items.append((decision, prepared))
+
+    def _loop(self) -> None:
+        while not self._stop.wait(self.every):
+            self.flush()
+
+    def flush(self) -> None:
+        import pandas as pd
+
+        from .router import RouteResult
+
+        with self._lock:
+            items, self._items = self._items, []
+        if not items:
+            return
+        res = RouteResult(pd.DataFrame(), pd.DataFrame(), tuple(d for d, _ in items), 0.0)
+        try:
+            self.rs.log_run(res, pd.DataFrame([r for _, r in items]), user=self.user, source="POST /route",
+                            plan=self.plan, audit=not all(d.routed for d, _ in items))
+        except Exception as exc:  # the store is down: the answers were sent; say so in the server log
+            print(f"routing service: could not log {len(items)} decisions to the store: {exc}", flush=True)
