@@ -3,7 +3,6 @@ accepted claims become overrides in the next version of the plan. The work is do
 territory_core.route.workflow and territory_core.store.routing."""
 from __future__ import annotations
 
-import pandas as pd
 import streamlit as st
 
 from territory_core.contract import A

@@ -3,13 +3,12 @@ Territory Health section (exception rate, disputes, routing accuracy and drift).
 work (territory_core.route, territory_core.store.routing)."""
 from __future__ import annotations
 
-import hashlib
 import os
 
 import pandas as pd
 import streamlit as st
 
-from territory_core.contract import A, R
+from territory_core.contract import R
 from ui import scenario_widgets as W
 from ui.format import md, pct
 from ui.state import dataset_version, get_dataset
@@ -175,7 +174,3 @@ def health_section() -> None:
                        "Open it in the Scenario Editor to re-solve.")
             if skipped:
                 st.info(f"{len(skipped):,} skipped: " + md("; ".join(f"{a} {w}" for a, w in skipped[:5])))
-
-
-def digest(text: str) -> str:
-    return hashlib.sha1(text.encode()).hexdigest()[:10]

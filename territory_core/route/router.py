@@ -558,11 +558,6 @@ class Router:
                            columns=EXCEPTION_COLUMNS)
         return RouteResult(rdf, edf, tuple(decisions), time.perf_counter() - t0)
 
-    def route_one(self, record: Mapping, *, kind: str | None = None, keep_state: bool = True) -> Decision:
-        """Route one record given as a dict of canonical fields (``lead_id`` or ``account_id``, ...)."""
-        df = pd.DataFrame([dict(record)])
-        return self.route(df, kind=kind, keep_state=keep_state).decisions[0]
-
     def _route_prepared(self, rec: pd.DataFrame) -> list[Decision]:
         from ..analyse.segments import apply_segments
 
@@ -626,6 +621,17 @@ class Router:
         finally:
             if saved is not None:
                 self.teams = saved
+
+    def warm_up(self) -> None:
+        """Load what the first single record would otherwise wait for (the ZIP table, the fuzzy
+        matcher, the segment matcher), without counting anything. The service calls it before it
+        listens."""
+        from .records import _zip_places
+
+        _zip_places()
+        self.names.match_many(["warm up"])
+        self.route_one({"lead_id": "warm-up", "company": "warm up", "zip": "10001", "employees": 10}, kind="lead",
+                       keep_state=False)
 
     def _segment_one(self, rec: dict) -> tuple[str, int]:
         """The segment of one record, cached by what the rules look at: state, industry, named, and

@@ -68,6 +68,7 @@ def create_app(router, *, token: str, routing_store=None, plan=None, user: str =
                 raise ValueError("must be 0 or more")
             return v
 
+    router.warm_up()  # the first webhook must not wait for the ZIP table to load
     lock = threading.Lock()
     counts = {"routed": 0, "exceptions": 0}
     log = _Log(routing_store, plan, user) if routing_store is not None else None

@@ -12,7 +12,7 @@ plan was made) and recalibration scenarios. Plain data in and out; the store kee
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Iterable, Mapping
+from typing import Iterable
 
 import numpy as np
 import pandas as pd
