@@ -101,15 +101,18 @@ def service(n: int) -> list[dict]:
             for b in bodies[:50]:  # warm up
                 s.post(base + "/route", json=b, headers=h)
             lat = []
+            cpu0 = _cpu_seconds(proc.pid)
             for b in bodies:
                 t0 = time.perf_counter()
                 resp = s.post(base + "/route", json=b, headers=h)
                 lat.append(time.perf_counter() - t0)
                 assert resp.status_code == 200, resp.text
+            server_cpu = (_cpu_seconds(proc.pid) - cpu0) / n * 1000 if cpu0 is not None else float("nan")
             ms = np.array(lat) * 1000
             rows.append({"requests": f"{n:,}", "queue": "on (SQLite)" if queue else "off",
                          "p50 ms": f"{np.percentile(ms, 50):.1f}", "p95 ms": f"{np.percentile(ms, 95):.1f}",
                          "p99 ms": f"{np.percentile(ms, 99):.1f}", "max ms": f"{ms.max():.1f}",
+                         "server CPU ms/request": f"{server_cpu:.2f}",
                          "p99 under 20 ms": "yes" if np.percentile(ms, 99) < 20 else "NO"})
         finally:
             proc.terminate()
@@ -120,15 +123,26 @@ def service(n: int) -> list[dict]:
 def in_process(router: Router, n: int) -> dict:
     leads = pd.read_csv(ROOT / "data" / "sample" / "leads.csv", dtype=str, keep_default_na=False)
     recs = [dict(r) for _, r in leads.iterrows()]
-    lat = []
+    lat, cpu = [], []
     for i in range(n):
-        t0 = time.perf_counter()
+        c0, t0 = time.process_time(), time.perf_counter()
         router.route_one(recs[i % len(recs)], kind="lead")
         lat.append(time.perf_counter() - t0)
+        cpu.append(time.process_time() - c0)
     ms = np.array(lat) * 1000
     return {"requests": f"{n:,}", "queue": "in process (Router.route_one)", "p50 ms": f"{np.percentile(ms, 50):.2f}",
             "p95 ms": f"{np.percentile(ms, 95):.2f}", "p99 ms": f"{np.percentile(ms, 99):.2f}", "max ms": f"{ms.max():.2f}",
+            "server CPU ms/request": f"{np.mean(cpu) * 1000:.2f} (CPU p99 {np.percentile(cpu, 99) * 1000:.2f})",
             "p99 under 20 ms": "yes" if np.percentile(ms, 99) < 20 else "NO"}
+
+
+def _cpu_seconds(pid: int) -> float | None:
+    """User + system CPU seconds of a process (Linux /proc), None elsewhere."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, IndexError, ValueError):
+        return None
 
 
 def match_rate(router: Router) -> list[dict]:

@@ -49,3 +49,36 @@ def test_every_row_is_routed_or_queued_exactly_once(rows):
         assert d.reason and "\n" not in d.reason
         if d.rep_id is not None:  # never an inactive rep, a placeholder or a rep not in the data
             assert ROUTER.blocked(d.rep_id) is None
+
+
+RULES = {"rules": [
+    {"name": "Strategic", "named": True},
+    {"name": "West big", "regions": ["West"], "min_employees": 500},
+    {"name": "Texas health", "states": ["TX"], "industries": ["Healthcare"]},
+    {"name": "Tiered", "tiers": ["A"]},
+    {"name": "Rich", "min_revenue": 1e8, "max_revenue": 1e9},
+    {"name": "Mid", "min_employees": 100, "max_employees": 1000},
+]}
+
+
+@settings(max_examples=80, deadline=None)
+@given(st.lists(st.fixed_dictionaries({
+    A.state: st.one_of(st.none(), st.sampled_from(["CA", "TX", "ny", " wa ", "ZZ"])),
+    A.industry: st.one_of(st.none(), st.sampled_from(["Healthcare", "healthcare ", "Retail"])),
+    A.employees: st.one_of(st.just(float("nan")), st.floats(min_value=0, max_value=5000)),
+    A.annual_revenue: st.one_of(st.just(float("nan")), st.floats(min_value=0, max_value=2e9)),
+    A.named: st.booleans(),
+}), min_size=1, max_size=15))
+def test_single_record_segments_agree_with_the_segment_builder(rows):
+    """route_one decides segments without pandas; it must agree with apply_segments."""
+    from territory_core.analyse.segments import SegmentRules, apply_segments
+
+    r = Router.from_scenario(DS, Scenario.today(DS), as_of=AS_OF, segment_rules=SegmentRules.from_dict(RULES))
+    df = pd.DataFrame(rows)
+    df[A.account_id] = [f"X{i}" for i in range(len(df))]
+    want = apply_segments(df, r.rules, None, r.regions)
+    from territory_core.route.records import prepare_record
+
+    for i, row in enumerate(df.to_dict("records")):
+        seg, k = r._segment_one(prepare_record(row, "account"))
+        assert (seg or "(unsegmented)", k) == (want["segment"].iloc[i], int(want["rule_index"].iloc[i])), row

@@ -381,6 +381,17 @@ class Router:
         self._emp_cuts = sorted({v for r in self.rules.rules for v in (r.min_employees, r.max_employees) if v is not None})
         self._rev_cuts = sorted({v for r in self.rules.rules for v in (r.min_revenue, r.max_revenue) if v is not None})
         self._seg_cache: dict[tuple, tuple[str, int]] = {}
+        from ..analyse.segments import region_table
+
+        table = region_table(self.regions)
+        self._rule_sets = []
+        for rule in self.rules.rules:  # each rule's states and industries as sets, for one record at a time
+            allowed = None
+            if rule.states or rule.regions:
+                states = {x.upper() for x in rule.states}
+                in_regions = {x for r in rule.regions for x in table.get(r.lower(), ())}
+                allowed = states & in_regions if rule.states and rule.regions else states | in_regions
+            self._rule_sets.append((rule, allowed, {i.lower() for i in rule.industries}))
         self.away: dict[str, Unavailability] = {}
         for u in self.unavailable:
             if u.covers(self.as_of) and u.rep_id not in self.away:
@@ -634,23 +645,37 @@ class Router:
                        keep_state=False)
 
     def _segment_one(self, rec: dict) -> tuple[str, int]:
-        """The segment of one record, cached by what the rules look at: state, industry, named, and
-        the band of employees and revenue between the rules' thresholds."""
+        """The segment of one record, without pandas: the same conditions as
+        :func:`~territory_core.analyse.segments.apply_segments` (a new record has no tier and holds
+        no products, so rules on those never match it), cached by what the rules look at."""
         from bisect import bisect_right
 
-        from ..analyse.segments import apply_segments
-
         emp, rev = rec["employees"], rec["annual_revenue"]
-        key = (rec["state"], (rec["industry"] or "").casefold(), bool(rec["named"]),
-               -1 if math.isnan(emp) else bisect_right(self._emp_cuts, emp),
+        state = (rec["state"] or "").strip().upper()
+        industry = (rec["industry"] or "").strip().lower()
+        named = bool(rec["named"])
+        key = (state, industry, named, -1 if math.isnan(emp) else bisect_right(self._emp_cuts, emp),
                -1 if math.isnan(rev) else bisect_right(self._rev_cuts, rev))
         hit = self._seg_cache.get(key)
         if hit is None:
-            one = pd.DataFrame({A.account_id: [rec["record_id"]], A.state: [rec["state"]], A.industry: [rec["industry"]],
-                                A.employees: [emp], A.annual_revenue: [rev], A.named: [bool(rec["named"])]})
-            seg = apply_segments(one, self.rules, None, self.regions)
-            k = int(seg["rule_index"].iloc[0])
-            hit = self._seg_cache[key] = (str(seg[X.segment].iloc[0]) if k >= 0 else "", k)
+            hit = ("", -1)
+            for k, (rule, allowed, industries) in enumerate(self._rule_sets):
+                if allowed is not None and state not in allowed:
+                    continue
+                if industries and industry not in industries:
+                    continue
+                if rule.tiers or rule.products:
+                    continue
+                if (rule.min_employees is not None and not emp >= rule.min_employees) or \
+                        (rule.max_employees is not None and not emp < rule.max_employees) or \
+                        (rule.min_revenue is not None and not rev >= rule.min_revenue) or \
+                        (rule.max_revenue is not None and not rev < rule.max_revenue):
+                    continue
+                if rule.named is not None and named != rule.named:
+                    continue
+                hit = (rule.name, k)
+                break
+            self._seg_cache[key] = hit
         return hit
 
     # one record -----------------------------------------------------------------------------
