@@ -41,3 +41,16 @@ def test_fuzzy_threshold_and_blocking():
     assert near is None  # 85 < 90
     assert other.key == "harbor health"
     assert blocked is None  # a typo in the first three letters is not looked for
+
+
+def test_sample_leads_are_made_deterministically(tmp_path):
+    """data/sample/leads.csv is exactly what scripts/make_leads.py writes (from the committed sample)."""
+    import subprocess
+    import sys
+
+    from conftest import ROOT
+
+    out = tmp_path / "leads.csv"
+    subprocess.run([sys.executable, str(ROOT / "scripts" / "make_leads.py"), "--out", str(out)], check=True,
+                   capture_output=True, timeout=300)
+    assert out.read_bytes() == (ROOT / "data" / "sample" / "leads.csv").read_bytes()
