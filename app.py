@@ -20,6 +20,11 @@ PAGES = {
         st.Page("pages/scenario_editor.py", title="Scenario Editor", icon=":material/tune:", url_path="scenario_editor"),
         st.Page("pages/compare.py", title="Compare", icon=":material/compare_arrows:", url_path="compare"),
     ],
+    "Operate": [
+        st.Page("pages/exceptions.py", title="Exceptions queue", icon=":material/inbox:", url_path="exceptions"),
+        st.Page("pages/disputes.py", title="Disputes", icon=":material/gavel:", url_path="disputes"),
+        st.Page("pages/engagement.py", title="Rules of engagement", icon=":material/menu_book:", url_path="engagement"),
+    ],
 }
 
 nav = st.navigation(PAGES, position="hidden" if AC.needs_sign_in() else "sidebar")

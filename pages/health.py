@@ -598,3 +598,8 @@ with t_thr, guard('The threshold editor'):
         else:
             set_setting("health_thresholds", new)
             st.rerun()
+
+# Routing (exception rate, disputes, drift): a self-contained section of its own module.
+from ui.routing import health_section  # noqa: E402
+
+health_section()

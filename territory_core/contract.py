@@ -13,6 +13,7 @@ opportunities (O)      optional: pipeline and history, for KPIs and propensity
 distances (D)          optional: account x rep distance or drive time
 derived (X)            columns the core computes (scores, segment, family, ...)
 assignment (S)         columns of a solved assignment / export
+leads (L)              optional: inbound leads to route
 """
 from __future__ import annotations
 
@@ -100,6 +101,8 @@ ACCOUNTS = Table(
         Column("locked", BOOL, False, "Keeps its owner in any rebalance.", False, aliases=("Locked",)),
         Column("named", BOOL, False, "Named account: keeps its owner and is flagged in segments.", False,
                aliases=("Named", "Named Account")),
+        Column("website", STR, False, "Company website or domain (routing matches new records to it).",
+               aliases=("Website", "Company Domain Name", "Domain", "Web Site")),
     ),
     key=("account_id",),
     keep_extra_numeric=True,
@@ -136,6 +139,8 @@ REPS = Table(
         Column("specialties", STR, False, "Industries the rep specialises in, semicolon-separated.",
                aliases=("Specialties",)),
         Column("active", BOOL, False, "Active rep.", True, aliases=("IsActive", "Active")),
+        Column("placeholder", BOOL, False, "A seat to be hired (TBH): owns a book in plans, never routed to. "
+               "Rep ids starting TBH- count as placeholders too.", False, aliases=("Placeholder", "TBH")),
     ),
     key=("rep_id",),
 )
@@ -203,7 +208,30 @@ ASSIGNMENT = Table(
     key=("account_id",),
 )
 
-TABLES: dict[str, Table] = {t.name: t for t in (ACCOUNTS, ACCOUNT_PRODUCTS, REPS, OPPORTUNITIES, DISTANCES)}
+LEADS = Table(
+    "leads",
+    "Optional: inbound leads to route (web forms, lists, a CRM's Lead object).",
+    (
+        Column("lead_id", STR, True, "Unique lead id.", aliases=("Id", "Lead ID", "LeadId", "Record ID", "Contact ID")),
+        Column("company", STR, False, "Company name as the lead gave it.",
+               aliases=("Company", "Company Name", "Account Name", "Organization")),
+        Column("email", STR, False, "The lead's email (its domain is matched to account websites).",
+               aliases=("Email", "Email Address", "E-mail")),
+        Column("domain", STR, False, "Company website or domain.",
+               aliases=("Website", "Company Domain Name", "Domain", "Web Site")),
+        Column("zip", STR, False, "5-digit US ZIP code.", aliases=("PostalCode", "Postal Code", "Zip", "ZIP", "Zip Code")),
+        Column("state", STR, False, "US state, 2-letter code.", aliases=("State", "State/Region", "StateCode")),
+        Column("country", STR, False, "Country.", aliases=("Country", "Country/Region", "CountryCode")),
+        Column("employees", FLOAT, False, "Number of employees.",
+               aliases=("NumberOfEmployees", "Number of Employees", "Employees", "Company Size")),
+        Column("industry", STR, False, "Industry.", aliases=("Industry",)),
+        Column("created_at", DATE, False, "When the lead arrived.",
+               aliases=("CreatedDate", "Created Date", "Create Date", "Created At")),
+    ),
+    key=("lead_id",),
+)
+
+TABLES: dict[str, Table] = {t.name: t for t in (ACCOUNTS, ACCOUNT_PRODUCTS, REPS, OPPORTUNITIES, DISTANCES, LEADS)}
 
 # Money columns (USD) per table. A re-import that leaves one unmapped after it was mapped before
 # loads it as nothing, so the import asks first (territory_core.ingest.mapping.lost_money_columns).
@@ -227,6 +255,7 @@ O = _ns(OPPORTUNITIES)  # noqa: E741
 D = _ns(DISTANCES)
 X = _ns(DERIVED)
 S = _ns(ASSIGNMENT)
+L = _ns(LEADS)
 
 
 def describe_markdown() -> str:

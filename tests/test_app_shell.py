@@ -11,6 +11,9 @@ PAGES = {
     "segments": "Segment Builder",
     "scenario_editor": "Scenario Editor",
     "compare": "Compare",
+    "exceptions": "Exceptions queue",
+    "disputes": "Disputes",
+    "engagement": "Rules of engagement",
 }
 
 
