@@ -236,7 +236,9 @@ def polygons_frame(gdf, id_column: str, name_column: str | None = None, source: 
     gdf["state"] = ""
     keep = [UNIT_ID, "name", "state"] + [c for c in gdf.columns
                                          if c not in (UNIT_ID, "name", "state", gdf.geometry.name)]
-    out = gdf[keep + [gdf.geometry.name]].set_geometry(gdf.geometry.name).rename_geometry("geometry")
+    out = gdf[keep + [gdf.geometry.name]].set_geometry(gdf.geometry.name)
+    if out.geometry.name != "geometry":
+        out = out.rename_geometry("geometry")
     return _with_centroids(out).reset_index(drop=True)
 
 
