@@ -217,8 +217,10 @@ fig.add_trace(go.Scattermap(  # territory labels: a marker per territory with it
     hovertext=[plot_text(f"{label_of(t)}: {int(u)} units") for t, u in zip(tnames, lab_pts["units"].fillna(0))],
     hovertemplate="%{hovertext}<extra></extra>", name="Territories",
 ))
-lat0, lon0 = float(uf["lat"].mean()), float(uf["lon"].mean())
-span = max(float(uf["lat"].max() - uf["lat"].min()), float(uf["lon"].max() - uf["lon"].min()) / 1.6, 0.5)
+# frame the bulk of the units (Alaska, Hawaii and far islands do not shrink the mainland)
+qlat, qlon = uf["lat"].quantile([0.03, 0.97]), uf["lon"].quantile([0.03, 0.97])
+lat0, lon0 = float(qlat.mean()), float(qlon.mean())
+span = max(float(qlat.iloc[1] - qlat.iloc[0]), float(qlon.iloc[1] - qlon.iloc[0]) / 1.6, 0.5)
 zoom = float(np.clip(np.log2(360.0 / span) - 1.3, 1.5, 9))
 fig.update_layout(
     map=dict(style="white-bg", center=dict(lat=lat0, lon=lon0), zoom=zoom,
