@@ -19,6 +19,7 @@ PAGES = {
     "Plan": [
         st.Page("pages/scenario_editor.py", title="Scenario Editor", icon=":material/tune:", url_path="scenario_editor"),
         st.Page("pages/compare.py", title="Compare", icon=":material/compare_arrows:", url_path="compare"),
+        st.Page("pages/territory_map.py", title="Territory Map", icon=":material/polyline:", url_path="territory_map"),
     ],
     "Operate": [
         st.Page("pages/exceptions.py", title="Exceptions queue", icon=":material/inbox:", url_path="exceptions"),

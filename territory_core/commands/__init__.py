@@ -2,4 +2,4 @@
 and ``run(args) -> int`` (0 ok, 1 the data or problem is bad, 2 bad usage), and is listed in
 ``COMMANDS``."""
 
-COMMANDS = ("validate", "solve", "export", "benchmark", "data", "route", "serve")
+COMMANDS = ("validate", "solve", "export", "benchmark", "data", "design", "route", "serve")
