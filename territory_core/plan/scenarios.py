@@ -31,6 +31,7 @@ import pandas as pd
 
 from ..contract import ASSIGNMENT, A, R, S, X
 from ..dataset import Dataset, coerce_types
+from ..text import COLUMN_LABELS
 
 EVENT_TYPES = ("rep_leaves", "new_hire", "capacity_change", "quota_change", "segment_handover", "bulk_move")
 SETTING_KEYS = ("scoring", "segment_rules", "solver")
@@ -805,9 +806,7 @@ def scenario_kpis(dataset: Dataset, scenario: Scenario, enriched: pd.DataFrame |
     return _json_safe(out)
 
 
-METRIC_LABELS = {A.arr: "ARR", X.potential: "Potential", X.whitespace: "Whitespace", A.open_pipeline: "Open pipeline",
-                 X.workload: "Workload", X.account_count: "Accounts", A.annual_revenue: "Annual revenue",
-                 A.employees: "Employees"}
+METRIC_LABELS = COLUMN_LABELS  # the contract's labels (territory_core.text)
 
 
 def kpi_rows(kpis: Mapping) -> list[tuple[str, str]]:

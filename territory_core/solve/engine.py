@@ -177,13 +177,15 @@ def build_spec(p, settings, *, elastic=(), artificial: bool = False) -> Spec:
                 else:
                     band[r, m] = -1
                     lo.pop(); hi.pop()
-            if obj in ("balance", "mix") and T > 0:
+            tiebreak = float(getattr(p, "tiebreak", 0.0) or 0.0)
+            if (obj in ("balance", "mix") or tiebreak > 0) and T > 0:
                 dev[r, m] = new_rows(1, T, T)
-                wgt = p.mweight[m] / T / max(len(active_reps), 1)
                 if obj == "balance":
-                    wgt *= 1.0
-                else:
-                    wgt *= float(settings.balance_weight)
+                    wgt = p.mweight[m] / T / max(len(active_reps), 1)
+                elif obj == "mix":
+                    wgt = p.mweight[m] / T / max(len(active_reps), 1) * float(settings.balance_weight)
+                else:  # fewest moves first, then the most balanced of those
+                    wgt = tiebreak * unit * p.mweight[m] / T
                 slack(wgt, [(dev[r, m], -1.0)], f"dplus_{r}_{m}")
                 slack(wgt, [(dev[r, m], 1.0)], f"dminus_{r}_{m}")
         if f"tol:{m}" in elastic and p.hard[m]:

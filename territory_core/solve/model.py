@@ -38,11 +38,9 @@ import numpy as np
 import pandas as pd
 
 from ..contract import A, R, S, X
+from ..text import amount, label
 from .engine import Data, INF, build_spec, column_entries, dive, resolve_tightened, solve_lp, solve_mip
 from .prep import Prepared, _unit_word, diagnose, prepare
-
-OBJECTIVES = ("disruption", "distance", "balance", "mix")
-SOLVERS = ("highs", "cbc")
 
 # Models with at most this many eligible (unit, rep) pairs get the exact PuLP MIP when the
 # LP-and-repair answer is not yet proven optimal.
@@ -53,142 +51,8 @@ FULL_POOL_PAIRS = 400_000
 USE_ARTIFICIAL = True
 
 
-@dataclass(frozen=True)
-class Metric:
-    """A balance metric: every rep's total of ``column`` within target x (1 +- tolerance)."""
-    column: str
-    tolerance: float = 0.05
-    weight: float = 1.0
-    hard: bool = True
-
-    def to_dict(self) -> dict:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, d: Mapping) -> "Metric":
-        return cls(column=str(d["column"]), tolerance=float(d.get("tolerance", 0.05)),
-                   weight=float(d.get("weight", 1.0)), hard=bool(d.get("hard", True)))
-
-
-@dataclass(frozen=True)
-class EligibilityRule:
-    """Rep may own the account when ``account[account_field]`` equals ``rep[rep_field]``
-    (mode "equal") or is one of the rep's semicolon-separated values (mode "contains").
-    A missing value on either side does not restrict."""
-    account_field: str
-    rep_field: str
-    mode: str = "equal"
-
-    def to_dict(self) -> dict:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, d: Mapping) -> "EligibilityRule":
-        mode = str(d.get("mode", "equal"))
-        if mode not in ("equal", "contains"):
-            raise ValueError(f"Eligibility mode must be 'equal' or 'contains', not {mode!r}.")
-        return cls(str(d["account_field"]), str(d["rep_field"]), mode)
-
-
-@dataclass(frozen=True)
-class SolverSettings:
-    metrics: tuple[Metric, ...] = ()          # empty: default_metrics(accounts)
-    objective: str = "disruption"             # disruption | distance | balance | mix
-    disruption_weight_column: str | None = None  # None: each moved account counts 1
-    max_moves: int | None = None
-    max_moves_per_rep: int | None = None      # accounts gained, and accounts lost, per rep
-    max_arr_moved: float | None = None
-    keep_families: bool = True
-    respect_locks: bool = True                # locked, named and holdout accounts keep their owner
-    holdout_stages: tuple[str, ...] = ()      # open opps in these stages lock the account
-    eligibility: tuple[EligibilityRule, ...] = ()
-    balance_within: tuple[str, ...] = ()      # rep columns (e.g. region, segment): balance inside each team
-    use_distance: bool = False                # add distance to the objective (disruption/mix)
-    distance_weight: float = 1.0
-    max_radius_km: float | None = None
-    time_limit: float = 60.0
-    mip_gap: float = 1e-4
-    solver: str = "highs"                     # highs | cbc
-    seed: int = 0
-    soft_penalty: float = 100.0               # soft bands: 1% overflow costs soft_penalty/100 typical moves
-    balance_weight: float = 1.0               # mix objective weights
-    disruption_objective_weight: float = 1.0
-
-    def __post_init__(self):
-        if self.objective not in OBJECTIVES:
-            raise ValueError(f"objective must be one of {', '.join(OBJECTIVES)}, not {self.objective!r}.")
-        if self.solver not in SOLVERS:
-            raise ValueError(f"solver must be 'highs' or 'cbc', not {self.solver!r}.")
-        if not (self.time_limit > 0):
-            raise ValueError("time_limit must be a positive number of seconds.")
-        for m in self.metrics:
-            if not isinstance(m, Metric):
-                raise ValueError("metrics must be Metric objects.")
-            if m.tolerance < 0:
-                raise ValueError(f"Tolerance of {m.column!r} must be 0 or more.")
-        # tuples, so the settings stay hashable and comparable
-        object.__setattr__(self, "metrics", tuple(self.metrics))
-        object.__setattr__(self, "eligibility", tuple(self.eligibility))
-        object.__setattr__(self, "holdout_stages", tuple(self.holdout_stages))
-        object.__setattr__(self, "balance_within", tuple(str(c) for c in (self.balance_within or ())))
-
-    def to_dict(self) -> dict:
-        d = asdict(self)
-        d["metrics"] = [m.to_dict() for m in self.metrics]
-        d["eligibility"] = [r.to_dict() for r in self.eligibility]
-        d["holdout_stages"] = list(self.holdout_stages)
-        d["balance_within"] = list(self.balance_within)
-        return d
-
-    @classmethod
-    def from_dict(cls, d: Mapping | None) -> "SolverSettings":
-        d = dict(d or {})
-        dist = d.pop("distance", None)  # also accepted nested: {"use_distance", "weight", "max_radius_km"}
-        if isinstance(dist, Mapping):
-            for k, v in dist.items():
-                d.setdefault({"weight": "distance_weight"}.get(k, k), v)
-        known = {f for f in cls.__dataclass_fields__}
-        unknown = set(d) - known
-        if unknown:
-            raise ValueError(f"Unknown solver setting(s): {', '.join(sorted(unknown))}.")
-        if "metrics" in d:
-            d["metrics"] = tuple(m if isinstance(m, Metric) else Metric.from_dict(m) for m in d["metrics"] or ())
-        if "eligibility" in d:
-            d["eligibility"] = tuple(r if isinstance(r, EligibilityRule) else EligibilityRule.from_dict(r)
-                                     for r in d["eligibility"] or ())
-        if "holdout_stages" in d:
-            d["holdout_stages"] = tuple(str(s) for s in d["holdout_stages"] or ())
-        return cls(**d)
-
-
-def default_metrics(accounts: pd.DataFrame, tolerance: float = 0.05) -> tuple[Metric, ...]:
-    """potential (else annual_revenue), arr, and workload (else account count)."""
-    out = []
-    if X.potential in accounts.columns and pd.to_numeric(accounts[X.potential], errors="coerce").notna().any():
-        out.append(Metric(X.potential, tolerance))
-    elif A.annual_revenue in accounts.columns and pd.to_numeric(accounts[A.annual_revenue], errors="coerce").notna().any():
-        out.append(Metric(A.annual_revenue, tolerance))
-    if A.arr in accounts.columns:
-        out.append(Metric(A.arr, tolerance))
-    if X.workload in accounts.columns and pd.to_numeric(accounts[X.workload], errors="coerce").notna().any():
-        out.append(Metric(X.workload, tolerance))
-    else:
-        out.append(Metric(X.account_count, tolerance))
-    return tuple(out)
-
-
-def planning_defaults(accounts: pd.DataFrame, reps: pd.DataFrame) -> "SolverSettings":
-    """The settings a planner starts a scenario from: the default metrics at +-10%, balanced within
-    teams of reps who share a region and a segment (when the reps table has them), so an Enterprise
-    book is compared with other Enterprise books and accounts stay with their team."""
-    return SolverSettings(metrics=default_metrics(accounts, 0.10), balance_within=default_teams(reps))
-
-
-def default_teams(reps: pd.DataFrame | None) -> tuple[str, ...]:
-    """The rep columns that define teams by default: region and segment, those the reps table has."""
-    return tuple(c for c in (R.region, R.segment)
-                 if reps is not None and c in reps.columns and reps[c].notna().any())
-
+from .settings import (BANDS, OBJECTIVES, SCOPES, SOLVERS, EligibilityRule, Metric, SolverSettings,  # noqa: F401
+                       default_metrics, default_teams, parse_scope, planning_defaults)
 
 ASSIGNMENT_COLUMNS = [S.account_id, S.rep_id, S.previous_rep_id, S.moved, S.reason]
 REP_METRIC_COLUMNS = ["rep_id", "metric", "value", "target", "lower", "upper", "deviation"]
@@ -275,7 +139,7 @@ def _gap(obj, bound):
 def _integral_objective(p: Prepared, settings) -> bool:
     """Every objective value is an integer (moves counted), so ceil(bound) is a bound too."""
     return (settings.objective == "disruption" and not (settings.use_distance and p.dist is not None)
-            and np.allclose(p.w_acc, np.round(p.w_acc)) and not (~p.hard).any())
+            and np.allclose(p.w_acc, np.round(p.w_acc)) and not (~p.hard).any() and not p.tiebreak)
 
 
 def _evaluate(spec, data, p, assign: np.ndarray):
@@ -714,7 +578,9 @@ def _solve_by_team(accounts, reps, settings, metrics, p: Prepared, sdict, t0, *,
     teams = sorted(int(g) for g in np.unique(p.unit_team))
     pairs = {g: int(p.elig[p.unit_team == g].sum()) for g in teams}
     left = sum(pairs.values())
-    sub_settings = replace(settings, metrics=tuple(metrics), balance_within=())
+    # the teams share the whole problem's tie-break weight, so their objectives add up to its own
+    sub_settings = replace(settings, metrics=tuple(metrics), balance_within=(), balance_tiebreak=p.tiebreak)
+    kind, sfield, svalue = parse_scope(settings.scope)
     fields = [f for f in settings.balance_within if f in reps.columns]
 
     def label(g):
@@ -740,7 +606,14 @@ def _solve_by_team(accounts, reps, settings, metrics, p: Prepared, sdict, t0, *,
         span = pairs[g] / max(1, done + left)
         sub_say = (lambda ph, f, _i=i, _b=base, _s=span:
                    say(f"team {_i + 1} of {len(teams)}: {ph}", 0.05 + 0.9 * (_b + _s * float(f or 0.0))))
-        r = solve(sub_acc, sub_reps, replace(sub_settings, time_limit=tl), distances=distances,
+        sub_scope = settings.scope
+        if kind == "auto":
+            sub_scope = "affected" if fixed else "all"
+        elif kind == "reps" and not sub_reps[sfield].astype("string").str.strip().str.casefold().eq(
+                svalue.casefold()).fillna(False).any():
+            sub_scope = "affected"  # a team without the chosen reps: only what must move
+        r = solve(sub_acc, sub_reps, replace(sub_settings, time_limit=tl, scope=sub_scope,
+                                             bands=settings.effective_bands), distances=distances,
                   opportunities=opportunities, fixed=sub_fixed, progress=sub_say, cancel=cancel)
         subs.append((g, r))
         done += pairs[g]
@@ -957,55 +830,90 @@ def _result_from(p: Prepared, settings, assign_u, status, obj, bound, gap, solve
         notes=list(p.notes), settings=sdict)
 
 
+def _rep_name(p: Prepared, r: int) -> str:
+    nm = p.rep_names[r] if p.rep_names is not None else None
+    return str(nm) if nm not in (None, "") else str(p.rep_ids[r])
+
+
+def _team_word(p: Prepared, r: int) -> str:
+    if p.team_names is None or p.rep_team is None:
+        return "the team"
+    name = " ".join(s for s in str(p.team_names[p.rep_team[r]]).split(" | ") if s.strip())
+    return name or "the team"
+
+
+def _family(p: Prepared, u: int) -> str:
+    return str(p.unit_name[u]) if p.unit_name is not None else str(p.unit_label[u])
+
+
 def _reasons(p: Prepared, settings, rep_of: np.ndarray, moved: np.ndarray) -> list[str]:
+    """One sentence per account a sales leader can read: names and units, no ids or column names.
+    Deviations are today's books against the targets of the team as it will be."""
     prev = p.prev
-    loads0 = _loads(p, prev)
-    R, k = loads0.shape
+    R, k = p.target.shape
+    load0 = p.load0 if p.load0 is not None else _loads(p, prev)
     with np.errstate(divide="ignore", invalid="ignore"):
-        rel0 = np.where(p.target > 0, loads0 / p.target - 1, 0.0)
-    over_m = np.argmax(rel0, axis=1) if k else np.zeros(R, dtype=int)
-    under_m = np.argmin(rel0, axis=1) if k else np.zeros(R, dtype=int)
-    kind_words = {"locked": "locked", "named": "named account", "holdout": "late-stage open opportunity (holdout)",
-                  "fixed": "manual override"}
+        rel0 = np.where(p.target > 0, load0 / np.where(p.target > 0, p.target, 1) - 1, 0.0)
+    names = [_rep_name(p, r) for r in range(R)]
+    team = p.rep_team if p.rep_team is not None else np.zeros(R, dtype=int)
+
+    # why a rep is a good home: the metric it is most under target on, and whether it had the most room
+    room = []
+    for r in range(R):
+        if not p.active[r] or k == 0:
+            room.append(f"{names[r]} takes it.")
+            continue
+        m = int(np.argmin(rel0[r]))
+        mates = np.flatnonzero(p.active & (team == team[r]))
+        most = rel0[r, m] <= rel0[mates, m].min() + 1e-12
+        if rel0[r, m] < -1e-9:
+            how = "had the most room" if most and len(mates) > 1 else "had room"
+            where = f" in {_team_word(p, r)}" if p.team_names is not None else ""
+            room.append(f"{names[r]} {how}{where} ({label(p.metric_names[m])} {-rel0[r, m]:.0%} under target).")
+        else:
+            room.append(f"{names[r]} can take it and stay within their band.")
+    kept = {"locked": "locked", "named": "named account", "holdout": "late-stage open opportunity",
+            "fixed": "manual override"}
     unit_prevs = pd.Series(prev).groupby(p.unit).nunique().to_numpy()
+    rules = "eligibility rules" + (" or radius" if settings.max_radius_km is not None else "")
     out = []
     for i in range(len(prev)):
         u = p.unit[i]
         r = rep_of[i]
         kind = p.pin_kind[u]
-        rid = p.rep_ids[r]
-        note = p.acc_note.get(i)
         if prev[i] < 0:
-            out.append(f"no current owner: assigned to {rid}")
+            out.append(f"New owner: it had no owner among the active reps. {room[r]}")
             continue
         o = prev[i]
-        oid = p.rep_ids[o]
         if not moved[i]:
-            out.append(f"kept: {kind_words[kind]}" if kind else f"kept with {oid}")
+            out.append(f"Kept with {names[o]}: {kept[kind]}." if kind in kept else f"Kept with {names[o]}.")
             continue
-        if note:
-            out.append(f"moved to {rid}: {note}")
-        elif kind == "fixed":
-            out.append(f"moved to {rid}: manual override")
+        note = p.acc_note.get(i)
+        if kind == "fixed":
+            out.append(f"Moved by hand to {names[r]}.")
         elif not p.active[o]:
-            out.append(f"moved to {rid}: owner {oid} is inactive")
-        elif not p.rule_elig[u, o]:
-            out.append(f"moved to {rid}: {oid} is not eligible under the eligibility rules or radius")
+            extra = f" ({note})" if note else ""
+            if p.unit_size[u] > 1 and kind == "scope":
+                out.append(f"Re-homed with its family: {names[o]} left{extra}; the rest of the "
+                           f"{_family(p, u)} family is with {names[r]}.")
+            else:
+                out.append(f"Re-homed: {names[o]} left{extra}. {room[r]}")
+        elif p.rule_only is not None and not p.rule_only[u, o]:
+            out.append(f"Moved: {names[o]} may not own it under the {rules}. {room[r]}")
         elif p.unit_size[u] > 1 and unit_prevs[u] > 1:
-            out.append(f"moved to {rid}: kept with its family ({p.unit_label[u]})")
+            out.append(f"Moved with its family ({_family(p, u)}) to {names[r]}.")
         elif settings.objective == "distance" and p.dist is not None:
-            out.append(f"moved to {rid}: shorter distance ({p.dist[u, r]:.1f} vs {p.dist[u, o]:.1f})")
-        elif k and rel0[o, over_m[o]] > p.tol[over_m[o]] - 1e-9:
-            m = over_m[o]
-            out.append(f"moved to {rid}: {oid} was {rel0[o, m]:+.0%} against its {p.metric_names[m]} target")
-        elif k and rel0[r, under_m[r]] < -p.tol[under_m[r]] + 1e-9:
-            m = under_m[r]
-            out.append(f"moved to {rid}: {rid} was {rel0[r, m]:+.0%} against its {p.metric_names[m]} target")
+            out.append(f"Closer: {names[r]} is {p.dist[u, r]:,.0f} km away, {names[o]} {p.dist[u, o]:,.0f} km.")
         elif k:
-            m = over_m[o]
-            out.append(f"moved to {rid}: rebalancing ({oid} was {rel0[o, m]:+.0%} on {p.metric_names[m]})")
+            m = int(np.argmax(rel0[o]))
+            if rel0[o, m] > 1e-9:
+                out.append(f"Rebalanced: {names[o]} was {rel0[o, m]:.0%} over target on {label(p.metric_names[m])} "
+                           f"({amount(p.metric_names[m], load0[o, m])} vs {amount(p.metric_names[m], p.target[o, m])}). "
+                           f"{room[r]}")
+            else:
+                out.append(f"Rebalanced to {names[r]}. {room[r]}")
         else:
-            out.append(f"moved to {rid}")
+            out.append(f"Moved to {names[r]}.")
     return out
 
 

@@ -15,6 +15,8 @@ import pandas as pd
 
 from ..contract import A, D, O, R, X
 from ..analyse.hierarchy import resolve_hierarchy
+from ..text import quantity
+from .settings import parse_scope
 
 EARTH_KM = 6371.0088
 
@@ -62,6 +64,15 @@ class Prepared:
     # balancing within teams: each unit's team (-1: the shared pool) and each rep's team
     unit_team: np.ndarray | None = None
     rep_team: np.ndarray | None = None
+    team_names: np.ndarray | None = None   # (G,) label of each team, e.g. "West | Mid-Market"
+    unit_name: np.ndarray | None = None    # (U,) the family's top account's name (or the account's)
+    # stability: today's loads (R, k), the band rule, the scope, and who it opened
+    load0: np.ndarray | None = None
+    bands: str = "absolute"
+    scope: str = "all"
+    needs_book: np.ndarray | None = None   # (R,) active reps with an empty book today (new hires)
+    rule_only: np.ndarray | None = None    # (U, R) eligibility from the rules and radius alone (None: no rules)
+    tiebreak: float = 0.0                  # weight of balance among plans with the fewest moves
 
 
 def _str_col(df: pd.DataFrame, col: str) -> np.ndarray:
@@ -230,6 +241,21 @@ def prepare(accounts: pd.DataFrame, reps: pd.DataFrame, settings, metrics, *,
         w_acc = np.clip(pd.to_numeric(acc[wcol], errors="coerce").fillna(0).to_numpy(dtype=float), 0, None)
     arr_acc = np.clip(_num_col(acc, A.arr, 0.0), 0, None)
 
+    # eligibility
+    el_acc = np.ones((n, nr), dtype=bool)
+    for rule in settings.eligibility or ():
+        el_acc &= _rule_matrix(acc, rp, rule)
+    dist_acc = None
+    if settings.use_distance or settings.max_radius_km is not None or settings.objective in ("distance",):
+        dist_acc = account_distances(acc, rp, acc_ids, rep_ids, distances)
+        if dist_acc is None and (settings.use_distance or settings.objective == "distance"):
+            raise ValueError("Distance is on but there is neither a distance matrix nor lat/lon on accounts and "
+                             "home_lat/home_lon on reps.")
+    if settings.max_radius_km is not None and dist_acc is not None:
+        el_acc &= ~(dist_acc > float(settings.max_radius_km))  # unknown distance does not exclude
+    # what the rules and radius alone exclude (reasons name a rule only when one really excluded a rep)
+    rules_acc = el_acc.copy() if (settings.eligibility or settings.max_radius_km is not None) else None
+
     # pins: fixed overrides > locks/named/holdouts
     pin_acc = np.full(n, -1)
     pin_kind_acc = np.array([""] * n, dtype=object)
@@ -278,24 +304,76 @@ def prepare(accounts: pd.DataFrame, reps: pd.DataFrame, settings, metrics, *,
             pin_acc[i] = j
             pin_kind_acc[i] = "fixed"
 
+    # scope: which accounts may change hands (the rest keep their owner, pinned as "scope")
+    scope_kind, scope_field, scope_value = parse_scope(settings.scope)
+    if scope_kind == "auto":
+        scope_kind = "affected" if fixed else "all"
+    owner_ok = (prev >= 0) & active[np.clip(prev, 0, None)]
+    owner_ok &= el_acc[np.arange(n), np.clip(prev, 0, None)] if n else owner_ok
+    must_move = ~owner_ok | (pin_kind_acc == "fixed")
+    scope_reps = np.zeros(nr, dtype=bool)   # reps whose books the scope opens
+    needs_book = np.zeros(nr, dtype=bool)   # active reps with an empty book today (new hires)
+    if scope_kind != "all":
+        owned_now = np.bincount(prev[prev >= 0], minlength=nr)
+        needs_book = active & (owned_now == 0) & (wr > 0)
+        if scope_kind == "reps":
+            if scope_field not in rp.columns:
+                raise ValueError(f"Scope {settings.scope!r}: the reps table has no {scope_field!r} column "
+                                 f"(columns: {', '.join(c for c in rp.columns if c != '_k')}).")
+            vals = rp[scope_field].astype("string").str.strip().str.casefold()
+            scope_reps = vals.eq(scope_value.strip().casefold()).fillna(False).to_numpy(dtype=bool)
+            if not (scope_reps & active).any():
+                known = sorted(set(rp[scope_field].dropna().astype(str)))[:12]
+                raise ValueError(f"Scope {settings.scope!r}: no active rep has {scope_field} = {scope_value!r}; "
+                                 f"values in the reps table: {', '.join(known) or 'none'}.")
+            in_sel = (prev >= 0) & scope_reps[np.clip(prev, 0, None)]
+            # accounts of the chosen reps move only among the chosen reps
+            el_acc[in_sel] &= scope_reps[None, :]
+            movable = must_move | in_sel
+        else:
+            movable = must_move.copy()
+        if needs_book.any() and settings.balance_within:
+            # a new hire's book is carved from its own team: teammates' accounts may move to it
+            key = rp[list(settings.balance_within)].astype("string").fillna("").agg(" | ".join, axis=1).to_numpy(object) \
+                if all(f in rp.columns for f in settings.balance_within) else np.array([""] * nr, dtype=object)
+            hire_teams = set(key[needs_book])
+            mates = np.array([k in hire_teams for k in key]) & active
+            movable |= (prev >= 0) & mates[np.clip(prev, 0, None)]
+            scope_reps |= mates
+        elif needs_book.any():
+            movable[:] = True  # no teams: anyone's accounts may move to the new rep
+        keep = ~movable & (pin_acc < 0) & owner_ok
+        pin_acc[keep] = prev[keep]
+        pin_kind_acc[keep] = "scope"
+
     # units
     if settings.keep_families and A.parent_id in acc.columns and acc[A.parent_id].notna().any():
         fam = resolve_hierarchy(acc)[X.ultimate_parent_id].astype(str).to_numpy(dtype=object)
     else:
         fam = acc_ids.copy()
     # a family whose accounts are pinned to different reps cannot stay together: split it
-    pins = pd.DataFrame({"f": fam, "p": pin_acc})
+    pins = pd.DataFrame({"f": fam, "p": pin_acc, "scope": pin_kind_acc == "scope"})
     npins = pins[pins.p >= 0].groupby("f")["p"].nunique()
     split = set(npins[npins > 1].index)
     if split:
-        notes.append(f"{len(split)} famil{'y' if len(split) == 1 else 'ies'} have accounts locked or fixed to different "
-                     f"reps, so they are not kept together (e.g. {sorted(split)[0]}).")
+        n_locks = pins[(pins.p >= 0) & ~pins.scope].groupby("f")["p"].nunique()
+        by_pin = sorted(set(n_locks[n_locks > 1].index))
+        by_scope = len(split) - len(by_pin)
+        if by_pin:
+            notes.append(f"{len(by_pin)} famil{'y' if len(by_pin) == 1 else 'ies'} have accounts locked or fixed to "
+                         f"different reps, so they are not kept together (e.g. {by_pin[0]}).")
+        if by_scope:
+            notes.append(f"{by_scope} famil{'y' if by_scope == 1 else 'ies'} already span several reps today and stay "
+                         "as they are: only the accounts in the rebalance's scope move.")
         sm = np.isin(fam, list(split))
         fam = np.where(sm, np.char.add("\x01", acc_ids.astype(str)).astype(object), fam)
     unit, labels = pd.factorize(pd.Series(fam, dtype=object), sort=True)
     unit = unit.astype(np.int64)
     U = len(labels)
     unit_label = np.array([str(x).lstrip("\x01") for x in labels], dtype=object)
+    acc_name = _str_col(acc, A.name)
+    name_of = dict(zip(acc_ids, acc_name))
+    unit_name = np.array([name_of.get(x) or x for x in unit_label], dtype=object)
     unit_size = np.bincount(unit, minlength=U)
     M = np.zeros((U, M_acc.shape[1]))
     np.add.at(M, unit, M_acc)
@@ -303,39 +381,60 @@ def prepare(accounts: pd.DataFrame, reps: pd.DataFrame, settings, metrics, *,
     ARR = np.bincount(unit, weights=arr_acc, minlength=U)
 
     # teams: balance within groups of reps (e.g. region + segment) instead of across everyone
-    team_ok = unit_team = rep_team = None
+    team_ok = unit_team = rep_team = team_names = None
     if settings.balance_within:
-        target, team_ok, unit_team, rep_team = _team_targets(rp, settings.balance_within, wr, prev, pin_acc,
-                                                             unit, U, M_acc)
+        target, team_ok, unit_team, rep_team, team_names = _team_targets(rp, settings.balance_within, wr, prev,
+                                                                         pin_acc, unit, U, M_acc)
         lower = target * (1 - tol)[None, :]
         upper = target * (1 + tol)[None, :]
+    bands = settings.effective_bands
+    load0 = np.zeros_like(target)
+    hp0 = prev >= 0
+    for m in range(M_acc.shape[1]):
+        load0[:, m] = np.bincount(prev[hp0], weights=M_acc[hp0, m], minlength=nr)
+    if bands == "no-worse":
+        # a rep inside its band stays inside; one outside may not end farther from its target than
+        # today (targets as the team will be: leavers gone, hires' ramped capacity added). A rep with
+        # an empty book today (a new hire) must reach its band.
+        half = np.maximum(target * tol[None, :], np.abs(load0 - target))
+        half = np.where(needs_book[:, None], target * tol[None, :], half)
+        lower = np.clip(target - half, 0, None)
+        upper = target + half
     pin = np.full(U, -1)
     pin_kind = np.array([""] * U, dtype=object)
     has = pin_acc >= 0
     pin[unit[has]] = pin_acc[has]
     pin_kind[unit[has]] = pin_kind_acc[has]
+    if bands == "no-worse" and len(names):
+        # what stays pinned to a rep (its kept book, plus family members that must join it) can
+        # put it past its no-worse band: then the band is what it must carry, and the note says so
+        pinned = np.zeros_like(target)
+        pu_ = np.flatnonzero(pin >= 0)
+        for m in range(len(names)):
+            pinned[:, m] = np.bincount(pin[pu_], weights=M[pu_, m], minlength=nr)
+        over = active[:, None] & (pinned > upper * (1 + 1e-9) + 1e-9)
+        who = np.flatnonzero(over.any(axis=1))
+        for r in who[:5]:
+            parts = ", ".join(quantity(names[m], pinned[r, m] - upper[r, m]) for m in np.flatnonzero(over[r]))
+            notes.append(f"{_rep_word(rep_ids, rp, r)} ends {parts} past the no-worse band: accounts that must join "
+                         "this rep (family members of accounts it keeps, or moves fixed by an event or by hand) "
+                         "cannot go elsewhere.")
+        if len(who) > 5:
+            notes.append(f"... and {len(who) - 5} more reps end past their no-worse band for the same reason.")
+        upper = np.where(over, pinned, upper)
 
     # previous-owner rows (unit, rep) with accounts / weight / arr kept if the unit goes to rep
     hp = prev >= 0
     pf = pd.DataFrame({"u": unit[hp], "r": prev[hp], "n": 1, "w": w_acc[hp], "a": arr_acc[hp]})
     pg = pf.groupby(["u", "r"], sort=True).sum().reset_index()
 
-    # eligibility
-    el_acc = np.ones((n, nr), dtype=bool)
-    for rule in settings.eligibility or ():
-        el_acc &= _rule_matrix(acc, rp, rule)
-    dist_acc = None
-    if settings.use_distance or settings.max_radius_km is not None or settings.objective in ("distance",):
-        dist_acc = account_distances(acc, rp, acc_ids, rep_ids, distances)
-        if dist_acc is None and (settings.use_distance or settings.objective == "distance"):
-            raise ValueError("Distance is on but there is neither a distance matrix nor lat/lon on accounts and "
-                             "home_lat/home_lon on reps.")
-    if settings.max_radius_km is not None and dist_acc is not None:
-        el_acc &= ~(dist_acc > float(settings.max_radius_km))  # unknown distance does not exclude
     # unit eligible for a rep when every account is
     order = np.argsort(unit, kind="stable")
     starts = np.searchsorted(unit[order], np.arange(U))
     rule_elig = np.logical_and.reduceat(el_acc[order], starts, axis=0) if n else np.ones((U, nr), dtype=bool)
+    rule_only = None
+    if rules_acc is not None:
+        rule_only = np.logical_and.reduceat(rules_acc[order], starts, axis=0) if n else np.ones((U, nr), dtype=bool)
     rule_elig = rule_elig & active[None, :]
     if team_ok is not None:
         rule_elig &= team_ok
@@ -357,7 +456,21 @@ def prepare(accounts: pd.DataFrame, reps: pd.DataFrame, settings, metrics, *,
         prev_u=pg["u"].to_numpy(np.int64), prev_r=pg["r"].to_numpy(np.int64), prev_n=pg["n"].to_numpy(float),
         prev_w=pg["w"].to_numpy(float), prev_arr=pg["a"].to_numpy(float), dist=dist,
         notes=notes, acc_note=acc_note, problems=problems, fixes=fixes, unit_team=unit_team, rep_team=rep_team,
+        team_names=team_names, unit_name=unit_name, load0=load0, bands=bands, scope=scope_kind if scope_kind != "reps" else str(settings.scope),
+        needs_book=needs_book, rule_only=rule_only, tiebreak=_tiebreak(settings, scope_kind, active, len(names)),
     )
+
+
+def _tiebreak(settings, scope_kind: str, active: np.ndarray, k: int) -> float:
+    """Balance as a tie-break among plans with the fewest moves: on for any scope narrower than a
+    full rebalance (where many plans move the same accounts and the split between reps is free),
+    small enough that a whole move always costs more than any balance gain (each rep-metric's
+    relative deviation is weighted 0.5 / (reps x metrics))."""
+    if settings.balance_tiebreak is not None:
+        return float(settings.balance_tiebreak)
+    if scope_kind == "all" or settings.objective != "disruption" or k == 0:
+        return 0.0
+    return 0.5 / max(1, int(active.sum()) * k)
 
 
 # ---------------------------------------------------------------- infeasibility diagnosis
@@ -371,12 +484,12 @@ def _team_targets(rp: pd.DataFrame, fields, wr: np.ndarray, prev: np.ndarray, pi
     (everyone left), form a pool shared by all teams in proportion to their capacity. A unit with a
     pinned account (locked, named, holdout, override) belongs to its pin's team. A rep's target is
     its capacity x ramp share of its team's total plus its team's part of the pool; a unit may only go
-    to reps of its own team (pool units: anyone). Returns (target, ok, unit_team, rep_team)."""
+    to reps of its own team (pool units: anyone). Returns (target, ok, unit_team, rep_team, team_names)."""
     missing = [f for f in fields if f not in rp.columns]
     if missing:
         raise ValueError(f"Balance within: the reps table has no {missing[0]!r} column.")
     key = rp[list(fields)].astype("string").fillna("").agg(" | ".join, axis=1).to_numpy(dtype=object)
-    team, _ = pd.factorize(pd.Series(key, dtype=object), sort=True)
+    team, team_names = pd.factorize(pd.Series(key, dtype=object), sort=True)
     G = int(team.max()) + 1
     cap_g = np.bincount(team, weights=wr, minlength=G)
     owner_acc = np.where(pin_acc >= 0, pin_acc, prev)
@@ -407,7 +520,14 @@ def _team_targets(rp: pd.DataFrame, fields, wr: np.ndarray, prev: np.ndarray, pi
     rep_share_in_team = np.where(cap_g[team] > 0, wr / np.where(cap_g[team] > 0, cap_g[team], 1), 0.0)
     target = rep_share_in_team[:, None] * tot_g[team]
     ok = (unit_team[:, None] < 0) | (unit_team[:, None] == team[None, :])
-    return target, ok, unit_team, team
+    return target, ok, unit_team, team, np.asarray(team_names, dtype=object)
+
+
+def _rep_word(rep_ids, rp: pd.DataFrame, r: int) -> str:
+    """"Kenji Robinson (R003)", or the id alone when the rep has no name."""
+    nm = rp[R.name].iloc[r] if R.name in rp.columns else None
+    nm = "" if nm is None or pd.isna(nm) else str(nm).strip()
+    return f"{nm} ({rep_ids[r]})" if nm and nm != str(rep_ids[r]) else str(rep_ids[r])
 
 
 def _fmt(v: float) -> str:
