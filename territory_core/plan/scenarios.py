@@ -31,7 +31,7 @@ import pandas as pd
 
 from ..contract import ASSIGNMENT, A, R, S, X
 from ..dataset import Dataset, coerce_types
-from ..text import COLUMN_LABELS
+from ..text import COLUMN_LABELS, label
 
 EVENT_TYPES = ("rep_leaves", "new_hire", "capacity_change", "quota_change", "segment_handover", "bulk_move")
 SETTING_KEYS = ("scoring", "segment_rules", "solver")
@@ -46,6 +46,40 @@ EVENT_LABELS = {
     "segment_handover": "Segment changes hands",
     "bulk_move": "Bulk move by filter",
 }
+
+
+# A new hire not yet in the CRM gets a placeholder id (TBH-1, TBH-2, ...): flagged on every page and
+# refused by the CRM owner export until it is mapped to a real user id.
+PLACEHOLDER_PREFIX = "TBH-"
+
+
+def is_placeholder(rep_id) -> bool:
+    """True for a placeholder rep id (a hire to be named in the CRM), e.g. "TBH-1"."""
+    return str(rep_id or "").strip().upper().startswith(PLACEHOLDER_PREFIX)
+
+
+def next_placeholder(taken) -> str:
+    """The first free placeholder id: TBH-1, TBH-2, ..."""
+    have = {str(x).strip().upper() for x in taken}
+    n = 1
+    while f"{PLACEHOLDER_PREFIX}{n}" in have:
+        n += 1
+    return f"{PLACEHOLDER_PREFIX}{n}"
+
+
+DEFAULT_RAMP_SCHEDULE = (0.25, 0.5, 0.75, 1.0)
+
+
+def ramp_of(event: Mapping) -> float:
+    """A new hire's productivity over their first year (what their book is sized by): the mean of the
+    quarterly ramp schedule over four quarters (1.0 after the schedule ends), else ``ramp``, else 1."""
+    sched = event.get("ramp_schedule")
+    if sched:
+        q = [min(1.0, max(0.0, float(v))) for v in list(sched)[:4]]
+        q += [1.0] * (4 - len(q))
+        return sum(q) / 4.0
+    r = event.get("ramp")
+    return 1.0 if r in (None, "") else float(r)
 
 
 class EventError(ValueError):
@@ -212,8 +246,19 @@ def describe_event(event: Mapping, rep_names: Mapping[str, str] | None = None) -
     if t == "rep_leaves":
         return f"Rep leaves: {rep(event.get('rep_id'))}"
     if t == "new_hire":
-        return (f"New hire: {event.get('name') or event.get('rep_id')} ({event.get('rep_id')}), "
-                f"ramp {float(event.get('ramp', 1.0) or 1.0):.0%}, capacity {float(event.get('capacity', 1.0) or 1.0):g}")
+        rid = str(event.get("rep_id") or "")
+        who = f"{event.get('name') or rid} ({rid}{', to be named in the CRM' if is_placeholder(rid) else ''})"
+        try:
+            ramp = ramp_of(event)
+        except (TypeError, ValueError):
+            ramp = 1.0
+        sched = event.get("ramp_schedule")
+        if sched:
+            how = f"ramp {'/'.join(f'{float(v) * 100:.0f}' for v in sched)}% by quarter ({ramp:.0%} in year one)"
+        else:
+            how = f"ramp {ramp:.0%}"
+        start = f", starts {event['start_date']}" if event.get("start_date") else ""
+        return f"New hire: {who}{start}, {how}, capacity {float(event.get('capacity', 1.0) or 1.0):g}"
     if t == "capacity_change":
         return f"Capacity change: {rep(event.get('rep_id'))} to {event.get('capacity')}"
     if t == "quota_change":
@@ -335,7 +380,20 @@ def apply_events(dataset: Dataset, events, enriched: pd.DataFrame | None = None)
             if rid in rep_index():
                 raise EventError(f"{where}: rep_id {rid!r} already exists; choose an unused id.")
             cap = _num(ev, "capacity", where, default=1.0, minimum=0.0, maximum=10.0)
-            ramp = _num(ev, "ramp", where, default=1.0, minimum=0.0, maximum=1.0)
+            if ev.get("ramp_schedule"):
+                sched = ev["ramp_schedule"]
+                if not isinstance(sched, (list, tuple)) or not all(
+                        isinstance(v, (int, float)) and 0 <= float(v) <= 1 for v in sched):
+                    raise EventError(f"{where}: ramp_schedule must be a list of quarterly productivity shares "
+                                     f"between 0 and 1, e.g. [0.25, 0.5, 0.75, 1.0]; got {sched!r}.")
+                ramp = ramp_of(ev)
+            else:
+                ramp = _num(ev, "ramp", where, default=1.0, minimum=0.0, maximum=1.0)
+            if ev.get("start_date"):
+                try:
+                    pd.Timestamp(str(ev["start_date"]))
+                except (TypeError, ValueError):
+                    raise EventError(f"{where}: start_date {ev['start_date']!r} is not a date; write YYYY-MM-DD.") from None
             row = {c: pd.NA for c in reps.columns}
             row.update({R.rep_id: rid, R.name: str(ev.get("name") or rid), R.capacity: cap, R.ramp: ramp,
                         R.active: True})
@@ -467,54 +525,123 @@ def apply_overrides(ev: EventResult, overrides, accounts_ids=None) -> tuple[dict
 # Solve
 # --------------------------------------------------------------------------------------------
 
-def solver_settings(scenario: Scenario):
-    """The scenario's SolverSettings (defaults when it has none)."""
-    from ..solve.model import SolverSettings
+def solver_settings(scenario: Scenario, accounts: pd.DataFrame | None = None, reps: pd.DataFrame | None = None):
+    """The scenario's SolverSettings as saved; with none saved, the planning defaults for these
+    accounts and reps (the editor's starting point), else the solver's plain defaults."""
+    from ..solve.settings import SolverSettings, planning_defaults
 
     d = (scenario.settings or {}).get("solver")
-    return SolverSettings.from_dict(d) if d else SolverSettings()
+    if d:
+        return SolverSettings.from_dict(d)
+    if accounts is not None and reps is not None:
+        return planning_defaults(accounts, reps)
+    return SolverSettings()
 
 
-def scenario_enriched(dataset: Dataset, scenario: Scenario) -> pd.DataFrame | None:
-    """The accounts enriched (scores, potential, whitespace, segment) with the scenario's own
-    "scoring" and "segment_rules" settings (defaults for a missing one), or None when the
-    scoring modules are unavailable or fail on this data."""
-    try:
-        from ..analyse.enrich import enrich_accounts
-        from ..analyse.scoring import ScoringConfig
-        from ..analyse.segments import SegmentRules
-    except ImportError:
-        return None
+@dataclass(frozen=True, eq=False)
+class Enrichment:
+    """Accounts with derived columns (scores, potential, whitespace, segment) for a scenario's
+    scoring and segment settings; ``error`` says why they could not be computed (``accounts`` is
+    then the plain accounts)."""
+    accounts: pd.DataFrame
+    error: str | None = None
+
+
+def enrich_scenario(dataset: Dataset, scenario: Scenario) -> Enrichment:
+    """Score and segment the accounts with the scenario's own "scoring" and "segment_rules"
+    settings (defaults for a missing one). Never raises: a failure comes back as ``error``."""
+    from ..analyse.enrich import enrich_accounts
+    from ..analyse.scoring import ScoringConfig
+    from ..analyse.segments import SegmentRules
+
     st = scenario.settings or {}
     try:
         scoring = ScoringConfig.from_dict(st["scoring"]) if st.get("scoring") else None
         rules = SegmentRules.from_dict(st["segment_rules"]) if st.get("segment_rules") else None
-        return enrich_accounts(dataset, scoring, rules)
-    except Exception:  # bad saved settings or data the scorer cannot use: plain accounts
-        return None
+        return Enrichment(enrich_accounts(dataset, scoring, rules))
+    except Exception as exc:  # bad saved settings or data the scorer cannot use: said, never hidden
+        return Enrichment(dataset.accounts, f"{exc}")
+
+
+def scenario_enriched(dataset: Dataset, scenario: Scenario) -> pd.DataFrame | None:
+    """The enriched accounts, or None when scoring fails (see :func:`enrich_scenario` for why)."""
+    e = enrich_scenario(dataset, scenario)
+    return None if e.error else e.accounts
+
+
+@dataclass(frozen=True, eq=False)
+class SolveInputs:
+    """What the optimizer gets for a scenario: the accounts (enriched, after events), the reps as
+    the team will be (leavers inactive, hires added), the resolved settings (scope "auto" decided,
+    metrics checked), the forced assignments with their reasons, and what the user must be told."""
+    accounts: pd.DataFrame
+    reps: pd.DataFrame
+    settings: Any
+    fixed: dict[str, str]
+    reasons: dict[str, str]
+    notes: list[str]
+    warnings: list[str]
+    distances: pd.DataFrame | None = None
+    opportunities: pd.DataFrame | None = None
+
+
+def scenario_inputs(dataset: Dataset, scenario: Scenario, enriched: pd.DataFrame | None = None) -> SolveInputs:
+    """The one path from a scenario to solver inputs, used by the editor's re-solve, the trade-off
+    curve, Territory Health, Compare and the command line. ``enriched``: accounts already enriched
+    for the scenario's scoring settings (a page's cache); computed here when None. Raises
+    :class:`EventError` when an event or a manual override cannot apply."""
+    from dataclasses import replace as _replace
+
+    from ..solve.settings import Metric, parse_scope
+
+    warnings: list[str] = []
+    if enriched is None:
+        e = enrich_scenario(dataset, scenario)
+        enriched = e.accounts
+        if e.error:
+            warnings.append(f"Scoring failed on this data ({e.error}); potential, whitespace and segments are "
+                            "not available for this plan.")
+    ev = apply_events(dataset, scenario.events, enriched)
+    fixed, reasons = apply_overrides(ev, scenario.overrides)
+    settings = solver_settings(scenario, ev.accounts, ev.reps)
+    kind, _, _ = parse_scope(settings.scope)
+    if kind == "auto":
+        settings = _replace(settings, scope="affected" if (scenario.events or scenario.overrides) else "all")
+    # a balance metric the accounts do not have (potential when scoring failed): say what is balanced instead
+    metrics = []
+    for m in settings.metrics:
+        if m.column in ev.accounts.columns or m.column == X.account_count:
+            metrics.append(m)
+            continue
+        alt = A.annual_revenue if m.column in (X.potential, X.whitespace) and A.annual_revenue in ev.accounts.columns \
+            and pd.to_numeric(ev.accounts[A.annual_revenue], errors="coerce").notna().any() else None
+        if alt and not any(x.column == alt for x in settings.metrics):
+            metrics.append(Metric(alt, m.tolerance, m.weight, m.hard))
+            warnings.append(f"{label(m.column)} is not available, so this plan balances {label(alt).lower()} "
+                            "instead.")
+        else:
+            warnings.append(f"{label(m.column)} is not a column of these accounts, so it is not balanced.")
+    if len(metrics) != len(settings.metrics):
+        settings = _replace(settings, metrics=tuple(metrics))
+    opp = dataset.opportunities if dataset.opportunities is not None and len(dataset.opportunities) else None
+    dist = dataset.distances if dataset.distances is not None and len(dataset.distances) else None
+    return SolveInputs(accounts=ev.accounts, reps=ev.reps, settings=settings, fixed=fixed, reasons=reasons,
+                       notes=list(ev.notes), warnings=warnings, distances=dist, opportunities=opp)
 
 
 def solve_scenario(dataset: Dataset, scenario: Scenario, *, enriched: pd.DataFrame | None = None,
                    progress: Callable[[str, float], None] | None = None, cancel=None) -> Scenario:
-    """Apply the scenario's events and overrides, run the optimizer and return the scenario with
-    ``assignment``, ``report`` and ``input_fingerprint`` filled. ``enriched``: the accounts with
-    derived columns (potential, segment...) the page already computed for the scenario's settings;
-    when None and the scenario has scoring or segment settings, they are computed here
-    (:func:`scenario_enriched`). Raises :class:`EventError` when an
-    event or override cannot apply. Same dataset + scenario inputs -> same assignment.
-    When the solver finds no assignment (infeasible, cancelled early) the returned scenario has
-    ``assignment=None`` and its ``report`` (status, explanation, fixes) says why."""
+    """Solve a scenario through :func:`scenario_inputs` and return it with ``assignment``, ``report``
+    and ``input_fingerprint`` filled. Raises :class:`EventError` when an event or override cannot
+    apply. Same dataset + scenario inputs -> same assignment. When the solver finds no assignment
+    (infeasible, cancelled early) the returned scenario has ``assignment=None`` and its ``report``
+    (status, explanation, fixes) says why."""
     from ..solve.model import solve
 
-    settings = solver_settings(scenario)
-    if enriched is None and ((scenario.settings or {}).get("scoring") or (scenario.settings or {}).get("segment_rules")):
-        enriched = scenario_enriched(dataset, scenario)  # self-contained: the saved settings decide
-    ev = apply_events(dataset, scenario.events, enriched)
-    fixed, reasons = apply_overrides(ev, scenario.overrides)
-    opp = dataset.opportunities if dataset.opportunities is not None and len(dataset.opportunities) else None
-    dist = dataset.distances if dataset.distances is not None and len(dataset.distances) else None
-    res = solve(ev.accounts, ev.reps, settings, distances=dist, opportunities=opp, fixed=fixed or None,
-                progress=progress, cancel=cancel)
+    inp = scenario_inputs(dataset, scenario, enriched)
+    res = solve(inp.accounts, inp.reps, inp.settings, distances=inp.distances, opportunities=inp.opportunities,
+                fixed=inp.fixed or None, progress=progress, cancel=cancel)
+    reasons = inp.reasons
     assignment = res.assignment.copy() if res.assignment is not None else None
     if assignment is not None and len(assignment) and reasons:
         ids = assignment[S.account_id].astype(str)
@@ -524,13 +651,16 @@ def solve_scenario(dataset: Dataset, scenario: Scenario, *, enriched: pd.DataFra
             assignment[S.reason] = pd.Series(pd.NA, index=assignment.index, dtype="string")
         assignment[S.reason] = assignment[S.reason].astype("string")
         assignment.loc[has, S.reason] = why[has].astype("string").to_numpy()
-    if assignment is not None and len(assignment) == 0 and len(ev.accounts):
+    if assignment is not None and len(assignment) == 0 and len(inp.accounts):
         assignment = None  # infeasible, cancelled before a solution, ...: the report says why
     if assignment is not None:
         assignment = coerce_types(assignment, ASSIGNMENT)
     report = dict(res.to_report_dict())
-    report["notes"] = list(ev.notes) + [n for n in (report.get("notes") or []) if n not in ev.notes]
-    report["fixed"] = len(fixed)
+    report["notes"] = list(inp.warnings) + list(inp.notes) + [n for n in (report.get("notes") or []) if n not in inp.notes]
+    report["warnings"] = list(inp.warnings)
+    report["fixed"] = len(inp.fixed)
+    report["scope"] = inp.settings.scope
+    report["bands"] = inp.settings.effective_bands
     return scenario.with_(assignment=assignment, report=report, input_fingerprint=dataset_fingerprint(dataset))
 
 
@@ -628,7 +758,7 @@ def rep_loads(dataset: Dataset, scenario: Scenario, enriched: pd.DataFrame | Non
     ``account_count``); default: arr, potential, whitespace, open pipeline, workload when present,
     the scenario's balance metrics, and account count."""
     asg = _need_assignment(scenario)
-    reps = _reps if _reps is not None else _scenario_reps(dataset, scenario, enriched)
+    reps = _reps if _reps is not None else scenario_reps(dataset, scenario, enriched)
     accounts = enriched if enriched is not None else dataset.accounts
     if metrics is None:
         metrics = _metric_columns(accounts, [c for c, _ in balance_metrics(scenario, accounts)])
@@ -683,8 +813,10 @@ def _balance_teams(dataset: Dataset, scenario: Scenario) -> tuple[str, ...]:
     return default_teams(dataset.reps)
 
 
-def _scenario_reps(dataset: Dataset, scenario: Scenario, enriched: pd.DataFrame | None = None) -> pd.DataFrame:
-    """The reps after the scenario's events (the dataset's reps when an event cannot apply)."""
+def scenario_reps(dataset: Dataset, scenario: Scenario, enriched: pd.DataFrame | None = None) -> pd.DataFrame:
+    """The reps as the scenario's team will be: after its events (leavers inactive, new hires added
+    with their ramp), with active, capacity and ramp filled. The dataset's reps when an event cannot
+    apply (the editor shows the event's error)."""
     if not scenario.events:
         reps = dataset.reps.copy()
     else:
@@ -729,7 +861,7 @@ def scenario_kpis(dataset: Dataset, scenario: Scenario, enriched: pd.DataFrame |
     """
     asg = _need_assignment(scenario)
     accounts = enriched if enriched is not None else dataset.accounts
-    reps_after = _scenario_reps(dataset, scenario, enriched)
+    reps_after = scenario_reps(dataset, scenario, enriched)
     loads = rep_loads(dataset, scenario, enriched, _reps=reps_after)
     bm = dict(balance_metrics(scenario, accounts, tolerance))
     balance = {}
