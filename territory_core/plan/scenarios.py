@@ -708,6 +708,135 @@ def diff_scenarios(a: Scenario, b: Scenario, accounts: pd.DataFrame) -> pd.DataF
     return out.sort_values(["arr", "account_id"], ascending=[False, True], kind="mergesort").reset_index(drop=True)
 
 
+def _team_key(reps: pd.DataFrame, fields) -> pd.Series:
+    cols = [f for f in fields if f in reps.columns]
+    if not cols:
+        return pd.Series("", index=reps.index, dtype="string")
+    return reps[cols].astype("string").fillna("").agg(" ".join, axis=1).str.strip()
+
+
+def change_cost(dataset: Dataset, baseline: Scenario, scenario: Scenario,
+                accounts: pd.DataFrame | None = None) -> dict:
+    """What a plan costs against a baseline (today's plan or another scenario), in the terms a sales
+    leader signs on (JSON-safe dict):
+
+    - ``accounts_moved`` / ``accounts``, ``arr_moved`` / ``arr``, ``arr_kept_share`` (share of ARR
+      that keeps its owner), ``pipeline_moved`` (open pipeline changing hands);
+    - ``reps_gaining``, ``reps_losing``, ``max_gain`` / ``max_loss`` ({rep_id, name, accounts}: the
+      most accounts any one rep gains or loses);
+    - ``hires``: per rep active in the plan but not in the baseline ({rep_id, name, placeholder,
+      ramp, quota, ramp_gap = quota x (1 - first-year ramp), accounts});
+    - ``leavers``: per rep active in the baseline but not in the plan ({rep_id, name, team, capacity
+      (FTE x ramp), quota, backfilled by a hire in the same team}); ``capacity_gap`` (FTE) and
+      ``quota_gap`` over the leavers without a backfill.
+    """
+    acc = accounts if accounts is not None else dataset.accounts
+    a0 = _need_assignment(baseline)[[S.account_id, S.rep_id]].rename(columns={S.rep_id: "before"})
+    a1 = _need_assignment(scenario)[[S.account_id, S.rep_id]].rename(columns={S.rep_id: "after"})
+    for d in (a0, a1):
+        d[S.account_id] = d[S.account_id].astype("string")
+    m = a1.merge(a0, on=S.account_id, how="left")
+    info = acc[[A.account_id] + [c for c in (A.arr, A.open_pipeline) if c in acc.columns]].copy()
+    info[A.account_id] = info[A.account_id].astype("string")
+    m = m.merge(info.drop_duplicates(A.account_id), left_on=S.account_id, right_on=A.account_id, how="left")
+    arr = pd.to_numeric(m[A.arr], errors="coerce").fillna(0.0) if A.arr in m.columns else pd.Series(0.0, index=m.index)
+    pipe = pd.to_numeric(m[A.open_pipeline], errors="coerce").fillna(0.0) if A.open_pipeline in m.columns \
+        else pd.Series(0.0, index=m.index)
+    before = m["before"].astype("string").fillna("")
+    after = m["after"].astype("string").fillna("")
+    moved = (before != after).to_numpy()
+    reps1 = scenario_reps(dataset, scenario)
+    reps0 = scenario_reps(dataset, baseline)
+    names = dict(zip(reps0[R.rep_id].astype(str), reps0[R.name].astype("string").fillna("").astype(str)))
+    names.update(zip(reps1[R.rep_id].astype(str), reps1[R.name].astype("string").fillna("").astype(str)))
+    gains = after[moved].value_counts()
+    losses = before[moved & (before != "").to_numpy()].value_counts()
+
+    def top(counts):
+        if not len(counts):
+            return None
+        counts = counts.sort_index().sort_values(ascending=False, kind="mergesort")
+        rid = str(counts.index[0])
+        return {"rep_id": rid, "name": names.get(rid) or rid, "accounts": int(counts.iloc[0])}
+
+    def active_ids(reps):
+        act = reps[R.active].astype("boolean").fillna(True) if R.active in reps.columns else pd.Series(True, index=reps.index)
+        return set(reps.loc[act.to_numpy(dtype=bool), R.rep_id].astype(str))
+
+    on0, on1 = active_ids(reps0), active_ids(reps1)
+    teams = _balance_teams(dataset, scenario) or tuple(c for c in (R.region, R.segment) if c in reps1.columns)
+    r1 = reps1.assign(_team=_team_key(reps1, teams).to_numpy()).set_index(reps1[R.rep_id].astype(str))
+    r0 = reps0.assign(_team=_team_key(reps0, teams).to_numpy()).set_index(reps0[R.rep_id].astype(str))
+    hire_ev = {str(e.get("rep_id")): e for e in scenario.events if e.get("type") == "new_hire"}
+
+    def num(df, rid, col, default=0.0):
+        try:
+            v = float(df.at[rid, col]) if col in df.columns else default
+        except (TypeError, ValueError, KeyError):
+            return default
+        return default if math.isnan(v) else v
+
+    hires = []
+    for rid in sorted(on1 - on0):
+        quota = num(r1, rid, R.quota)
+        ramp = ramp_of(hire_ev[rid]) if rid in hire_ev else num(r1, rid, R.ramp, 1.0)
+        hires.append({"rep_id": rid, "name": names.get(rid) or rid, "placeholder": is_placeholder(rid),
+                      "team": str(r1.at[rid, "_team"]), "ramp": ramp, "quota": quota,
+                      "ramp_gap": quota * (1.0 - ramp), "accounts": int((after == rid).sum())})
+    hire_teams = {h["team"] for h in hires}
+    leavers = []
+    for rid in sorted(on0 - on1):
+        cap = num(r0, rid, R.capacity, 1.0) * num(r0, rid, R.ramp, 1.0)
+        team = str(r0.at[rid, "_team"]) if rid in r0.index else ""
+        leavers.append({"rep_id": rid, "name": names.get(rid) or rid, "team": team, "capacity": cap,
+                        "quota": num(r0, rid, R.quota), "backfilled": team in hire_teams,
+                        "accounts": int((before == rid).sum())})
+    arr_total = float(arr.sum())
+    out = {
+        "baseline": baseline.label, "accounts": int(len(m)), "accounts_moved": int(moved.sum()),
+        "arr": arr_total, "arr_moved": float(arr[moved].sum()),
+        "arr_kept_share": float(arr[~moved].sum() / arr_total) if arr_total > 0 else 1.0,
+        "pipeline_moved": float(pipe[moved].sum()),
+        "reps_gaining": int(len(gains)), "reps_losing": int(len(losses)),
+        "max_gain": top(gains), "max_loss": top(losses), "hires": hires, "leavers": leavers,
+        "capacity_gap": float(sum(lv["capacity"] for lv in leavers if not lv["backfilled"])),
+        "quota_gap": float(sum(lv["quota"] for lv in leavers if not lv["backfilled"])),
+    }
+    return _json_safe(out)
+
+
+def cost_rows(cost: Mapping) -> list[tuple[str, str]]:
+    """The cost of a change as (label, words) rows for the editor, Compare and the HTML summary."""
+    from ..text import money
+
+    rows = [("Against", str(cost.get("baseline") or "today's plan")),
+            ("Accounts changing hands", f"{cost.get('accounts_moved', 0):,} of {cost.get('accounts', 0):,}"),
+            ("ARR changing hands", f"{money(cost.get('arr_moved', 0))} ({1 - float(cost.get('arr_kept_share', 1)):.1%} "
+                                   f"of ARR; {float(cost.get('arr_kept_share', 1)):.1%} keeps its owner)"),
+            ("Open pipeline changing hands", money(cost.get("pipeline_moved", 0))),
+            ("Reps affected", f"{cost.get('reps_gaining', 0)} gain accounts, {cost.get('reps_losing', 0)} lose accounts")]
+    g, lo = cost.get("max_gain"), cost.get("max_loss")
+    if g or lo:
+        parts = []
+        if g:
+            parts.append(f"{g['name']} gains {g['accounts']:,}")
+        if lo:
+            parts.append(f"{lo['name']} loses {lo['accounts']:,}")
+        rows.append(("Largest change for one rep", "; ".join(parts)))
+    for h in cost.get("hires") or []:
+        flag = " (placeholder: map to a CRM user before export)" if h.get("placeholder") else ""
+        rows.append((f"New hire {h['name']}{flag}",
+                     f"{h['accounts']:,} accounts; ramp {h['ramp']:.0%} in year one; ramp gap {money(h['ramp_gap'])} "
+                     f"of {money(h['quota'])} quota"))
+    for lv in cost.get("leavers") or []:
+        if lv.get("backfilled"):
+            rows.append((f"{lv['name']} leaves", f"{lv['accounts']:,} accounts re-homed; backfilled in {lv['team'] or 'the team'}"))
+        else:
+            rows.append((f"{lv['name']} leaves", f"{lv['accounts']:,} accounts re-homed; no backfill: "
+                                                 f"{lv['capacity']:.2g} FTE and {money(lv['quota'])} quota uncovered"))
+    return rows
+
+
 def _metric_columns(accounts: pd.DataFrame, extra=()) -> list[str]:
     cols = []
     for c in (A.arr, X.potential, X.whitespace, A.open_pipeline, X.workload, *extra):

@@ -38,7 +38,7 @@ import numpy as np
 import pandas as pd
 
 from ..contract import A, R, S, X
-from ..text import amount, label
+from ..text import amount, label, quantity
 from .engine import Data, INF, build_spec, column_entries, dive, resolve_tightened, solve_lp, solve_mip
 from .prep import Prepared, _unit_word, diagnose, prepare
 
@@ -112,10 +112,8 @@ class SolveResult:
 # ------------------------------------------------------------------------------------ solve
 
 def _status_text(status, gap, seconds, solver, mip_gap) -> str:
-    if status == "optimal":
-        if gap is None or gap <= 1e-9:
-            return f"Optimal: proven best possible ({solver}, {seconds:.1f} s)"
-        return f"Optimal within the gap setting: at most {gap:.2%} from the best possible ({solver}, {seconds:.1f} s)"
+    if status == "optimal":  # only ever with a bound that meets the objective (_proven_status)
+        return f"Optimal: proven best possible ({solver}, {seconds:.1f} s)"
     if status == "feasible":
         if gap is None:
             return f"Feasible, but how far from the best possible is not known ({solver}, {seconds:.1f} s)"
@@ -134,6 +132,18 @@ def _gap(obj, bound):
     if diff <= 1e-7 * max(1.0, abs(obj)):
         return 0.0
     return diff / max(abs(obj), 1e-9)
+
+
+def _proven_status(p: Prepared, settings, obj, bound) -> tuple[str, float | None]:
+    """("optimal", 0.0) only when the bound meets the objective (rounded up first when every plan's
+    value is a whole number of moves); else ("feasible", the real gap, or None when no bound)."""
+    if obj is not None and bound is not None and _integral_objective(p, settings) \
+            and obj - math.ceil(bound - 1e-6) <= 1e-7:
+        return "optimal", 0.0
+    gap = _gap(obj, bound)
+    if gap is not None and gap <= 1e-9:
+        return "optimal", 0.0
+    return "feasible", gap
 
 
 def _integral_objective(p: Prepared, settings) -> bool:
@@ -347,8 +357,66 @@ def solve(accounts: pd.DataFrame, reps: pd.DataFrame, settings: SolverSettings |
           fixed: Mapping[str, str] | None = None, progress: Callable[[str, float], None] | None = None,
           cancel: threading.Event | None = None) -> SolveResult:
     """Assign every account to one active rep. Raises ValueError for bad input (unknown
-    columns, ids); infeasible settings come back as ``status="infeasible"`` with explanations."""
+    columns, ids); infeasible settings come back as ``status="infeasible"`` with explanations and
+    only the fixes that a solve within the time limit proved feasible (each with its moves and ARR)."""
     settings = settings or SolverSettings()
+    if parse_scope(settings.scope)[0] == "auto":  # without a scenario: narrow only when moves are forced on it
+        settings = replace(settings, scope="affected" if fixed else "all")
+    t0 = time.monotonic()
+    res = _solve(accounts, reps, settings, distances=distances, opportunities=opportunities, fixed=fixed,
+                 progress=progress, cancel=cancel)
+    if res.status == "infeasible" and settings.verify_fixes:
+        res = _verify_fixes(res, accounts, reps, settings, t0, distances=distances, opportunities=opportunities,
+                            fixed=fixed, progress=progress, cancel=cancel)
+    return res
+
+
+def _verify_fixes(res: SolveResult, accounts, reps, settings: SolverSettings, t0: float, *, distances,
+                  opportunities, fixed, progress, cancel) -> SolveResult:
+    """Re-solve with each suggested fix (and, for a narrow scope, with a full rebalance) within what
+    is left of the time limit; keep the fixes that came back with a plan, with its cost."""
+    base = replace(settings, metrics=tuple(Metric.from_dict(m) for m in res.settings.get("metrics") or ()),
+                   verify_fixes=False)
+    cands = list(res.fixes)
+    if parse_scope(settings.scope)[0] != "all":
+        cands.append({"scope": "all", "why": "let every account move (a full rebalance)"})
+    seen, todo = set(), []
+    for f in cands:
+        key = json.dumps({k: v for k, v in f.items() if k != "why"}, sort_keys=True, default=str)
+        if key not in seen:
+            seen.add(key)
+            todo.append(f)
+    proven, tried = [], 0
+    for i, fix in enumerate(todo):
+        left = t0 + float(settings.time_limit) - time.monotonic()
+        if left < 0.5 or (cancel is not None and cancel.is_set()):
+            break
+        try:
+            s = base.with_fix(fix)
+        except ValueError:
+            continue
+        tried += 1
+        if progress:
+            progress(f"checking fix {i + 1} of {len(todo)}", 0.9)
+        r = _solve(accounts, reps, replace(s, time_limit=max(0.5, left / max(1, len(todo) - i))),
+                   distances=distances, opportunities=opportunities, fixed=fixed, cancel=cancel)
+        if r.ok:
+            proven.append({**fix, "verified": True, "status": r.status, "moves": int(r.moves),
+                           "arr_moved": float(r.arr_moved)})
+    expl = [e for e in res.explanations if not e.startswith("Any one of the changes above")]
+    if proven:
+        expl.append(f"Each change offered below was re-solved and gives a plan on its own (its moves and ARR "
+                    f"moved are shown); {len(todo) - len(proven)} other candidate change(s) did not, or not within "
+                    "the time limit." if len(todo) > len(proven) else
+                    "Each change offered below was re-solved and gives a plan on its own (its moves and ARR moved are shown).")
+    elif todo:
+        expl.append(f"No single change was proven to give a plan within the time limit ({tried} tried). Widen "
+                    "several bands together, narrow the events, or raise the time limit.")
+    return replace(res, fixes=proven, explanations=expl)
+
+
+def _solve(accounts: pd.DataFrame, reps: pd.DataFrame, settings: SolverSettings, *,
+           distances=None, opportunities=None, fixed=None, progress=None, cancel=None) -> SolveResult:
     t0 = time.monotonic()
     deadline = t0 + float(settings.time_limit)
     say = progress or (lambda phase, frac: None)
@@ -456,7 +524,6 @@ def solve(accounts: pd.DataFrame, reps: pd.DataFrame, settings: SolverSettings |
         b = math.ceil(bound - 1e-6) if _integral_objective(p, settings) else bound
         proven = obj - b <= max(1e-7 * max(1.0, abs(obj)), settings.mip_gap * abs(obj))
     rem = deadline - time.monotonic()
-    status = None
     # polishing a plan we have on a mid-sized model: a full MIP rarely gets past its root in the
     # short polishing budget, so search near the plan (the LP's support, today's owners and the
     # plan itself); that sub-model's bound is not the problem's, so only its plan is used
@@ -497,10 +564,7 @@ def solve(accounts: pd.DataFrame, reps: pd.DataFrame, settings: SolverSettings |
                     assign, obj = cand, cobj
         if mres.bound is not None and not local:
             bound = mres.bound if bound is None else max(bound, mres.bound)
-        if not local and mres.status == "optimal" and obj is not None and mres.objective is not None and obj <= mres.objective + 1e-7 * max(1, abs(obj)):
-            status = "optimal"
-    elif proven:
-        status = "optimal"
+
     solve_s = time.monotonic() - t1
     if assign is None:
         st = "cancelled" if (cancel is not None and cancel.is_set()) else "no_solution"
@@ -529,21 +593,18 @@ def solve(accounts: pd.DataFrame, reps: pd.DataFrame, settings: SolverSettings |
             fx.append({"time_limit": float(min(3600, settings.time_limit * 3)),
                        "why": f"allow {min(3600, settings.time_limit * 3):g} s"})
         return _result_without(p, st, expl, fx, build, solve_s, settings, sdict, bound=bound)
+    notes_extra = []
     if bound is not None and obj is not None and bound > obj:
-        bound = obj  # numerical noise: the bound cannot exceed a feasible value
-    gap = _gap(obj, bound)
-    if status is None:
-        if gap is not None and (gap <= settings.mip_gap or (bound is not None and _integral_objective(p, settings)
-                                                            and obj - math.ceil(bound - 1e-6) <= 1e-7)):
-            status = "optimal"
-        else:
-            status = "feasible"
-    if status == "optimal" and gap is not None and _integral_objective(p, settings) and bound is not None \
-            and obj - math.ceil(bound - 1e-6) <= 1e-7:
-        gap = 0.0
+        if bound - obj <= 1e-6 * max(1.0, abs(obj)):
+            bound = obj  # the solvers' feasibility tolerance (1e-7 relative): the plan's value is the bound
+        else:  # a bound above a feasible value is no bound: say the gap is unknown rather than guess
+            notes_extra.append(f"The solver's bound ({bound:,.6g}) exceeded the plan's value ({obj:,.6g}); the gap "
+                               "to the best possible is not known.")
+            bound = None
+    status, gap = _proven_status(p, settings, obj, bound)
     say("report", 0.95)
     res = _result_from(p, settings, assign, status, obj, bound, gap, solver_name, build, solve_s, sdict)
-    res = replace(res, lp_bound=None if lp is None else lp.bound)
+    res = replace(res, lp_bound=None if lp is None else lp.bound, notes=list(res.notes) + notes_extra)
     res = _mark_if_stopped(res, cancel)
     say("done", 1.0)
     return res
@@ -579,7 +640,8 @@ def _solve_by_team(accounts, reps, settings, metrics, p: Prepared, sdict, t0, *,
     pairs = {g: int(p.elig[p.unit_team == g].sum()) for g in teams}
     left = sum(pairs.values())
     # the teams share the whole problem's tie-break weight, so their objectives add up to its own
-    sub_settings = replace(settings, metrics=tuple(metrics), balance_within=(), balance_tiebreak=p.tiebreak)
+    sub_settings = replace(settings, metrics=tuple(metrics), balance_within=(), balance_tiebreak=p.tiebreak,
+                           verify_fixes=False)
     kind, sfield, svalue = parse_scope(settings.scope)
     fields = [f for f in settings.balance_within if f in reps.columns]
 
@@ -607,9 +669,7 @@ def _solve_by_team(accounts, reps, settings, metrics, p: Prepared, sdict, t0, *,
         sub_say = (lambda ph, f, _i=i, _b=base, _s=span:
                    say(f"team {_i + 1} of {len(teams)}: {ph}", 0.05 + 0.9 * (_b + _s * float(f or 0.0))))
         sub_scope = settings.scope
-        if kind == "auto":
-            sub_scope = "affected" if fixed else "all"
-        elif kind == "reps" and not sub_reps[sfield].astype("string").str.strip().str.casefold().eq(
+        if kind == "reps" and not sub_reps[sfield].astype("string").str.strip().str.casefold().eq(
                 svalue.casefold()).fillna(False).any():
             sub_scope = "affected"  # a team without the chosen reps: only what must move
         r = solve(sub_acc, sub_reps, replace(sub_settings, time_limit=tl, scope=sub_scope,
@@ -641,16 +701,15 @@ def _solve_by_team(accounts, reps, settings, metrics, p: Prepared, sdict, t0, *,
     obj, _ = _evaluate(spec, data, p, assign)
     bounds = []
     for _, r in subs:
-        if r.status == "optimal" and (r.gap or 0.0) <= 1e-9:
-            bounds.append(float(r.objective))
+        if r.status == "optimal":
+            bounds.append(float(r.objective))  # optimal is proven: the bound meets the objective
         else:
             bounds.append(None if r.bound is None else float(min(r.bound, r.objective)))
     # accounts today owned outside the team they are planned in move in every plan: the teams'
     # own objectives leave out that constant, the whole problem's counts it
     offset = float(obj) - float(sum(float(r.objective) for _, r in subs))
     bound = None if any(b is None for b in bounds) else min(float(obj), float(sum(bounds)) + offset)
-    gap = _gap(obj, bound)
-    status = "optimal" if all(r.status == "optimal" for _, r in subs) else "feasible"
+    status, gap = _proven_status(p, settings, obj, bound)
     say("report", 0.95)
     res = _result_from(p, settings, assign, status, obj, bound, gap, subs[0][1].solver, build,
                        time.monotonic() - t0 - build, sdict)
@@ -714,20 +773,23 @@ def explain_infeasible(p: Prepared, settings, spec_deadline: float):
         try:
             spec = build_spec(p, settings, elastic=group)
             share = max(0.5, rem / max(1, len(tried) - i))
+            xsol = None
             if len(pu) <= EXACT_PAIRS:
                 res = solve_mip(spec, data, pu, pr, time_limit=share, gap=1e-6,
                                 solver="highs" if settings.solver == "highs" else "cbc", seed=settings.seed)
-                sl, exact = res.slack, res.status == "optimal"
+                sl, xsol = res.slack, res.x
+                proof = "exact" if res.status == "optimal" else "enough"  # a plan: that stretch works
             else:
                 lp = solve_lp(spec, data, pu, pr, deadline=time.monotonic() + share, seed=settings.seed, price_all=False)
-                sl, exact = (lp.slack if lp.status == "optimal" else None), False
+                sl = lp.slack if lp.status == "optimal" else None
+                proof = "at_least"  # the relaxation: no plan needs less
         except Exception as exc:  # the explanation must never hide the status
             expl.append(f"(Could not compute the smallest change: {exc})")
             continue
         if sl is None:
             continue
         found = True
-        more = "" if exact else " or more"
+        more = {"exact": "", "enough": " (enough; a little less may also do)", "at_least": " or more"}[proof]
         per_rep_need = 0
         for j, name in enumerate(spec.s_names):
             v = float(sl[j])
@@ -740,8 +802,10 @@ def explain_infeasible(p: Prepared, settings, spec_deadline: float):
                 m = int(name.rsplit("_", 1)[1])
                 t = math.ceil((p.tol[m] + v) * 1000 - 1e-6) / 1000
                 mname = p.metric_names[m]
-                expl.append(f"The {mname} bands (±{p.tol[m]:.1%}) cannot all be met together with the other "
-                            f"settings; they need ±{t:.1%}{more}.")
+                band_words = "no-worse bands" if p.bands == "no-worse" else f"bands (±{p.tol[m]:.1%})"
+                expl.append(f"The {label(mname)} {band_words} cannot all be met together with the other "
+                            f"settings; they need ±{t:.1%}{more}."
+                            + _who_breaks(p, pu, pr, xsol, m))
                 fixes.append({"metric": mname, "tolerance": round(t, 3),
                               "why": f"widen the {mname} band from ±{p.tol[m]:.1%} to ±{t:.1%}"})
             elif name == "extra_moves":
@@ -762,9 +826,26 @@ def explain_infeasible(p: Prepared, settings, spec_deadline: float):
     if not expl:
         expl.append("No assignment satisfies every band, cap, lock and eligibility rule together; "
                     "widen the tolerances or relax a cap.")
-    elif len(fixes) > 1:
-        expl.append("Any one of the changes above is enough on its own.")
     return expl, fixes
+
+
+def _who_breaks(p: Prepared, pu, pr, x, m: int, most: int = 3) -> str:
+    """" Closest plan: Kenji Robinson ends $120k potential past his band, ..." from an elastic plan."""
+    if x is None:
+        return ""
+    chosen = np.asarray(x) > 0.5
+    rep_of_u = np.full(p.n_units, -1)
+    rep_of_u[pu[chosen]] = pr[chosen]
+    if (rep_of_u < 0).any():
+        return ""
+    load = np.bincount(rep_of_u, weights=p.M[:, m], minlength=len(p.rep_ids))
+    over = np.where(p.active, np.maximum(load - p.upper[:, m], p.lower[:, m] - load), 0.0)
+    worst = [int(r) for r in np.argsort(-over, kind="stable")[:most] if over[r] > 1e-6 * max(1.0, p.target[r, m])]
+    if not worst:
+        return ""
+    parts = [f"{_rep_name(p, r)} {quantity(p.metric_names[m], over[r])} "
+             f"{'over' if load[r] > p.upper[r, m] else 'under'} their band" for r in worst]
+    return " Closest plan: " + "; ".join(parts) + "."
 
 
 # ------------------------------------------------------------------------------- results

@@ -112,6 +112,17 @@ def metric_values(accounts: pd.DataFrame, column: str) -> np.ndarray:
     if v.notna().sum() == 0 and len(v):
         raise ValueError(f"Balance metric {column!r} has no numeric values; fill it or pick another column.")
     v = v.fillna(0.0).to_numpy(dtype=float)
+    if not np.isfinite(v).all():
+        bad = int(np.argmax(~np.isfinite(v)))
+        raise ValueError(f"Balance metric {column!r} is not a finite number ({v[bad]}) for account "
+                         f"{accounts[A.account_id].iloc[bad]}; fix the value in the data.")
+    with np.errstate(over="ignore"):
+        total = float(np.sum(v))
+    if not math.isfinite(total) or total > 1e15:
+        bad = int(np.argmax(np.abs(v)))
+        raise ValueError(f"Balance metric {column!r} adds up to more than 10^15 (account "
+                         f"{accounts[A.account_id].iloc[bad]} has {v[bad]:.3g}); the values look wrong, fix them "
+                         "in the data.")
     if (v < 0).any():
         bad = int(np.argmax(v < 0))
         raise ValueError(f"Balance metric {column!r} is negative for account "
@@ -307,7 +318,7 @@ def prepare(accounts: pd.DataFrame, reps: pd.DataFrame, settings, metrics, *,
     # scope: which accounts may change hands (the rest keep their owner, pinned as "scope")
     scope_kind, scope_field, scope_value = parse_scope(settings.scope)
     if scope_kind == "auto":
-        scope_kind = "affected" if fixed else "all"
+        raise ValueError("scope 'auto' is decided by the scenario (or solve()); prepare needs all, affected or FIELD=VALUE.")
     owner_ok = (prev >= 0) & active[np.clip(prev, 0, None)]
     owner_ok &= el_acc[np.arange(n), np.clip(prev, 0, None)] if n else owner_ok
     must_move = ~owner_ok | (pin_kind_acc == "fixed")
@@ -523,9 +534,12 @@ def _team_targets(rp: pd.DataFrame, fields, wr: np.ndarray, prev: np.ndarray, pi
     return target, ok, unit_team, team, np.asarray(team_names, dtype=object)
 
 
-def _rep_word(rep_ids, rp: pd.DataFrame, r: int) -> str:
+def _rep_word(rep_ids, rp: pd.DataFrame | None, r: int, names=None) -> str:
     """"Kenji Robinson (R003)", or the id alone when the rep has no name."""
-    nm = rp[R.name].iloc[r] if R.name in rp.columns else None
+    if names is not None:
+        nm = names[r]
+    else:
+        nm = rp[R.name].iloc[r] if rp is not None and R.name in rp.columns else None
     nm = "" if nm is None or pd.isna(nm) else str(nm).strip()
     return f"{nm} ({rep_ids[r]})" if nm and nm != str(rep_ids[r]) else str(rep_ids[r])
 
@@ -573,10 +587,10 @@ def diagnose(p: Prepared, settings) -> tuple[list[str], list[dict]]:
         for u in whales[:3]:
             reps = np.flatnonzero(p.elig[u])
             j = reps[np.argmax(T[reps])]
-            ratio = v[u] / p.upper[j, m] if p.upper[j, m] > 0 else float("inf")
-            out.append(f"Rep {p.rep_ids[j]} cannot stay within its {name} band: {_unit_word(p, u)} alone is "
-                       f"{_fmt(v[u])}, {ratio:.1f}x the band's upper end ({_fmt(p.upper[j, m])}); "
-                       f"no eligible rep can take it within {tol:.0%}.")
+            size = f"{v[u] / p.upper[j, m]:.1f}x the band's upper end ({_fmt(p.upper[j, m])})" if p.upper[j, m] > 0 \
+                else "while the band is empty (no capacity)"
+            out.append(f"{_rep_word(p.rep_ids, None, j, p.rep_names)} cannot stay within its {name} band: "
+                       f"{_unit_word(p, u)} alone is {_fmt(v[u])}, {size}; no eligible rep can take it within {tol:.0%}.")
         if len(whales):
             req = max(float(np.min(np.where(p.elig[u] & (T > 0), v[u] / np.where(T > 0, T, 1) - 1, np.inf)))
                       for u in whales)
@@ -588,13 +602,20 @@ def diagnose(p: Prepared, settings) -> tuple[list[str], list[dict]]:
         over = np.flatnonzero(pl > p.upper[:, m] * (1 + 1e-9) + 1e-9)
         pinned_over = set(int(j) for j in over)
         for j in over[:3]:
-            out.append(f"Rep {p.rep_ids[j]}'s locked, named, holdout or fixed accounts already total "
-                       f"{_fmt(pl[j])} {name}, above its band's upper end {_fmt(p.upper[j, m])} "
-                       f"({pl[j] / T[j]:.2f}x the target).")
+            who = _rep_word(p.rep_ids, None, j, p.rep_names)
+            if T[j] <= 0:
+                out.append(f"{who} has no capacity (capacity x ramp is 0), so its book should be empty, but its "
+                           f"locked, named, holdout or fixed accounts total {quantity(name, pl[j])}. Give the rep "
+                           "capacity, or let those accounts move.")
+            else:
+                out.append(f"{who}'s locked, named, holdout or fixed accounts already total {quantity(name, pl[j])}, "
+                           f"above its band's upper end {_fmt(p.upper[j, m])} ({pl[j] / T[j]:.2f}x the target).")
         if len(over) > 3:
             out.append(f"... and {len(over) - 3} more rep(s) whose locked or fixed {name} is above the band.")
+        pos = [j for j in over if T[j] > 0]  # widening cannot help a rep with no capacity
+        if pos:
+            need = max(need, float(np.max(pl[pos] / T[pos] - 1)))
         if len(over):
-            need = max(need, float(np.max(pl[over] / np.where(T[over] > 0, T[over], 1) - 1)))
             if settings.respect_locks and not any("respect_locks" in f for f in fixes):
                 fixes.append({"respect_locks": False, "why": "let locked, named and holdout accounts move"})
         said = 0
@@ -631,7 +652,7 @@ def diagnose(p: Prepared, settings) -> tuple[list[str], list[dict]]:
                 out.append(f"Accounts that only these {len(g)} rep(s) ({names}) may own total {_fmt(forced)} {name}, "
                            f"more than the {_fmt(hi)} their bands allow (targets {_fmt(Tg)}).")
                 need = max(need, forced / Tg - 1 if Tg > 0 else need)
-        if need > tol + 1e-12:
+        if need > tol + 1e-12 and math.isfinite(need):
             t = math.ceil(need * 1000 - 1e-6) / 1000 + 0.001
             fixes.append({"metric": name, "tolerance": round(t, 3),
                           "why": f"widen the {name} band from ±{tol:.1%} to ±{t:.1%}"})

@@ -143,6 +143,24 @@ class SolverSettings:
         d["balance_within"] = list(self.balance_within)
         return d
 
+    def with_fix(self, fix: Mapping) -> "SolverSettings":
+        """These settings with a suggested fix applied: ``{"metric": col, "tolerance": t}`` widens one
+        band (the default metrics are written out first), any other key sets that setting. The
+        fix's own words and proof (why, moves, arr_moved, status, verified) are ignored."""
+        d = self.to_dict()
+        info = {"why", "moves", "arr_moved", "status", "verified", "gap"}
+        if "metric" in fix:
+            mets = [dict(m) for m in d.get("metrics") or []]
+            if not any(m.get("column") == fix["metric"] for m in mets):
+                raise ValueError(f"The fix names metric {fix['metric']!r}, which these settings do not balance.")
+            for m in mets:
+                if m.get("column") == fix["metric"]:
+                    m.update({k: v for k, v in fix.items() if k not in info | {"metric"}})
+            d["metrics"] = mets
+        else:
+            d.update({k: v for k, v in fix.items() if k not in info})
+        return SolverSettings.from_dict(d)
+
     @classmethod
     def from_dict(cls, d: Mapping | None) -> "SolverSettings":
         d = dict(d or {})
@@ -183,8 +201,9 @@ def default_metrics(accounts: pd.DataFrame, tolerance: float = 0.05) -> tuple[Me
 def planning_defaults(accounts: pd.DataFrame, reps: pd.DataFrame) -> "SolverSettings":
     """The settings a planner starts a scenario from: the default metrics at +-10%, balanced within
     teams of reps who share a region and a segment (when the reps table has them), so an Enterprise
-    book is compared with other Enterprise books and accounts stay with their team."""
-    return SolverSettings(metrics=default_metrics(accounts, 0.10), balance_within=default_teams(reps))
+    book is compared with other Enterprise books and accounts stay with their team; scope "auto" (a
+    scenario with events or manual moves moves only what they require, with no-worse bands)."""
+    return SolverSettings(metrics=default_metrics(accounts, 0.10), balance_within=default_teams(reps), scope="auto")
 
 
 def default_teams(reps: pd.DataFrame | None) -> tuple[str, ...]:
