@@ -496,7 +496,7 @@ def _solve(accounts: pd.DataFrame, reps: pd.DataFrame, settings: SolverSettings,
                         mbig = int(np.argmax([p.M[u, m] / p.target[j, m] if p.target[j, m] > 0 and p.hard[m] else 0
                                               for m in range(len(p.metric_names))]))
                         fx = [{"metric": p.metric_names[m], "tolerance": round(min(1.0, max(2 * p.tol[m], p.tol[m] + 0.05)), 3),
-                               "why": f"try the {p.metric_names[m]} band at ±{min(1.0, max(2 * p.tol[m], p.tol[m] + 0.05)):.0%}"}
+                               "why": f"try the {label(p.metric_names[m])} band at ±{min(1.0, max(2 * p.tol[m], p.tol[m] + 0.05)):.0%}"}
                               for m in [mbig] if p.hard[m]]
                         if p.unit_size[u] > 1 and settings.keep_families:
                             fx.append({"keep_families": False, "why": "let families be split across reps"})
@@ -587,7 +587,7 @@ def _solve(accounts: pd.DataFrame, reps: pd.DataFrame, settings: SolverSettings,
                 if p.hard[mm]:
                     t = round(min(1.0, max(2 * p.tol[mm], p.tol[mm] + 0.05)), 3)
                     fx.append({"metric": p.metric_names[mm], "tolerance": t,
-                               "why": f"try the {p.metric_names[mm]} band at ±{t:.0%}"})
+                               "why": f"try the {label(p.metric_names[mm])} band at ±{t:.0%}"})
             if settings.keep_families and (p.unit_size > 1).any():
                 fx.append({"keep_families": False, "why": "let families be split across reps"})
             fx.append({"time_limit": float(min(3600, settings.time_limit * 3)),
@@ -757,7 +757,7 @@ def explain_infeasible(p: Prepared, settings, spec_deadline: float):
                  "over every eligible pair is infeasible). Widen the tolerances or relax a cap; on a smaller "
                  "selection the solver can compute the smallest change."],
                 [{"metric": p.metric_names[m], "tolerance": round(min(1.0, p.tol[m] * 2 + 0.01), 3),
-                  "why": f"try doubling the {p.metric_names[m]} band"} for m in range(len(p.metric_names)) if p.hard[m]])
+                  "why": f"try doubling the {label(p.metric_names[m])} band"} for m in range(len(p.metric_names)) if p.hard[m]])
     pu, pr = np.nonzero(p.elig)
     pu, pr = pu.astype(np.int64), pr.astype(np.int64)
     tried = [(k,) for k in knobs]
@@ -802,12 +802,15 @@ def explain_infeasible(p: Prepared, settings, spec_deadline: float):
                 m = int(name.rsplit("_", 1)[1])
                 t = math.ceil((p.tol[m] + v) * 1000 - 1e-6) / 1000
                 mname = p.metric_names[m]
-                band_words = "no-worse bands" if p.bands == "no-worse" else f"bands (±{p.tol[m]:.1%})"
-                expl.append(f"The {label(mname)} {band_words} cannot all be met together with the other "
-                            f"settings; they need ±{t:.1%}{more}."
-                            + _who_breaks(p, pu, pr, xsol, m))
+                if p.bands == "no-worse":
+                    who = _who_breaks(p, pu, pr, xsol, m)
+                    expl.append(f"The {label(mname)} no-worse bands cannot all hold together with the other "
+                                "settings: some rep must end farther from target than today." + who)
+                else:
+                    expl.append(f"The {label(mname)} bands (±{p.tol[m]:.1%}) cannot all be met together with the "
+                                f"other settings; they need ±{t:.1%}{more}." + _who_breaks(p, pu, pr, xsol, m))
                 fixes.append({"metric": mname, "tolerance": round(t, 3),
-                              "why": f"widen the {mname} band from ±{p.tol[m]:.1%} to ±{t:.1%}"})
+                              "why": f"widen the {label(mname)} band from ±{p.tol[m]:.1%} to ±{t:.1%}"})
             elif name == "extra_moves":
                 need = int(math.ceil(settings.max_moves + v - 1e-6))
                 expl.append(f"The move cap of {settings.max_moves} is too tight for the bands: "
@@ -817,7 +820,7 @@ def explain_infeasible(p: Prepared, settings, spec_deadline: float):
                 need = math.ceil(settings.max_arr_moved + v - 1e-6)
                 expl.append(f"The cap on arr moved ({settings.max_arr_moved:,.0f}) is too tight: "
                             f"{need:,.0f}{more} must move.")
-                fixes.append({"max_arr_moved": need, "why": f"raise the arr-moved cap to {need:,}"})
+                fixes.append({"max_arr_moved": need, "why": f"raise the cap on ARR moved to ${need:,}"})
         if per_rep_need > 1e-7:
             need = int(math.ceil(settings.max_moves_per_rep + per_rep_need - 1e-6))
             expl.append(f"The per-rep move cap of {settings.max_moves_per_rep} is too tight: some rep must gain or "

@@ -15,7 +15,7 @@ import pandas as pd
 
 from ..contract import A, D, O, R, X
 from ..analyse.hierarchy import resolve_hierarchy
-from ..text import quantity
+from ..text import label, quantity
 from .settings import parse_scope
 
 EARTH_KM = 6371.0088
@@ -403,27 +403,33 @@ def prepare(accounts: pd.DataFrame, reps: pd.DataFrame, settings, metrics, *,
     hp0 = prev >= 0
     for m in range(M_acc.shape[1]):
         load0[:, m] = np.bincount(prev[hp0], weights=M_acc[hp0, m], minlength=nr)
+    # no-worse: a rep inside its band stays inside; one outside may not end farther from its target
+    # than today (targets as the team will be: leavers gone, hires' ramped capacity added). It applies
+    # to every rep with bands="no-worse", and always to the reps a FIELD=VALUE scope leaves out (their
+    # books are not being rebalanced). A rep with an empty book today (a new hire) must reach its band.
+    no_worse = np.zeros(nr, dtype=bool)
     if bands == "no-worse":
-        # a rep inside its band stays inside; one outside may not end farther from its target than
-        # today (targets as the team will be: leavers gone, hires' ramped capacity added). A rep with
-        # an empty book today (a new hire) must reach its band.
+        no_worse[:] = True
+    elif scope_kind == "reps":
+        no_worse = ~scope_reps
+    no_worse &= ~needs_book
+    if no_worse.any():
         half = np.maximum(target * tol[None, :], np.abs(load0 - target))
-        half = np.where(needs_book[:, None], target * tol[None, :], half)
-        lower = np.clip(target - half, 0, None)
-        upper = target + half
+        lower = np.where(no_worse[:, None], np.clip(target - half, 0, None), lower)
+        upper = np.where(no_worse[:, None], target + half, upper)
     pin = np.full(U, -1)
     pin_kind = np.array([""] * U, dtype=object)
     has = pin_acc >= 0
     pin[unit[has]] = pin_acc[has]
     pin_kind[unit[has]] = pin_kind_acc[has]
-    if bands == "no-worse" and len(names):
+    if no_worse.any() and len(names):
         # what stays pinned to a rep (its kept book, plus family members that must join it) can
         # put it past its no-worse band: then the band is what it must carry, and the note says so
         pinned = np.zeros_like(target)
         pu_ = np.flatnonzero(pin >= 0)
         for m in range(len(names)):
             pinned[:, m] = np.bincount(pin[pu_], weights=M[pu_, m], minlength=nr)
-        over = active[:, None] & (pinned > upper * (1 + 1e-9) + 1e-9)
+        over = (active & no_worse)[:, None] & (pinned > upper * (1 + 1e-9) + 1e-9)
         who = np.flatnonzero(over.any(axis=1))
         for r in who[:5]:
             parts = ", ".join(quantity(names[m], pinned[r, m] - upper[r, m]) for m in np.flatnonzero(over[r]))
@@ -655,7 +661,7 @@ def diagnose(p: Prepared, settings) -> tuple[list[str], list[dict]]:
         if need > tol + 1e-12 and math.isfinite(need):
             t = math.ceil(need * 1000 - 1e-6) / 1000 + 0.001
             fixes.append({"metric": name, "tolerance": round(t, 3),
-                          "why": f"widen the {name} band from ±{tol:.1%} to ±{t:.1%}"})
+                          "why": f"widen the {label(name)} band from ±{tol:.1%} to ±{t:.1%}"})
     # units that fit some rep on each metric alone but no rep on all metrics at once
     hm = [m for m in range(len(p.metric_names)) if p.hard[m] and p.M[:, m].sum() > 0]
     if len(hm) > 1:
@@ -685,7 +691,7 @@ def diagnose(p: Prepared, settings) -> tuple[list[str], list[dict]]:
                 fixes = [f for f in fixes if f.get("metric") != p.metric_names[m] or f.get("tolerance", 0) >= t]
                 if not any(f.get("metric") == p.metric_names[m] for f in fixes):
                     fixes.append({"metric": p.metric_names[m], "tolerance": round(t, 3),
-                                  "why": f"widen the {p.metric_names[m]} band from ±{p.tol[m]:.1%} to ±{t:.1%}"})
+                                  "why": f"widen the {label(p.metric_names[m])} band from ±{p.tol[m]:.1%} to ±{t:.1%}"})
         if len(combo) and settings.keep_families and (p.unit_size[combo] > 1).any():
             fixes.append({"keep_families": False, "why": "let families be split across reps"})
     # disruption caps against forced moves

@@ -21,7 +21,9 @@ SOLVERS = ("highs", "cbc")
 #              among those reps; accounts that must change hands move too.
 SCOPES = ("all", "affected", "auto")
 # Bands: absolute (every rep within target x (1 +- tolerance)) or no-worse (a rep inside its band
-# stays inside; a rep outside may not end farther from its target than it is today).
+# stays inside; a rep outside may not end farther from its target than it is today). Reps that a
+# FIELD=VALUE scope leaves out are always held to no-worse; with bands=absolute the chosen reps must
+# end inside their bands (a team rebalance); new hires (empty books) always must.
 BANDS = ("absolute", "no-worse")
 
 
