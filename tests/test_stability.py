@@ -256,3 +256,74 @@ def test_sample_rep_leaves_moves_only_the_books_that_must_move():
     # the rest follow their family to the rep who owns it (and the reason says so)
     assert mv.loc[~same_team, S.reason].str.contains("family").all()
     assert same_team.sum() == 154
+
+
+# ------------------------------------------------------------------------------ scenarios: one path, cost
+@pytest.fixture(scope="module")
+def sample():
+    from territory_core.dataset import load_sample
+
+    return load_sample()
+
+
+def test_a_scenario_with_events_rebalances_only_what_they_require(sample):
+    from territory_core.plan.scenarios import Scenario, scenario_inputs, solve_scenario
+
+    sc = Scenario(name="Priya Ramirez leaves", events=({"type": "rep_leaves", "rep_id": "R004"},))
+    inp = scenario_inputs(sample, sc)
+    assert inp.settings.scope == "affected" and inp.settings.effective_bands == "no-worse"
+    out = solve_scenario(sample, sc)
+    assert out.report["status"] == "optimal" and out.report["scope"] == "affected"
+    a = out.assignment
+    mv = a[a[S.moved].astype(bool)]
+    assert len(mv) == 168 and mv[S.previous_rep_id].value_counts().to_dict() == {"R004": 143, "R041": 25}
+    # without events the same scenario is a full rebalance
+    assert scenario_inputs(sample, Scenario(name="plain")).settings.scope == "all"
+
+
+def test_a_failed_scoring_step_is_said_and_what_is_balanced_instead(sample, monkeypatch):
+    from territory_core.analyse import enrich
+    from territory_core.plan.scenarios import Scenario, scenario_inputs
+
+    def broken(*a, **k):
+        raise RuntimeError("the industry weights do not add up")
+
+    monkeypatch.setattr(enrich, "enrich_accounts", broken)
+    sc = Scenario(name="bad scoring", settings={
+        "solver": {"metrics": [{"column": "potential", "tolerance": 0.1}, {"column": "arr", "tolerance": 0.1}]}})
+    inp = scenario_inputs(sample, sc)
+    assert inp.warnings[0].startswith("Scoring failed on this data (the industry weights do not add up)")
+    assert "Potential is not available, so this plan balances annual revenue instead." in inp.warnings
+    assert [m.column for m in inp.settings.metrics] == ["annual_revenue", "arr"]
+
+
+def test_change_cost_of_a_leaver_and_a_placeholder_hire(sample):
+    from territory_core.plan.scenarios import Scenario, change_cost, cost_rows, solve_scenario
+
+    today = Scenario.today(sample)
+    sc = Scenario(name="Backfill", events=(
+        {"type": "rep_leaves", "rep_id": "R004"},
+        {"type": "new_hire", "rep_id": "TBH-1", "name": "West hire", "region": "West", "segment": "Mid-Market",
+         "ramp_schedule": [0.25, 0.5, 0.75, 1.0], "quota": 800000, "start_date": "2027-01-04"}))
+    out = solve_scenario(sample, sc)
+    assert out.report["status"] in ("optimal", "feasible")
+    c = change_cost(sample, today, out)
+    a = out.assignment
+    assert c["accounts_moved"] == int(a[S.moved].astype(bool).sum())
+    arr = sample.accounts.set_index(A.account_id)[A.arr]
+    moved_ids = a.loc[a[S.moved].astype(bool), S.account_id]
+    assert c["arr_moved"] == pytest.approx(float(arr.reindex(moved_ids).sum()))
+    assert c["arr_kept_share"] == pytest.approx(1 - c["arr_moved"] / float(arr.sum()))
+    [hire] = c["hires"]
+    assert hire["rep_id"] == "TBH-1" and hire["placeholder"] is True
+    assert hire["ramp"] == pytest.approx(0.625) and hire["ramp_gap"] == pytest.approx(300_000.0)
+    [leaver] = [x for x in c["leavers"] if x["rep_id"] == "R004"]
+    assert leaver["backfilled"] is True and leaver["accounts"] == 143
+    assert c["max_loss"] == {"rep_id": "R004", "name": "Priya Ramirez", "accounts": 143}
+    rows = dict(cost_rows(c))
+    assert "placeholder" in " ".join(rows)
+    # without the hire: the leaver's capacity and quota are uncovered
+    alone = solve_scenario(sample, Scenario(name="No backfill", events=({"type": "rep_leaves", "rep_id": "R004"},)))
+    c2 = change_cost(sample, today, alone)
+    assert c2["capacity_gap"] == pytest.approx(1.0) and c2["quota_gap"] == pytest.approx(820_000.0)
+    assert "no backfill" in dict(cost_rows(c2))["Priya Ramirez leaves"]
