@@ -621,7 +621,7 @@ def scenario_inputs(dataset: Dataset, scenario: Scenario, enriched: pd.DataFrame
                             "instead.")
         else:
             warnings.append(f"{label(m.column)} is not a column of these accounts, so it is not balanced.")
-    if len(metrics) != len(settings.metrics):
+    if tuple(metrics) != tuple(settings.metrics):
         settings = _replace(settings, metrics=tuple(metrics))
     opp = dataset.opportunities if dataset.opportunities is not None and len(dataset.opportunities) else None
     dist = dataset.distances if dataset.distances is not None and len(dataset.distances) else None
