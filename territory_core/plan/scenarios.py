@@ -664,6 +664,30 @@ def solve_scenario(dataset: Dataset, scenario: Scenario, *, enriched: pd.DataFra
     return scenario.with_(assignment=assignment, report=report, input_fingerprint=dataset_fingerprint(dataset))
 
 
+def curve_point_scenario(dataset: Dataset, scenario: Scenario, tolerance: float, time_limit: float,
+                         enriched: pd.DataFrame | None = None) -> Scenario:
+    """The scenario one point of its trade-off curve solves: every balance metric at +-tolerance and
+    the fewest moves (solve it with :func:`solve_scenario` to get that point's plan alone)."""
+    from ..solve.curve import point_settings
+
+    inp = scenario_inputs(dataset, scenario, enriched)
+    s = point_settings(inp.settings, inp.accounts, tolerance, time_limit)
+    return scenario.with_(settings={**(scenario.settings or {}), "solver": s.to_dict()})
+
+
+def scenario_curve(dataset: Dataset, scenario: Scenario, tolerances, *, time_limit_each: float,
+                   enriched: pd.DataFrame | None = None, workers: int | None = None, progress=None,
+                   cancel=None) -> pd.DataFrame:
+    """The scenario's trade-off curve through the same inputs as its re-solve (events, overrides,
+    scope, distances): see :func:`territory_core.solve.curve.tradeoff_curve`."""
+    from ..solve.curve import tradeoff_curve
+
+    inp = scenario_inputs(dataset, scenario, enriched)
+    return tradeoff_curve(inp.accounts, inp.reps, inp.settings, tolerances, distances=inp.distances,
+                          opportunities=inp.opportunities, fixed=inp.fixed or None, time_limit_each=time_limit_each,
+                          workers=workers, progress=progress, cancel=cancel)
+
+
 # --------------------------------------------------------------------------------------------
 # Diff and KPIs
 # --------------------------------------------------------------------------------------------

@@ -675,6 +675,13 @@ def _solve_by_team(accounts, reps, settings, metrics, p: Prepared, sdict, t0, *,
         r = solve(sub_acc, sub_reps, replace(sub_settings, time_limit=tl, scope=sub_scope,
                                              bands=settings.effective_bands), distances=distances,
                   opportunities=opportunities, fixed=sub_fixed, progress=sub_say, cancel=cancel)
+        teams_after = len(teams) - i - 1
+        spare = deadline - time.monotonic() - 0.5 * teams_after
+        if r.status == "no_solution" and spare > 1.0 and not (cancel is not None and cancel.is_set()):
+            # its share ran out (a busy machine, a hard team): give it what the others can spare
+            r = solve(sub_acc, sub_reps, replace(sub_settings, time_limit=spare, scope=sub_scope,
+                                                 bands=settings.effective_bands), distances=distances,
+                      opportunities=opportunities, fixed=sub_fixed, progress=sub_say, cancel=cancel)
         subs.append((g, r))
         done += pairs[g]
         left -= pairs[g]
@@ -1003,22 +1010,4 @@ def _reasons(p: Prepared, settings, rep_of: np.ndarray, moved: np.ndarray) -> li
 
 # ------------------------------------------------------------------------------ trade-off
 
-def tradeoff_curve(accounts: pd.DataFrame, reps: pd.DataFrame, settings: SolverSettings | None = None,
-                   tolerances=(0.02, 0.05, 0.1, 0.15, 0.2, 0.3), *, distances=None, opportunities=None,
-                   fixed=None, time_limit_each: float | None = None) -> pd.DataFrame:
-    """Epsilon-constraint curve: for each balance tolerance (applied to every metric), the
-    fewest moves (disruption objective). One row per tolerance: tolerance, status, moves,
-    objective (weighted disruption), bound, gap, arr_moved, worst deviation."""
-    settings = settings or SolverSettings()
-    metrics = settings.metrics or default_metrics(accounts)
-    tl = time_limit_each or max(2.0, settings.time_limit / max(1, len(tolerances)))
-    rows = []
-    for t in sorted(float(x) for x in tolerances):
-        s = replace(settings, metrics=tuple(replace(m, tolerance=t) for m in metrics), objective="disruption",
-                    time_limit=tl)
-        r = solve(accounts, reps, s, distances=distances, opportunities=opportunities, fixed=fixed)
-        rows.append({"tolerance": t, "status": r.status, "moves": r.moves if r.ok else None,
-                     "objective": r.objective, "bound": r.bound, "gap": r.gap,
-                     "arr_moved": r.arr_moved if r.ok else None,
-                     "max_deviation": max(r.max_deviation.values()) if r.max_deviation else None})
-    return pd.DataFrame(rows)
+from .curve import tradeoff_curve  # noqa: E402,F401 (the curve lives in curve.py; kept importable here)
