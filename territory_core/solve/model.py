@@ -31,15 +31,15 @@ import json
 import math
 import threading
 import time
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import dataclass, field, replace
 from typing import Callable, Mapping
 
 import numpy as np
 import pandas as pd
 
-from ..contract import A, R, S, X
+from ..contract import A, R, S
 from ..text import amount, label, quantity
-from .engine import Data, INF, build_spec, column_entries, dive, resolve_tightened, solve_lp, solve_mip
+from .engine import Data, build_spec, column_entries, dive, resolve_tightened, solve_lp, solve_mip
 from .prep import Prepared, _unit_word, diagnose, prepare
 
 # Models with at most this many eligible (unit, rep) pairs get the exact PuLP MIP when the
