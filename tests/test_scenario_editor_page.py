@@ -513,3 +513,79 @@ def test_balance_index_header_is_the_kpis_share_of_books_in_band(db_url):
     assert _metric(at, "Balance index") == f"{k['balance_index']:.0f} / 100"
     help_text = next(m for m in at.metric if m.label == "Balance index").help
     assert "inside their tolerance band" in help_text
+
+
+def _sample_editor() -> AppTest:
+    """The editor on the full sample with the planner's defaults (scope automatic)."""
+    from territory_core.dataset import load_sample
+
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=TIMEOUT)
+    at.session_state["dataset"] = load_sample()
+    at.run()
+    at.switch_page("pages/scenario_editor.py").run()
+    _ok(at)
+    return at
+
+
+def test_priya_leaves_gives_the_smallest_change_with_its_cost_and_reasons(db_url):
+    at = _sample_editor()
+    _add_rep_leaves(at, "R004")
+    scn = at.session_state["se_scn"]
+    assert scn.report["status"] == "optimal" and scn.report["scope"] == "affected", scn.report.get("status_text")
+    moved = scn.assignment[scn.assignment["moved"].astype(bool)]
+    assert len(moved) == 168
+    assert moved["previous_rep_id"].value_counts().to_dict() == {"R004": 143, "R041": 25}
+    assert _metric(at, "Moves") == "168"
+    text = " ".join(m.value for m in at.markdown)
+    assert "Cost of this change" in text and "Accounts changing hands" in text and "168 of 6,000" in text
+    assert "Priya Ramirez leaves" in text and "no backfill" in text
+    reasons = set(moved["reason"])
+    assert any(r.startswith("Re-homed: Priya Ramirez left.") for r in reasons)
+    assert not any("R004" in r or "account_count" in r for r in reasons)
+    # the same plan as the command line's --scope affected on the same data
+    from dataclasses import replace as _r
+
+    from territory_core.analyse.enrich import enrich_accounts
+    from territory_core.dataset import load_sample
+    from territory_core.solve.model import solve
+    from territory_core.solve.settings import planning_defaults
+
+    ds = load_sample()
+    acc = enrich_accounts(ds)
+    rp = ds.reps.copy()
+    rp.loc[rp["rep_id"] == "R004", "active"] = False
+    cli = solve(acc, rp, _r(planning_defaults(acc, rp), scope="affected"), opportunities=ds.opportunities)
+    a = scn.assignment.set_index("account_id")["rep_id"].astype(str)
+    b = cli.assignment.set_index("account_id")["rep_id"].astype(str)
+    assert a.sort_index().equals(b.sort_index())
+
+
+def test_team_rebalance_request_from_health_opens_a_scoped_scenario(db_url):
+    at = _sample_editor()
+    at.session_state["se_open_request"] = {"scope": "manager=Jennifer Gonzalez", "highlight": ["R003", "R005"],
+                                           "name": "Rebalance Jennifer Gonzalez's team"}
+    at.run()
+    _ok(at)
+    scn = at.session_state["se_scn"]
+    assert scn.name == "Rebalance Jennifer Gonzalez's team"
+    solver = scn.settings["solver"]
+    assert solver["scope"] == "manager=Jennifer Gonzalez" and solver["bands"] == "absolute"
+    assert at.session_state["se_highlight"] == ["R003", "R005"]
+    assert at.session_state["se_dirty"] and "se_open_request" not in at.session_state
+    at.button(key="se_resolve").click().run()
+    _ok(at)
+    scn = at.session_state["se_scn"]
+    rep = scn.report
+    assert rep["scope"] == "manager=Jennifer Gonzalez", rep.get("status_text")
+    if scn.assignment is not None and rep["status"] in ("optimal", "feasible"):
+        import pandas as pd
+        from territory_core.dataset import load_sample
+
+        reps = load_sample().reps
+        team = set(reps.loc[reps["manager"] == "Jennifer Gonzalez", "rep_id"])
+        gone = set(reps.loc[~reps["active"].astype(bool), "rep_id"])
+        mv = scn.assignment[scn.assignment["moved"].astype(bool)]
+        assert set(mv["previous_rep_id"]) <= team
+        # the team's accounts move only among its reps; a rep of the team who left hands over to anyone
+        stay = mv[~mv["previous_rep_id"].isin(gone)]
+        assert len(stay) and set(stay["rep_id"]) <= team

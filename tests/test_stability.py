@@ -327,3 +327,17 @@ def test_change_cost_of_a_leaver_and_a_placeholder_hire(sample):
     c2 = change_cost(sample, today, alone)
     assert c2["capacity_gap"] == pytest.approx(1.0) and c2["quota_gap"] == pytest.approx(820_000.0)
     assert "no backfill" in dict(cost_rows(c2))["Priya Ramirez leaves"]
+
+
+def test_a_family_across_the_edge_of_a_team_scope_does_not_pull_accounts_out_of_the_team():
+    acc = book({"R1": 10, "R2": 2, "R3": 4, "R4": 4})
+    acc[A.parent_id] = None
+    acc.loc[acc[A.account_id] == "R1-00", A.parent_id] = "R3-00"  # R1's account belongs to R3's family
+    rp = reps(["R1", "R2", "R3", "R4"], region=["West", "West", "East", "East"])
+    s = SolverSettings(metrics=(Metric(X.account_count, 0.25),), keep_families=True, time_limit=20,
+                       scope="region=West", bands="absolute")
+    res = solve(acc, rp, s)
+    assert res.ok
+    owners = res.assignment.set_index(S.account_id)[S.rep_id]
+    assert owners["R1-00"] in ("R1", "R2") and owners["R3-00"] == "R3"
+    assert any("span the chosen reps and others" in n for n in res.notes)

@@ -14,7 +14,7 @@ def pct(x, digits: int = 1) -> str:
     return "-" if math.isnan(x) else f"{x * 100:.{digits}f}%"
 
 
-_MD_SPECIAL = set("\\`*_{}[]()#+-.!|<>~$:&=\"'^%@/;?,")
+_MD_SPECIAL = set("\\`*_{}[]()#+-.!|<>~$:&")
 
 
 def md(text) -> str:

@@ -668,19 +668,22 @@ def _solve_by_team(accounts, reps, settings, metrics, p: Prepared, sdict, t0, *,
         span = pairs[g] / max(1, done + left)
         sub_say = (lambda ph, f, _i=i, _b=base, _s=span:
                    say(f"team {_i + 1} of {len(teams)}: {ph}", 0.05 + 0.9 * (_b + _s * float(f or 0.0))))
-        sub_scope = settings.scope
-        if kind == "reps" and not sub_reps[sfield].astype("string").str.strip().str.casefold().eq(
-                svalue.casefold()).fillna(False).any():
-            sub_scope = "affected"  # a team without the chosen reps: only what must move
+        sub_scope, sub_bands = settings.scope, settings.effective_bands
+        if kind == "reps":
+            chosen = sub_reps[sfield].astype("string").str.strip().str.casefold().eq(svalue.casefold()).fillna(False)
+            act = sub_reps[R.active].astype("boolean").fillna(True) if R.active in sub_reps.columns else True
+            if not (chosen & act).any():
+                # a team without an active chosen rep: only what must move, and nobody ends worse off
+                sub_scope, sub_bands = "affected", "no-worse"
         r = solve(sub_acc, sub_reps, replace(sub_settings, time_limit=tl, scope=sub_scope,
-                                             bands=settings.effective_bands), distances=distances,
+                                             bands=sub_bands), distances=distances,
                   opportunities=opportunities, fixed=sub_fixed, progress=sub_say, cancel=cancel)
         teams_after = len(teams) - i - 1
         spare = deadline - time.monotonic() - 0.5 * teams_after
         if r.status == "no_solution" and spare > 1.0 and not (cancel is not None and cancel.is_set()):
             # its share ran out (a busy machine, a hard team): give it what the others can spare
             r = solve(sub_acc, sub_reps, replace(sub_settings, time_limit=spare, scope=sub_scope,
-                                                 bands=settings.effective_bands), distances=distances,
+                                                 bands=sub_bands), distances=distances,
                       opportunities=opportunities, fixed=sub_fixed, progress=sub_say, cancel=cancel)
         subs.append((g, r))
         done += pairs[g]

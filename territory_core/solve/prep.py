@@ -322,6 +322,7 @@ def prepare(accounts: pd.DataFrame, reps: pd.DataFrame, settings, metrics, *,
     owner_ok = (prev >= 0) & active[np.clip(prev, 0, None)]
     owner_ok &= el_acc[np.arange(n), np.clip(prev, 0, None)] if n else owner_ok
     must_move = ~owner_ok | (pin_kind_acc == "fixed")
+    in_team_part = np.zeros(n, dtype=bool)  # FIELD=VALUE scope: accounts that move only among the chosen reps
     scope_reps = np.zeros(nr, dtype=bool)   # reps whose books the scope opens
     needs_book = np.zeros(nr, dtype=bool)   # active reps with an empty book today (new hires)
     if scope_kind != "all":
@@ -338,8 +339,10 @@ def prepare(accounts: pd.DataFrame, reps: pd.DataFrame, settings, metrics, *,
                 raise ValueError(f"Scope {settings.scope!r}: no active rep has {scope_field} = {scope_value!r}; "
                                  f"values in the reps table: {', '.join(known) or 'none'}.")
             in_sel = (prev >= 0) & scope_reps[np.clip(prev, 0, None)]
-            # accounts of the chosen reps move only among the chosen reps
-            el_acc[in_sel] &= scope_reps[None, :]
+            # accounts of the chosen reps move only among the chosen reps; those that must change hands
+            # anyway (a chosen rep who left) may go to anyone who can take them, as with "affected"
+            el_acc[in_sel & ~must_move] &= scope_reps[None, :]
+            in_team_part = in_sel & ~must_move
             movable = must_move | in_sel
         else:
             movable = must_move.copy()
@@ -362,6 +365,16 @@ def prepare(accounts: pd.DataFrame, reps: pd.DataFrame, settings, metrics, *,
         fam = resolve_hierarchy(acc)[X.ultimate_parent_id].astype(str).to_numpy(dtype=object)
     else:
         fam = acc_ids.copy()
+    # a family that spans the edge of a FIELD=VALUE scope: its part with the chosen reps stays together
+    # among them, the rest stays where it is (moving it across the edge would leave the scope)
+    if in_team_part.any():
+        fam_s = pd.Series(fam, dtype=object)
+        edge = set(fam_s[~in_team_part]) & set(fam_s[in_team_part])
+        if edge:
+            cut = in_team_part & fam_s.isin(edge).to_numpy()
+            fam = np.where(cut, np.char.add(fam.astype(str), "\x02").astype(object), fam)
+            notes.append(f"{len(edge)} famil{'y' if len(edge) == 1 else 'ies'} span the chosen reps and others: the "
+                         "part with the chosen reps is kept together among them; the rest stays where it is.")
     # a family whose accounts are pinned to different reps cannot stay together: split it
     pins = pd.DataFrame({"f": fam, "p": pin_acc, "scope": pin_kind_acc == "scope"})
     npins = pins[pins.p >= 0].groupby("f")["p"].nunique()
@@ -381,7 +394,7 @@ def prepare(accounts: pd.DataFrame, reps: pd.DataFrame, settings, metrics, *,
     unit, labels = pd.factorize(pd.Series(fam, dtype=object), sort=True)
     unit = unit.astype(np.int64)
     U = len(labels)
-    unit_label = np.array([str(x).lstrip("\x01") for x in labels], dtype=object)
+    unit_label = np.array([str(x).lstrip("\x01").rstrip("\x02") for x in labels], dtype=object)
     acc_name = _str_col(acc, A.name)
     name_of = dict(zip(acc_ids, acc_name))
     unit_name = np.array([name_of.get(x) or x for x in unit_label], dtype=object)
@@ -571,9 +584,18 @@ def diagnose(p: Prepared, settings) -> tuple[list[str], list[dict]]:
     if none.any():
         idx = np.flatnonzero(none)
         ex = ", ".join(str(p.unit_label[i]) for i in idx[:5])
-        out.append(f"{len(idx)} account(s) or famil(ies) have no eligible active rep under the eligibility rules"
-                   f"{' and radius' if settings.max_radius_km is not None else ''}: {ex}"
-                   f"{' ...' if len(idx) > 5 else ''}. Add a rep who may own them or loosen the rules.")
+        why = []
+        if settings.eligibility:
+            why.append("the eligibility rules")
+        if settings.max_radius_km is not None:
+            why.append("the radius")
+        if settings.balance_within:
+            why.append("their team")
+        if parse_scope(settings.scope)[0] == "reps":
+            why.append("the rebalance's scope")
+        out.append(f"{len(idx)} account(s) or famil(ies) have no active rep who may take them under "
+                   f"{' and '.join(why) or 'these settings'}: {ex}{' ...' if len(idx) > 5 else ''}. Add a rep who "
+                   "may own them, or loosen what restricts them.")
         if settings.max_radius_km is not None:
             fixes.append({"max_radius_km": None, "why": "drop the radius limit so every account has a rep"})
         if settings.eligibility:
