@@ -1019,6 +1019,12 @@ with t_res:
                 "arr": st.column_config.NumberColumn("ARR", format="$%,.0f"),
                 "reason": st.column_config.TextColumn("Why", width="large"),
                 "account_id": st.column_config.TextColumn("Account id")})
+            from territory_core.plan.export import to_csv_bytes
+
+            st.download_button("Download these moves (CSV)", to_csv_bytes(mv.rename(columns={
+                "account": "Account", "from": "From", "to": "To", "arr": "ARR", "reason": "Why",
+                "account_id": "Account id"})), file_name=f"{scn.name}_moves.csv", mime="text/csv",
+                key="se_moves_csv", icon=":material/download:")
         reps_rows = report.get("reps") or []
         if reps_rows:
             hl = set(st.session_state.get("se_highlight") or [])

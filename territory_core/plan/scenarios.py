@@ -31,6 +31,8 @@ import pandas as pd
 
 from ..contract import ASSIGNMENT, A, R, S, X
 from ..dataset import Dataset, coerce_types
+from ..analyse.kpis import gini
+from ..geo.zips import haversine_km
 from ..text import COLUMN_LABELS, label
 
 EVENT_TYPES = ("rep_leaves", "new_hire", "capacity_change", "quota_change", "segment_handover", "bulk_move")
@@ -896,12 +898,6 @@ def balance_metrics(scenario: Scenario, accounts: pd.DataFrame, tolerance: float
     return [(c, t) for c, t in out if c == X.account_count or c in accounts.columns]
 
 
-def _haversine_km(lat1, lon1, lat2, lon2):
-    lat1, lon1, lat2, lon2 = (np.radians(np.asarray(v, dtype=float)) for v in (lat1, lon1, lat2, lon2))
-    d = np.sin((lat2 - lat1) / 2) ** 2 + np.cos(lat1) * np.cos(lat2) * np.sin((lon2 - lon1) / 2) ** 2
-    return 6371.0 * 2 * np.arcsin(np.sqrt(np.clip(d, 0, 1)))
-
-
 def rep_loads(dataset: Dataset, scenario: Scenario, enriched: pd.DataFrame | None = None,
               metrics: list[str] | None = None, *, _reps: pd.DataFrame | None = None) -> pd.DataFrame:
     """Per active rep and metric: rep_id, name, metric, value, target, deviation (value/target - 1).
@@ -986,15 +982,6 @@ def scenario_reps(dataset: Dataset, scenario: Scenario, enriched: pd.DataFrame |
     return reps
 
 
-def _gini(values) -> float:
-    v = np.sort(np.clip(np.asarray(values, dtype=float), 0, None))
-    n = len(v)
-    if n == 0 or v.sum() <= 0:
-        return 0.0
-    i = np.arange(1, n + 1)
-    return float((2 * (i * v).sum()) / (n * v.sum()) - (n + 1) / n)
-
-
 def scenario_kpis(dataset: Dataset, scenario: Scenario, enriched: pd.DataFrame | None = None, *,
                   tolerance: float = 0.10) -> dict:
     """Plain-number KPIs of a scenario (JSON-safe dict):
@@ -1029,7 +1016,7 @@ def scenario_kpis(dataset: Dataset, scenario: Scenario, enriched: pd.DataFrame |
         dev = g["deviation"].to_numpy(dtype=float)
         within = float((np.abs(dev) <= tol + 1e-9).mean()) if len(dev) else 1.0
         balance[metric] = {"cv": cv, "max_deviation": float(np.max(np.abs(dev))) if len(dev) else 0.0,
-                           "within_tolerance": within, "tolerance": float(tol), "gini": _gini(val),
+                           "within_tolerance": within, "tolerance": float(tol), "gini": gini(np.clip(val, 0, None)),
                            "mean_abs_deviation": float(np.mean(np.abs(dev))) if len(dev) else 0.0,
                            "min": float(val.min()) if len(val) else 0.0, "max": float(val.max()) if len(val) else 0.0,
                            "mean": float(val.mean()) if len(val) else 0.0}
@@ -1080,7 +1067,7 @@ def scenario_kpis(dataset: Dataset, scenario: Scenario, enriched: pd.DataFrame |
             ao = pd.to_numeric(acc[A.lon], errors="coerce").reindex(a[S.account_id]).to_numpy(dtype=float)
             known = ~(np.isnan(hl) | np.isnan(ho) | np.isnan(al) | np.isnan(ao))
             if known.any():
-                km = _haversine_km(al[known], ao[known], hl[known], ho[known])
+                km = haversine_km(al[known], ao[known], hl[known], ho[known])
                 out["travel_km_mean"] = float(km.mean())
                 out["travel_km_total"] = float(km.sum())
                 out["travel_known"] = float(known.mean())

@@ -15,10 +15,10 @@ import pandas as pd
 
 from ..contract import A, D, O, R, X
 from ..analyse.hierarchy import resolve_hierarchy
+from ..geo.zips import haversine_km
 from ..text import label, quantity
 from .settings import parse_scope
 
-EARTH_KM = 6371.0088
 
 
 @dataclass
@@ -128,12 +128,6 @@ def metric_values(accounts: pd.DataFrame, column: str) -> np.ndarray:
         raise ValueError(f"Balance metric {column!r} is negative for account "
                          f"{accounts[A.account_id].iloc[bad]}; balance metrics must be 0 or more.")
     return v
-
-
-def haversine_km(lat1, lon1, lat2, lon2) -> np.ndarray:
-    lat1, lon1, lat2, lon2 = (np.radians(np.asarray(v, dtype=float)) for v in (lat1, lon1, lat2, lon2))
-    a = np.sin((lat2 - lat1) / 2) ** 2 + np.cos(lat1) * np.cos(lat2) * np.sin((lon2 - lon1) / 2) ** 2
-    return 2 * EARTH_KM * np.arcsin(np.sqrt(np.clip(a, 0, 1)))
 
 
 def account_distances(acc: pd.DataFrame, reps: pd.DataFrame, acc_ids, rep_ids,
