@@ -3,6 +3,7 @@ trade-off curve, re-solve with progress and cancel, undo, save with versions and
 from __future__ import annotations
 
 import json
+import os
 import threading
 import time
 
@@ -11,9 +12,13 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from territory_core.contract import A, R, S, X
-from territory_core.plan.scenarios import EventError, Scenario, describe_event, filter_mask, solve_scenario
+from territory_core.plan.scenarios import (EventError, Scenario, change_cost, cost_rows,
+                                           describe_event, filter_mask, next_placeholder,
+                                           scenario_curve, scenario_reps, solve_scenario)
+from territory_core.solve.settings import SolverSettings, parse_scope
 from territory_core.store.datasets import with_dataset
 from territory_core.store.storage import ConflictError, StorageError
+from territory_core.text import label as col_label, quantity
 from ui import scenario_widgets as W
 from ui.access import current_access, refusal
 from ui.format import md
@@ -23,6 +28,17 @@ from ui.state import dataset_version, get_dataset, load_stored, set_active_scena
 ds = get_dataset()
 NAMES = W.rep_names(ds)
 UNDO_DEPTH = 30
+SCOPE_WORDS = {
+    "auto": "Automatic: with events or manual moves, only what they require; else a full rebalance",
+    "affected": "Only what must change hands (leavers' books, unowned accounts, events, manual moves)",
+    "all": "Full rebalance: any account may move",
+    "reps": "One team: only the accounts of reps with a given region, segment or manager",
+}
+BANDS_WORDS = {
+    None: "Automatic: do-no-harm for a narrow scope, strict bands for a full rebalance",
+    "no-worse": "Do no harm: a rep inside its band stays inside, one outside ends no farther from target",
+    "absolute": "Strict: every rep ends within target x (1 ± tolerance)",
+}
 
 EVENT_LABELS = {
     "rep_leaves": "A rep leaves",
@@ -68,6 +84,7 @@ def _scn() -> Scenario:
         st.session_state.pop("se_scn", None)
         st.session_state.pop("se_conflict", None)
         st.session_state.pop("se_partial", None)
+        st.session_state.pop("se_failed", None)
         st.session_state.setdefault("se_flash", []).append(
             ("info", f"New data was loaded ({md(ds.name)}): started a new scenario from today's plan. Saved "
                      "scenarios stay available under Start from."))
@@ -82,6 +99,7 @@ def _edit(new: Scenario, what: str, *, resolve: bool = True, switch: bool = Fals
     """Replace the edited scenario, keeping the previous state on the undo stack. ``switch``: the
     edit opens another scenario or version (undo then goes back to the previous one as it was)."""
     st.session_state.pop("se_partial", None)  # a plan found for the inputs before this edit
+    st.session_state.pop("se_failed", None)   # a failed solve of the inputs before this edit
     _push_undo(what, switch)
     st.session_state["se_scn"] = new
     st.session_state["se_edits"] = st.session_state.get("se_edits", 0) + 1
@@ -114,6 +132,7 @@ def _undo() -> None:
     scn, dirty, what, switch = stack.pop()
     _cancel_job()
     st.session_state.pop("se_partial", None)
+    st.session_state.pop("se_failed", None)
     if switch:
         _open_data(scn)  # going back to a scenario opened on other data: its data comes back too
     cur = st.session_state["se_scn"]
@@ -130,7 +149,7 @@ def _undo() -> None:
 
 def _flash() -> None:
     for kind, msg in st.session_state.pop("se_flash", []):
-        getattr(st, kind)(md(msg))  # plain sentences that quote scenario and rep names
+        getattr(st, kind)(md(msg))  # messages name scenarios, reps and accounts: user text
 
 
 # ============================================================================ solving (in a thread)
@@ -188,9 +207,9 @@ def _collect_job() -> None:
     if job["error"] is not None:
         exc = job["error"]
         st.session_state["se_solve_error"] = (  # a data problem (ValueError) says itself; no exception names
-            f"The solve could not run: {exc}" if isinstance(exc, ValueError) else
-            f"The solve failed unexpectedly ({exc}). Check the balance settings (metrics must be numeric columns "
-            "of the accounts) and the events, then re-solve.")
+            f"The solve could not run: {exc} Check the balance settings and the events, then re-solve."
+            if isinstance(exc, ValueError) else
+            f"The solve failed unexpectedly ({exc}). Check the balance settings and the events, then re-solve.")
         return
     res: Scenario = job["result"]
     st.session_state.pop("se_solve_error", None)
@@ -233,16 +252,16 @@ def _autosave(note: str) -> None:
 def _take_result(res: Scenario) -> None:
     status = (res.report or {}).get("status")
     if res.assignment is None:
-        # keep the last plan; remember the report so the header explains what happened
-        st.session_state["se_scn"] = st.session_state["se_scn"].with_(report=res.report)
+        # one plan on the page: the last feasible one stays, with its own report; the failed solve's
+        # report (why, and the fixes proven to work) is kept apart for the notice above it
+        st.session_state["se_failed"] = dict(res.report or {})
         # infeasible / no plan in time: the edits were solved, there is just no plan to show;
         # cancelled: whatever was unsolved before the solve still is
         if status != "cancelled":
             st.session_state["se_dirty"] = False
-        st.session_state["se_no_plan"] = True
         return
     st.session_state.pop("se_partial", None)
-    st.session_state["se_no_plan"] = False
+    st.session_state.pop("se_failed", None)
     cur = st.session_state["se_scn"]
     # keep the storage identity and name of what is being edited now
     st.session_state["se_scn"] = res.with_(id=cur.id, version=cur.version, name=cur.name,
@@ -268,6 +287,64 @@ def _poll_job(box) -> None:
     st.rerun()
 
 
+def _start_curve(scn: Scenario, enriched, tols: list[float], key: str) -> None:
+    """The trade-off curve in the background: points in parallel worker processes, with progress."""
+    old = st.session_state.get("se_curve_job")
+    if old and not old["done"]:
+        old["cancel"].set()
+    st.session_state.pop("se_curve_error", None)
+    sset = SolverSettings.from_dict(_solver_dict(scn))
+    workers = max(1, min(len(tols), os.cpu_count() or 1))
+    each = max(3.0, sset.time_limit * workers / len(tols))
+    job = {"cancel": threading.Event(), "phase": "starting", "frac": 0.0, "done": False, "result": None,
+           "error": None, "t0": time.time(), "key": key}
+
+    def progress(phase, frac=None):
+        job["phase"] = str(phase)
+        job["frac"] = float(frac or 0.0)
+
+    def run():
+        try:
+            job["result"] = scenario_curve(ds, scn.with_(settings={**scn.settings, "solver": _solver_dict(scn)}),
+                                           tols, time_limit_each=each, enriched=enriched, workers=workers,
+                                           progress=progress, cancel=job["cancel"])
+        except Exception as exc:  # shown as a message on the page
+            job["error"] = exc
+        finally:
+            job["done"] = True
+
+    th = threading.Thread(target=run, name="tradeoff-curve", daemon=True)
+    st.session_state["se_curve_job"] = job
+    th.start()
+
+
+def _collect_curve() -> None:
+    job = st.session_state.get("se_curve_job")
+    if not job or not job["done"] or job.get("collected"):
+        return
+    job["collected"] = True
+    if job["error"] is not None:
+        st.session_state["se_curve_error"] = f"The trade-off curve could not be computed: {job['error']}"
+    elif job["result"] is not None:
+        st.session_state["se_curve"] = (job["key"], job["result"])
+        if job["cancel"].is_set():
+            st.session_state["se_curve_error"] = "Cancelled: the points solved before the cancel are shown."
+
+
+def _poll_curve(box) -> None:
+    job = st.session_state.get("se_curve_job")
+    if not job or job.get("collected"):
+        return
+    if not job["done"]:
+        with box:
+            bar = st.progress(job["frac"], text="Computing the curve...")
+            while not job["done"]:
+                bar.progress(min(1.0, job["frac"]), text=f"Trade-off curve: {job['phase']} solved "
+                             f"({time.time() - job['t0']:.0f} s)" + (" - cancelling..." if job["cancel"].is_set() else ""))
+                time.sleep(0.25)
+    st.rerun()
+
+
 def _solver_dict(scn: Scenario) -> dict:
     """The scenario's solver settings as a dict, with the default metrics written out when the
     settings leave them to the solver (so the panel and the curve can edit them)."""
@@ -288,15 +365,34 @@ def _solver_dict(scn: Scenario) -> dict:
 # ============================================================================ derived views
 def _effective_reps(scn: Scenario) -> list[str]:
     """Reps that can own accounts after the scenario's events (active reps + hires - leavers)."""
-    reps = ds.reps
-    active = reps[R.active] if R.active in reps.columns else pd.Series(True, index=reps.index)
-    ids = [str(r) for r, a in zip(reps[R.rep_id], active.fillna(True)) if bool(a)]
-    for ev in scn.events:
-        if ev.get("type") == "new_hire" and ev.get("rep_id") and str(ev["rep_id"]) not in ids:
-            ids.append(str(ev["rep_id"]))
-            NAMES.setdefault(str(ev["rep_id"]), str(ev.get("name") or ev["rep_id"]))
-    leaving = {str(ev.get("rep_id")) for ev in scn.events if ev.get("type") == "rep_leaves"}
-    return [r for r in ids if r not in leaving]
+    reps = scenario_reps(ds, scn)
+    for rid, name in zip(reps[R.rep_id].astype(str), reps[R.name].astype("string").fillna("")):
+        NAMES.setdefault(rid, str(name) or rid)
+    return [str(r) for r, a in zip(reps[R.rep_id], reps[R.active]) if bool(a)]
+
+
+def _take_request() -> None:
+    """Territory Health's "Rebalance this team" asks for a scenario scoped to one team: only that
+    team's accounts move, among its reps, to strict bands; everyone else is held to do-no-harm."""
+    req = st.session_state.pop("se_open_request", None)
+    if not req:
+        return
+    scope = str(req.get("scope") or "all")
+    try:
+        kind, fld, val = parse_scope(scope)
+    except ValueError as exc:
+        st.session_state.setdefault("se_flash", []).append(("error", f"Could not open that rebalance: {exc}"))
+        return
+    fresh = _new_scenario(name=str(req.get("name") or "Team rebalance"))
+    solver = _solver_dict(fresh)
+    solver.update(scope=scope, bands="absolute" if kind == "reps" else None)
+    fresh = fresh.with_(settings={**fresh.settings, "solver": solver})
+    _cancel_job()
+    who = f"reps with {col_label(fld).lower()} {val}" if kind == "reps" else "every rep"
+    _edit(fresh, f"Started {fresh.name}: only the accounts of {who} may move, among them; press Re-solve.",
+          resolve=False, switch=True)
+    st.session_state["se_dirty"] = True
+    st.session_state["se_highlight"] = [str(r) for r in req.get("highlight") or []]
 
 
 def _open_version(loaded: Scenario, verb: str) -> None:
@@ -334,7 +430,10 @@ def _balance_index(kpis: dict, report: dict | None) -> float | None:
 
 # ============================================================================ page
 _collect_job()
+_collect_curve()
 scn = _scn()
+_take_request()
+scn = st.session_state["se_scn"]
 set_active_scenario(scn)
 
 st.title("Scenario Editor")
@@ -377,18 +476,29 @@ with st.expander("Start from today's plan or a saved scenario", expanded=scn.id 
 scn = st.session_state["se_scn"]
 enriched = W.enriched_for(scn.settings)
 report = scn.report or {}
+failed = st.session_state.get("se_failed")  # the last solve found no plan: why, and proven fixes
 try:
     kpis = W.kpis_for(scn, enriched)
 except Exception as exc:
     kpis = {}
-    st.warning(f"KPIs could not be computed for this plan ({md(exc)}).")
+    st.warning(f"KPIs could not be computed for this plan: {md(exc)}")
 
-origin = "today's plan" if scn.parent_id is None else f"scenario {scn.parent_id} v{scn.parent_version}"
-saved = f"saved v{scn.version} by {md(scn.saved_by)}" if scn.version else "not saved yet"
+
+def _origin(s: Scenario) -> str:
+    if s.parent_id is None:
+        return "today's plan"
+    try:
+        parent = W.load_scenario(s.parent_id, s.parent_version)
+        return f"{parent.name} v{s.parent_version}"
+    except Exception:
+        return f"a saved scenario (v{s.parent_version})"
+
+
+saved = f"saved v{scn.version} by {scn.saved_by}" if scn.version else "not saved yet"
 st.subheader(md(scn.name), anchor=False)
 n_ev, n_ov = len(scn.events), len(scn.overrides)
 on_data = W.same_data(scn)
-st.caption(f"From {origin} · {saved} · {n_ev} event{'' if n_ev == 1 else 's'} · "
+st.caption(f"From {md(_origin(scn))} · {md(saved)} · {n_ev} event{'' if n_ev == 1 else 's'} · "
            f"{n_ov} manual move{'' if n_ov == 1 else 's'} or lock{'' if n_ov == 1 else 's'}"
            + (f" · on dataset {md(get_dataset().label)}" if on_data else ""))
 
@@ -420,21 +530,57 @@ if newer is not None:
 status = report.get("status") or ("today" if scn.assignment is not None else "no_solution")
 gap = report.get("gap")
 bi = _balance_index(kpis, report)
+kept = failed is not None and failed.get("status") in ("infeasible", "no_solution", "cancelled")
+if kept:
+    st.markdown("**Last feasible plan**, kept from before this solve: " + (
+        "the solve was cancelled." if failed.get("status") == "cancelled" else "the latest solve found no plan (see below)."))
 m1, m2, m3, m4 = st.columns(4)
 m1.metric("Balance index", f"{bi:.0f} / 100" if bi is not None else "-",
           help="Share of rep books inside their tolerance band, over every balanced metric: 100 = "
                "every rep is within its band on every metric.")
-m2.metric("Moves", f"{int(kpis.get('moves', report.get('moves', 0)) or 0):,}")
-m3.metric("ARR moved", W.money(kpis.get("arr_moved", report.get("arr_moved", 0))))
-words = W.STATUS_WORDS.get(status, str(status))
-if gap is not None and status in ("feasible", "optimal"):
-    try:
-        g = float(gap)
-        words += f"; within {g * 100:.1f}% of the best possible" if g > 1e-6 else "; gap 0%"
-    except (TypeError, ValueError):
-        pass
+m2.metric("Moves", f"{int(kpis.get('moves', report.get('moves', 0)) or 0):,}",
+          help="Accounts that change owner against today's plan.")
+m3.metric("ARR moved", W.money(kpis.get("arr_moved", report.get("arr_moved", 0))),
+          help="Recurring revenue of the accounts that change owner.")
 m4.metric("Solver", "Today's plan" if status in ("today", "current") else status.replace("_", " ").capitalize())
+words = W.STATUS_WORDS.get(status, str(status))
 st.caption(md(report.get("status_text") or words))
+scope_now = (scn.settings.get("solver") or {}).get("scope") or "auto"
+if report.get("scope"):
+    kind_ = parse_scope(report["scope"])[0]
+    bands_ = report.get("bands")
+    st.caption(md(f"Scope: {SCOPE_WORDS.get(kind_, report['scope'])}"
+                  + (f" ({report['scope']})" if kind_ == "reps" else "")
+                  + f". Bands: {BANDS_WORDS.get(bands_, bands_)}."))
+for w in report.get("warnings") or []:
+    st.warning(md(w))
+
+# the cost of this change, against today's plan: what a sales leader signs
+if scn.assignment is not None and not scn.is_today:
+    try:
+        cost = change_cost(ds, W.today_scenario(), scn, enriched)
+    except Exception as exc:
+        cost = None
+        st.caption(f"The cost of this change could not be computed: {md(exc)}")
+    if cost:
+        with st.container(border=True):
+            st.markdown("**Cost of this change** against today's plan")
+            rows = cost_rows(cost)[1:]
+            c_a, c_b = st.columns(2)
+            for i, (k, v) in enumerate(rows):
+                (c_a if i % 2 == 0 else c_b).markdown(f"**{md(k)}:** {md(v)}")
+            for h in cost.get("hires") or []:
+                if h.get("placeholder"):
+                    st.info(md(f"{h['name']} ({h['rep_id']}) is a placeholder for a hire not yet in the CRM: "
+                               "map it to a real user id before exporting owners (Compare, Export)."))
+    if report.get("objective") is not None:
+        with st.expander("Solver details"):
+            st.caption(md(" · ".join(x for x in (
+                f"objective {report['objective']:,.4g}",
+                f"best bound {report['bound']:,.4g}" if report.get("bound") is not None else "best bound unknown",
+                f"gap {report['gap']:.3%}" if report.get("gap") is not None else "gap unknown",
+                f"build {report.get('build_seconds', 0):.1f} s", f"solve {report.get('solve_seconds', 0):.1f} s",
+                f"solver {report.get('solver', '')}") if x)))
 
 job = _job()
 running = bool(job and not job["done"])
@@ -456,11 +602,10 @@ notices = st.container()  # always there, so the tabs below keep their place bet
 with notices:
     _flash()
     if st.session_state.get("se_solve_error"):
-        st.error(st.session_state["se_solve_error"])
-    if st.session_state.get("se_no_plan") and status in ("infeasible", "no_solution", "cancelled"):
-        st.caption("The balance index, moves and ARR above are for the plan kept from before this solve.")
+        st.error(md(st.session_state["se_solve_error"]))
     partial = st.session_state.get("se_partial")
-    if partial is not None and status == "cancelled" and not running:
+    fstatus = (failed or {}).get("status")
+    if partial is not None and fstatus == "cancelled" and not running:
         pr = partial.report or {}
         with st.container(border=True):
             st.markdown(f"**Plan found before the cancel:** {int(pr.get('moves') or 0):,} moves, "
@@ -471,40 +616,40 @@ with notices:
                 st.session_state.setdefault("se_flash", []).append(
                     ("success", "Using the plan the solver found before the cancel."))
                 st.rerun()
+    elif fstatus == "cancelled" and not running:
+        st.info("Cancelled: the plan above is kept.")
     if st.session_state.get("se_dirty") and not running:
         st.info("Edited since the last solve: the figures above are for the last solved plan. Press Re-solve.")
 
-    # infeasible: explanations and one-click fixes
-    if status in ("infeasible", "no_solution"):
-        expl = report.get("explanation") or report.get("explanations") or []
+    # infeasible: why, and only the fixes a re-solve proved, each with its cost
+    if fstatus in ("infeasible", "no_solution"):
+        expl = failed.get("explanation") or failed.get("explanations") or []
         if isinstance(expl, str):
             expl = [expl]
-        st.error("These settings cannot all be met." if status == "infeasible" else
-                 "The solver found no plan within the time limit.")
+        st.error("The latest settings cannot all be met: no plan was found." if fstatus == "infeasible" else
+                 "The latest solve found no plan within the time limit.")
         for line in expl[:3]:
             st.markdown(f"- {md(line)}")
         if len(expl) > 3:
             with st.expander(f"{len(expl) - 3} more reasons"):
                 for line in expl[3:]:
                     st.markdown(f"- {md(line)}")
-        fixes = report.get("fixes") or []
+        fixes = [f for f in failed.get("fixes") or [] if f.get("verified") or fstatus == "no_solution"]
         if fixes:
-            st.markdown("**The smallest changes that fix it** (one click applies it; it re-solves when 'Re-solve after each edit' is on):")
+            st.markdown("**Changes that give a plan** (each was re-solved; one click applies it and re-solves when "
+                        "'Re-solve after each edit' is on):")
         for i, fix in enumerate(fixes):
-            desc = ", ".join(f"{k} {v}" for k, v in fix.items() if k not in ("why",))
-            label = str(fix.get("why") or desc)
-            if st.button(f"Apply: {md(label[:1].upper() + label[1:])}", key=f"se_fix_{i}", help=md(desc)):
-                solver = _solver_dict(scn)
-                metrics = [dict(m) for m in solver.get("metrics") or []]
-                if "metric" in fix:
-                    for m in metrics:
-                        if m.get("column") == fix["metric"]:
-                            m.update({k: v for k, v in fix.items() if k not in ("metric", "why")})
-                    solver["metrics"] = metrics
+            label = str(fix.get("why") or "apply this change")
+            cost_txt = (f": {int(fix['moves']):,} moves, {W.money(fix.get('arr_moved') or 0)} ARR moved"
+                        if fix.get("moves") is not None else "")
+            if st.button(f"{label[:1].upper() + label[1:]}{cost_txt}", key=f"se_fix_{i}"):
+                try:
+                    solver = SolverSettings.from_dict(_solver_dict(scn)).with_fix(fix).to_dict()
+                except ValueError as exc:
+                    st.error(f"That change cannot be applied to these settings: {md(exc)}")
                 else:
-                    solver.update({k: v for k, v in fix.items() if k != "why"})
-                _edit(scn.with_(settings={**scn.settings, "solver": solver}), f"Applied fix: {desc}")
-                st.rerun()
+                    _edit(scn.with_(settings={**scn.settings, "solver": solver}), f"Applied: {label}")
+                    st.rerun()
 
 # ---------------------------------------------------------------- tabs
 t_events, t_over, t_bal, t_curve, t_res, t_save = st.tabs(
@@ -538,33 +683,39 @@ with t_events:
     elif kind == "new_hire":
         regions = sorted(ds.reps[R.region].dropna().astype(str).unique()) if R.region in ds.reps else []
         segs = sorted(ds.reps[R.segment].dropna().astype(str).unique()) if R.segment in ds.reps else []
-        n = 1
-        while f"NEW{n}" in all_rep_ids:
-            n += 1
+        tbh = next_placeholder(all_rep_ids)
+        ramps = {"25/50/75/100% by quarter": [0.25, 0.5, 0.75, 1.0], "50/75/100% by quarter": [0.5, 0.75, 1.0],
+                 "Fully productive from day one": [1.0]}
         with st.form("se_f_hire"):
             c1, c2 = st.columns(2)
-            rid = c1.text_input("Rep id", value=f"NEW{n}", key="se_hire_id")
-            name = c2.text_input("Name", value=f"New hire {n}", key="se_hire_name")
+            rid = c1.text_input("Rep id", value=tbh, key="se_hire_id",
+                                help=f"Keep the placeholder ({tbh}) until the hire has a CRM user id; the owner "
+                                     "export asks you to map it before it writes a Salesforce file.")
+            name = c2.text_input("Name", value=f"New hire {tbh.split('-')[-1]}", key="se_hire_name")
             region = c1.selectbox("Region", regions or ["(any)"], key="se_hire_region")
             segment = c2.selectbox("Segment", segs or ["(any)"], key="se_hire_segment")
+            start = c1.date_input("Start date", value=pd.Timestamp.today().normalize() + pd.offsets.MonthBegin(1),
+                                  key="se_hire_start")
+            ramp_name = c2.selectbox("Ramp", list(ramps), key="se_hire_ramp",
+                                     help="Productivity by quarter from the start date; the book is sized by the "
+                                          "first year's average (25/50/75/100% gives 62.5%).")
             capacity = c1.number_input("Capacity (FTE)", 0.1, 2.0, 1.0, 0.1, key="se_hire_cap")
-            ramp = c2.slider("Ramp (productivity this period)", 0.1, 1.0, 0.5, 0.05, key="se_hire_ramp",
-                             help="A new hire at 50% ramp gets a book about half the size of a full rep's.")
-            quota = c1.number_input("Quota (USD)", 0.0, 1e9, 500_000.0, 50_000.0, key="se_hire_quota")
-            hz = c2.text_input("Home ZIP", value="", key="se_hire_zip")
+            quota = c2.number_input("Quota (USD)", 0.0, 1e9, 500_000.0, 50_000.0, key="se_hire_quota")
+            hz = c1.text_input("Home ZIP", value="", key="se_hire_zip")
             if st.form_submit_button("Add event"):
                 rid = rid.strip()
                 if not rid:
-                    st.error("Rep id is empty: give the new hire an id (e.g. their CRM user id).")
+                    st.error("Rep id is empty: give the new hire an id (their CRM user id, or a placeholder like TBH-1).")
                 elif rid in all_rep_ids:
-                    st.error(f"Rep id {md(rid)} is already taken by {md(NAMES.get(rid, 'another new hire'))}: pick a new id.")
+                    st.error(md(f"Rep id {rid} is already taken by {NAMES.get(rid, 'another new hire')}: pick a new id."))
                 elif hz and not (hz.strip().isdigit() and len(hz.strip()) == 5):
-                    st.error(f"Home ZIP {md(repr(hz))} is not a 5-digit US ZIP: fix it or leave it empty.")
+                    st.error(md(f"Home ZIP {hz!r} is not a 5-digit US ZIP: fix it or leave it empty."))
                 else:
                     ev = {"type": "new_hire", "rep_id": rid, "name": name.strip() or rid,
                           "region": None if region == "(any)" else region,
                           "segment": None if segment == "(any)" else segment, "capacity": float(capacity),
-                          "ramp": float(ramp), "quota": float(quota), "home_zip": hz.strip() or None}
+                          "ramp_schedule": ramps[ramp_name], "start_date": str(start), "quota": float(quota),
+                          "home_zip": hz.strip() or None}
     elif kind in ("capacity_change", "quota_change"):
         with st.form("se_f_cap"):
             rep = st.selectbox("Rep", reps_now, format_func=fmt, key="se_cap_rep")
@@ -679,19 +830,44 @@ with t_bal:
     metric_opts = sorted(set(num_cols) | {X.account_count} | {str(m.get("column")) for m in solver_d.get("metrics") or []
                                                              if m.get("column")})
     with st.form(f"se_bal_{tok}"):
-        st.markdown("**Balanced metrics** (each rep within target x (1 ± tolerance); hard bands must hold, "
-                    "soft bands are penalised by their weight)")
+        st.markdown("**What may move**")
+        s1, s2 = st.columns(2)
+        kind0, fld0, val0 = parse_scope(solver_d.get("scope") or "auto")
+        scope_kind = s1.selectbox("Scope of the rebalance", list(SCOPE_WORDS), index=list(SCOPE_WORDS).index(kind0),
+                                  format_func=SCOPE_WORDS.get, key=f"se_bal_scope_{tok}")
+        team_fields = [c for c in (R.manager, R.region, R.segment) if c in ds.reps.columns]
+        scope_field = scope_value = None
+        if team_fields:
+            sf1, sf2 = s1.columns(2)
+            scope_field = sf1.selectbox("Team: reps whose", team_fields, format_func=lambda c: col_label(c).lower()
+                                        if c != R.manager else "manager",
+                                        index=team_fields.index(fld0) if fld0 in team_fields else 0,
+                                        key=f"se_bal_scope_field_{tok}",
+                                        help="Used when the scope is One team.")
+            vals = sorted(ds.reps[scope_field].dropna().astype(str).unique())
+            scope_value = sf2.selectbox("is", vals or ["(none)"], index=vals.index(val0) if val0 in vals else 0,
+                                        key=f"se_bal_scope_value_{tok}")
+        bands_opts = [None, "no-worse", "absolute"]
+        bands = s2.selectbox("Bands", bands_opts, index=bands_opts.index(solver_d.get("bands"))
+                             if solver_d.get("bands") in bands_opts else 0, format_func=BANDS_WORDS.get,
+                             key=f"se_bal_bands_{tok}",
+                             help="Do no harm protects every rep the rebalance does not target. With One team, "
+                                  "strict bands bring that team's reps into their bands with the fewest moves.")
+        st.markdown("**Balanced metrics** (each rep within target x (1 ± tolerance))")
         mdf = pd.DataFrame([dict(m) for m in solver_d.get("metrics") or []],
                            columns=["column", "tolerance", "weight", "hard"])
         mdf = mdf.astype({"column": "string", "tolerance": "float64", "weight": "float64"})
         mdf["hard"] = mdf["hard"].fillna(True).astype(bool)
-        m_ed = st.data_editor(mdf, num_rows="dynamic", hide_index=True, key=f"se_bal_metrics_{tok}",
+        m_ed = st.data_editor(mdf[["column", "tolerance", "weight"]], num_rows="dynamic", hide_index=True,
+                              key=f"se_bal_metrics_{tok}",
                               column_config={
-                                  "column": st.column_config.SelectboxColumn("Metric", options=metric_opts, required=True),
-                                  "tolerance": st.column_config.NumberColumn("Tolerance", min_value=0.0, max_value=5.0,
-                                                                             step=0.01, format="%.2f", default=0.1),
-                                  "weight": st.column_config.NumberColumn("Weight", min_value=0.0, default=1.0),
-                                  "hard": st.column_config.CheckboxColumn("Hard band", default=True)})
+                                  "column": st.column_config.SelectboxColumn("Metric", options=metric_opts, required=True,
+                                                                             format_func=col_label),
+                                  "tolerance": st.column_config.NumberColumn("Tolerance (± share of target)",
+                                                                             min_value=0.0, max_value=5.0, step=0.01,
+                                                                             format="%.2f", default=0.1),
+                                  "weight": st.column_config.NumberColumn("Weight", min_value=0.0, default=1.0)})
+        soft_now = [str(m["column"]) for m in solver_d.get("metrics") or [] if not m.get("hard", True)]
         all_tol = st.number_input("Set every metric's tolerance to ± this % (0 = keep the values in the table)",
                                   min_value=0.0, max_value=500.0, value=0.0, step=1.0, key=f"se_bal_alltol_{tok}")
         c1, c2, c3 = st.columns(3)
@@ -733,6 +909,7 @@ with t_bal:
             cur = [c for c in (solver_d.get("balance_within") or []) if c in team_opts]
             new["balance_within"] = c3.multiselect(
                 "Balance within teams of reps sharing", team_opts, default=cur, key=f"se_bal_within_{tok}",
+                format_func=col_label,
                 help="Each rep's target is a share of their own team's book (e.g. West Enterprise), and "
                      "accounts stay inside their team. Empty: balance across all reps.")
         if "eligibility" in solver_d:
@@ -764,14 +941,22 @@ with t_bal:
         if "time_limit" in solver_d:
             new["time_limit"] = float(d4.number_input("Time limit (s)", min_value=1.0, max_value=3600.0,
                                                       value=float(solver_d.get("time_limit") or 60), key=f"se_bal_tl_{tok}"))
-        e1, e2, e3 = st.columns(3)
-        if "mip_gap" in solver_d:
-            new["mip_gap"] = float(e1.number_input("Stop within this gap", 0.0, 1.0, float(solver_d.get("mip_gap") or 0.0),
-                                                   0.005, format="%.3f", key=f"se_bal_gap_{tok}"))
-        if "solver" in solver_d:
-            sv = ["highs", "cbc"]
-            new["solver"] = e2.selectbox("Solver", sv, index=sv.index(solver_d["solver"]) if solver_d["solver"] in sv else 0,
-                                         key=f"se_bal_solver_{tok}")
+        with st.expander("Solver details"):
+            e1, e2, e3 = st.columns(3)
+            soft = e3.multiselect("Soft bands (penalised by their weight instead of required)",
+                                  [str(c) for c in mdf["column"].dropna()], default=soft_now,
+                                  format_func=col_label, key=f"se_bal_soft_{tok}")
+            if "mip_gap" in solver_d:
+                new["mip_gap"] = float(e1.number_input("Stop within this gap", 0.0, 1.0,
+                                                       float(solver_d.get("mip_gap") or 0.0), 0.005, format="%.3f",
+                                                       key=f"se_bal_gap_{tok}",
+                                                       help="A plan within this share of the best bound is accepted; "
+                                                            "it is called optimal only when the bound proves it."))
+            if "solver" in solver_d:
+                sv = ["highs", "cbc"]
+                new["solver"] = e2.selectbox("Solver", sv, index=sv.index(solver_d["solver"])
+                                             if solver_d["solver"] in sv else 0,
+                                             format_func={"highs": "HiGHS", "cbc": "CBC"}.get, key=f"se_bal_solver_{tok}")
         apply_bal = st.form_submit_button("Apply balance settings", type="primary")
     if apply_bal:
         errs = []
@@ -785,9 +970,16 @@ with t_bal:
                 tol = all_tol / 100.0
             w = float(r["weight"]) if pd.notna(r["weight"]) else 1.0
             metrics.append({"column": str(r["column"]), "tolerance": tol, "weight": w,
-                            "hard": bool(r["hard"]) if pd.notna(r["hard"]) else True})
+                            "hard": str(r["column"]) not in soft})
         if not metrics:
-            errs.append("Balance on at least one metric (e.g. arr with tolerance 0.10).")
+            errs.append("Balance on at least one metric (e.g. ARR with tolerance 0.10).")
+        if scope_kind == "reps":
+            if not scope_field or not scope_value or scope_value == "(none)":
+                errs.append("One team: choose the rep field and its value (e.g. manager is Betty Anderson).")
+            scope_txt = f"{scope_field}={scope_value}"
+        else:
+            scope_txt = scope_kind
+        new.update(scope=scope_txt, bands=bands)
         d = {**solver_d, **new, "metrics": metrics}
         if "eligibility" in solver_d:
             d["eligibility"] = [{"account_field": str(r["account_field"]), "rep_field": str(r["rep_field"]),
@@ -811,12 +1003,16 @@ with t_bal:
 
 with t_curve:
     st.caption("Balance against disruption: for each tolerance (every balanced metric within ± that share of "
-               "its target), the fewest moves that achieve it. Pick a point to use its tolerance. The time "
-               "limit is shared between the points (at least 3 s each).")
+               "its target), the fewest moves that achieve it, through the same events, manual moves and scope as "
+               "Re-solve. Points are solved side by side on the machine's cores; the time limit is shared between "
+               "them. Pick a point to use its tolerance.")
     tol_text = st.text_input("Tolerances to try", value="0.03, 0.05, 0.08, 0.10, 0.15, 0.20, 0.30", key="se_curve_tols")
     curve_key = json.dumps([scn.settings.get("solver"), list(scn.events), list(scn.overrides), tol_text],
                            sort_keys=True, default=str)
-    if st.button("Compute the trade-off curve", key="se_curve_go"):
+    cj = st.session_state.get("se_curve_job")
+    curve_running = bool(cj and not cj["done"])
+    g1, g2, _ = st.columns([1.6, 1, 2])
+    if g1.button("Compute the trade-off curve", key="se_curve_go", disabled=curve_running):
         try:
             tols = sorted({float(t) for t in tol_text.replace(";", ",").split(",") if t.strip()})
             if not tols or any(t <= 0 or t > 5 for t in tols):
@@ -825,21 +1021,14 @@ with t_curve:
             st.error(f"Tolerances to try: {md(exc)}. Write them separated by commas, e.g. 0.05, 0.1, 0.2.")
             tols = []
         if tols:
-            from territory_core.plan.scenarios import apply_events, apply_overrides
-            from territory_core.solve.model import SolverSettings, tradeoff_curve
-
-            with st.spinner(f"Solving {len(tols)} points..."):
-                try:
-                    er = apply_events(ds, list(scn.events), enriched=enriched)
-                    fixed, _ = apply_overrides(er, scn.overrides)
-                    sset = SolverSettings.from_dict(_solver_dict(scn))
-                    opp = ds.opportunities if len(ds.opportunities) else None
-                    curve = tradeoff_curve(er.accounts, er.reps, sset, tolerances=tols, opportunities=opp,
-                                           fixed=fixed or None,
-                                           time_limit_each=max(3.0, sset.time_limit / len(tols)))
-                    st.session_state["se_curve"] = (curve_key, curve)
-                except Exception as exc:
-                    st.error(f"The trade-off curve could not be computed: {md(exc)}.")
+            _start_curve(scn, enriched, tols, curve_key)
+            curve_running = True
+    if g2.button("Cancel the curve", key="se_curve_cancel", disabled=not curve_running, icon=":material/stop:"):
+        if cj and not cj["done"]:
+            cj["cancel"].set()
+    curve_box = st.container()
+    if st.session_state.get("se_curve_error"):
+        st.error(md(st.session_state["se_curve_error"]))
     cur_curve = st.session_state.get("se_curve")
     if cur_curve is not None:
         ckey, curve = cur_curve
@@ -894,6 +1083,8 @@ with t_res:
     if asg is None:
         st.info("No plan yet: press Re-solve.")
     else:
+        if kept:
+            st.caption("The last feasible plan (the latest solve found no plan).")
         acc = ds.accounts.set_index(A.account_id)
         moved = asg[asg[S.moved].fillna(False).astype(bool)] if S.moved in asg.columns else asg.iloc[0:0]
         st.markdown(f"**{len(moved):,} accounts move** "
@@ -901,36 +1092,54 @@ with t_res:
         if len(moved):
             mv = pd.DataFrame({
                 "account": acc[A.name].reindex(moved[S.account_id]).astype(str).to_numpy(),
-                "account_id": moved[S.account_id].to_numpy(),
                 "from": [W.rep_label(r, NAMES) for r in moved[S.previous_rep_id]],
                 "to": [W.rep_label(r, NAMES) for r in moved[S.rep_id]],
                 "arr": acc[A.arr].reindex(moved[S.account_id]).to_numpy(),
                 "reason": moved[S.reason].to_numpy() if S.reason in moved.columns else "",
+                "account_id": moved[S.account_id].to_numpy(),
             }).sort_values("arr", ascending=False)
-            st.dataframe(mv, hide_index=True, height=300,
-                         column_config={"arr": st.column_config.NumberColumn("ARR", format="$%,.0f")})
+            st.dataframe(mv, hide_index=True, height=300, column_config={
+                "account": st.column_config.TextColumn("Account"), "from": "From", "to": "To",
+                "arr": st.column_config.NumberColumn("ARR", format="$%,.0f"),
+                "reason": st.column_config.TextColumn("Why", width="large"),
+                "account_id": st.column_config.TextColumn("Account id")})
+            from territory_core.plan.export import to_csv_bytes
+
+            no_export = refusal("export")  # a list of owner changes is an owner file
+            st.download_button("Download these moves (CSV)", to_csv_bytes(mv.rename(columns={
+                "account": "Account", "from": "From", "to": "To", "arr": "ARR", "reason": "Why",
+                "account_id": "Account id"})), file_name=f"{scn.name}_moves.csv", mime="text/csv",
+                key="se_moves_csv", icon=":material/download:", disabled=bool(no_export), help=md(no_export) or None)
         reps_rows = report.get("reps") or []
         if reps_rows:
-            st.markdown("**Per rep: each metric's value, target band and deviation**")
-            long = pd.DataFrame([{"rep": W.rep_label(r.get("rep_id"), NAMES), "metric": m, **v}
-                                 for r in reps_rows for m, v in (r.get("metrics") or {}).items()])
-            if len(long):
-                long["in band"] = ((long["value"] >= long["lower"].fillna(-float("inf")) - 1e-6)
-                                   & (long["value"] <= long["upper"].fillna(float("inf")) + 1e-6))
-                st.dataframe(long[["rep", "metric", "value", "target", "lower", "upper", "deviation", "in band"]],
-                             hide_index=True, height=300,
-                             column_config={"deviation": st.column_config.NumberColumn(format="percent"),
-                                            "value": st.column_config.NumberColumn(format="compact"),
-                                            "target": st.column_config.NumberColumn(format="compact"),
-                                            "lower": st.column_config.NumberColumn(format="compact"),
-                                            "upper": st.column_config.NumberColumn(format="compact")})
+            hl = set(st.session_state.get("se_highlight") or [])
+            st.markdown("**Per rep: each balanced metric against its target band**"
+                        + (" (reps flagged on Territory Health are marked)" if hl else ""))
+            table = []
+            for r in reps_rows:
+                rid = str(r.get("rep_id"))
+                row = {"rep": W.rep_label(rid, NAMES)}
+                if hl:
+                    row["flagged"] = rid in hl
+                inband = True
+                for m, v in (r.get("metrics") or {}).items():
+                    lo = max(0.0, float(v.get("lower") or 0.0))
+                    hi = v.get("upper")
+                    val = v.get("value")
+                    row[col_label(m)] = quantity(m, val)
+                    row[f"{col_label(m)} band"] = f"{quantity(m, lo)} to {quantity(m, hi)}" if hi is not None else "-"
+                    row[f"{col_label(m)} vs target"] = v.get("deviation")
+                    if val is not None and hi is not None:
+                        inband &= lo - 1e-6 <= float(val) <= float(hi) + 1e-6
+                row["in band"] = inband
+                table.append(row)
+            tdf = pd.DataFrame(table)
+            st.dataframe(tdf, hide_index=True, height=320, column_config={
+                **{c: st.column_config.NumberColumn(c, format="percent") for c in tdf.columns if c.endswith("vs target")},
+                "rep": st.column_config.TextColumn("Rep", pinned=True), "in band": "In band",
+                "flagged": st.column_config.CheckboxColumn("Flagged on Health")})
         for note in report.get("notes") or []:
             st.caption(md(note))
-        extras = {k: report.get(k) for k in ("objective", "bound", "gap", "build_seconds", "solve_seconds", "solver")
-                  if report.get(k) is not None}
-        if extras:
-            st.caption(" · ".join(f"{k.replace('_', ' ')}: {v:.3g}" if isinstance(v, float) else f"{k}: {v}"
-                                  for k, v in extras.items()))
 
 with t_save:
     store_ok = True
@@ -1014,3 +1223,4 @@ with t_save:
                 st.error(f"The history could not be read: {md(exc)}.")
 
 _poll_job(progress_box)
+_poll_curve(curve_box)

@@ -340,5 +340,7 @@ def test_saved_scoring_settings_drive_a_self_contained_solve(ds):
     assert "potential" in [m["column"] for m in out.report["settings"]["metrics"]]
     again = solve_scenario(ds, sc)
     pd.testing.assert_frame_equal(again.assignment, out.assignment)
+    # no scoring settings: the default scoring (the editor's), so the same path balances potential too
     plain = solve_scenario(ds, sc.with_(settings={"solver": {"time_limit": 10}}))
-    assert "potential" not in [m["column"] for m in plain.report["settings"]["metrics"]]
+    assert "potential" in [m["column"] for m in plain.report["settings"]["metrics"]]
+    assert plain.report["warnings"] == []

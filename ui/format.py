@@ -1,24 +1,10 @@
-"""Number formats the pages share."""
+"""Number formats the pages share (money and labels come from the core, so pages and reports agree)."""
 from __future__ import annotations
 
 import math
 import re
 
-
-def money(x, digits: int = 1) -> str:
-    """$ with B/M/k suffixes; ``digits`` decimals on the suffixed values; "-" when missing."""
-    try:
-        x = float(x)
-    except (TypeError, ValueError):
-        return "-"
-    if not math.isfinite(x):
-        return "-"
-    sign = "-" if x < 0 else ""
-    x = abs(x)
-    for unit, div in (("B", 1e9), ("M", 1e6), ("k", 1e3)):
-        if x >= div:
-            return f"{sign}${x / div:,.{digits}f}{unit}"
-    return f"{sign}${x:,.0f}"
+from territory_core.text import amount, label, money  # noqa: F401 (pages use format.money etc.)
 
 
 def pct(x, digits: int = 1) -> str:

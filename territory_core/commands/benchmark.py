@@ -44,6 +44,10 @@ def add_arguments(p) -> None:
                    help="every metric's band, as a fraction (default 0.05 = ±5%%); small bands with a short "
                         "--time-limit show how the solver keeps to its limit (limit_ok: at most 10%% + 2 s over)")
     p.add_argument("--seed", type=int, default=7, help="instance seed (default 7)")
+    p.add_argument("--scope", choices=("all", "affected"), default="all",
+                   help="all: a full rebalance (default); affected: a share of the reps leave (--leavers) and only "
+                        "their books move, with do-no-harm bands")
+    p.add_argument("--leavers", type=float, default=0.1, help="with --scope affected: the share of reps who leave (default 0.1)")
     p.add_argument("--csv", metavar="FILE", help="also write the table as CSV")
 
 
@@ -67,7 +71,11 @@ def run(args) -> int:
         return 2
     def echo(row):
         print("  done " + ", ".join(f"{k}={v}" for k, v in row.items()), file=sys.stderr, flush=True)
-    df = run_benchmark(sizes, time_limit=args.time_limit, seed=args.seed, echo=echo, tolerance=args.tolerance)
+    if not (0 < args.leavers < 1):
+        print("error: --leavers must be between 0 and 1 (0.1 = a tenth of the reps)", file=sys.stderr)
+        return 2
+    df = run_benchmark(sizes, time_limit=args.time_limit, seed=args.seed, echo=echo, tolerance=args.tolerance,
+                       scope=args.scope, leavers=args.leavers)
     print(format_table(df))
     if args.csv:
         df.to_csv(args.csv, index=False)

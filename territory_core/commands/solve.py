@@ -31,6 +31,15 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--balance-within", metavar="REP_FIELD[,REP_FIELD]",
                    help="balance inside teams of reps sharing these rep columns (e.g. region,segment: the "
                         "Scenario Editor's default); accounts stay in their owner's team")
+    p.add_argument("--scope", metavar="all|affected|REP_FIELD=VALUE",
+                   help="which accounts may move: all (a full rebalance, the default); affected (only accounts that "
+                        "must change hands: owner inactive, unknown or empty, or not eligible; new reps with no book "
+                        "get one from their team); or REP_FIELD=VALUE, e.g. region=West or 'manager=Betty Anderson' "
+                        "(only those reps' accounts, among those reps)")
+    p.add_argument("--bands", choices=("no-worse", "absolute"),
+                   help="no-worse: a rep inside its band stays inside and one outside ends no farther from its "
+                        "target than today (the default when --scope is not all); absolute: every rep inside "
+                        "target x (1 +- tolerance)")
     p.add_argument("--objective", choices=("disruption", "distance", "balance", "mix"), help="what to minimise (default disruption)")
     p.add_argument("--disruption-weight", metavar="COLUMN", help="weigh each move by this account column (default: count)")
     p.add_argument("--distances", metavar="FILE", help="distance matrix CSV: account_id, rep_id, distance")
@@ -177,7 +186,7 @@ def settings_from(args):
                 "keep_families": "keep_families", "max_moves": "max_moves", "max_moves_per_rep": "max_moves_per_rep",
                 "max_arr_moved": "max_arr_moved", "max_radius_km": "max_radius_km", "use_distance": "use_distance",
                 "time_limit": "time_limit", "mip_gap": "mip_gap", "solver": "solver", "seed": "seed",
-                "holdout_stages": "holdout_stages"}
+                "holdout_stages": "holdout_stages", "scope": "scope", "bands": "bands"}
     for a, k in flag_map.items():
         v = getattr(args, a, None)
         if v is not None:
@@ -237,6 +246,20 @@ def _load(args):
     return read(args.accounts, ACCOUNTS), read(args.reps, REPS), read(args.opportunities, OPPORTUNITIES)
 
 
+def _check_scope(scope: str, reps) -> None:
+    """--scope REP_FIELD=VALUE must name a rep column and a value some active rep has (exit 2)."""
+    from ..solve.settings import parse_scope
+    kind, fld, val = parse_scope(scope)
+    if kind != "reps":
+        return
+    if fld not in reps.columns:
+        raise Usage(f"--scope {scope}: the reps have no column {fld!r}. Rep columns: {', '.join(map(str, reps.columns))}")
+    have = reps[fld].astype("string").str.strip()
+    if not have.str.casefold().eq(val.casefold()).fillna(False).any():
+        known = sorted(set(have.dropna()))[:12]
+        raise Usage(f"--scope {scope}: no rep has {fld} = {val!r}. Values: {', '.join(known) or 'none'}")
+
+
 def run(args) -> int:
     import pandas as pd
 
@@ -251,6 +274,7 @@ def run(args) -> int:
         dataset = stored_dataset(args, Usage)
         accounts, reps, opps = (dataset.accounts, dataset.reps, dataset.opportunities) if dataset else _load(args)
         check_metric_columns(settings, accounts)
+        _check_scope(settings.scope, reps)
         if settings.disruption_weight_column and settings.disruption_weight_column not in accounts.columns \
                 and settings.disruption_weight_column not in ("count", X.account_count):
             raise Usage(f"--disruption-weight {settings.disruption_weight_column}: the accounts have no such column")

@@ -31,6 +31,9 @@ import pandas as pd
 
 from ..contract import ASSIGNMENT, A, R, S, X
 from ..dataset import Dataset, coerce_types
+from ..analyse.kpis import gini
+from ..geo.zips import haversine_km
+from ..text import COLUMN_LABELS, label
 
 EVENT_TYPES = ("rep_leaves", "new_hire", "capacity_change", "quota_change", "segment_handover", "bulk_move")
 SETTING_KEYS = ("scoring", "segment_rules", "solver")
@@ -45,6 +48,40 @@ EVENT_LABELS = {
     "segment_handover": "Segment changes hands",
     "bulk_move": "Bulk move by filter",
 }
+
+
+# A new hire not yet in the CRM gets a placeholder id (TBH-1, TBH-2, ...): flagged on every page and
+# refused by the CRM owner export until it is mapped to a real user id.
+PLACEHOLDER_PREFIX = "TBH-"
+
+
+def is_placeholder(rep_id) -> bool:
+    """True for a placeholder rep id (a hire to be named in the CRM), e.g. "TBH-1"."""
+    return str(rep_id or "").strip().upper().startswith(PLACEHOLDER_PREFIX)
+
+
+def next_placeholder(taken) -> str:
+    """The first free placeholder id: TBH-1, TBH-2, ..."""
+    have = {str(x).strip().upper() for x in taken}
+    n = 1
+    while f"{PLACEHOLDER_PREFIX}{n}" in have:
+        n += 1
+    return f"{PLACEHOLDER_PREFIX}{n}"
+
+
+DEFAULT_RAMP_SCHEDULE = (0.25, 0.5, 0.75, 1.0)
+
+
+def ramp_of(event: Mapping) -> float:
+    """A new hire's productivity over their first year (what their book is sized by): the mean of the
+    quarterly ramp schedule over four quarters (1.0 after the schedule ends), else ``ramp``, else 1."""
+    sched = event.get("ramp_schedule")
+    if sched:
+        q = [min(1.0, max(0.0, float(v))) for v in list(sched)[:4]]
+        q += [1.0] * (4 - len(q))
+        return sum(q) / 4.0
+    r = event.get("ramp")
+    return 1.0 if r in (None, "") else float(r)
 
 
 class EventError(ValueError):
@@ -216,8 +253,19 @@ def describe_event(event: Mapping, rep_names: Mapping[str, str] | None = None) -
     if t == "rep_leaves":
         return f"Rep leaves: {rep(event.get('rep_id'))}"
     if t == "new_hire":
-        return (f"New hire: {event.get('name') or event.get('rep_id')} ({event.get('rep_id')}), "
-                f"ramp {float(event.get('ramp', 1.0) or 1.0):.0%}, capacity {float(event.get('capacity', 1.0) or 1.0):g}")
+        rid = str(event.get("rep_id") or "")
+        who = f"{event.get('name') or rid} ({rid}{', to be named in the CRM' if is_placeholder(rid) else ''})"
+        try:
+            ramp = ramp_of(event)
+        except (TypeError, ValueError):
+            ramp = 1.0
+        sched = event.get("ramp_schedule")
+        if sched:
+            how = f"ramp {'/'.join(f'{float(v) * 100:.0f}' for v in sched)}% by quarter ({ramp:.0%} in year one)"
+        else:
+            how = f"ramp {ramp:.0%}"
+        start = f", starts {event['start_date']}" if event.get("start_date") else ""
+        return f"New hire: {who}{start}, {how}, capacity {float(event.get('capacity', 1.0) or 1.0):g}"
     if t == "capacity_change":
         return f"Capacity change: {rep(event.get('rep_id'))} to {event.get('capacity')}"
     if t == "quota_change":
@@ -339,7 +387,20 @@ def apply_events(dataset: Dataset, events, enriched: pd.DataFrame | None = None)
             if rid in rep_index():
                 raise EventError(f"{where}: rep_id {rid!r} already exists; choose an unused id.")
             cap = _num(ev, "capacity", where, default=1.0, minimum=0.0, maximum=10.0)
-            ramp = _num(ev, "ramp", where, default=1.0, minimum=0.0, maximum=1.0)
+            if ev.get("ramp_schedule"):
+                sched = ev["ramp_schedule"]
+                if not isinstance(sched, (list, tuple)) or not all(
+                        isinstance(v, (int, float)) and 0 <= float(v) <= 1 for v in sched):
+                    raise EventError(f"{where}: ramp_schedule must be a list of quarterly productivity shares "
+                                     f"between 0 and 1, e.g. [0.25, 0.5, 0.75, 1.0]; got {sched!r}.")
+                ramp = ramp_of(ev)
+            else:
+                ramp = _num(ev, "ramp", where, default=1.0, minimum=0.0, maximum=1.0)
+            if ev.get("start_date"):
+                try:
+                    pd.Timestamp(str(ev["start_date"]))
+                except (TypeError, ValueError):
+                    raise EventError(f"{where}: start_date {ev['start_date']!r} is not a date; write YYYY-MM-DD.") from None
             row = {c: pd.NA for c in reps.columns}
             row.update({R.rep_id: rid, R.name: str(ev.get("name") or rid), R.capacity: cap, R.ramp: ramp,
                         R.active: True})
@@ -471,54 +532,123 @@ def apply_overrides(ev: EventResult, overrides, accounts_ids=None) -> tuple[dict
 # Solve
 # --------------------------------------------------------------------------------------------
 
-def solver_settings(scenario: Scenario):
-    """The scenario's SolverSettings (defaults when it has none)."""
-    from ..solve.model import SolverSettings
+def solver_settings(scenario: Scenario, accounts: pd.DataFrame | None = None, reps: pd.DataFrame | None = None):
+    """The scenario's SolverSettings as saved; with none saved, the planning defaults for these
+    accounts and reps (the editor's starting point), else the solver's plain defaults."""
+    from ..solve.settings import SolverSettings, planning_defaults
 
     d = (scenario.settings or {}).get("solver")
-    return SolverSettings.from_dict(d) if d else SolverSettings()
+    if d:
+        return SolverSettings.from_dict(d)
+    if accounts is not None and reps is not None:
+        return planning_defaults(accounts, reps)
+    return SolverSettings()
 
 
-def scenario_enriched(dataset: Dataset, scenario: Scenario) -> pd.DataFrame | None:
-    """The accounts enriched (scores, potential, whitespace, segment) with the scenario's own
-    "scoring" and "segment_rules" settings (defaults for a missing one), or None when the
-    scoring modules are unavailable or fail on this data."""
-    try:
-        from ..analyse.enrich import enrich_accounts
-        from ..analyse.scoring import ScoringConfig
-        from ..analyse.segments import SegmentRules
-    except ImportError:
-        return None
+@dataclass(frozen=True, eq=False)
+class Enrichment:
+    """Accounts with derived columns (scores, potential, whitespace, segment) for a scenario's
+    scoring and segment settings; ``error`` says why they could not be computed (``accounts`` is
+    then the plain accounts)."""
+    accounts: pd.DataFrame
+    error: str | None = None
+
+
+def enrich_scenario(dataset: Dataset, scenario: Scenario) -> Enrichment:
+    """Score and segment the accounts with the scenario's own "scoring" and "segment_rules"
+    settings (defaults for a missing one). Never raises: a failure comes back as ``error``."""
+    from ..analyse.enrich import enrich_accounts
+    from ..analyse.scoring import ScoringConfig
+    from ..analyse.segments import SegmentRules
+
     st = scenario.settings or {}
     try:
         scoring = ScoringConfig.from_dict(st["scoring"]) if st.get("scoring") else None
         rules = SegmentRules.from_dict(st["segment_rules"]) if st.get("segment_rules") else None
-        return enrich_accounts(dataset, scoring, rules)
-    except Exception:  # bad saved settings or data the scorer cannot use: plain accounts
-        return None
+        return Enrichment(enrich_accounts(dataset, scoring, rules))
+    except Exception as exc:  # bad saved settings or data the scorer cannot use: said, never hidden
+        return Enrichment(dataset.accounts, f"{exc}")
+
+
+def scenario_enriched(dataset: Dataset, scenario: Scenario) -> pd.DataFrame | None:
+    """The enriched accounts, or None when scoring fails (see :func:`enrich_scenario` for why)."""
+    e = enrich_scenario(dataset, scenario)
+    return None if e.error else e.accounts
+
+
+@dataclass(frozen=True, eq=False)
+class SolveInputs:
+    """What the optimizer gets for a scenario: the accounts (enriched, after events), the reps as
+    the team will be (leavers inactive, hires added), the resolved settings (scope "auto" decided,
+    metrics checked), the forced assignments with their reasons, and what the user must be told."""
+    accounts: pd.DataFrame
+    reps: pd.DataFrame
+    settings: Any
+    fixed: dict[str, str]
+    reasons: dict[str, str]
+    notes: list[str]
+    warnings: list[str]
+    distances: pd.DataFrame | None = None
+    opportunities: pd.DataFrame | None = None
+
+
+def scenario_inputs(dataset: Dataset, scenario: Scenario, enriched: pd.DataFrame | None = None) -> SolveInputs:
+    """The one path from a scenario to solver inputs, used by the editor's re-solve, the trade-off
+    curve, Territory Health, Compare and the command line. ``enriched``: accounts already enriched
+    for the scenario's scoring settings (a page's cache); computed here when None. Raises
+    :class:`EventError` when an event or a manual override cannot apply."""
+    from dataclasses import replace as _replace
+
+    from ..solve.settings import Metric, parse_scope
+
+    warnings: list[str] = []
+    if enriched is None:
+        e = enrich_scenario(dataset, scenario)
+        enriched = e.accounts
+        if e.error:
+            warnings.append(f"Scoring failed on this data ({e.error}); potential, whitespace and segments are "
+                            "not available for this plan.")
+    ev = apply_events(dataset, scenario.events, enriched)
+    fixed, reasons = apply_overrides(ev, scenario.overrides)
+    settings = solver_settings(scenario, ev.accounts, ev.reps)
+    kind, _, _ = parse_scope(settings.scope)
+    if kind == "auto":
+        settings = _replace(settings, scope="affected" if (scenario.events or scenario.overrides) else "all")
+    # a balance metric the accounts do not have (potential when scoring failed): say what is balanced instead
+    metrics = []
+    for m in settings.metrics:
+        if m.column in ev.accounts.columns or m.column == X.account_count:
+            metrics.append(m)
+            continue
+        alt = A.annual_revenue if m.column in (X.potential, X.whitespace) and A.annual_revenue in ev.accounts.columns \
+            and pd.to_numeric(ev.accounts[A.annual_revenue], errors="coerce").notna().any() else None
+        if alt and not any(x.column == alt for x in settings.metrics):
+            metrics.append(Metric(alt, m.tolerance, m.weight, m.hard))
+            warnings.append(f"{label(m.column)} is not available, so this plan balances {label(alt).lower()} "
+                            "instead.")
+        else:
+            warnings.append(f"{label(m.column)} is not a column of these accounts, so it is not balanced.")
+    if tuple(metrics) != tuple(settings.metrics):
+        settings = _replace(settings, metrics=tuple(metrics))
+    opp = dataset.opportunities if dataset.opportunities is not None and len(dataset.opportunities) else None
+    dist = dataset.distances if dataset.distances is not None and len(dataset.distances) else None
+    return SolveInputs(accounts=ev.accounts, reps=ev.reps, settings=settings, fixed=fixed, reasons=reasons,
+                       notes=list(ev.notes), warnings=warnings, distances=dist, opportunities=opp)
 
 
 def solve_scenario(dataset: Dataset, scenario: Scenario, *, enriched: pd.DataFrame | None = None,
                    progress: Callable[[str, float], None] | None = None, cancel=None) -> Scenario:
-    """Apply the scenario's events and overrides, run the optimizer and return the scenario with
-    ``assignment``, ``report`` and ``input_fingerprint`` filled. ``enriched``: the accounts with
-    derived columns (potential, segment...) the page already computed for the scenario's settings;
-    when None and the scenario has scoring or segment settings, they are computed here
-    (:func:`scenario_enriched`). Raises :class:`EventError` when an
-    event or override cannot apply. Same dataset + scenario inputs -> same assignment.
-    When the solver finds no assignment (infeasible, cancelled early) the returned scenario has
-    ``assignment=None`` and its ``report`` (status, explanation, fixes) says why."""
+    """Solve a scenario through :func:`scenario_inputs` and return it with ``assignment``, ``report``
+    and ``input_fingerprint`` filled. Raises :class:`EventError` when an event or override cannot
+    apply. Same dataset + scenario inputs -> same assignment. When the solver finds no assignment
+    (infeasible, cancelled early) the returned scenario has ``assignment=None`` and its ``report``
+    (status, explanation, fixes) says why."""
     from ..solve.model import solve
 
-    settings = solver_settings(scenario)
-    if enriched is None and ((scenario.settings or {}).get("scoring") or (scenario.settings or {}).get("segment_rules")):
-        enriched = scenario_enriched(dataset, scenario)  # self-contained: the saved settings decide
-    ev = apply_events(dataset, scenario.events, enriched)
-    fixed, reasons = apply_overrides(ev, scenario.overrides)
-    opp = dataset.opportunities if dataset.opportunities is not None and len(dataset.opportunities) else None
-    dist = dataset.distances if dataset.distances is not None and len(dataset.distances) else None
-    res = solve(ev.accounts, ev.reps, settings, distances=dist, opportunities=opp, fixed=fixed or None,
-                progress=progress, cancel=cancel)
+    inp = scenario_inputs(dataset, scenario, enriched)
+    res = solve(inp.accounts, inp.reps, inp.settings, distances=inp.distances, opportunities=inp.opportunities,
+                fixed=inp.fixed or None, progress=progress, cancel=cancel)
+    reasons = inp.reasons
     assignment = res.assignment.copy() if res.assignment is not None else None
     if assignment is not None and len(assignment) and reasons:
         ids = assignment[S.account_id].astype(str)
@@ -528,14 +658,41 @@ def solve_scenario(dataset: Dataset, scenario: Scenario, *, enriched: pd.DataFra
             assignment[S.reason] = pd.Series(pd.NA, index=assignment.index, dtype="string")
         assignment[S.reason] = assignment[S.reason].astype("string")
         assignment.loc[has, S.reason] = why[has].astype("string").to_numpy()
-    if assignment is not None and len(assignment) == 0 and len(ev.accounts):
+    if assignment is not None and len(assignment) == 0 and len(inp.accounts):
         assignment = None  # infeasible, cancelled before a solution, ...: the report says why
     if assignment is not None:
         assignment = coerce_types(assignment, ASSIGNMENT)
     report = dict(res.to_report_dict())
-    report["notes"] = list(ev.notes) + [n for n in (report.get("notes") or []) if n not in ev.notes]
-    report["fixed"] = len(fixed)
+    report["notes"] = list(inp.warnings) + list(inp.notes) + [n for n in (report.get("notes") or []) if n not in inp.notes]
+    report["warnings"] = list(inp.warnings)
+    report["fixed"] = len(inp.fixed)
+    report["scope"] = inp.settings.scope
+    report["bands"] = inp.settings.effective_bands
     return scenario.with_(assignment=assignment, report=report, input_fingerprint=dataset_fingerprint(dataset))
+
+
+def curve_point_scenario(dataset: Dataset, scenario: Scenario, tolerance: float, time_limit: float,
+                         enriched: pd.DataFrame | None = None) -> Scenario:
+    """The scenario one point of its trade-off curve solves: every balance metric at +-tolerance and
+    the fewest moves (solve it with :func:`solve_scenario` to get that point's plan alone)."""
+    from ..solve.curve import point_settings
+
+    inp = scenario_inputs(dataset, scenario, enriched)
+    s = point_settings(inp.settings, inp.accounts, tolerance, time_limit)
+    return scenario.with_(settings={**(scenario.settings or {}), "solver": s.to_dict()})
+
+
+def scenario_curve(dataset: Dataset, scenario: Scenario, tolerances, *, time_limit_each: float,
+                   enriched: pd.DataFrame | None = None, workers: int | None = None, progress=None,
+                   cancel=None) -> pd.DataFrame:
+    """The scenario's trade-off curve through the same inputs as its re-solve (events, overrides,
+    scope, distances): see :func:`territory_core.solve.curve.tradeoff_curve`."""
+    from ..solve.curve import tradeoff_curve
+
+    inp = scenario_inputs(dataset, scenario, enriched)
+    return tradeoff_curve(inp.accounts, inp.reps, inp.settings, tolerances, distances=inp.distances,
+                          opportunities=inp.opportunities, fixed=inp.fixed or None, time_limit_each=time_limit_each,
+                          workers=workers, progress=progress, cancel=cancel)
 
 
 # --------------------------------------------------------------------------------------------
@@ -582,6 +739,135 @@ def diff_scenarios(a: Scenario, b: Scenario, accounts: pd.DataFrame) -> pd.DataF
     return out.sort_values(["arr", "account_id"], ascending=[False, True], kind="mergesort").reset_index(drop=True)
 
 
+def _team_key(reps: pd.DataFrame, fields) -> pd.Series:
+    cols = [f for f in fields if f in reps.columns]
+    if not cols:
+        return pd.Series("", index=reps.index, dtype="string")
+    return reps[cols].astype("string").fillna("").agg(" ".join, axis=1).str.strip()
+
+
+def change_cost(dataset: Dataset, baseline: Scenario, scenario: Scenario,
+                accounts: pd.DataFrame | None = None) -> dict:
+    """What a plan costs against a baseline (today's plan or another scenario), in the terms a sales
+    leader signs on (JSON-safe dict):
+
+    - ``accounts_moved`` / ``accounts``, ``arr_moved`` / ``arr``, ``arr_kept_share`` (share of ARR
+      that keeps its owner), ``pipeline_moved`` (open pipeline changing hands);
+    - ``reps_gaining``, ``reps_losing``, ``max_gain`` / ``max_loss`` ({rep_id, name, accounts}: the
+      most accounts any one rep gains or loses);
+    - ``hires``: per rep active in the plan but not in the baseline ({rep_id, name, placeholder,
+      ramp, quota, ramp_gap = quota x (1 - first-year ramp), accounts});
+    - ``leavers``: per rep active in the baseline but not in the plan ({rep_id, name, team, capacity
+      (FTE x ramp), quota, backfilled by a hire in the same team}); ``capacity_gap`` (FTE) and
+      ``quota_gap`` over the leavers without a backfill.
+    """
+    acc = accounts if accounts is not None else dataset.accounts
+    a0 = _need_assignment(baseline)[[S.account_id, S.rep_id]].rename(columns={S.rep_id: "before"})
+    a1 = _need_assignment(scenario)[[S.account_id, S.rep_id]].rename(columns={S.rep_id: "after"})
+    for d in (a0, a1):
+        d[S.account_id] = d[S.account_id].astype("string")
+    m = a1.merge(a0, on=S.account_id, how="left")
+    info = acc[[A.account_id] + [c for c in (A.arr, A.open_pipeline) if c in acc.columns]].copy()
+    info[A.account_id] = info[A.account_id].astype("string")
+    m = m.merge(info.drop_duplicates(A.account_id), left_on=S.account_id, right_on=A.account_id, how="left")
+    arr = pd.to_numeric(m[A.arr], errors="coerce").fillna(0.0) if A.arr in m.columns else pd.Series(0.0, index=m.index)
+    pipe = pd.to_numeric(m[A.open_pipeline], errors="coerce").fillna(0.0) if A.open_pipeline in m.columns \
+        else pd.Series(0.0, index=m.index)
+    before = m["before"].astype("string").fillna("")
+    after = m["after"].astype("string").fillna("")
+    moved = (before != after).to_numpy()
+    reps1 = scenario_reps(dataset, scenario)
+    reps0 = scenario_reps(dataset, baseline)
+    names = dict(zip(reps0[R.rep_id].astype(str), reps0[R.name].astype("string").fillna("").astype(str)))
+    names.update(zip(reps1[R.rep_id].astype(str), reps1[R.name].astype("string").fillna("").astype(str)))
+    gains = after[moved].value_counts()
+    losses = before[moved & (before != "").to_numpy()].value_counts()
+
+    def top(counts):
+        if not len(counts):
+            return None
+        counts = counts.sort_index().sort_values(ascending=False, kind="mergesort")
+        rid = str(counts.index[0])
+        return {"rep_id": rid, "name": names.get(rid) or rid, "accounts": int(counts.iloc[0])}
+
+    def active_ids(reps):
+        act = reps[R.active].astype("boolean").fillna(True) if R.active in reps.columns else pd.Series(True, index=reps.index)
+        return set(reps.loc[act.to_numpy(dtype=bool), R.rep_id].astype(str))
+
+    on0, on1 = active_ids(reps0), active_ids(reps1)
+    teams = _balance_teams(dataset, scenario) or tuple(c for c in (R.region, R.segment) if c in reps1.columns)
+    r1 = reps1.assign(_team=_team_key(reps1, teams).to_numpy()).set_index(reps1[R.rep_id].astype(str))
+    r0 = reps0.assign(_team=_team_key(reps0, teams).to_numpy()).set_index(reps0[R.rep_id].astype(str))
+    hire_ev = {str(e.get("rep_id")): e for e in scenario.events if e.get("type") == "new_hire"}
+
+    def num(df, rid, col, default=0.0):
+        try:
+            v = float(df.at[rid, col]) if col in df.columns else default
+        except (TypeError, ValueError, KeyError):
+            return default
+        return default if math.isnan(v) else v
+
+    hires = []
+    for rid in sorted(on1 - on0):
+        quota = num(r1, rid, R.quota)
+        ramp = ramp_of(hire_ev[rid]) if rid in hire_ev else num(r1, rid, R.ramp, 1.0)
+        hires.append({"rep_id": rid, "name": names.get(rid) or rid, "placeholder": is_placeholder(rid),
+                      "team": str(r1.at[rid, "_team"]), "ramp": ramp, "quota": quota,
+                      "ramp_gap": quota * (1.0 - ramp), "accounts": int((after == rid).sum())})
+    hire_teams = {h["team"] for h in hires}
+    leavers = []
+    for rid in sorted(on0 - on1):
+        cap = num(r0, rid, R.capacity, 1.0) * num(r0, rid, R.ramp, 1.0)
+        team = str(r0.at[rid, "_team"]) if rid in r0.index else ""
+        leavers.append({"rep_id": rid, "name": names.get(rid) or rid, "team": team, "capacity": cap,
+                        "quota": num(r0, rid, R.quota), "backfilled": team in hire_teams,
+                        "accounts": int((before == rid).sum())})
+    arr_total = float(arr.sum())
+    out = {
+        "baseline": baseline.label, "accounts": int(len(m)), "accounts_moved": int(moved.sum()),
+        "arr": arr_total, "arr_moved": float(arr[moved].sum()),
+        "arr_kept_share": float(arr[~moved].sum() / arr_total) if arr_total > 0 else 1.0,
+        "pipeline_moved": float(pipe[moved].sum()),
+        "reps_gaining": int(len(gains)), "reps_losing": int(len(losses)),
+        "max_gain": top(gains), "max_loss": top(losses), "hires": hires, "leavers": leavers,
+        "capacity_gap": float(sum(lv["capacity"] for lv in leavers if not lv["backfilled"])),
+        "quota_gap": float(sum(lv["quota"] for lv in leavers if not lv["backfilled"])),
+    }
+    return _json_safe(out)
+
+
+def cost_rows(cost: Mapping) -> list[tuple[str, str]]:
+    """The cost of a change as (label, words) rows for the editor, Compare and the HTML summary."""
+    from ..text import money
+
+    rows = [("Against", str(cost.get("baseline") or "today's plan")),
+            ("Accounts changing hands", f"{cost.get('accounts_moved', 0):,} of {cost.get('accounts', 0):,}"),
+            ("ARR changing hands", f"{money(cost.get('arr_moved', 0))} ({1 - float(cost.get('arr_kept_share', 1)):.1%} "
+                                   f"of ARR; {float(cost.get('arr_kept_share', 1)):.1%} keeps its owner)"),
+            ("Open pipeline changing hands", money(cost.get("pipeline_moved", 0))),
+            ("Reps affected", f"{cost.get('reps_gaining', 0)} gain accounts, {cost.get('reps_losing', 0)} lose accounts")]
+    g, lo = cost.get("max_gain"), cost.get("max_loss")
+    if g or lo:
+        parts = []
+        if g:
+            parts.append(f"{g['name']} gains {g['accounts']:,}")
+        if lo:
+            parts.append(f"{lo['name']} loses {lo['accounts']:,}")
+        rows.append(("Largest change for one rep", "; ".join(parts)))
+    for h in cost.get("hires") or []:
+        flag = " (placeholder: map to a CRM user before export)" if h.get("placeholder") else ""
+        rows.append((f"New hire {h['name']}{flag}",
+                     f"{h['accounts']:,} accounts; ramp {h['ramp']:.0%} in year one; ramp gap {money(h['ramp_gap'])} "
+                     f"of {money(h['quota'])} quota"))
+    for lv in cost.get("leavers") or []:
+        if lv.get("backfilled"):
+            rows.append((f"{lv['name']} leaves", f"{lv['accounts']:,} accounts re-homed; backfilled in {lv['team'] or 'the team'}"))
+        else:
+            rows.append((f"{lv['name']} leaves", f"{lv['accounts']:,} accounts re-homed; no backfill: "
+                                                 f"{lv['capacity']:.2g} FTE and {money(lv['quota'])} quota uncovered"))
+    return rows
+
+
 def _metric_columns(accounts: pd.DataFrame, extra=()) -> list[str]:
     cols = []
     for c in (A.arr, X.potential, X.whitespace, A.open_pipeline, X.workload, *extra):
@@ -617,12 +903,6 @@ def balance_metrics(scenario: Scenario, accounts: pd.DataFrame, tolerance: float
     return [(c, t) for c, t in out if c == X.account_count or c in accounts.columns]
 
 
-def _haversine_km(lat1, lon1, lat2, lon2):
-    lat1, lon1, lat2, lon2 = (np.radians(np.asarray(v, dtype=float)) for v in (lat1, lon1, lat2, lon2))
-    d = np.sin((lat2 - lat1) / 2) ** 2 + np.cos(lat1) * np.cos(lat2) * np.sin((lon2 - lon1) / 2) ** 2
-    return 6371.0 * 2 * np.arcsin(np.sqrt(np.clip(d, 0, 1)))
-
-
 def rep_loads(dataset: Dataset, scenario: Scenario, enriched: pd.DataFrame | None = None,
               metrics: list[str] | None = None, *, _reps: pd.DataFrame | None = None) -> pd.DataFrame:
     """Per active rep and metric: rep_id, name, metric, value, target, deviation (value/target - 1).
@@ -632,7 +912,7 @@ def rep_loads(dataset: Dataset, scenario: Scenario, enriched: pd.DataFrame | Non
     ``account_count``); default: arr, potential, whitespace, open pipeline, workload when present,
     the scenario's balance metrics, and account count."""
     asg = _need_assignment(scenario)
-    reps = _reps if _reps is not None else _scenario_reps(dataset, scenario, enriched)
+    reps = _reps if _reps is not None else scenario_reps(dataset, scenario, enriched)
     accounts = enriched if enriched is not None else dataset.accounts
     if metrics is None:
         metrics = _metric_columns(accounts, [c for c, _ in balance_metrics(scenario, accounts)])
@@ -688,8 +968,10 @@ def _balance_teams(dataset: Dataset, scenario: Scenario) -> tuple[str, ...]:
     return default_teams(dataset.reps)
 
 
-def _scenario_reps(dataset: Dataset, scenario: Scenario, enriched: pd.DataFrame | None = None) -> pd.DataFrame:
-    """The reps after the scenario's events (the dataset's reps when an event cannot apply)."""
+def scenario_reps(dataset: Dataset, scenario: Scenario, enriched: pd.DataFrame | None = None) -> pd.DataFrame:
+    """The reps as the scenario's team will be: after its events (leavers inactive, new hires added
+    with their ramp), with active, capacity and ramp filled. The dataset's reps when an event cannot
+    apply (the editor shows the event's error)."""
     if not scenario.events:
         reps = dataset.reps.copy()
     else:
@@ -704,15 +986,6 @@ def _scenario_reps(dataset: Dataset, scenario: Scenario, enriched: pd.DataFrame 
         if col not in reps.columns:
             reps[col] = 1.0
     return reps
-
-
-def _gini(values) -> float:
-    v = np.sort(np.clip(np.asarray(values, dtype=float), 0, None))
-    n = len(v)
-    if n == 0 or v.sum() <= 0:
-        return 0.0
-    i = np.arange(1, n + 1)
-    return float((2 * (i * v).sum()) / (n * v.sum()) - (n + 1) / n)
 
 
 def scenario_kpis(dataset: Dataset, scenario: Scenario, enriched: pd.DataFrame | None = None, *,
@@ -734,7 +1007,7 @@ def scenario_kpis(dataset: Dataset, scenario: Scenario, enriched: pd.DataFrame |
     """
     asg = _need_assignment(scenario)
     accounts = enriched if enriched is not None else dataset.accounts
-    reps_after = _scenario_reps(dataset, scenario, enriched)
+    reps_after = scenario_reps(dataset, scenario, enriched)
     loads = rep_loads(dataset, scenario, enriched, _reps=reps_after)
     bm = dict(balance_metrics(scenario, accounts, tolerance))
     balance = {}
@@ -749,7 +1022,7 @@ def scenario_kpis(dataset: Dataset, scenario: Scenario, enriched: pd.DataFrame |
         dev = g["deviation"].to_numpy(dtype=float)
         within = float((np.abs(dev) <= tol + 1e-9).mean()) if len(dev) else 1.0
         balance[metric] = {"cv": cv, "max_deviation": float(np.max(np.abs(dev))) if len(dev) else 0.0,
-                           "within_tolerance": within, "tolerance": float(tol), "gini": _gini(val),
+                           "within_tolerance": within, "tolerance": float(tol), "gini": gini(np.clip(val, 0, None)),
                            "mean_abs_deviation": float(np.mean(np.abs(dev))) if len(dev) else 0.0,
                            "min": float(val.min()) if len(val) else 0.0, "max": float(val.max()) if len(val) else 0.0,
                            "mean": float(val.mean()) if len(val) else 0.0}
@@ -800,7 +1073,7 @@ def scenario_kpis(dataset: Dataset, scenario: Scenario, enriched: pd.DataFrame |
             ao = pd.to_numeric(acc[A.lon], errors="coerce").reindex(a[S.account_id]).to_numpy(dtype=float)
             known = ~(np.isnan(hl) | np.isnan(ho) | np.isnan(al) | np.isnan(ao))
             if known.any():
-                km = _haversine_km(al[known], ao[known], hl[known], ho[known])
+                km = haversine_km(al[known], ao[known], hl[known], ho[known])
                 out["travel_km_mean"] = float(km.mean())
                 out["travel_km_total"] = float(km.sum())
                 out["travel_known"] = float(known.mean())
@@ -811,9 +1084,7 @@ def scenario_kpis(dataset: Dataset, scenario: Scenario, enriched: pd.DataFrame |
     return _json_safe(out)
 
 
-METRIC_LABELS = {A.arr: "ARR", X.potential: "Potential", X.whitespace: "Whitespace", A.open_pipeline: "Open pipeline",
-                 X.workload: "Workload", X.account_count: "Accounts", A.annual_revenue: "Annual revenue",
-                 A.employees: "Employees"}
+METRIC_LABELS = COLUMN_LABELS  # the contract's labels (territory_core.text)
 
 
 def kpi_rows(kpis: Mapping) -> list[tuple[str, str]]:

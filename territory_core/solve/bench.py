@@ -105,17 +105,26 @@ def greedy_baseline(accounts: pd.DataFrame, reps: pd.DataFrame, metrics, max_ite
 
 
 def bench_one(n: int, r: int, time_limit: float = 300.0, seed: int = 7, tolerance: float = 0.05,
-              greedy: bool = True) -> dict:
-    """Solve one synthetic instance; returns a row of the benchmark table."""
+              greedy: bool = True, scope: str = "all", leavers: float = 0.1) -> dict:
+    """Solve one synthetic instance; returns a row of the benchmark table. ``scope="affected"``:
+    a share ``leavers`` of the reps (chosen with the seed) leave, and only their books move, with
+    do-no-harm bands (the stability-first rebalance)."""
     from .model import Metric, SolverSettings, solve
     accounts, reps = make_instance(n, r, seed)
+    if scope != "all":
+        rng = np.random.default_rng(seed + 1)
+        gone = rng.choice(r, size=max(1, int(round(leavers * r))), replace=False)
+        act = np.ones(r, dtype=bool)
+        act[gone] = False
+        reps[R.active] = pd.array(act, dtype="boolean")
     metrics = (Metric(A.annual_revenue, tolerance), Metric(A.arr, tolerance), Metric(X.account_count, tolerance))
     s = SolverSettings(metrics=metrics, objective="disruption", keep_families=False, time_limit=time_limit,
-                       seed=seed)
+                       seed=seed, scope=scope)
     t = time.monotonic()
     res = solve(accounts, reps, s)
     wall = time.monotonic() - t
-    row = {"size": f"{n}x{r}", "build_s": round(res.build_seconds, 2), "solve_s": round(res.solve_seconds, 2),
+    label = f"{n}x{r}" if scope == "all" else f"{n}x{r} {scope} ({int((~reps[R.active].astype(bool)).sum())} leave)"
+    row = {"size": label, "build_s": round(res.build_seconds, 2), "solve_s": round(res.solve_seconds, 2),
            "total_s": round(wall, 2), "limit_s": time_limit,
            "limit_ok": bool(wall <= 1.1 * time_limit + 2.0),  # the promise: at most 10% + 2 s over
            "status": res.status,
@@ -124,7 +133,7 @@ def bench_one(n: int, r: int, time_limit: float = 300.0, seed: int = 7, toleranc
            "worst_dev": round(max(res.max_deviation.values()), 4) if res.max_deviation else None}
     for k, v in res.max_deviation.items():
         row[f"dev_{k}"] = round(v, 4)
-    if greedy:
+    if greedy and scope == "all":
         gm, gw, _ = greedy_baseline(accounts, reps, metrics)
         row["greedy_moves"] = gm
         row["greedy_worst_dev"] = round(gw, 4)
@@ -133,13 +142,13 @@ def bench_one(n: int, r: int, time_limit: float = 300.0, seed: int = 7, toleranc
 
 
 def run_benchmark(sizes=DEFAULT_SIZES, time_limit: float = 300.0, seed: int = 7, isolate: bool = True,
-                  echo=None, tolerance: float = 0.05) -> pd.DataFrame:
+                  echo=None, tolerance: float = 0.05, scope: str = "all", leavers: float = 0.1) -> pd.DataFrame:
     """Each size in its own process (so peak memory is that size's), rows as they finish."""
     rows = []
     for n, r in sizes:
         if isolate:
             cmd = [sys.executable, "-m", "territory_core.solve.bench", str(n), str(r), str(time_limit), str(seed),
-                   str(tolerance)]
+                   str(tolerance), scope, str(leavers)]
             env = dict(os.environ)
             root = str(ROOT)
             env["PYTHONPATH"] = root + os.pathsep + env.get("PYTHONPATH", "")
@@ -149,7 +158,7 @@ def run_benchmark(sizes=DEFAULT_SIZES, time_limit: float = 300.0, seed: int = 7,
             else:
                 row = json.loads(out.stdout.strip().splitlines()[-1])
         else:
-            row = bench_one(n, r, time_limit, seed, tolerance)
+            row = bench_one(n, r, time_limit, seed, tolerance, scope=scope, leavers=leavers)
         rows.append(row)
         if echo:
             echo(row)
@@ -159,4 +168,6 @@ def run_benchmark(sizes=DEFAULT_SIZES, time_limit: float = 300.0, seed: int = 7,
 if __name__ == "__main__":  # one size, JSON on stdout (used by run_benchmark)
     n_, r_, tl_, seed_ = int(sys.argv[1]), int(sys.argv[2]), float(sys.argv[3]), int(sys.argv[4])
     tol_ = float(sys.argv[5]) if len(sys.argv) > 5 else 0.05
-    print(json.dumps(bench_one(n_, r_, tl_, seed_, tol_)))
+    scope_ = sys.argv[6] if len(sys.argv) > 6 else "all"
+    leavers_ = float(sys.argv[7]) if len(sys.argv) > 7 else 0.1
+    print(json.dumps(bench_one(n_, r_, tl_, seed_, tol_, scope=scope_, leavers=leavers_)))

@@ -16,6 +16,9 @@ diagnosing); optional deviation rows (balance objective); move caps overall and 
 from __future__ import annotations
 
 import math
+import os
+import re
+import tempfile
 import threading
 import time
 from dataclasses import dataclass, field
@@ -177,13 +180,15 @@ def build_spec(p, settings, *, elastic=(), artificial: bool = False) -> Spec:
                 else:
                     band[r, m] = -1
                     lo.pop(); hi.pop()
-            if obj in ("balance", "mix") and T > 0:
+            tiebreak = float(getattr(p, "tiebreak", 0.0) or 0.0)
+            if (obj in ("balance", "mix") or tiebreak > 0) and T > 0:
                 dev[r, m] = new_rows(1, T, T)
-                wgt = p.mweight[m] / T / max(len(active_reps), 1)
                 if obj == "balance":
-                    wgt *= 1.0
-                else:
-                    wgt *= float(settings.balance_weight)
+                    wgt = p.mweight[m] / T / max(len(active_reps), 1)
+                elif obj == "mix":
+                    wgt = p.mweight[m] / T / max(len(active_reps), 1) * float(settings.balance_weight)
+                else:  # fewest moves first, then the most balanced of those
+                    wgt = tiebreak * unit * p.mweight[m] / T
                 slack(wgt, [(dev[r, m], -1.0)], f"dplus_{r}_{m}")
                 slack(wgt, [(dev[r, m], 1.0)], f"dminus_{r}_{m}")
         if f"tol:{m}" in elastic and p.hard[m]:
@@ -562,17 +567,22 @@ def solve_mip(spec: Spec, data: Data, pu: np.ndarray, pr: np.ndarray, *, time_li
         if start_x is not None:
             for v, val in zip(xs, start_x):
                 v.setInitialValue(round(float(val)))
-        s = pulp.PULP_CBC_CMD(msg=False, timeLimit=tl, gapRel=gap, options=opts, warmStart=start_x is not None,
-                              threads=1)
-        prob.solve(s)
+        with tempfile.TemporaryDirectory() as tmp:
+            log = os.path.join(tmp, "cbc.log")
+            s = pulp.PULP_CBC_CMD(msg=False, timeLimit=tl, gapRel=gap, options=opts, warmStart=start_x is not None,
+                                  threads=1, logPath=log)
+            prob.solve(s)
+            proven, cbc_bound = _cbc_proof(log)
         st, sst = prob.status, prob.sol_status
         xv = np.array([v.varValue or 0.0 for v in xs])
         sv = np.array([v.varValue or 0.0 for v in ss])
-        if sst == pulp.LpSolutionOptimal:
+        if sst in (pulp.LpSolutionOptimal, pulp.LpSolutionIntegerFeasible):
+            # PuLP says "Optimal" also when CBC stopped at its gap setting: only CBC's own log tells
+            # whether it proved optimality, and what its bound is
             obj = float(pulp.value(prob.objective))
-            return MIPResult("optimal", xv, sv, obj, obj, "CBC")
-        if sst == pulp.LpSolutionIntegerFeasible:
-            return MIPResult("feasible", xv, sv, float(pulp.value(prob.objective)), None, "CBC")
+            if proven:
+                return MIPResult("optimal", xv, sv, obj, obj, "CBC")
+            return MIPResult("feasible", xv, sv, obj, cbc_bound, "CBC")
         if st == pulp.LpStatusInfeasible or sst == pulp.LpSolutionInfeasible:
             return MIPResult("infeasible", None, None, None, None, "CBC")
         return MIPResult("no_solution", None, None, None, None, "CBC")
@@ -594,8 +604,11 @@ def solve_mip(spec: Spec, data: Data, pu: np.ndarray, pr: np.ndarray, *, time_li
     obj = float(info.objective_function_value) if has_sol else None
     bound = float(info.mip_dual_bound) if math.isfinite(float(info.mip_dual_bound)) else None
     if ms == HS.kOptimal:
-        # HiGHS stops at mip_rel_gap: optimal within the gap; the bound says how close
-        return MIPResult("optimal", xv, sv, obj, bound if bound is not None else obj, "HiGHS")
+        # HiGHS also stops at mip_rel_gap: "optimal" only when its own bound meets the objective;
+        # otherwise a plan within the gap, and the bound says how close
+        if bound is None or obj is None or obj - bound > 1e-9 * max(1.0, abs(obj)):
+            return MIPResult("feasible", xv, sv, obj, bound, "HiGHS")
+        return MIPResult("optimal", xv, sv, obj, bound, "HiGHS")
     if ms in (HS.kInfeasible, HS.kUnboundedOrInfeasible):
         return MIPResult("infeasible", None, None, None, None, "HiGHS")
     if cancel is not None and cancel.is_set():
@@ -603,6 +616,23 @@ def solve_mip(spec: Spec, data: Data, pu: np.ndarray, pr: np.ndarray, *, time_li
     if has_sol:
         return MIPResult("feasible", xv, sv, obj, bound, "HiGHS")
     return MIPResult("no_solution", None, None, None, bound, "HiGHS")
+
+
+def _cbc_proof(log_path: str) -> tuple[bool, float | None]:
+    """From CBC's log: (proved optimal with no gap, its best bound on a minimisation or None)."""
+    try:
+        text = open(log_path, encoding="utf-8", errors="replace").read()
+    except OSError:
+        return False, None
+    proven = bool(re.search(r"^Result - Optimal solution found\s*$", text, re.M))
+    m = re.search(r"^Lower bound:\s*(-?[0-9.eE+-]+)", text, re.M)
+    bound = None
+    if m:
+        try:
+            bound = float(m.group(1))
+        except ValueError:
+            bound = None
+    return proven, bound
 
 
 def dive(lp: LPResult, p, size: np.ndarray, deadline: float, threshold: float = 0.02, max_steps: int = 200,

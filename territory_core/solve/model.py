@@ -31,18 +31,16 @@ import json
 import math
 import threading
 import time
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import dataclass, field, replace
 from typing import Callable, Mapping
 
 import numpy as np
 import pandas as pd
 
-from ..contract import A, R, S, X
-from .engine import Data, INF, build_spec, column_entries, dive, resolve_tightened, solve_lp, solve_mip
+from ..contract import A, R, S
+from ..text import amount, label, quantity
+from .engine import Data, build_spec, column_entries, dive, resolve_tightened, solve_lp, solve_mip
 from .prep import Prepared, _unit_word, diagnose, prepare
-
-OBJECTIVES = ("disruption", "distance", "balance", "mix")
-SOLVERS = ("highs", "cbc")
 
 # Models with at most this many eligible (unit, rep) pairs get the exact PuLP MIP when the
 # LP-and-repair answer is not yet proven optimal.
@@ -53,142 +51,8 @@ FULL_POOL_PAIRS = 400_000
 USE_ARTIFICIAL = True
 
 
-@dataclass(frozen=True)
-class Metric:
-    """A balance metric: every rep's total of ``column`` within target x (1 +- tolerance)."""
-    column: str
-    tolerance: float = 0.05
-    weight: float = 1.0
-    hard: bool = True
-
-    def to_dict(self) -> dict:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, d: Mapping) -> "Metric":
-        return cls(column=str(d["column"]), tolerance=float(d.get("tolerance", 0.05)),
-                   weight=float(d.get("weight", 1.0)), hard=bool(d.get("hard", True)))
-
-
-@dataclass(frozen=True)
-class EligibilityRule:
-    """Rep may own the account when ``account[account_field]`` equals ``rep[rep_field]``
-    (mode "equal") or is one of the rep's semicolon-separated values (mode "contains").
-    A missing value on either side does not restrict."""
-    account_field: str
-    rep_field: str
-    mode: str = "equal"
-
-    def to_dict(self) -> dict:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, d: Mapping) -> "EligibilityRule":
-        mode = str(d.get("mode", "equal"))
-        if mode not in ("equal", "contains"):
-            raise ValueError(f"Eligibility mode must be 'equal' or 'contains', not {mode!r}.")
-        return cls(str(d["account_field"]), str(d["rep_field"]), mode)
-
-
-@dataclass(frozen=True)
-class SolverSettings:
-    metrics: tuple[Metric, ...] = ()          # empty: default_metrics(accounts)
-    objective: str = "disruption"             # disruption | distance | balance | mix
-    disruption_weight_column: str | None = None  # None: each moved account counts 1
-    max_moves: int | None = None
-    max_moves_per_rep: int | None = None      # accounts gained, and accounts lost, per rep
-    max_arr_moved: float | None = None
-    keep_families: bool = True
-    respect_locks: bool = True                # locked, named and holdout accounts keep their owner
-    holdout_stages: tuple[str, ...] = ()      # open opps in these stages lock the account
-    eligibility: tuple[EligibilityRule, ...] = ()
-    balance_within: tuple[str, ...] = ()      # rep columns (e.g. region, segment): balance inside each team
-    use_distance: bool = False                # add distance to the objective (disruption/mix)
-    distance_weight: float = 1.0
-    max_radius_km: float | None = None
-    time_limit: float = 60.0
-    mip_gap: float = 1e-4
-    solver: str = "highs"                     # highs | cbc
-    seed: int = 0
-    soft_penalty: float = 100.0               # soft bands: 1% overflow costs soft_penalty/100 typical moves
-    balance_weight: float = 1.0               # mix objective weights
-    disruption_objective_weight: float = 1.0
-
-    def __post_init__(self):
-        if self.objective not in OBJECTIVES:
-            raise ValueError(f"objective must be one of {', '.join(OBJECTIVES)}, not {self.objective!r}.")
-        if self.solver not in SOLVERS:
-            raise ValueError(f"solver must be 'highs' or 'cbc', not {self.solver!r}.")
-        if not (self.time_limit > 0):
-            raise ValueError("time_limit must be a positive number of seconds.")
-        for m in self.metrics:
-            if not isinstance(m, Metric):
-                raise ValueError("metrics must be Metric objects.")
-            if m.tolerance < 0:
-                raise ValueError(f"Tolerance of {m.column!r} must be 0 or more.")
-        # tuples, so the settings stay hashable and comparable
-        object.__setattr__(self, "metrics", tuple(self.metrics))
-        object.__setattr__(self, "eligibility", tuple(self.eligibility))
-        object.__setattr__(self, "holdout_stages", tuple(self.holdout_stages))
-        object.__setattr__(self, "balance_within", tuple(str(c) for c in (self.balance_within or ())))
-
-    def to_dict(self) -> dict:
-        d = asdict(self)
-        d["metrics"] = [m.to_dict() for m in self.metrics]
-        d["eligibility"] = [r.to_dict() for r in self.eligibility]
-        d["holdout_stages"] = list(self.holdout_stages)
-        d["balance_within"] = list(self.balance_within)
-        return d
-
-    @classmethod
-    def from_dict(cls, d: Mapping | None) -> "SolverSettings":
-        d = dict(d or {})
-        dist = d.pop("distance", None)  # also accepted nested: {"use_distance", "weight", "max_radius_km"}
-        if isinstance(dist, Mapping):
-            for k, v in dist.items():
-                d.setdefault({"weight": "distance_weight"}.get(k, k), v)
-        known = {f for f in cls.__dataclass_fields__}
-        unknown = set(d) - known
-        if unknown:
-            raise ValueError(f"Unknown solver setting(s): {', '.join(sorted(unknown))}.")
-        if "metrics" in d:
-            d["metrics"] = tuple(m if isinstance(m, Metric) else Metric.from_dict(m) for m in d["metrics"] or ())
-        if "eligibility" in d:
-            d["eligibility"] = tuple(r if isinstance(r, EligibilityRule) else EligibilityRule.from_dict(r)
-                                     for r in d["eligibility"] or ())
-        if "holdout_stages" in d:
-            d["holdout_stages"] = tuple(str(s) for s in d["holdout_stages"] or ())
-        return cls(**d)
-
-
-def default_metrics(accounts: pd.DataFrame, tolerance: float = 0.05) -> tuple[Metric, ...]:
-    """potential (else annual_revenue), arr, and workload (else account count)."""
-    out = []
-    if X.potential in accounts.columns and pd.to_numeric(accounts[X.potential], errors="coerce").notna().any():
-        out.append(Metric(X.potential, tolerance))
-    elif A.annual_revenue in accounts.columns and pd.to_numeric(accounts[A.annual_revenue], errors="coerce").notna().any():
-        out.append(Metric(A.annual_revenue, tolerance))
-    if A.arr in accounts.columns:
-        out.append(Metric(A.arr, tolerance))
-    if X.workload in accounts.columns and pd.to_numeric(accounts[X.workload], errors="coerce").notna().any():
-        out.append(Metric(X.workload, tolerance))
-    else:
-        out.append(Metric(X.account_count, tolerance))
-    return tuple(out)
-
-
-def planning_defaults(accounts: pd.DataFrame, reps: pd.DataFrame) -> "SolverSettings":
-    """The settings a planner starts a scenario from: the default metrics at +-10%, balanced within
-    teams of reps who share a region and a segment (when the reps table has them), so an Enterprise
-    book is compared with other Enterprise books and accounts stay with their team."""
-    return SolverSettings(metrics=default_metrics(accounts, 0.10), balance_within=default_teams(reps))
-
-
-def default_teams(reps: pd.DataFrame | None) -> tuple[str, ...]:
-    """The rep columns that define teams by default: region and segment, those the reps table has."""
-    return tuple(c for c in (R.region, R.segment)
-                 if reps is not None and c in reps.columns and reps[c].notna().any())
-
+from .settings import (BANDS, OBJECTIVES, SCOPES, SOLVERS, EligibilityRule, Metric, SolverSettings,  # noqa: F401
+                       default_metrics, default_teams, parse_scope, planning_defaults)
 
 ASSIGNMENT_COLUMNS = [S.account_id, S.rep_id, S.previous_rep_id, S.moved, S.reason]
 REP_METRIC_COLUMNS = ["rep_id", "metric", "value", "target", "lower", "upper", "deviation"]
@@ -248,10 +112,8 @@ class SolveResult:
 # ------------------------------------------------------------------------------------ solve
 
 def _status_text(status, gap, seconds, solver, mip_gap) -> str:
-    if status == "optimal":
-        if gap is None or gap <= 1e-9:
-            return f"Optimal: proven best possible ({solver}, {seconds:.1f} s)"
-        return f"Optimal within the gap setting: at most {gap:.2%} from the best possible ({solver}, {seconds:.1f} s)"
+    if status == "optimal":  # only ever with a bound that meets the objective (_proven_status)
+        return f"Optimal: proven best possible ({solver}, {seconds:.1f} s)"
     if status == "feasible":
         if gap is None:
             return f"Feasible, but how far from the best possible is not known ({solver}, {seconds:.1f} s)"
@@ -272,10 +134,22 @@ def _gap(obj, bound):
     return diff / max(abs(obj), 1e-9)
 
 
+def _proven_status(p: Prepared, settings, obj, bound) -> tuple[str, float | None]:
+    """("optimal", 0.0) only when the bound meets the objective (rounded up first when every plan's
+    value is a whole number of moves); else ("feasible", the real gap, or None when no bound)."""
+    if obj is not None and bound is not None and _integral_objective(p, settings) \
+            and obj - math.ceil(bound - 1e-6) <= 1e-7:
+        return "optimal", 0.0
+    gap = _gap(obj, bound)
+    if gap is not None and gap <= 1e-9:
+        return "optimal", 0.0
+    return "feasible", gap
+
+
 def _integral_objective(p: Prepared, settings) -> bool:
     """Every objective value is an integer (moves counted), so ceil(bound) is a bound too."""
     return (settings.objective == "disruption" and not (settings.use_distance and p.dist is not None)
-            and np.allclose(p.w_acc, np.round(p.w_acc)) and not (~p.hard).any())
+            and np.allclose(p.w_acc, np.round(p.w_acc)) and not (~p.hard).any() and not p.tiebreak)
 
 
 def _evaluate(spec, data, p, assign: np.ndarray):
@@ -483,8 +357,66 @@ def solve(accounts: pd.DataFrame, reps: pd.DataFrame, settings: SolverSettings |
           fixed: Mapping[str, str] | None = None, progress: Callable[[str, float], None] | None = None,
           cancel: threading.Event | None = None) -> SolveResult:
     """Assign every account to one active rep. Raises ValueError for bad input (unknown
-    columns, ids); infeasible settings come back as ``status="infeasible"`` with explanations."""
+    columns, ids); infeasible settings come back as ``status="infeasible"`` with explanations and
+    only the fixes that a solve within the time limit proved feasible (each with its moves and ARR)."""
     settings = settings or SolverSettings()
+    if parse_scope(settings.scope)[0] == "auto":  # without a scenario: narrow only when moves are forced on it
+        settings = replace(settings, scope="affected" if fixed else "all")
+    t0 = time.monotonic()
+    res = _solve(accounts, reps, settings, distances=distances, opportunities=opportunities, fixed=fixed,
+                 progress=progress, cancel=cancel)
+    if res.status == "infeasible" and settings.verify_fixes:
+        res = _verify_fixes(res, accounts, reps, settings, t0, distances=distances, opportunities=opportunities,
+                            fixed=fixed, progress=progress, cancel=cancel)
+    return res
+
+
+def _verify_fixes(res: SolveResult, accounts, reps, settings: SolverSettings, t0: float, *, distances,
+                  opportunities, fixed, progress, cancel) -> SolveResult:
+    """Re-solve with each suggested fix (and, for a narrow scope, with a full rebalance) within what
+    is left of the time limit; keep the fixes that came back with a plan, with its cost."""
+    base = replace(settings, metrics=tuple(Metric.from_dict(m) for m in res.settings.get("metrics") or ()),
+                   verify_fixes=False)
+    cands = list(res.fixes)
+    if parse_scope(settings.scope)[0] != "all":
+        cands.append({"scope": "all", "why": "let every account move (a full rebalance)"})
+    seen, todo = set(), []
+    for f in cands:
+        key = json.dumps({k: v for k, v in f.items() if k != "why"}, sort_keys=True, default=str)
+        if key not in seen:
+            seen.add(key)
+            todo.append(f)
+    proven, tried = [], 0
+    for i, fix in enumerate(todo):
+        left = t0 + float(settings.time_limit) - time.monotonic()
+        if left < 0.5 or (cancel is not None and cancel.is_set()):
+            break
+        try:
+            s = base.with_fix(fix)
+        except ValueError:
+            continue
+        tried += 1
+        if progress:
+            progress(f"checking fix {i + 1} of {len(todo)}", 0.9)
+        r = _solve(accounts, reps, replace(s, time_limit=max(0.5, left / max(1, len(todo) - i))),
+                   distances=distances, opportunities=opportunities, fixed=fixed, cancel=cancel)
+        if r.ok:
+            proven.append({**fix, "verified": True, "status": r.status, "moves": int(r.moves),
+                           "arr_moved": float(r.arr_moved)})
+    expl = [e for e in res.explanations if not e.startswith("Any one of the changes above")]
+    if proven:
+        expl.append(f"Each change offered below was re-solved and gives a plan on its own (its moves and ARR "
+                    f"moved are shown); {len(todo) - len(proven)} other candidate change(s) did not, or not within "
+                    "the time limit." if len(todo) > len(proven) else
+                    "Each change offered below was re-solved and gives a plan on its own (its moves and ARR moved are shown).")
+    elif todo:
+        expl.append(f"No single change was proven to give a plan within the time limit ({tried} tried). Widen "
+                    "several bands together, narrow the events, or raise the time limit.")
+    return replace(res, fixes=proven, explanations=expl)
+
+
+def _solve(accounts: pd.DataFrame, reps: pd.DataFrame, settings: SolverSettings, *,
+           distances=None, opportunities=None, fixed=None, progress=None, cancel=None) -> SolveResult:
     t0 = time.monotonic()
     deadline = t0 + float(settings.time_limit)
     say = progress or (lambda phase, frac: None)
@@ -564,7 +496,7 @@ def solve(accounts: pd.DataFrame, reps: pd.DataFrame, settings: SolverSettings |
                         mbig = int(np.argmax([p.M[u, m] / p.target[j, m] if p.target[j, m] > 0 and p.hard[m] else 0
                                               for m in range(len(p.metric_names))]))
                         fx = [{"metric": p.metric_names[m], "tolerance": round(min(1.0, max(2 * p.tol[m], p.tol[m] + 0.05)), 3),
-                               "why": f"try the {p.metric_names[m]} band at ±{min(1.0, max(2 * p.tol[m], p.tol[m] + 0.05)):.0%}"}
+                               "why": f"try the {label(p.metric_names[m])} band at ±{min(1.0, max(2 * p.tol[m], p.tol[m] + 0.05)):.0%}"}
                               for m in [mbig] if p.hard[m]]
                         if p.unit_size[u] > 1 and settings.keep_families:
                             fx.append({"keep_families": False, "why": "let families be split across reps"})
@@ -592,7 +524,6 @@ def solve(accounts: pd.DataFrame, reps: pd.DataFrame, settings: SolverSettings |
         b = math.ceil(bound - 1e-6) if _integral_objective(p, settings) else bound
         proven = obj - b <= max(1e-7 * max(1.0, abs(obj)), settings.mip_gap * abs(obj))
     rem = deadline - time.monotonic()
-    status = None
     # polishing a plan we have on a mid-sized model: a full MIP rarely gets past its root in the
     # short polishing budget, so search near the plan (the LP's support, today's owners and the
     # plan itself); that sub-model's bound is not the problem's, so only its plan is used
@@ -633,10 +564,7 @@ def solve(accounts: pd.DataFrame, reps: pd.DataFrame, settings: SolverSettings |
                     assign, obj = cand, cobj
         if mres.bound is not None and not local:
             bound = mres.bound if bound is None else max(bound, mres.bound)
-        if not local and mres.status == "optimal" and obj is not None and mres.objective is not None and obj <= mres.objective + 1e-7 * max(1, abs(obj)):
-            status = "optimal"
-    elif proven:
-        status = "optimal"
+
     solve_s = time.monotonic() - t1
     if assign is None:
         st = "cancelled" if (cancel is not None and cancel.is_set()) else "no_solution"
@@ -659,27 +587,24 @@ def solve(accounts: pd.DataFrame, reps: pd.DataFrame, settings: SolverSettings |
                 if p.hard[mm]:
                     t = round(min(1.0, max(2 * p.tol[mm], p.tol[mm] + 0.05)), 3)
                     fx.append({"metric": p.metric_names[mm], "tolerance": t,
-                               "why": f"try the {p.metric_names[mm]} band at ±{t:.0%}"})
+                               "why": f"try the {label(p.metric_names[mm])} band at ±{t:.0%}"})
             if settings.keep_families and (p.unit_size > 1).any():
                 fx.append({"keep_families": False, "why": "let families be split across reps"})
             fx.append({"time_limit": float(min(3600, settings.time_limit * 3)),
                        "why": f"allow {min(3600, settings.time_limit * 3):g} s"})
         return _result_without(p, st, expl, fx, build, solve_s, settings, sdict, bound=bound)
+    notes_extra = []
     if bound is not None and obj is not None and bound > obj:
-        bound = obj  # numerical noise: the bound cannot exceed a feasible value
-    gap = _gap(obj, bound)
-    if status is None:
-        if gap is not None and (gap <= settings.mip_gap or (bound is not None and _integral_objective(p, settings)
-                                                            and obj - math.ceil(bound - 1e-6) <= 1e-7)):
-            status = "optimal"
-        else:
-            status = "feasible"
-    if status == "optimal" and gap is not None and _integral_objective(p, settings) and bound is not None \
-            and obj - math.ceil(bound - 1e-6) <= 1e-7:
-        gap = 0.0
+        if bound - obj <= 1e-6 * max(1.0, abs(obj)):
+            bound = obj  # the solvers' feasibility tolerance (1e-7 relative): the plan's value is the bound
+        else:  # a bound above a feasible value is no bound: say the gap is unknown rather than guess
+            notes_extra.append(f"The solver's bound ({bound:,.6g}) exceeded the plan's value ({obj:,.6g}); the gap "
+                               "to the best possible is not known.")
+            bound = None
+    status, gap = _proven_status(p, settings, obj, bound)
     say("report", 0.95)
     res = _result_from(p, settings, assign, status, obj, bound, gap, solver_name, build, solve_s, sdict)
-    res = replace(res, lp_bound=None if lp is None else lp.bound)
+    res = replace(res, lp_bound=None if lp is None else lp.bound, notes=list(res.notes) + notes_extra)
     res = _mark_if_stopped(res, cancel)
     say("done", 1.0)
     return res
@@ -714,7 +639,10 @@ def _solve_by_team(accounts, reps, settings, metrics, p: Prepared, sdict, t0, *,
     teams = sorted(int(g) for g in np.unique(p.unit_team))
     pairs = {g: int(p.elig[p.unit_team == g].sum()) for g in teams}
     left = sum(pairs.values())
-    sub_settings = replace(settings, metrics=tuple(metrics), balance_within=())
+    # the teams share the whole problem's tie-break weight, so their objectives add up to its own
+    sub_settings = replace(settings, metrics=tuple(metrics), balance_within=(), balance_tiebreak=p.tiebreak,
+                           verify_fixes=False)
+    kind, sfield, svalue = parse_scope(settings.scope)
     fields = [f for f in settings.balance_within if f in reps.columns]
 
     def label(g):
@@ -740,8 +668,23 @@ def _solve_by_team(accounts, reps, settings, metrics, p: Prepared, sdict, t0, *,
         span = pairs[g] / max(1, done + left)
         sub_say = (lambda ph, f, _i=i, _b=base, _s=span:
                    say(f"team {_i + 1} of {len(teams)}: {ph}", 0.05 + 0.9 * (_b + _s * float(f or 0.0))))
-        r = solve(sub_acc, sub_reps, replace(sub_settings, time_limit=tl), distances=distances,
+        sub_scope, sub_bands = settings.scope, settings.effective_bands
+        if kind == "reps":
+            chosen = sub_reps[sfield].astype("string").str.strip().str.casefold().eq(svalue.casefold()).fillna(False)
+            act = sub_reps[R.active].astype("boolean").fillna(True) if R.active in sub_reps.columns else True
+            if not (chosen & act).any():
+                # a team without an active chosen rep: only what must move, and nobody ends worse off
+                sub_scope, sub_bands = "affected", "no-worse"
+        r = solve(sub_acc, sub_reps, replace(sub_settings, time_limit=tl, scope=sub_scope,
+                                             bands=sub_bands), distances=distances,
                   opportunities=opportunities, fixed=sub_fixed, progress=sub_say, cancel=cancel)
+        teams_after = len(teams) - i - 1
+        spare = deadline - time.monotonic() - 0.5 * teams_after
+        if r.status == "no_solution" and spare > 1.0 and not (cancel is not None and cancel.is_set()):
+            # its share ran out (a busy machine, a hard team): give it what the others can spare
+            r = solve(sub_acc, sub_reps, replace(sub_settings, time_limit=spare, scope=sub_scope,
+                                                 bands=sub_bands), distances=distances,
+                      opportunities=opportunities, fixed=sub_fixed, progress=sub_say, cancel=cancel)
         subs.append((g, r))
         done += pairs[g]
         left -= pairs[g]
@@ -768,16 +711,15 @@ def _solve_by_team(accounts, reps, settings, metrics, p: Prepared, sdict, t0, *,
     obj, _ = _evaluate(spec, data, p, assign)
     bounds = []
     for _, r in subs:
-        if r.status == "optimal" and (r.gap or 0.0) <= 1e-9:
-            bounds.append(float(r.objective))
+        if r.status == "optimal":
+            bounds.append(float(r.objective))  # optimal is proven: the bound meets the objective
         else:
             bounds.append(None if r.bound is None else float(min(r.bound, r.objective)))
     # accounts today owned outside the team they are planned in move in every plan: the teams'
     # own objectives leave out that constant, the whole problem's counts it
     offset = float(obj) - float(sum(float(r.objective) for _, r in subs))
     bound = None if any(b is None for b in bounds) else min(float(obj), float(sum(bounds)) + offset)
-    gap = _gap(obj, bound)
-    status = "optimal" if all(r.status == "optimal" for _, r in subs) else "feasible"
+    status, gap = _proven_status(p, settings, obj, bound)
     say("report", 0.95)
     res = _result_from(p, settings, assign, status, obj, bound, gap, subs[0][1].solver, build,
                        time.monotonic() - t0 - build, sdict)
@@ -825,7 +767,7 @@ def explain_infeasible(p: Prepared, settings, spec_deadline: float):
                  "over every eligible pair is infeasible). Widen the tolerances or relax a cap; on a smaller "
                  "selection the solver can compute the smallest change."],
                 [{"metric": p.metric_names[m], "tolerance": round(min(1.0, p.tol[m] * 2 + 0.01), 3),
-                  "why": f"try doubling the {p.metric_names[m]} band"} for m in range(len(p.metric_names)) if p.hard[m]])
+                  "why": f"try doubling the {label(p.metric_names[m])} band"} for m in range(len(p.metric_names)) if p.hard[m]])
     pu, pr = np.nonzero(p.elig)
     pu, pr = pu.astype(np.int64), pr.astype(np.int64)
     tried = [(k,) for k in knobs]
@@ -841,20 +783,23 @@ def explain_infeasible(p: Prepared, settings, spec_deadline: float):
         try:
             spec = build_spec(p, settings, elastic=group)
             share = max(0.5, rem / max(1, len(tried) - i))
+            xsol = None
             if len(pu) <= EXACT_PAIRS:
                 res = solve_mip(spec, data, pu, pr, time_limit=share, gap=1e-6,
                                 solver="highs" if settings.solver == "highs" else "cbc", seed=settings.seed)
-                sl, exact = res.slack, res.status == "optimal"
+                sl, xsol = res.slack, res.x
+                proof = "exact" if res.status == "optimal" else "enough"  # a plan: that stretch works
             else:
                 lp = solve_lp(spec, data, pu, pr, deadline=time.monotonic() + share, seed=settings.seed, price_all=False)
-                sl, exact = (lp.slack if lp.status == "optimal" else None), False
+                sl = lp.slack if lp.status == "optimal" else None
+                proof = "at_least"  # the relaxation: no plan needs less
         except Exception as exc:  # the explanation must never hide the status
             expl.append(f"(Could not compute the smallest change: {exc})")
             continue
         if sl is None:
             continue
         found = True
-        more = "" if exact else " or more"
+        more = {"exact": "", "enough": " (enough; a little less may also do)", "at_least": " or more"}[proof]
         per_rep_need = 0
         for j, name in enumerate(spec.s_names):
             v = float(sl[j])
@@ -867,10 +812,15 @@ def explain_infeasible(p: Prepared, settings, spec_deadline: float):
                 m = int(name.rsplit("_", 1)[1])
                 t = math.ceil((p.tol[m] + v) * 1000 - 1e-6) / 1000
                 mname = p.metric_names[m]
-                expl.append(f"The {mname} bands (±{p.tol[m]:.1%}) cannot all be met together with the other "
-                            f"settings; they need ±{t:.1%}{more}.")
+                if p.bands == "no-worse":
+                    who = _who_breaks(p, pu, pr, xsol, m)
+                    expl.append(f"The {label(mname)} no-worse bands cannot all hold together with the other "
+                                "settings: some rep must end farther from target than today." + who)
+                else:
+                    expl.append(f"The {label(mname)} bands (±{p.tol[m]:.1%}) cannot all be met together with the "
+                                f"other settings; they need ±{t:.1%}{more}." + _who_breaks(p, pu, pr, xsol, m))
                 fixes.append({"metric": mname, "tolerance": round(t, 3),
-                              "why": f"widen the {mname} band from ±{p.tol[m]:.1%} to ±{t:.1%}"})
+                              "why": f"widen the {label(mname)} band from ±{p.tol[m]:.1%} to ±{t:.1%}"})
             elif name == "extra_moves":
                 need = int(math.ceil(settings.max_moves + v - 1e-6))
                 expl.append(f"The move cap of {settings.max_moves} is too tight for the bands: "
@@ -880,7 +830,7 @@ def explain_infeasible(p: Prepared, settings, spec_deadline: float):
                 need = math.ceil(settings.max_arr_moved + v - 1e-6)
                 expl.append(f"The cap on arr moved ({settings.max_arr_moved:,.0f}) is too tight: "
                             f"{need:,.0f}{more} must move.")
-                fixes.append({"max_arr_moved": need, "why": f"raise the arr-moved cap to {need:,}"})
+                fixes.append({"max_arr_moved": need, "why": f"raise the cap on ARR moved to ${need:,}"})
         if per_rep_need > 1e-7:
             need = int(math.ceil(settings.max_moves_per_rep + per_rep_need - 1e-6))
             expl.append(f"The per-rep move cap of {settings.max_moves_per_rep} is too tight: some rep must gain or "
@@ -889,9 +839,26 @@ def explain_infeasible(p: Prepared, settings, spec_deadline: float):
     if not expl:
         expl.append("No assignment satisfies every band, cap, lock and eligibility rule together; "
                     "widen the tolerances or relax a cap.")
-    elif len(fixes) > 1:
-        expl.append("Any one of the changes above is enough on its own.")
     return expl, fixes
+
+
+def _who_breaks(p: Prepared, pu, pr, x, m: int, most: int = 3) -> str:
+    """" Closest plan: Kenji Robinson ends $120k potential past his band, ..." from an elastic plan."""
+    if x is None:
+        return ""
+    chosen = np.asarray(x) > 0.5
+    rep_of_u = np.full(p.n_units, -1)
+    rep_of_u[pu[chosen]] = pr[chosen]
+    if (rep_of_u < 0).any():
+        return ""
+    load = np.bincount(rep_of_u, weights=p.M[:, m], minlength=len(p.rep_ids))
+    over = np.where(p.active, np.maximum(load - p.upper[:, m], p.lower[:, m] - load), 0.0)
+    worst = [int(r) for r in np.argsort(-over, kind="stable")[:most] if over[r] > 1e-6 * max(1.0, p.target[r, m])]
+    if not worst:
+        return ""
+    parts = [f"{_rep_name(p, r)} {quantity(p.metric_names[m], over[r])} "
+             f"{'over' if load[r] > p.upper[r, m] else 'under'} their band" for r in worst]
+    return " Closest plan: " + "; ".join(parts) + "."
 
 
 # ------------------------------------------------------------------------------- results
@@ -957,76 +924,93 @@ def _result_from(p: Prepared, settings, assign_u, status, obj, bound, gap, solve
         notes=list(p.notes), settings=sdict)
 
 
+def _rep_name(p: Prepared, r: int) -> str:
+    nm = p.rep_names[r] if p.rep_names is not None else None
+    return str(nm) if nm not in (None, "") else str(p.rep_ids[r])
+
+
+def _team_word(p: Prepared, r: int) -> str:
+    if p.team_names is None or p.rep_team is None:
+        return "the team"
+    name = " ".join(s for s in str(p.team_names[p.rep_team[r]]).split(" | ") if s.strip())
+    return name or "the team"
+
+
+def _family(p: Prepared, u: int) -> str:
+    return str(p.unit_name[u]) if p.unit_name is not None else str(p.unit_label[u])
+
+
 def _reasons(p: Prepared, settings, rep_of: np.ndarray, moved: np.ndarray) -> list[str]:
+    """One sentence per account a sales leader can read: names and units, no ids or column names.
+    Deviations are today's books against the targets of the team as it will be."""
     prev = p.prev
-    loads0 = _loads(p, prev)
-    R, k = loads0.shape
+    R, k = p.target.shape
+    load0 = p.load0 if p.load0 is not None else _loads(p, prev)
     with np.errstate(divide="ignore", invalid="ignore"):
-        rel0 = np.where(p.target > 0, loads0 / p.target - 1, 0.0)
-    over_m = np.argmax(rel0, axis=1) if k else np.zeros(R, dtype=int)
-    under_m = np.argmin(rel0, axis=1) if k else np.zeros(R, dtype=int)
-    kind_words = {"locked": "locked", "named": "named account", "holdout": "late-stage open opportunity (holdout)",
-                  "fixed": "manual override"}
+        rel0 = np.where(p.target > 0, load0 / np.where(p.target > 0, p.target, 1) - 1, 0.0)
+    names = [_rep_name(p, r) for r in range(R)]
+    team = p.rep_team if p.rep_team is not None else np.zeros(R, dtype=int)
+
+    # why a rep is a good home: the metric it is most under target on, and whether it had the most room
+    room = []
+    for r in range(R):
+        if not p.active[r] or k == 0:
+            room.append(f"{names[r]} takes it.")
+            continue
+        m = int(np.argmin(rel0[r]))
+        mates = np.flatnonzero(p.active & (team == team[r]))
+        most = rel0[r, m] <= rel0[mates, m].min() + 1e-12
+        if rel0[r, m] < -1e-9:
+            how = "had the most room" if most and len(mates) > 1 else "had room"
+            where = f" in {_team_word(p, r)}" if p.team_names is not None else ""
+            room.append(f"{names[r]} {how}{where} ({label(p.metric_names[m])} {-rel0[r, m]:.0%} under target).")
+        else:
+            room.append(f"{names[r]} can take it and stay within their band.")
+    kept = {"locked": "locked", "named": "named account", "holdout": "late-stage open opportunity",
+            "fixed": "manual override"}
     unit_prevs = pd.Series(prev).groupby(p.unit).nunique().to_numpy()
+    rules = "eligibility rules" + (" or radius" if settings.max_radius_km is not None else "")
     out = []
     for i in range(len(prev)):
         u = p.unit[i]
         r = rep_of[i]
         kind = p.pin_kind[u]
-        rid = p.rep_ids[r]
-        note = p.acc_note.get(i)
         if prev[i] < 0:
-            out.append(f"no current owner: assigned to {rid}")
+            out.append(f"New owner: it had no owner among the active reps. {room[r]}")
             continue
         o = prev[i]
-        oid = p.rep_ids[o]
         if not moved[i]:
-            out.append(f"kept: {kind_words[kind]}" if kind else f"kept with {oid}")
+            out.append(f"Kept with {names[o]}: {kept[kind]}." if kind in kept else f"Kept with {names[o]}.")
             continue
-        if note:
-            out.append(f"moved to {rid}: {note}")
-        elif kind == "fixed":
-            out.append(f"moved to {rid}: manual override")
+        note = p.acc_note.get(i)
+        if kind == "fixed":
+            out.append(f"Moved by hand to {names[r]}.")
         elif not p.active[o]:
-            out.append(f"moved to {rid}: owner {oid} is inactive")
-        elif not p.rule_elig[u, o]:
-            out.append(f"moved to {rid}: {oid} is not eligible under the eligibility rules or radius")
+            extra = f" ({note})" if note else ""
+            if p.unit_size[u] > 1 and kind == "scope":
+                out.append(f"Re-homed with its family: {names[o]} left{extra}; the rest of the "
+                           f"{_family(p, u)} family is with {names[r]}.")
+            else:
+                out.append(f"Re-homed: {names[o]} left{extra}. {room[r]}")
+        elif p.rule_only is not None and not p.rule_only[u, o]:
+            out.append(f"Moved: {names[o]} may not own it under the {rules}. {room[r]}")
         elif p.unit_size[u] > 1 and unit_prevs[u] > 1:
-            out.append(f"moved to {rid}: kept with its family ({p.unit_label[u]})")
+            out.append(f"Moved with its family ({_family(p, u)}) to {names[r]}.")
         elif settings.objective == "distance" and p.dist is not None:
-            out.append(f"moved to {rid}: shorter distance ({p.dist[u, r]:.1f} vs {p.dist[u, o]:.1f})")
-        elif k and rel0[o, over_m[o]] > p.tol[over_m[o]] - 1e-9:
-            m = over_m[o]
-            out.append(f"moved to {rid}: {oid} was {rel0[o, m]:+.0%} against its {p.metric_names[m]} target")
-        elif k and rel0[r, under_m[r]] < -p.tol[under_m[r]] + 1e-9:
-            m = under_m[r]
-            out.append(f"moved to {rid}: {rid} was {rel0[r, m]:+.0%} against its {p.metric_names[m]} target")
+            out.append(f"Closer: {names[r]} is {p.dist[u, r]:,.0f} km away, {names[o]} {p.dist[u, o]:,.0f} km.")
         elif k:
-            m = over_m[o]
-            out.append(f"moved to {rid}: rebalancing ({oid} was {rel0[o, m]:+.0%} on {p.metric_names[m]})")
+            m = int(np.argmax(rel0[o]))
+            if rel0[o, m] > 1e-9:
+                out.append(f"Rebalanced: {names[o]} was {rel0[o, m]:.0%} over target on {label(p.metric_names[m])} "
+                           f"({amount(p.metric_names[m], load0[o, m])} vs {amount(p.metric_names[m], p.target[o, m])}). "
+                           f"{room[r]}")
+            else:
+                out.append(f"Rebalanced to {names[r]}. {room[r]}")
         else:
-            out.append(f"moved to {rid}")
+            out.append(f"Moved to {names[r]}.")
     return out
 
 
 # ------------------------------------------------------------------------------ trade-off
 
-def tradeoff_curve(accounts: pd.DataFrame, reps: pd.DataFrame, settings: SolverSettings | None = None,
-                   tolerances=(0.02, 0.05, 0.1, 0.15, 0.2, 0.3), *, distances=None, opportunities=None,
-                   fixed=None, time_limit_each: float | None = None) -> pd.DataFrame:
-    """Epsilon-constraint curve: for each balance tolerance (applied to every metric), the
-    fewest moves (disruption objective). One row per tolerance: tolerance, status, moves,
-    objective (weighted disruption), bound, gap, arr_moved, worst deviation."""
-    settings = settings or SolverSettings()
-    metrics = settings.metrics or default_metrics(accounts)
-    tl = time_limit_each or max(2.0, settings.time_limit / max(1, len(tolerances)))
-    rows = []
-    for t in sorted(float(x) for x in tolerances):
-        s = replace(settings, metrics=tuple(replace(m, tolerance=t) for m in metrics), objective="disruption",
-                    time_limit=tl)
-        r = solve(accounts, reps, s, distances=distances, opportunities=opportunities, fixed=fixed)
-        rows.append({"tolerance": t, "status": r.status, "moves": r.moves if r.ok else None,
-                     "objective": r.objective, "bound": r.bound, "gap": r.gap,
-                     "arr_moved": r.arr_moved if r.ok else None,
-                     "max_deviation": max(r.max_deviation.values()) if r.max_deviation else None})
-    return pd.DataFrame(rows)
+from .curve import tradeoff_curve  # noqa: E402,F401 (the curve lives in curve.py; kept importable here)

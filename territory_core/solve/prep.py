@@ -15,8 +15,10 @@ import pandas as pd
 
 from ..contract import A, D, O, R, X
 from ..analyse.hierarchy import resolve_hierarchy
+from ..geo.zips import haversine_km
+from ..text import label, quantity
+from .settings import parse_scope
 
-EARTH_KM = 6371.0088
 
 
 @dataclass
@@ -62,6 +64,15 @@ class Prepared:
     # balancing within teams: each unit's team (-1: the shared pool) and each rep's team
     unit_team: np.ndarray | None = None
     rep_team: np.ndarray | None = None
+    team_names: np.ndarray | None = None   # (G,) label of each team, e.g. "West | Mid-Market"
+    unit_name: np.ndarray | None = None    # (U,) the family's top account's name (or the account's)
+    # stability: today's loads (R, k), the band rule, the scope, and who it opened
+    load0: np.ndarray | None = None
+    bands: str = "absolute"
+    scope: str = "all"
+    needs_book: np.ndarray | None = None   # (R,) active reps with an empty book today (new hires)
+    rule_only: np.ndarray | None = None    # (U, R) eligibility from the rules and radius alone (None: no rules)
+    tiebreak: float = 0.0                  # weight of balance among plans with the fewest moves
 
 
 def _str_col(df: pd.DataFrame, col: str) -> np.ndarray:
@@ -101,17 +112,22 @@ def metric_values(accounts: pd.DataFrame, column: str) -> np.ndarray:
     if v.notna().sum() == 0 and len(v):
         raise ValueError(f"Balance metric {column!r} has no numeric values; fill it or pick another column.")
     v = v.fillna(0.0).to_numpy(dtype=float)
+    if not np.isfinite(v).all():
+        bad = int(np.argmax(~np.isfinite(v)))
+        raise ValueError(f"Balance metric {column!r} is not a finite number ({v[bad]}) for account "
+                         f"{accounts[A.account_id].iloc[bad]}; fix the value in the data.")
+    with np.errstate(over="ignore"):
+        total = float(np.sum(v))
+    if not math.isfinite(total) or total > 1e15:
+        bad = int(np.argmax(np.abs(v)))
+        raise ValueError(f"Balance metric {column!r} adds up to more than 10^15 (account "
+                         f"{accounts[A.account_id].iloc[bad]} has {v[bad]:.3g}); the values look wrong, fix them "
+                         "in the data.")
     if (v < 0).any():
         bad = int(np.argmax(v < 0))
         raise ValueError(f"Balance metric {column!r} is negative for account "
                          f"{accounts[A.account_id].iloc[bad]}; balance metrics must be 0 or more.")
     return v
-
-
-def haversine_km(lat1, lon1, lat2, lon2) -> np.ndarray:
-    lat1, lon1, lat2, lon2 = (np.radians(np.asarray(v, dtype=float)) for v in (lat1, lon1, lat2, lon2))
-    a = np.sin((lat2 - lat1) / 2) ** 2 + np.cos(lat1) * np.cos(lat2) * np.sin((lon2 - lon1) / 2) ** 2
-    return 2 * EARTH_KM * np.arcsin(np.sqrt(np.clip(a, 0, 1)))
 
 
 def account_distances(acc: pd.DataFrame, reps: pd.DataFrame, acc_ids, rep_ids,
@@ -231,6 +247,21 @@ def prepare(accounts: pd.DataFrame, reps: pd.DataFrame, settings, metrics, *,
         w_acc = np.clip(pd.to_numeric(acc[wcol], errors="coerce").fillna(0).to_numpy(dtype=float), 0, None)
     arr_acc = np.clip(_num_col(acc, A.arr, 0.0), 0, None)
 
+    # eligibility
+    el_acc = np.ones((n, nr), dtype=bool)
+    for rule in settings.eligibility or ():
+        el_acc &= _rule_matrix(acc, rp, rule)
+    dist_acc = None
+    if settings.use_distance or settings.max_radius_km is not None or settings.objective in ("distance",):
+        dist_acc = account_distances(acc, rp, acc_ids, rep_ids, distances)
+        if dist_acc is None and (settings.use_distance or settings.objective == "distance"):
+            raise ValueError("Distance is on but there is neither a distance matrix nor lat/lon on accounts and "
+                             "home_lat/home_lon on reps.")
+    if settings.max_radius_km is not None and dist_acc is not None:
+        el_acc &= ~(dist_acc > float(settings.max_radius_km))  # unknown distance does not exclude
+    # what the rules and radius alone exclude (reasons name a rule only when one really excluded a rep)
+    rules_acc = el_acc.copy() if (settings.eligibility or settings.max_radius_km is not None) else None
+
     # pins: fixed overrides > locks/named/holdouts
     pin_acc = np.full(n, -1)
     pin_kind_acc = np.array([""] * n, dtype=object)
@@ -279,24 +310,89 @@ def prepare(accounts: pd.DataFrame, reps: pd.DataFrame, settings, metrics, *,
             pin_acc[i] = j
             pin_kind_acc[i] = "fixed"
 
+    # scope: which accounts may change hands (the rest keep their owner, pinned as "scope")
+    scope_kind, scope_field, scope_value = parse_scope(settings.scope)
+    if scope_kind == "auto":
+        raise ValueError("scope 'auto' is decided by the scenario (or solve()); prepare needs all, affected or FIELD=VALUE.")
+    owner_ok = (prev >= 0) & active[np.clip(prev, 0, None)]
+    owner_ok &= el_acc[np.arange(n), np.clip(prev, 0, None)] if n else owner_ok
+    must_move = ~owner_ok | (pin_kind_acc == "fixed")
+    in_team_part = np.zeros(n, dtype=bool)  # FIELD=VALUE scope: accounts that move only among the chosen reps
+    scope_reps = np.zeros(nr, dtype=bool)   # reps whose books the scope opens
+    needs_book = np.zeros(nr, dtype=bool)   # active reps with an empty book today (new hires)
+    if scope_kind != "all":
+        owned_now = np.bincount(prev[prev >= 0], minlength=nr)
+        needs_book = active & (owned_now == 0) & (wr > 0)
+        if scope_kind == "reps":
+            if scope_field not in rp.columns:
+                raise ValueError(f"Scope {settings.scope!r}: the reps table has no {scope_field!r} column "
+                                 f"(columns: {', '.join(c for c in rp.columns if c != '_k')}).")
+            vals = rp[scope_field].astype("string").str.strip().str.casefold()
+            scope_reps = vals.eq(scope_value.strip().casefold()).fillna(False).to_numpy(dtype=bool)
+            if not (scope_reps & active).any():
+                known = sorted(set(rp[scope_field].dropna().astype(str)))[:12]
+                raise ValueError(f"Scope {settings.scope!r}: no active rep has {scope_field} = {scope_value!r}; "
+                                 f"values in the reps table: {', '.join(known) or 'none'}.")
+            in_sel = (prev >= 0) & scope_reps[np.clip(prev, 0, None)]
+            # accounts of the chosen reps move only among the chosen reps; those that must change hands
+            # anyway (a chosen rep who left) may go to anyone who can take them, as with "affected"
+            el_acc[in_sel & ~must_move] &= scope_reps[None, :]
+            in_team_part = in_sel & ~must_move
+            movable = must_move | in_sel
+        else:
+            movable = must_move.copy()
+        if needs_book.any() and settings.balance_within:
+            # a new hire's book is carved from its own team: teammates' accounts may move to it
+            key = rp[list(settings.balance_within)].astype("string").fillna("").agg(" | ".join, axis=1).to_numpy(object) \
+                if all(f in rp.columns for f in settings.balance_within) else np.array([""] * nr, dtype=object)
+            hire_teams = set(key[needs_book])
+            mates = np.array([k in hire_teams for k in key]) & active
+            movable |= (prev >= 0) & mates[np.clip(prev, 0, None)]
+            scope_reps |= mates
+        elif needs_book.any():
+            movable[:] = True  # no teams: anyone's accounts may move to the new rep
+        keep = ~movable & (pin_acc < 0) & owner_ok
+        pin_acc[keep] = prev[keep]
+        pin_kind_acc[keep] = "scope"
+
     # units
     if settings.keep_families and A.parent_id in acc.columns and acc[A.parent_id].notna().any():
         fam = resolve_hierarchy(acc)[X.ultimate_parent_id].astype(str).to_numpy(dtype=object)
     else:
         fam = acc_ids.copy()
+    # a family that spans the edge of a FIELD=VALUE scope: its part with the chosen reps stays together
+    # among them, the rest stays where it is (moving it across the edge would leave the scope)
+    if in_team_part.any():
+        fam_s = pd.Series(fam, dtype=object)
+        edge = set(fam_s[~in_team_part]) & set(fam_s[in_team_part])
+        if edge:
+            cut = in_team_part & fam_s.isin(edge).to_numpy()
+            fam = np.where(cut, np.char.add(fam.astype(str), "\x02").astype(object), fam)
+            notes.append(f"{len(edge)} famil{'y' if len(edge) == 1 else 'ies'} span the chosen reps and others: the "
+                         "part with the chosen reps is kept together among them; the rest stays where it is.")
     # a family whose accounts are pinned to different reps cannot stay together: split it
-    pins = pd.DataFrame({"f": fam, "p": pin_acc})
+    pins = pd.DataFrame({"f": fam, "p": pin_acc, "scope": pin_kind_acc == "scope"})
     npins = pins[pins.p >= 0].groupby("f")["p"].nunique()
     split = set(npins[npins > 1].index)
     if split:
-        notes.append(f"{len(split)} famil{'y' if len(split) == 1 else 'ies'} have accounts locked or fixed to different "
-                     f"reps, so they are not kept together (e.g. {sorted(split)[0]}).")
+        n_locks = pins[(pins.p >= 0) & ~pins.scope].groupby("f")["p"].nunique()
+        by_pin = sorted(set(n_locks[n_locks > 1].index))
+        by_scope = len(split) - len(by_pin)
+        if by_pin:
+            notes.append(f"{len(by_pin)} famil{'y' if len(by_pin) == 1 else 'ies'} have accounts locked or fixed to "
+                         f"different reps, so they are not kept together (e.g. {by_pin[0]}).")
+        if by_scope:
+            notes.append(f"{by_scope} famil{'y' if by_scope == 1 else 'ies'} already span several reps today and stay "
+                         "as they are: only the accounts in the rebalance's scope move.")
         sm = np.isin(fam, list(split))
         fam = np.where(sm, np.char.add("\x01", acc_ids.astype(str)).astype(object), fam)
     unit, labels = pd.factorize(pd.Series(fam, dtype=object), sort=True)
     unit = unit.astype(np.int64)
     U = len(labels)
-    unit_label = np.array([str(x).lstrip("\x01") for x in labels], dtype=object)
+    unit_label = np.array([str(x).lstrip("\x01").rstrip("\x02") for x in labels], dtype=object)
+    acc_name = _str_col(acc, A.name)
+    name_of = dict(zip(acc_ids, acc_name))
+    unit_name = np.array([name_of.get(x) or x for x in unit_label], dtype=object)
     unit_size = np.bincount(unit, minlength=U)
     M = np.zeros((U, M_acc.shape[1]))
     np.add.at(M, unit, M_acc)
@@ -304,39 +400,66 @@ def prepare(accounts: pd.DataFrame, reps: pd.DataFrame, settings, metrics, *,
     ARR = np.bincount(unit, weights=arr_acc, minlength=U)
 
     # teams: balance within groups of reps (e.g. region + segment) instead of across everyone
-    team_ok = unit_team = rep_team = None
+    team_ok = unit_team = rep_team = team_names = None
     if settings.balance_within:
-        target, team_ok, unit_team, rep_team = _team_targets(rp, settings.balance_within, wr, prev, pin_acc,
-                                                             unit, U, M_acc)
+        target, team_ok, unit_team, rep_team, team_names = _team_targets(rp, settings.balance_within, wr, prev,
+                                                                         pin_acc, unit, U, M_acc)
         lower = target * (1 - tol)[None, :]
         upper = target * (1 + tol)[None, :]
+    bands = settings.effective_bands
+    load0 = np.zeros_like(target)
+    hp0 = prev >= 0
+    for m in range(M_acc.shape[1]):
+        load0[:, m] = np.bincount(prev[hp0], weights=M_acc[hp0, m], minlength=nr)
+    # no-worse: a rep inside its band stays inside; one outside may not end farther from its target
+    # than today (targets as the team will be: leavers gone, hires' ramped capacity added). It applies
+    # to every rep with bands="no-worse", and always to the reps a FIELD=VALUE scope leaves out (their
+    # books are not being rebalanced). A rep with an empty book today (a new hire) must reach its band.
+    no_worse = np.zeros(nr, dtype=bool)
+    if bands == "no-worse":
+        no_worse[:] = True
+    elif scope_kind == "reps":
+        no_worse = ~scope_reps
+    no_worse &= ~needs_book
+    if no_worse.any():
+        half = np.maximum(target * tol[None, :], np.abs(load0 - target))
+        lower = np.where(no_worse[:, None], np.clip(target - half, 0, None), lower)
+        upper = np.where(no_worse[:, None], target + half, upper)
     pin = np.full(U, -1)
     pin_kind = np.array([""] * U, dtype=object)
     has = pin_acc >= 0
     pin[unit[has]] = pin_acc[has]
     pin_kind[unit[has]] = pin_kind_acc[has]
+    if no_worse.any() and len(names):
+        # what stays pinned to a rep (its kept book, plus family members that must join it) can
+        # put it past its no-worse band: then the band is what it must carry, and the note says so
+        pinned = np.zeros_like(target)
+        pu_ = np.flatnonzero(pin >= 0)
+        for m in range(len(names)):
+            pinned[:, m] = np.bincount(pin[pu_], weights=M[pu_, m], minlength=nr)
+        over = (active & no_worse)[:, None] & (pinned > upper * (1 + 1e-9) + 1e-9)
+        who = np.flatnonzero(over.any(axis=1))
+        for r in who[:5]:
+            parts = ", ".join(quantity(names[m], pinned[r, m] - upper[r, m]) for m in np.flatnonzero(over[r]))
+            notes.append(f"{_rep_word(rep_ids, rp, r)} ends {parts} past the no-worse band: accounts that must join "
+                         "this rep (family members of accounts it keeps, or moves fixed by an event or by hand) "
+                         "cannot go elsewhere.")
+        if len(who) > 5:
+            notes.append(f"... and {len(who) - 5} more reps end past their no-worse band for the same reason.")
+        upper = np.where(over, pinned, upper)
 
     # previous-owner rows (unit, rep) with accounts / weight / arr kept if the unit goes to rep
     hp = prev >= 0
     pf = pd.DataFrame({"u": unit[hp], "r": prev[hp], "n": 1, "w": w_acc[hp], "a": arr_acc[hp]})
     pg = pf.groupby(["u", "r"], sort=True).sum().reset_index()
 
-    # eligibility
-    el_acc = np.ones((n, nr), dtype=bool)
-    for rule in settings.eligibility or ():
-        el_acc &= _rule_matrix(acc, rp, rule)
-    dist_acc = None
-    if settings.use_distance or settings.max_radius_km is not None or settings.objective in ("distance",):
-        dist_acc = account_distances(acc, rp, acc_ids, rep_ids, distances)
-        if dist_acc is None and (settings.use_distance or settings.objective == "distance"):
-            raise ValueError("Distance is on but there is neither a distance matrix nor lat/lon on accounts and "
-                             "home_lat/home_lon on reps.")
-    if settings.max_radius_km is not None and dist_acc is not None:
-        el_acc &= ~(dist_acc > float(settings.max_radius_km))  # unknown distance does not exclude
     # unit eligible for a rep when every account is
     order = np.argsort(unit, kind="stable")
     starts = np.searchsorted(unit[order], np.arange(U))
     rule_elig = np.logical_and.reduceat(el_acc[order], starts, axis=0) if n else np.ones((U, nr), dtype=bool)
+    rule_only = None
+    if rules_acc is not None:
+        rule_only = np.logical_and.reduceat(rules_acc[order], starts, axis=0) if n else np.ones((U, nr), dtype=bool)
     rule_elig = rule_elig & active[None, :]
     if team_ok is not None:
         rule_elig &= team_ok
@@ -358,7 +481,21 @@ def prepare(accounts: pd.DataFrame, reps: pd.DataFrame, settings, metrics, *,
         prev_u=pg["u"].to_numpy(np.int64), prev_r=pg["r"].to_numpy(np.int64), prev_n=pg["n"].to_numpy(float),
         prev_w=pg["w"].to_numpy(float), prev_arr=pg["a"].to_numpy(float), dist=dist,
         notes=notes, acc_note=acc_note, problems=problems, fixes=fixes, unit_team=unit_team, rep_team=rep_team,
+        team_names=team_names, unit_name=unit_name, load0=load0, bands=bands, scope=scope_kind if scope_kind != "reps" else str(settings.scope),
+        needs_book=needs_book, rule_only=rule_only, tiebreak=_tiebreak(settings, scope_kind, active, len(names)),
     )
+
+
+def _tiebreak(settings, scope_kind: str, active: np.ndarray, k: int) -> float:
+    """Balance as a tie-break among plans with the fewest moves: on for any scope narrower than a
+    full rebalance (where many plans move the same accounts and the split between reps is free),
+    small enough that a whole move always costs more than any balance gain (each rep-metric's
+    relative deviation is weighted 0.5 / (reps x metrics))."""
+    if settings.balance_tiebreak is not None:
+        return float(settings.balance_tiebreak)
+    if scope_kind == "all" or settings.objective != "disruption" or k == 0:
+        return 0.0
+    return 0.5 / max(1, int(active.sum()) * k)
 
 
 # ---------------------------------------------------------------- infeasibility diagnosis
@@ -372,12 +509,12 @@ def _team_targets(rp: pd.DataFrame, fields, wr: np.ndarray, prev: np.ndarray, pi
     (everyone left), form a pool shared by all teams in proportion to their capacity. A unit with a
     pinned account (locked, named, holdout, override) belongs to its pin's team. A rep's target is
     its capacity x ramp share of its team's total plus its team's part of the pool; a unit may only go
-    to reps of its own team (pool units: anyone). Returns (target, ok, unit_team, rep_team)."""
+    to reps of its own team (pool units: anyone). Returns (target, ok, unit_team, rep_team, team_names)."""
     missing = [f for f in fields if f not in rp.columns]
     if missing:
         raise ValueError(f"Balance within: the reps table has no {missing[0]!r} column.")
     key = rp[list(fields)].astype("string").fillna("").agg(" | ".join, axis=1).to_numpy(dtype=object)
-    team, _ = pd.factorize(pd.Series(key, dtype=object), sort=True)
+    team, team_names = pd.factorize(pd.Series(key, dtype=object), sort=True)
     G = int(team.max()) + 1
     cap_g = np.bincount(team, weights=wr, minlength=G)
     owner_acc = np.where(pin_acc >= 0, pin_acc, prev)
@@ -408,7 +545,17 @@ def _team_targets(rp: pd.DataFrame, fields, wr: np.ndarray, prev: np.ndarray, pi
     rep_share_in_team = np.where(cap_g[team] > 0, wr / np.where(cap_g[team] > 0, cap_g[team], 1), 0.0)
     target = rep_share_in_team[:, None] * tot_g[team]
     ok = (unit_team[:, None] < 0) | (unit_team[:, None] == team[None, :])
-    return target, ok, unit_team, team
+    return target, ok, unit_team, team, np.asarray(team_names, dtype=object)
+
+
+def _rep_word(rep_ids, rp: pd.DataFrame | None, r: int, names=None) -> str:
+    """"Kenji Robinson (R003)", or the id alone when the rep has no name."""
+    if names is not None:
+        nm = names[r]
+    else:
+        nm = rp[R.name].iloc[r] if rp is not None and R.name in rp.columns else None
+    nm = "" if nm is None or pd.isna(nm) else str(nm).strip()
+    return f"{nm} ({rep_ids[r]})" if nm and nm != str(rep_ids[r]) else str(rep_ids[r])
 
 
 def _fmt(v: float) -> str:
@@ -432,9 +579,18 @@ def diagnose(p: Prepared, settings) -> tuple[list[str], list[dict]]:
     if none.any():
         idx = np.flatnonzero(none)
         ex = ", ".join(str(p.unit_label[i]) for i in idx[:5])
-        out.append(f"{len(idx)} account(s) or famil(ies) have no eligible active rep under the eligibility rules"
-                   f"{' and radius' if settings.max_radius_km is not None else ''}: {ex}"
-                   f"{' ...' if len(idx) > 5 else ''}. Add a rep who may own them or loosen the rules.")
+        why = []
+        if settings.eligibility:
+            why.append("the eligibility rules")
+        if settings.max_radius_km is not None:
+            why.append("the radius")
+        if settings.balance_within:
+            why.append("their team")
+        if parse_scope(settings.scope)[0] == "reps":
+            why.append("the rebalance's scope")
+        out.append(f"{len(idx)} account(s) or famil(ies) have no active rep who may take them under "
+                   f"{' and '.join(why) or 'these settings'}: {ex}{' ...' if len(idx) > 5 else ''}. Add a rep who "
+                   "may own them, or loosen what restricts them.")
         if settings.max_radius_km is not None:
             fixes.append({"max_radius_km": None, "why": "drop the radius limit so every account has a rep"})
         if settings.eligibility:
@@ -454,10 +610,10 @@ def diagnose(p: Prepared, settings) -> tuple[list[str], list[dict]]:
         for u in whales[:3]:
             reps = np.flatnonzero(p.elig[u])
             j = reps[np.argmax(T[reps])]
-            ratio = v[u] / p.upper[j, m] if p.upper[j, m] > 0 else float("inf")
-            out.append(f"Rep {p.rep_ids[j]} cannot stay within its {name} band: {_unit_word(p, u)} alone is "
-                       f"{_fmt(v[u])}, {ratio:.1f}x the band's upper end ({_fmt(p.upper[j, m])}); "
-                       f"no eligible rep can take it within {tol:.0%}.")
+            size = f"{v[u] / p.upper[j, m]:.1f}x the band's upper end ({_fmt(p.upper[j, m])})" if p.upper[j, m] > 0 \
+                else "while the band is empty (no capacity)"
+            out.append(f"{_rep_word(p.rep_ids, None, j, p.rep_names)} cannot stay within its {name} band: "
+                       f"{_unit_word(p, u)} alone is {_fmt(v[u])}, {size}; no eligible rep can take it within {tol:.0%}.")
         if len(whales):
             req = max(float(np.min(np.where(p.elig[u] & (T > 0), v[u] / np.where(T > 0, T, 1) - 1, np.inf)))
                       for u in whales)
@@ -469,13 +625,20 @@ def diagnose(p: Prepared, settings) -> tuple[list[str], list[dict]]:
         over = np.flatnonzero(pl > p.upper[:, m] * (1 + 1e-9) + 1e-9)
         pinned_over = set(int(j) for j in over)
         for j in over[:3]:
-            out.append(f"Rep {p.rep_ids[j]}'s locked, named, holdout or fixed accounts already total "
-                       f"{_fmt(pl[j])} {name}, above its band's upper end {_fmt(p.upper[j, m])} "
-                       f"({pl[j] / T[j]:.2f}x the target).")
+            who = _rep_word(p.rep_ids, None, j, p.rep_names)
+            if T[j] <= 0:
+                out.append(f"{who} has no capacity (capacity x ramp is 0), so its book should be empty, but its "
+                           f"locked, named, holdout or fixed accounts total {quantity(name, pl[j])}. Give the rep "
+                           "capacity, or let those accounts move.")
+            else:
+                out.append(f"{who}'s locked, named, holdout or fixed accounts already total {quantity(name, pl[j])}, "
+                           f"above its band's upper end {_fmt(p.upper[j, m])} ({pl[j] / T[j]:.2f}x the target).")
         if len(over) > 3:
             out.append(f"... and {len(over) - 3} more rep(s) whose locked or fixed {name} is above the band.")
+        pos = [j for j in over if T[j] > 0]  # widening cannot help a rep with no capacity
+        if pos:
+            need = max(need, float(np.max(pl[pos] / T[pos] - 1)))
         if len(over):
-            need = max(need, float(np.max(pl[over] / np.where(T[over] > 0, T[over], 1) - 1)))
             if settings.respect_locks and not any("respect_locks" in f for f in fixes):
                 fixes.append({"respect_locks": False, "why": "let locked, named and holdout accounts move"})
         said = 0
@@ -512,10 +675,10 @@ def diagnose(p: Prepared, settings) -> tuple[list[str], list[dict]]:
                 out.append(f"Accounts that only these {len(g)} rep(s) ({names}) may own total {_fmt(forced)} {name}, "
                            f"more than the {_fmt(hi)} their bands allow (targets {_fmt(Tg)}).")
                 need = max(need, forced / Tg - 1 if Tg > 0 else need)
-        if need > tol + 1e-12:
+        if need > tol + 1e-12 and math.isfinite(need):
             t = math.ceil(need * 1000 - 1e-6) / 1000 + 0.001
             fixes.append({"metric": name, "tolerance": round(t, 3),
-                          "why": f"widen the {name} band from ±{tol:.1%} to ±{t:.1%}"})
+                          "why": f"widen the {label(name)} band from ±{tol:.1%} to ±{t:.1%}"})
     # units that fit some rep on each metric alone but no rep on all metrics at once
     hm = [m for m in range(len(p.metric_names)) if p.hard[m] and p.M[:, m].sum() > 0]
     if len(hm) > 1:
@@ -545,7 +708,7 @@ def diagnose(p: Prepared, settings) -> tuple[list[str], list[dict]]:
                 fixes = [f for f in fixes if f.get("metric") != p.metric_names[m] or f.get("tolerance", 0) >= t]
                 if not any(f.get("metric") == p.metric_names[m] for f in fixes):
                     fixes.append({"metric": p.metric_names[m], "tolerance": round(t, 3),
-                                  "why": f"widen the {p.metric_names[m]} band from ±{p.tol[m]:.1%} to ±{t:.1%}"})
+                                  "why": f"widen the {label(p.metric_names[m])} band from ±{p.tol[m]:.1%} to ±{t:.1%}"})
         if len(combo) and settings.keep_families and (p.unit_size[combo] > 1).any():
             fixes.append({"keep_families": False, "why": "let families be split across reps"})
     # disruption caps against forced moves
