@@ -98,10 +98,10 @@ if stored and not any(W.same_data(scn) for scn in stored):
         st.session_state["cmp_note"] = note
         st.rerun()
     elif note:
-        st.warning(note[1])
+        st.warning(md(note[1]))
 if st.session_state.get("cmp_note"):
     level, text = st.session_state.pop("cmp_note")
-    getattr(st, level)(text, icon=":material/dataset:")
+    getattr(st, level)(md(text), icon=":material/dataset:")
 
 scenarios = []
 for sid, scn in loaded:

@@ -86,7 +86,7 @@ def _scn() -> Scenario:
         st.session_state.pop("se_partial", None)
         st.session_state.pop("se_failed", None)
         st.session_state.setdefault("se_flash", []).append(
-            ("info", f"New data was loaded ({md(ds.name)}): started a new scenario from today's plan. Saved "
+            ("info", f"New data was loaded ({ds.name}): started a new scenario from today's plan. Saved "
                      "scenarios stay available under Start from."))
     st.session_state["se_dsv"] = dsv
     if "se_scn" not in st.session_state:
@@ -242,11 +242,11 @@ def _autosave(note: str) -> None:
         return
     except StorageError as exc:
         st.session_state.setdefault("se_flash", []).append(
-            ("error", f"Re-solved, but not saved: {md(exc)} Save it under Save & history."))
+            ("error", f"Re-solved, but not saved: {exc} Save it under Save & history."))
         return
     st.session_state["se_scn"] = saved
     st.session_state.setdefault("se_flash", []).append(
-        ("success", f"{md(note)}: saved {md(saved.name)} as version {saved.version}."))
+        ("success", f"{note}: saved {saved.name} as version {saved.version}."))
 
 
 def _take_result(res: Scenario) -> None:
@@ -524,7 +524,7 @@ if newer is not None:
             _start_solve(scn, save_note=f"Re-solved on {data.label}" if scn.id else None)
             st.session_state["se_dirty"] = True
             st.session_state.setdefault("se_flash", []).append(
-                ("info", f"Re-solving on {md(data.label)}"
+                ("info", f"Re-solving on {data.label}"
                          + ("; the plan is saved as the next version when the solve finishes." if scn.id else ".")))
             st.rerun()
 status = report.get("status") or ("today" if scn.assignment is not None else "no_solution")

@@ -275,7 +275,7 @@ def test_upgrade_0002_store_with_scenarios_to_datasets(url, ds):
         eng.dispose()
     s = ScenarioStore(url)
     try:
-        assert s.migrated is True and current_revision(s.engine) == head_revision() == "0003"
+        assert s.migrated is True and current_revision(s.engine) == head_revision() >= "0003"
         tables = set(sa.inspect(s.engine).get_table_names())
         assert {"dataset", "dataset_version", "dataset_table", "mapping_memory", "app_setting"} <= tables
         old = s.load("old1")

@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from conftest import APP_PATH
+from conftest import shown, APP_PATH
 from territory_core.ingest.importer import load_files
 from territory_core.ingest.owners import add_reps_for_owners
 
@@ -91,10 +91,10 @@ def test_every_page_says_plainly_that_there_are_no_reps(no_reps):
     at.switch_page("pages/scenario_editor.py").run()
     at.button(key="se_resolve").click().run()
     for _ in range(60):
-        if any("The solve could not run" in e.value for e in at.error):
+        if any("The solve could not run" in shown(e.value) for e in at.error):
             break
         at.run()
-    err = " ".join(e.value for e in at.error)
+    err = " ".join(shown(e.value) for e in at.error)
     assert "The solve could not run: There are no reps to assign accounts to" in err and "ValueError" not in err
 
 

@@ -536,7 +536,7 @@ def test_priya_leaves_gives_the_smallest_change_with_its_cost_and_reasons(db_url
     assert len(moved) == 168
     assert moved["previous_rep_id"].value_counts().to_dict() == {"R004": 143, "R041": 25}
     assert _metric(at, "Moves") == "168"
-    text = " ".join(m.value for m in at.markdown)
+    text = " ".join(shown(m.value) for m in at.markdown)
     assert "Cost of this change" in text and "Accounts changing hands" in text and "168 of 6,000" in text
     assert "Priya Ramirez leaves" in text and "no backfill" in text
     reasons = set(moved["reason"])

@@ -153,12 +153,12 @@ def open_scenario_data(scn) -> tuple[str, str] | None:
     try:
         data = data_for_scenario(scn, get_dataset_store(), sample=sample_dataset, load=load_stored)
     except Exception as exc:
-        return ("warning", f"The data {md(scn.label)} was solved on could not be opened ({md(exc)}); it is shown on "
-                           f"{md(get_dataset().label)}.")
+        return ("warning", f"The data {scn.label} was solved on could not be opened ({exc}); it is shown on "
+                           f"{get_dataset().label}.")
     if data is None:
         return None
     set_dataset(data)
-    return ("info", f"Opened the data {md(scn.label)} was solved on: {md(data.label)}.")
+    return ("info", f"Opened the data {scn.label} was solved on: {data.label}.")
 
 
 def dataset_for_save(scn, user: str):
@@ -179,7 +179,7 @@ def dataset_for_save(scn, user: str):
                         note=f"Saved with scenario {scn.name}")
     stored = ds.with_(name=info.name, dataset_id=info.id, version=info.version)
     set_dataset(stored, same_data=True)
-    return with_dataset(scn, stored), f"The data was saved as dataset {md(info.label)}, so everyone can open this plan on it."
+    return with_dataset(scn, stored), f"The data was saved as dataset {info.label}, so everyone can open this plan on it."
 
 
 def newer_data(scn):
@@ -216,7 +216,7 @@ def saved_scenarios() -> pd.DataFrame:
         if isinstance(exc, StorageError):  # its message says what happened and what to do
             st.error(f"The scenario database could not be read: {md(exc)} Today's plan still works.")
         else:
-            st.error(f"The scenario database could not be read ({md(exc)}). Check TERRITORY_DB_URL or the file "
+            st.error(f"The scenario database could not be read ({exc}). Check TERRITORY_DB_URL or the file "
                      ".territory/scenarios.db; today's plan still works.")
         return pd.DataFrame(columns=["id", "name", "latest_version", "saved_by", "saved_at", "parent"])
 
