@@ -14,6 +14,7 @@ from territory_core.contract import A, R, S, X
 from territory_core.plan.scenarios import EventError, Scenario, describe_event, filter_mask, solve_scenario
 from territory_core.store.storage import ConflictError
 from ui import scenario_widgets as W
+from ui.format import md
 from ui.state import dataset_version, get_dataset, set_active_scenario
 
 ds = get_dataset()
@@ -323,7 +324,7 @@ except Exception as exc:
     kpis = {}
     st.warning(f"KPIs could not be computed for this plan ({type(exc).__name__}: {exc}).")
 
-origin = "today's plan" if scn.parent_id is None else f"scenario {scn.parent_id} v{scn.parent_version}"
+origin = md(W.scenario_origin(scn))
 saved = f"saved v{scn.version} by {scn.saved_by}" if scn.version else "not saved yet"
 st.subheader(f"{scn.name}")
 n_ev, n_ov = len(scn.events), len(scn.overrides)
