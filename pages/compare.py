@@ -160,7 +160,7 @@ mcols = st.columns(len(scenarios))
 for j, (c, nm, k) in enumerate(zip(mcols, names, kpis)):
     c.markdown(f"**{md(nm)}**" + (" · baseline" if j == 0 else ""))
     d_bi = None if j == 0 else round(k.get("balance_index", 0) - kpis[0].get("balance_index", 0), 1)
-    c.metric("Balance index", f"{k.get('balance_index', 0):.0f}",
+    c.metric("Balance index", f"{k.get('balance_index', 0):.1f}",
              delta=None if not d_bi else f"{d_bi:+.1f}",  # no arrow for no change
              help="Share of (rep, metric) books inside their target band, 0-100.")
     same = " · balance as the baseline" if d_bi == 0 else ""
@@ -445,6 +445,13 @@ for i, (nm, m) in enumerate(zip(names, frames)):
                       title=dict(text=title, font=dict(size=16 if present else 13)))
     with map_cols[i]:
         st.plotly_chart(fig, key=f"cmp_map_{i}", config={"scrollZoom": False})
+        if i and len(pts):  # who receives them, in their map colour (the largest receivers first)
+            recv = pts.groupby(pts[S.rep_id].astype("string").fillna(""))[A.arr].agg(["size", "sum"])
+            recv = recv.sort_values(["size", "sum"], ascending=False)
+            chips = [f"<span style='color:{colour_of(r or None, COLOURS)}'>&#9679;</span> "
+                     f"{md(NAMES.get(r, r) if r else '(no owner)')} {int(n):,}" for r, n in recv["size"].head(6).items()]
+            more = f" · {len(recv) - 6} more" if len(recv) > 6 else ""
+            st.markdown("<small>To: " + " · ".join(chips) + more + "</small>", unsafe_allow_html=True)
 st.caption("Left: the baseline, every account coloured by its owner. The others show only the accounts that change "
            "hands against the baseline, sized by ARR and coloured by the rep who receives them. A rep has the "
            "same colour on every map and page; hover a dot for the account and the reps.")

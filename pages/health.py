@@ -419,7 +419,7 @@ event = st.dataframe(
         "Untouched": st.column_config.Column(help=f"Share of accounts with no opportunity created in {thresholds.untouched_months} months"),
         "Coverage": st.column_config.Column(help="Open pipeline in/after the period / quota still to close; 'met' when nothing is left"),
         "Win rate ($)": st.column_config.Column(help="Won amount / closed amount"),
-        "Flags": st.column_config.TextColumn(width="medium", help="Worst first; the reasons are listed under "
+        "Flags": st.column_config.TextColumn(width="large", help="Worst first; the reasons are listed under "
                                                                    "'Flags, worst first'"),
         "Flag count": st.column_config.NumberColumn("Flags (n)", width="small"),
     },
@@ -525,8 +525,10 @@ with t_charts, guard('The charts'):
 
 with t_rep, guard('The rep drill-down'):
     rep_opts = kp[K.rep_id].tolist()
-    label_of = dict(zip(kp[K.rep_id], kp[K.name].astype(str) + " (" + kp[K.rep_id] + ")"))
-    rid = st.selectbox("Rep", rep_opts, format_func=label_of.get, key="health_drill_rep")
+    from ui.scenario_widgets import rep_label, rep_names
+
+    _labels = rep_names(ds, [scn] if scn is not None else [])
+    rid = st.selectbox("Rep", rep_opts, format_func=lambda r: rep_label(r, _labels), key="health_drill_rep")
     if rid is not None:
         r = kp.set_index(K.rep_id).loc[rid]
         m = st.columns(6)
@@ -536,8 +538,9 @@ with t_rep, guard('The rep drill-down'):
         m[3].metric("Win rate", pct(r[K.win_rate]))
         m[4].metric("Accounts", num(r[K.accounts]), help=f"{num(r[K.untouched])} untouched")
         m[5].metric("Whitespace", money(r[K.whitespace]))
-        st.caption(f"Manager {r[K.manager]} · {r[K.segment]} · {r[K.region]} · capacity {r[K.capacity]:g} x ramp "
-                   f"{r[K.ramp]:g} · workload {r[K.workload]:,.1f} ({pct(r[K.load_index])} of fair share) · "
+        _fte = f"{r[K.capacity]:g} FTE" + (f" at {r[K.ramp]:.0%} ramp" if r[K.ramp] < 1 else "")
+        st.caption(f"Manager {md(r[K.manager])} · {md(r[K.segment])} · {md(r[K.region])} · {_fte} · workload "
+                   f"{r[K.workload]:,.0f} points ({pct(r[K.load_index])} of a fair share among peers) · "
                    f"avg cycle {days(r[K.avg_cycle_days])} · avg deal {money(r[K.avg_deal_size])}")
         rf = flags[flags[K.rep_id] == rid]
         if rf.empty:

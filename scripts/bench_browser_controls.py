@@ -1,0 +1,208 @@
+"""How long each control change takes to settle in a real browser, at the sample's size and on a
+50,000-account book. Prints a table (page, interaction, seconds per size); no assertions.
+
+    .venv/bin/python scripts/bench_browser_controls.py [--sizes 6000 50000] [--repeat 2] [--data50k DIR]
+
+For each size it starts ``streamlit run app.py`` on a free port with its own SQLite store seeded
+with two saved plans (tests/browser_seed.py), opens headless Debian chromium (the browser tests'
+flags; every request that leaves localhost is refused) and times each interaction from the click
+to the moment the page has settled: the script run is over, nothing is stale, and every plotly
+chart has drawn (maps: their boundaries fetched and the map loaded). 6,000 is data/sample; the
+50,000-account book is made once by scripts/make_sample.py --accounts 50000 (about 30 s) unless
+--data50k names a folder of canonical CSVs. The time is the median of --repeat runs of the
+same change (there and back counts as two interactions).
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from urllib.parse import urlparse
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "tests"))
+
+SETTLED_JS = """() => {
+  const app = document.querySelector('[data-testid="stApp"]');
+  const s = app && app.getAttribute('data-test-script-state');
+  if (!s || ['running', 'rerunRequested', 'initial'].includes(s)) return false;
+  if (document.querySelector('[data-stale="true"]') || document.querySelector('[data-testid="stSkeleton"]')) return false;
+  for (const gd of document.querySelectorAll('.js-plotly-plot')) {
+    const fl = gd._fullLayout;
+    if (!fl) return false;
+    const maps = (fl._subplots && fl._subplots.map) || [];
+    for (const id of maps) {
+      const sp = fl[id] && fl[id]._subplot;
+      if (!sp || !sp.map || !sp.map.loaded()) return false;
+    }
+  }
+  return true;
+}"""
+
+
+def settle(page, timeout_ms: float = 120_000) -> None:
+    """Wait for the rerun to start (it may already be over), then for the page to settle."""
+    try:
+        page.wait_for_function(
+            """() => { const a = document.querySelector('[data-testid="stApp"]');
+                       const s = a && a.getAttribute('data-test-script-state');
+                       return ['running', 'rerunRequested'].includes(s) || document.querySelector('[data-stale="true"]'); }""",
+            timeout=1500, polling=20)
+    except Exception:  # the run was over before the first look
+        pass
+    page.wait_for_function(SETTLED_JS, timeout=timeout_ms, polling=25)
+    page.wait_for_timeout(30)
+
+
+def timed(page, action) -> float:
+    t0 = time.perf_counter()
+    action()
+    settle(page)
+    return time.perf_counter() - t0
+
+
+def combobox(page, label: str, option: str):
+    def act():
+        page.get_by_role("combobox", name=label, exact=True).first.click()
+        page.get_by_role("option", name=option, exact=True).first.click()
+        if page.get_by_role("listbox").count():  # a multiselect stays open (and hides the page from ARIA)
+            page.keyboard.press("Escape")
+    return act
+
+
+def radio(page, option: str):
+    return lambda: page.locator('[data-testid="stRadio"] label').filter(has_text=option).first.click()
+
+
+def click_text(page, text: str):
+    return lambda: page.get_by_text(text, exact=True).first.click()
+
+
+def tab(page, name: str):
+    return lambda: page.get_by_role("tab", name=name).click()
+
+
+def interactions(page, url: str, names: list[str]) -> list[tuple[str, str, str, object]]:
+    """(page, interaction, path to open first or "", action). Consecutive rows on the same page
+    run one after the other without reloading."""
+    a, b = names
+    return [
+        ("Whitespace Map", "open the page", "whitespace_map", None),
+        ("Whitespace Map", "areas State -> County", "", radio(page, "County")),
+        ("Whitespace Map", "areas County -> State", "", radio(page, "State")),
+        ("Whitespace Map", "colour areas by potential", "", combobox(page, "Colour areas by", "Potential (USD)")),
+        ("Whitespace Map", "points by segment", "", radio(page, "segment")),
+        ("Whitespace Map", "filter: one owner", "", combobox(page, "Owner", None)),
+        ("Territory Health", "open the page", "health", None),
+        ("Territory Health", "filter: one manager", "", combobox(page, "Manager", "Betty Anderson")),
+        ("Territory Health", "period: year", "", combobox(page, "Period", "Year")),
+        ("Territory Health", "tab: rep drill-down", "", tab(page, "Rep drill-down")),
+        ("Compare", "open the page", "compare", None),
+        ("Compare", f"scenario 2 -> {a}", "", combobox(page, "Scenario 2", f"{a} (v1)")),
+        ("Compare", f"scenario 2 -> {b}", "", combobox(page, "Scenario 2", f"{b} (v1)")),
+        ("Compare", "3 scenarios", "", lambda: page.get_by_role("button", name="3", exact=True).click()),
+        ("Compare", "presentation view on", "", click_text(page, "Presentation view")),
+        ("Compare", "presentation view off", "", click_text(page, "Presentation view")),
+        ("Compare", "search moves for a rep", "", None),
+    ]
+
+
+def run_size(label: str, data_dir: Path | None, repeat: int) -> dict[tuple[str, str], float]:
+    from playwright.sync_api import sync_playwright
+
+    from browser_seed import seed
+    from conftest import serve_app
+    from territory_core.dataset import load_dir, load_sample
+
+    work = Path(tempfile.mkdtemp(prefix=f"bench_{label}_"))
+    db = f"sqlite:///{work / 'bench.db'}"
+    ds = load_dir(data_dir) if data_dir else load_sample()
+    ids = seed(db, ds)
+    names = list(ids)
+    env_old = {k: os.environ.get(k) for k in ("TERRITORY_TEST_DB_URL", "TERRITORY_SAMPLE_DIR")}
+    os.environ["TERRITORY_TEST_DB_URL"] = db
+    if data_dir:
+        os.environ["TERRITORY_SAMPLE_DIR"] = str(data_dir)
+    else:
+        os.environ.pop("TERRITORY_SAMPLE_DIR", None)
+    out: dict[tuple[str, str], list[float]] = {}
+    try:
+        with serve_app(work) as url, sync_playwright() as pw:
+            browser = pw.chromium.launch(executable_path=shutil.which("chromium"), args=[
+                "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+                "--disable-sync", "--no-first-run", "--disable-quic"])
+            ctx = browser.new_context(viewport={"width": 1440, "height": 1000})
+            ctx.route("**/*", lambda r: r.continue_() if (urlparse(r.request.url).hostname or "") in
+                      ("127.0.0.1", "localhost") or r.request.url.startswith(("data:", "blob:")) else r.abort())
+            page = ctx.new_page()
+            owner = ds.reps.sort_values("name")["name"].astype(str).iloc[0]
+            rep_id = ds.reps.sort_values("name")["rep_id"].astype(str).iloc[0]
+            region = ds.reps.sort_values("name")["region"].astype(str).iloc[0]
+            segment = ds.reps.sort_values("name")["segment"].astype(str).iloc[0]
+            for rnd in range(repeat):
+                for pg, what, path, act in interactions(page, url, names):
+                    if what == "filter: one owner":
+                        act = combobox(page, "Owner", f"{owner} · {region}, {segment} ({rep_id})")
+                    if what == "search moves for a rep":
+                        def act():
+                            box = page.get_by_role("textbox", name="Account, rep or reason contains")
+                            box.fill("Priya")
+                            box.press("Enter")
+                    if act is None:  # open the page: a fresh load, timed to the first settled page
+                        t0 = time.perf_counter()
+                        page.goto(f"{url}/{path}")
+                        page.wait_for_selector('[data-testid="stApp"]')
+                        settle(page)
+                        secs = time.perf_counter() - t0
+                    else:
+                        secs = timed(page, act)
+                    out.setdefault((pg, what), []).append(secs)
+                    print(f"  [{label} round {rnd + 1}] {pg}: {what}: {secs:.2f} s", file=sys.stderr)
+            browser.close()
+    finally:
+        for k, v in env_old.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+        shutil.rmtree(work, ignore_errors=True)
+    return {k: statistics.median(v) for k, v in out.items()}
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--sizes", type=int, nargs="+", default=[6000, 50000], help="6000 (the sample) and/or 50000")
+    ap.add_argument("--repeat", type=int, default=2)
+    ap.add_argument("--data50k", help="folder with a 50,000-account book (canonical CSVs); made when missing")
+    args = ap.parse_args(argv)
+    if not shutil.which("chromium"):
+        print("Debian's chromium is needed (apt-get install chromium).", file=sys.stderr)
+        return 2
+    results: dict[int, dict] = {}
+    for n in args.sizes:
+        data = None
+        if n != 6000:
+            data = Path(args.data50k) if args.data50k else Path(tempfile.gettempdir()) / f"territory_book_{n}"
+            if not (data / "accounts.csv").is_file():
+                print(f"Making a {n:,}-account book in {data} ...", file=sys.stderr)
+                subprocess.run([sys.executable, str(ROOT / "scripts" / "make_sample.py"), "--accounts", str(n),
+                                "--out", str(data)], check=True, cwd=ROOT, stdout=subprocess.DEVNULL)
+        results[n] = run_size(f"{n}", data, args.repeat)
+    keys = list(dict.fromkeys(k for r in results.values() for k in r))
+    head = "| page | interaction | " + " | ".join(f"{n:,} accounts (s)" for n in args.sizes) + " |"
+    print(head)
+    print("|---|---|" + "---|" * len(args.sizes))
+    for k in keys:
+        print(f"| {k[0]} | {k[1]} | " + " | ".join(f"{results[n].get(k, float('nan')):.2f}" for n in args.sizes) + " |")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
