@@ -60,3 +60,21 @@ def test_name_reps_replaces_whole_ids_only():
     names = {"R1": "Ann", "R10": "Bob"}
     assert name_reps("moved to R10: R1 was +5%; R100 stays", names) == "moved to Bob: Ann was +5%; R100 stays"
     assert name_reps(None, names) is None
+
+
+def test_html_summary_names_its_baseline_and_says_no_change(ds):
+    from territory_core.plan.export import scenario_summary_html
+    from territory_core.plan.scenarios import scenario_kpis
+
+    acc = ds.accounts
+    kenji = acc[acc[A.owner_id] == "R003"][A.account_id].astype(str).tolist()[:3]
+    base = _plan(ds, "No backfill", {a: "R004" for a in kenji}, {}, version=2)
+    same = base.with_(name="Same again", id="same", version=1)
+    html = scenario_summary_html(ds, same, scenario_kpis(ds, same), baseline=base, baseline_kpis=scenario_kpis(ds, base))
+    assert "baseline: No backfill v2" in html and "<th>Baseline: No backfill v2</th>" in html
+    assert "no change vs No backfill v2" in html and "+0.0" not in html
+    assert "No account changes owner against No backfill v2" in html
+    plain = scenario_summary_html(ds, base, scenario_kpis(ds, base))
+    assert "baseline: Today&#x27;s plan" in plain and "Biggest moves against Today&#x27;s plan" in plain
+    moves = plain.split("Biggest moves")[1]
+    assert "<td>Priya Ramirez</td>" in moves and "<td>R004</td>" not in moves
