@@ -107,14 +107,14 @@ def interactions(page, url: str, names: list[str]) -> list[tuple[str, str, str, 
         ("Compare", "open the page", "compare", None),
         ("Compare", f"scenario 2 -> {a}", "", combobox(page, "Scenario 2", f"{a} (v1)")),
         ("Compare", f"scenario 2 -> {b}", "", combobox(page, "Scenario 2", f"{b} (v1)")),
-        ("Compare", "3 scenarios", "", lambda: page.get_by_role("button", name="3", exact=True).click()),
+        ("Compare", "3 scenarios", "", lambda: page.locator('[data-testid="stButtonGroup"] button', has_text="3").first.click()),
         ("Compare", "presentation view on", "", click_text(page, "Presentation view")),
         ("Compare", "presentation view off", "", click_text(page, "Presentation view")),
         ("Compare", "search moves for a rep", "", None),
     ]
 
 
-def run_size(label: str, data_dir: Path | None, repeat: int) -> dict[tuple[str, str], float]:
+def run_size(label: str, data_dir: Path | None, repeat: int, pages=None) -> dict[tuple[str, str], float]:
     from playwright.sync_api import sync_playwright
 
     from browser_seed import seed
@@ -148,6 +148,8 @@ def run_size(label: str, data_dir: Path | None, repeat: int) -> dict[tuple[str, 
             segment = ds.reps.sort_values("name")["segment"].astype(str).iloc[0]
             for rnd in range(repeat):
                 for pg, what, path, act in interactions(page, url, names):
+                    if pages and pg not in pages:
+                        continue
                     if what == "filter: one owner":
                         act = combobox(page, "Owner", f"{owner} · {region}, {segment} ({rep_id})")
                     if what == "search moves for a rep":
@@ -155,14 +157,18 @@ def run_size(label: str, data_dir: Path | None, repeat: int) -> dict[tuple[str, 
                             box = page.get_by_role("textbox", name="Account, rep or reason contains")
                             box.fill("Priya")
                             box.press("Enter")
-                    if act is None:  # open the page: a fresh load, timed to the first settled page
-                        t0 = time.perf_counter()
-                        page.goto(f"{url}/{path}")
-                        page.wait_for_selector('[data-testid="stApp"]')
-                        settle(page)
-                        secs = time.perf_counter() - t0
-                    else:
-                        secs = timed(page, act)
+                    try:
+                        if act is None:  # open the page: a fresh load, timed to the first settled page
+                            t0 = time.perf_counter()
+                            page.goto(f"{url}/{path}")
+                            page.wait_for_selector('[data-testid="stApp"]')
+                            settle(page)
+                            secs = time.perf_counter() - t0
+                        else:
+                            secs = timed(page, act)
+                    except Exception as exc:  # a control that could not be found or never settled
+                        print(f"  [{label}] {pg}: {what}: failed: {str(exc).splitlines()[0]}", file=sys.stderr)
+                        secs = float("nan")
                     out.setdefault((pg, what), []).append(secs)
                     print(f"  [{label} round {rnd + 1}] {pg}: {what}: {secs:.2f} s", file=sys.stderr)
             browser.close()
@@ -181,6 +187,7 @@ def main(argv=None) -> int:
     ap.add_argument("--sizes", type=int, nargs="+", default=[6000, 50000], help="6000 (the sample) and/or 50000")
     ap.add_argument("--repeat", type=int, default=2)
     ap.add_argument("--data50k", help="folder with a 50,000-account book (canonical CSVs); made when missing")
+    ap.add_argument("--pages", nargs="+", help="only these pages (e.g. 'Whitespace Map')")
     args = ap.parse_args(argv)
     if not shutil.which("chromium"):
         print("Debian's chromium is needed (apt-get install chromium).", file=sys.stderr)
@@ -194,8 +201,10 @@ def main(argv=None) -> int:
                 print(f"Making a {n:,}-account book in {data} ...", file=sys.stderr)
                 subprocess.run([sys.executable, str(ROOT / "scripts" / "make_sample.py"), "--accounts", str(n),
                                 "--out", str(data)], check=True, cwd=ROOT, stdout=subprocess.DEVNULL)
-        results[n] = run_size(f"{n}", data, args.repeat)
+        results[n] = run_size(f"{n}", data, args.repeat, args.pages)
     keys = list(dict.fromkeys(k for r in results.values() for k in r))
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+    print(f"{os.cpu_count()} CPUs, load average {load:.1f} at the end (other work on the machine slows every figure)")
     head = "| page | interaction | " + " | ".join(f"{n:,} accounts (s)" for n in args.sizes) + " |"
     print(head)
     print("|---|---|" + "---|" * len(args.sizes))

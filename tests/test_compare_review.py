@@ -3,8 +3,6 @@ moves and reasons are relative to the chosen baseline with rep names, the 3-way 
 no arrow for no change, and a rep has one colour on every map."""
 from __future__ import annotations
 
-import pytest
-
 from test_compare_page import _charts, _compare, _moved, _reps, sample, store  # noqa: F401 (fixtures)
 from territory_core.contract import A, S
 from territory_core.plan.scenarios import Scenario
@@ -124,7 +122,6 @@ def test_a_rep_has_one_colour_on_every_map(store, sample):
     maps = [f for f in _charts(at) if f["data"][0]["type"] == "scattermap"]
     colours = rep_colours(sample.reps["rep_id"])
     base_pts = maps[0]["data"][0]
-    owners = sample.accounts.set_index(A.account_id)[A.owner_id].astype(str)
     names_ = [t.split("Owner: ")[1] for t in base_pts["text"]]
     by_name = {n: c for n, c in zip(names_, base_pts["marker"]["color"])}
     assert by_name[_names(sample)[small]] == colours[small] == maps[1]["data"][0]["marker"]["color"][0]
@@ -137,10 +134,8 @@ def test_a_rep_has_one_colour_on_every_map(store, sample):
               if json.loads(el.proto.spec)["data"][0]["type"] == "choroplethmap")
     pts = ws["data"][1]["marker"]
     bar = pts["colorbar"]["ticktext"]
-    scale = {round(v, 6): c for v, c in pts["colorscale"]}
     i = bar.index(_names(sample)[small])
     assert pts["colorscale"][2 * i][1] == colours[small]
-    assert owners.index.size  # silence unused
 
 
 def test_a_forked_scenario_names_its_parent(store, sample):
