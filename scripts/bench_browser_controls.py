@@ -11,6 +11,10 @@ chart has drawn (maps: their boundaries fetched and the map loaded). 6,000 is da
 50,000-account book is made once by scripts/make_sample.py --accounts 50000 (about 30 s) unless
 --data50k names a folder of canonical CSVs. The time is the median of --repeat runs of the
 same change (there and back counts as two interactions).
+
+Two figures per cell: wall seconds (what a user waits, and what a busy machine inflates) and CPU
+seconds used by the server and the browser together (the work itself: on an idle machine with
+two cores the wait is about this or less).
 """
 from __future__ import annotations
 
@@ -61,11 +65,49 @@ def settle(page, timeout_ms: float = 120_000) -> None:
     page.wait_for_timeout(30)
 
 
-def timed(page, action) -> float:
+_TICK = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+
+
+def cpu_seconds() -> dict[str, float]:
+    """CPU time (user + system) so far of this process's descendants: the streamlit server and the
+    chromium processes (renderer, GPU, utility). Unlike wall time, it hardly depends on what
+    else the machine is doing, so it shows the work one interaction costs."""
+    procs = {}
+    for d in Path("/proc").iterdir():
+        if not d.name.isdigit():
+            continue
+        try:
+            stat = (d / "stat").read_text()
+            cmd = (d / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="ignore")
+        except OSError:
+            continue
+        f = stat.rsplit(")", 1)[1].split()
+        procs[int(d.name)] = (int(f[1]), (int(f[11]) + int(f[12])) / _TICK, cmd)
+    mine, todo = set(), [os.getpid()]
+    while todo:
+        p = todo.pop()
+        kids = [c for c, (pp, _, _) in procs.items() if pp == p and c not in mine]
+        mine.update(kids)
+        todo.extend(kids)
+    out = {"server": 0.0, "browser": 0.0}
+    for pid in mine:
+        _, cpu, cmd = procs[pid]
+        if "streamlit" in cmd:
+            out["server"] += cpu
+        elif "chrom" in cmd:
+            out["browser"] += cpu
+    return out
+
+
+def timed(page, action) -> tuple[float, float]:
+    """(wall seconds, CPU seconds of server and browser) from the action to a settled page."""
+    c0 = cpu_seconds()
     t0 = time.perf_counter()
     action()
     settle(page)
-    return time.perf_counter() - t0
+    wall = time.perf_counter() - t0
+    c1 = cpu_seconds()
+    return wall, sum(c1[k] - c0[k] for k in c0)
 
 
 def combobox(page, label: str, option: str):
@@ -159,18 +201,16 @@ def run_size(label: str, data_dir: Path | None, repeat: int, pages=None) -> dict
                             box.press("Enter")
                     try:
                         if act is None:  # open the page: a fresh load, timed to the first settled page
-                            t0 = time.perf_counter()
-                            page.goto(f"{url}/{path}")
-                            page.wait_for_selector('[data-testid="stApp"]')
-                            settle(page)
-                            secs = time.perf_counter() - t0
-                        else:
-                            secs = timed(page, act)
+                            def act(path=path):
+                                page.goto(f"{url}/{path}")
+                                page.wait_for_selector('[data-testid="stApp"]')
+                        secs, cpu = timed(page, act)
                     except Exception as exc:  # a control that could not be found or never settled
                         print(f"  [{label}] {pg}: {what}: failed: {str(exc).splitlines()[0]}", file=sys.stderr)
-                        secs = float("nan")
-                    out.setdefault((pg, what), []).append(secs)
-                    print(f"  [{label} round {rnd + 1}] {pg}: {what}: {secs:.2f} s", file=sys.stderr)
+                        secs = cpu = float("nan")
+                    out.setdefault((pg, what), []).append((secs, cpu))
+                    print(f"  [{label} round {rnd + 1}] {pg}: {what}: {secs:.2f} s wall, {cpu:.2f} s CPU "
+                          f"(load {os.getloadavg()[0]:.1f})", file=sys.stderr)
             browser.close()
     finally:
         for k, v in env_old.items():
@@ -179,7 +219,7 @@ def run_size(label: str, data_dir: Path | None, repeat: int, pages=None) -> dict
             else:
                 os.environ[k] = v
         shutil.rmtree(work, ignore_errors=True)
-    return {k: statistics.median(v) for k, v in out.items()}
+    return {k: (statistics.median(w for w, _ in v), statistics.median(c for _, c in v)) for k, v in out.items()}
 
 
 def main(argv=None) -> int:
@@ -205,11 +245,13 @@ def main(argv=None) -> int:
     keys = list(dict.fromkeys(k for r in results.values() for k in r))
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     print(f"{os.cpu_count()} CPUs, load average {load:.1f} at the end (other work on the machine slows every figure)")
-    head = "| page | interaction | " + " | ".join(f"{n:,} accounts (s)" for n in args.sizes) + " |"
+    head = "| page | interaction | " + " | ".join(f"{n:,}: wall s | {n:,}: CPU s" for n in args.sizes) + " |"
     print(head)
-    print("|---|---|" + "---|" * len(args.sizes))
+    print("|---|---|" + "---|---|" * len(args.sizes))
+    nan = (float("nan"), float("nan"))
     for k in keys:
-        print(f"| {k[0]} | {k[1]} | " + " | ".join(f"{results[n].get(k, float('nan')):.2f}" for n in args.sizes) + " |")
+        print(f"| {k[0]} | {k[1]} | " + " | ".join(f"{results[n].get(k, nan)[0]:.2f} | {results[n].get(k, nan)[1]:.2f}"
+                                                     for n in args.sizes) + " |")
     return 0
 
 
