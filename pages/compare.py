@@ -13,10 +13,10 @@ import streamlit as st
 from territory_core.contract import A, S, X
 from territory_core.plan.scenarios import METRIC_LABELS, diff_scenarios, rep_loads
 from ui import scenario_widgets as W
-from ui.colors import colour_of, dataset_rep_colours
+from ui.colors import colour_of, dataset_rep_colours, discrete_scale
 from ui.format import md, plot_text
 from ui.maps import boundary_url
-from ui.state import get_active_scenario, get_dataset
+from ui.state import dataset_version, get_active_scenario, get_dataset
 
 ds = get_dataset()
 ACTIVE = "__active__"
@@ -301,10 +301,24 @@ if not present and len(others) > 1:
 else:
     j = _kept("cmp_focus", 1)
     j = j if j in others else 1
-moves = diff_scenarios(base, scenarios[j], ds.accounts, names=dict(NAMES))
+def _diff(a, b):
+    """diff_scenarios with names, kept per pair of plans (a 50k-account diff is not redone on every
+    rerun)."""
+    cache = st.session_state.setdefault("_cmp_diff_cache", {})
+    key = (W.scenario_token(a), W.scenario_token(b), dataset_version(), len(NAMES))
+    if key not in cache:
+        if len(cache) > 8:
+            cache.clear()
+        cache[key] = diff_scenarios(a, b, ds.accounts, names=dict(NAMES))
+    return cache[key]
+
+
+moves = _diff(base, scenarios[j])
 st.markdown(f"**{len(moves):,} accounts** change hands from {md(base_name)} to {md(names[j])}, "
             f"**{md(W.money(moves['arr'].sum()))}** ARR. Reasons say why, against the baseline.")
-if not present:
+@st.fragment
+def _moves_table(moves: pd.DataFrame, base_name: str, other_name: str) -> None:
+    """The filters and the moves list: a fragment, so a filter change redraws only this part."""
     f1, f2, f3, f4 = st.columns(4)
     for k_, d_ in (("cmp_f_from", []), ("cmp_f_to", []), ("cmp_f_arr", 0.0), ("cmp_f_q", "")):
         _init(k_, d_)
@@ -335,11 +349,15 @@ if not present:
     st.dataframe(view[["name", "from_name", "to_name", "arr", "reason", "account_id"]], hide_index=True, height=320,
                  column_config={"name": st.column_config.TextColumn("Account", width="medium"),
                                 "from_name": st.column_config.TextColumn(f"Owner in {base_name}"),
-                                "to_name": st.column_config.TextColumn(f"Owner in {names[j]}"),
+                                "to_name": st.column_config.TextColumn(f"Owner in {other_name}"),
                                 "arr": st.column_config.NumberColumn("ARR", format="$%,.0f"),
                                 "reason": st.column_config.TextColumn("Why (against the baseline)", width="large"),
                                 "account_id": st.column_config.TextColumn("Account id")},
                  width="stretch", key="cmp_moves_table")
+
+
+if not present:
+    _moves_table(moves, base_name, names[j])
 
 if len(moves):
     c1, c2 = st.columns([1, 3]) if not present else (None, st.container())
@@ -415,30 +433,41 @@ for scn in scenarios:
     m["moved"] = (m[S.rep_id].astype("string").fillna("") != m["base_rep"].astype("string").fillna("")).to_numpy()
     frames.append(m)
 arr_max = max([float(m.loc[m["moved"], A.arr].max()) for m in frames if m["moved"].any()] + [1.0])
+MAX_MAP_POINTS = 8000  # a map draws at most this many dots (the largest ARR first); the counts are all accounts
+rep_order = sorted(COLOURS, key=lambda r: NAMES.get(r, r))
+rep_code = {r: i for i, r in enumerate(rep_order)}
+rep_scale = discrete_scale([COLOURS[r] for r in rep_order] + [colour_of(None, COLOURS)])
 map_cols = st.columns(len(scenarios))
+capped = False
 for i, (nm, m) in enumerate(zip(names, frames)):
-    owner_names = [NAMES.get(str(r), str(r)) if pd.notna(r) else "(no owner)" for r in m[S.rep_id]]
     if i == 0:  # the baseline: every account, coloured by its owner
         pts = m
-        size = np.full(len(pts), 4.0)
-        text = [f"{plot_text(a)}<br>Owner: {plot_text(o)}" for a, o in zip(pts[A.name].astype(str), owner_names)]
         title = f"{plot_text(nm)}<br><sup>baseline: every account by owner</sup>"
         opacity = 0.6
     else:  # only what changes hands, sized by ARR, coloured by the receiving rep
-        sel = m["moved"].to_numpy()
-        pts = m[sel]
-        size = 5.0 + 15.0 * np.sqrt(pts[A.arr].clip(lower=0).to_numpy(dtype=float) / arr_max)
-        from_names = [NAMES.get(str(r), str(r)) if pd.notna(r) else "(no owner)" for r in pts["base_rep"]]
-        text = [f"{plot_text(a)}<br>{plot_text(f)} → <b>{plot_text(o)}</b><br>ARR {W.money(v)}"
-                for a, f, o, v in zip(pts[A.name].astype(str), from_names, np.array(owner_names, dtype=object)[sel],
-                                      pts[A.arr])]
+        pts = m[m["moved"].to_numpy()]
         title = (f"{plot_text(nm)}<br><sup>{len(pts):,} accounts change hands · "
                  f"{W.money(pts[A.arr].sum())} ARR</sup>")
         opacity = 0.85
+    if len(pts) > MAX_MAP_POINTS:
+        pts = pts.nlargest(MAX_MAP_POINTS, A.arr)
+        capped = True
+    owner_names = [NAMES.get(str(r), str(r)) if pd.notna(r) else "(no owner)" for r in pts[S.rep_id]]
+    if i == 0:
+        size = 4.0
+        text = [f"{plot_text(a)}<br>Owner: {plot_text(o)}" for a, o in zip(pts[A.name].astype(str), owner_names)]
+    else:
+        size = (5.0 + 15.0 * np.sqrt(pts[A.arr].clip(lower=0).to_numpy(dtype=float) / arr_max)).astype("float32")
+        from_names = [NAMES.get(str(r), str(r)) if pd.notna(r) else "(no owner)" for r in pts["base_rep"]]
+        text = [f"{plot_text(a)}<br>{plot_text(f)} → <b>{plot_text(o)}</b><br>ARR {W.money(v)}"
+                for a, f, o, v in zip(pts[A.name].astype(str), from_names, owner_names, pts[A.arr])]
+    # colours as numeric codes on a discrete scale (sent as binary), the same rep -> colour everywhere
+    codes = np.array([rep_code.get(str(r), len(rep_order)) if pd.notna(r) else len(rep_order) for r in pts[S.rep_id]],
+                     dtype="float32")
     fig = go.Figure(go.Scattermap(
-        lat=pts[A.lat], lon=pts[A.lon], mode="markers",
-        marker=dict(size=size, color=[colour_of(r if pd.notna(r) else None, COLOURS) for r in pts[S.rep_id]],
-                    opacity=opacity),
+        lat=pts[A.lat].to_numpy(dtype="float32"), lon=pts[A.lon].to_numpy(dtype="float32"), mode="markers",
+        marker=dict(size=size, color=codes, cmin=-0.5, cmax=len(rep_order) + 0.5, colorscale=rep_scale,
+                    showscale=False, opacity=opacity),
         text=text, hovertemplate="%{text}<extra></extra>"))
     fig.update_layout(map=dict(style="white-bg", center=map_center, zoom=map_zoom, layers=lines),
                       height=map_h, margin=dict(l=0, r=0, t=58, b=0),
@@ -454,7 +483,9 @@ for i, (nm, m) in enumerate(zip(names, frames)):
             st.markdown("<small>To: " + " · ".join(chips) + more + "</small>", unsafe_allow_html=True)
 st.caption("Left: the baseline, every account coloured by its owner. The others show only the accounts that change "
            "hands against the baseline, sized by ARR and coloured by the rep who receives them. A rep has the "
-           "same colour on every map and page; hover a dot for the account and the reps.")
+           "same colour on every map and page; hover a dot for the account and the reps."
+           + (f" Each map draws at most {MAX_MAP_POINTS:,} dots, the largest ARR first; the counts are of every "
+              "account." if capped else ""))
 
 # ============================================================================ export
 if not present:

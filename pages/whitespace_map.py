@@ -175,13 +175,7 @@ k4.metric("Whitespace", money(ws))
 k5.metric("Penetration", f"{arr / pot:.1%}" if pot else "n/a")
 
 # ---- map --------------------------------------------------------------------------------------
-c1, c2, c3, c4 = st.columns([1, 2, 1, 1])
-level = c1.radio("Areas", ["state", "county"], horizontal=True, key="ws_level", format_func=str.title)
-metric = c2.selectbox("Colour areas by", list(METRICS), key="ws_metric", format_func=METRICS.get)
-show_points = c3.toggle("Account points", value=True, key="ws_points")
-colour_by = c4.radio("Points by", ["owner", "segment"], horizontal=True, key="ws_colour", disabled=not show_points)
-
-def draw_map() -> None:
+def draw_map(level: str, metric: str, show_points: bool, colour_by: str) -> None:
     """The choropleth and the account points; a warning instead when the data has no areas."""
     try:
         am = area_metrics(view, level, reps, book=book)
@@ -274,7 +268,19 @@ def draw_map() -> None:
         st.caption("No account has coordinates (lat/lon or a ZIP code) to draw as a point.")
 
 
-draw_map()
+@st.fragment
+def map_section() -> None:
+    """The map's own controls and the map: a fragment, so switching states and counties (or what
+    colours the areas and points) redraws the map only, not the tables below."""
+    c1, c2, c3, c4 = st.columns([1, 2, 1, 1])
+    level = c1.radio("Areas", ["state", "county"], horizontal=True, key="ws_level", format_func=str.title)
+    metric = c2.selectbox("Colour areas by", list(METRICS), key="ws_metric", format_func=METRICS.get)
+    show_points = c3.toggle("Account points", value=True, key="ws_points")
+    colour_by = c4.radio("Points by", ["owner", "segment"], horizontal=True, key="ws_colour", disabled=not show_points)
+    draw_map(level, metric, show_points, colour_by)
+
+
+map_section()
 
 # ---- top accounts and product lines --------------------------------------------------------------------
 t1, t2 = st.columns([3, 2])

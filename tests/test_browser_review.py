@@ -86,7 +86,9 @@ def test_presentation_view_keeps_the_picks(page, review_url):
 
 def _fig_data(page, i: int) -> dict:
     return page.evaluate(f"""() => {{ const g = document.querySelectorAll('.js-plotly-plot')[{i}];
-        return {{data: g.data.map(t => ({{type: t.type, color: Array.from(t.marker && t.marker.color || []),
+        const colour = t => {{ const m = t.marker || {{}}; const c = Array.from(m.color || []);
+            return Array.isArray(m.colorscale) ? c.map(v => m.colorscale[2 * Math.round(v)][1]) : c; }};
+        return {{data: g.data.map(t => ({{type: t.type, color: colour(t),
                                           text: Array.from(t.text || t.hovertext || [])}}))}}; }}""")
 
 
