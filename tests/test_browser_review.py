@@ -86,10 +86,10 @@ def test_presentation_view_keeps_the_picks(page, review_url):
 
 def _fig_data(page, i: int) -> dict:
     return page.evaluate(f"""() => {{ const g = document.querySelectorAll('.js-plotly-plot')[{i}];
-        const colour = t => {{ const m = t.marker || {{}}; const c = Array.from(m.color || []);
+        const colour = (t, f) => {{ const m = t.marker || {{}}; const c = Array.from((f.marker || {{}}).color || []);
             return Array.isArray(m.colorscale) ? c.map(v => m.colorscale[2 * Math.round(v)][1]) : c; }};
-        return {{data: g.data.map(t => ({{type: t.type, color: colour(t),
-                                          text: Array.from(t.text || t.hovertext || [])}}))}}; }}""")
+        return {{data: g.data.map((t, k) => ({{type: t.type, color: colour(t, g._fullData[k]),
+                                          text: Array.from(g._fullData[k].text || [])}}))}}; }}""")
 
 
 def test_one_colour_per_rep_and_the_colour_bar_off_the_coasts(page, review_url):
