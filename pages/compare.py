@@ -346,7 +346,7 @@ def _moves_table(moves: pd.DataFrame, base_name: str, other_name: str) -> None:
             hit |= view[col].astype("string").fillna("").str.contains(q, case=False, regex=False)
         view = view[hit]
     st.caption(f"Showing {len(view):,} of {len(moves):,} moves.")
-    st.dataframe(view[["name", "from_name", "to_name", "arr", "reason", "account_id"]], hide_index=True, height=320,
+    st.dataframe(view[["name", "reason", "from_name", "to_name", "arr", "account_id"]], hide_index=True, height=320,
                  column_config={"name": st.column_config.TextColumn("Account", width="medium"),
                                 "from_name": st.column_config.TextColumn(f"Owner in {base_name}"),
                                 "to_name": st.column_config.TextColumn(f"Owner in {other_name}"),
@@ -420,7 +420,7 @@ if A.arr not in geo_acc.columns:
 geo_acc[A.arr] = pd.to_numeric(geo_acc[A.arr], errors="coerce").fillna(0.0)
 lines = [{"sourcetype": "geojson", "source": boundary_url("state"), "type": "line", "color": "#9ca3af",
           "line": {"width": 0.6}}]
-map_h = 460 if present else 380
+map_h = 460 if present else {2: 400, 3: 320}.get(len(scenarios), 280)  # narrower maps, less height
 map_center, map_zoom = _fit_view(geo_acc[A.lat], geo_acc[A.lon], (1350 if present else 1100) / len(scenarios) - 16,
                                  map_h - 60)
 b_asg = base.assignment[[S.account_id, S.rep_id]].rename(columns={S.rep_id: "base_rep"})

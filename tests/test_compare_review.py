@@ -68,8 +68,7 @@ def test_moves_and_reasons_relative_to_the_baseline_with_names(store, sample):
     mv = _moves(at)
     assert len(mv) == 30 and set(mv["account_id"]) == set(moved_ids)
     assert (mv["from_name"] == names[small]).all() and (mv["to_name"] == names[big]).all()
-    assert (mv["reason"] == f"Hire plan v1 gives it to {names[small]}; this plan keeps it with {names[big]}, "
-                           "today's owner").all()
+    assert (mv["reason"] == f"kept with {names[big]}, today's owner; Hire plan v1 gives it to {names[small]}").all()
     # searching a rep's first name finds their moves (reasons and owners hold names, not ids)
     first = names[big].split()[0]
     at.text_input(key="cmp_f_q").input(first).run()

@@ -621,10 +621,10 @@ def baseline_reasons(base_label: str, today, from_rep, to_rep, reason, names: Ma
             out.append(name_reps(str(why), names) if isinstance(why, str) and why.strip() else f"moved to {nm(to)}")
         elif to == t:  # the baseline moved it; this plan leaves it where it is today
             extra = f" ({w.removeprefix('kept: ')})" if w.startswith("kept: ") else ""
-            out.append(f"{base_label} gives it to {nm(f)}; this plan keeps it with {nm(t)}, today's owner{extra}")
-        else:  # both move it away from today's owner, to different reps
-            out.append(f"both plans move it from {nm(t)}: {base_label} to {nm(f)}, this plan to {nm(to)}"
-                       + (f" ({w})" if w and not w.startswith("kept") else ""))
+            out.append(f"kept with {nm(t)}, today's owner{extra}; {base_label} gives it to {nm(f)}")
+        else:  # both move it away from today's owner, to different reps: this plan's reason first
+            own = f"moved to {nm(to)}" + (f": {w}" if w and not w.startswith("kept") else "")
+            out.append(f"{own}; {base_label} gives it to {nm(f)} instead")
     return out
 
 
