@@ -512,7 +512,12 @@ if not present:
         try:
             from territory_core.plan import export as EX
 
-            full_df = EX.assignment_export(scn, ds, eff, only_moved=False)
+            exp_cache = st.session_state.setdefault("_cmp_export_cache", {})
+            exp_key = (W.scenario_token(scn), str(eff), dataset_version())
+            if exp_key not in exp_cache:
+                exp_cache.clear()  # one plan's file at a time: the one in the box
+                exp_cache[exp_key] = EX.assignment_export(scn, ds, eff, only_moved=False)
+            full_df = exp_cache[exp_key]
             n_moved = int(full_df["previous_owner_id"].fillna("").ne(full_df["new_owner_id"].fillna("")).sum())
             _init("cmp_exp_rows", "moved")
             rows = st.radio("Rows in the files", ["moved", "all"], key="cmp_exp_rows", horizontal=True,
@@ -528,12 +533,13 @@ if not present:
             st.markdown(f"Exporting **{md(pick)}**: {len(exp_df):,} rows, {n_moved:,} owner changes against "
                         f"today, effective {eff:%d %b %Y}. Files: `{stem}_…`.")
             b1, b2, b3, b4 = st.columns(4)
-            b1.download_button("Assignment CSV", EX.to_csv_bytes(exp_df), file_name=f"{stem}_assignment.csv",
+            # every file is made when its button is pressed, not on every rerun
+            b1.download_button("Assignment CSV", lambda: EX.to_csv_bytes(exp_df), file_name=f"{stem}_assignment.csv",
                                mime="text/csv", key="cmp_dl_csv", icon=":material/download:")
             b2.download_button("Assignment Excel", lambda: EX.to_excel_bytes(exp_df), file_name=f"{stem}_assignment.xlsx",
                                mime="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
                                key="cmp_dl_xlsx", icon=":material/download:")
-            b3.download_button("Salesforce Data Loader CSV", EX.to_csv_bytes(EX.salesforce_loader(exp_df)),
+            b3.download_button("Salesforce Data Loader CSV", lambda: EX.to_csv_bytes(EX.salesforce_loader(exp_df)),
                                file_name=f"{stem}_salesforce.csv", mime="text/csv", key="cmp_dl_sf",
                                icon=":material/download:")
             kp = kpis[k]

@@ -51,14 +51,17 @@ SETTLED_JS = """() => {
 }"""
 
 
-def settle(page, timeout_ms: float = 120_000) -> None:
-    """Wait for the rerun to start (it may already be over), then for the page to settle."""
+def settle(page, timeout_ms: float = 120_000, start_ms: float = 1500) -> None:
+    """Wait up to ``start_ms`` for the rerun to start (it may already be over; 0 for a control that
+    reruns nothing, like a tab), then for the page to settle."""
     try:
+        if not start_ms:
+            raise TimeoutError
         page.wait_for_function(
             """() => { const a = document.querySelector('[data-testid="stApp"]');
                        const s = a && a.getAttribute('data-test-script-state');
                        return ['running', 'rerunRequested'].includes(s) || document.querySelector('[data-stale="true"]'); }""",
-            timeout=1500, polling=20)
+            timeout=start_ms, polling=20)
     except Exception:  # the run was over before the first look
         pass
     page.wait_for_function(SETTLED_JS, timeout=timeout_ms, polling=25)
@@ -99,12 +102,12 @@ def cpu_seconds() -> dict[str, float]:
     return out
 
 
-def timed(page, action) -> tuple[float, float]:
+def timed(page, action, start_ms: float = 1500) -> tuple[float, float]:
     """(wall seconds, CPU seconds of server and browser) from the action to a settled page."""
     c0 = cpu_seconds()
     t0 = time.perf_counter()
     action()
-    settle(page)
+    settle(page, start_ms=start_ms)
     wall = time.perf_counter() - t0
     c1 = cpu_seconds()
     return wall, sum(c1[k] - c0[k] for k in c0)
@@ -204,7 +207,7 @@ def run_size(label: str, data_dir: Path | None, repeat: int, pages=None) -> dict
                             def act(path=path):
                                 page.goto(f"{url}/{path}")
                                 page.wait_for_selector('[data-testid="stApp"]')
-                        secs, cpu = timed(page, act)
+                        secs, cpu = timed(page, act, start_ms=0 if what.startswith("tab:") else 1500)
                     except Exception as exc:  # a control that could not be found or never settled
                         print(f"  [{label}] {pg}: {what}: failed: {str(exc).splitlines()[0]}", file=sys.stderr)
                         secs = cpu = float("nan")

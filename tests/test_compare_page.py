@@ -65,6 +65,11 @@ def _compare(sample, **state) -> AppTest:
     return at
 
 
+def _bytes(v) -> bytes:
+    """A download's content: made on click (a callable) or ready (bytes)."""
+    return v() if callable(v) else v
+
+
 def _charts(at: AppTest) -> list[dict]:
     return [json.loads(el.proto.spec) for el in at.get("plotly_chart")]
 
@@ -183,18 +188,18 @@ def test_export_downloads(store, sample, monkeypatch):
     assert names == ["Export_me_v1_assignment.csv", "Export_me_v1_assignment.xlsx", "Export_me_v1_salesforce.csv",
                      "Export_me_v1_summary.html"], names
     # a CRM upload defaults to the owner changes (issue 14 item 7); every account on request
-    moved_only = pd.read_csv(io.BytesIO(files["Export_me_v1_salesforce.csv"]), dtype=str)
+    moved_only = pd.read_csv(io.BytesIO(_bytes(files["Export_me_v1_salesforce.csv"])), dtype=str)
     assert len(moved_only) == 25
     assert any("25 owner changes" in o for o in at.radio(key="cmp_exp_rows").options)
     at.radio(key="cmp_exp_rows").set_value("all").run()
-    csv = pd.read_csv(io.BytesIO(files["Export_me_v1_assignment.csv"]), dtype=str, keep_default_na=False)
+    csv = pd.read_csv(io.BytesIO(_bytes(files["Export_me_v1_assignment.csv"])), dtype=str, keep_default_na=False)
     assert len(csv) == len(sample.accounts) and csv["account_id"].is_unique
     assert (csv["previous_owner_id"] != csv["new_owner_id"]).sum() == 25
     assert (csv["new_owner_id"] == small).sum() == (sample.accounts["owner_id"] == small).sum() + 25
     assert csv["reason"].str.startswith("=").sum() == 0 and csv["reason"].str.startswith("'=").sum() == 1
     xlsx = pd.read_excel(io.BytesIO(files["Export_me_v1_assignment.xlsx"]()), dtype=str)
     assert list(xlsx.columns) == list(csv.columns) and len(xlsx) == len(csv)
-    sf = pd.read_csv(io.BytesIO(files["Export_me_v1_salesforce.csv"]), dtype=str)
+    sf = pd.read_csv(io.BytesIO(_bytes(files["Export_me_v1_salesforce.csv"])), dtype=str)
     assert list(sf.columns) == ["Id", "OwnerId"] and len(sf) == len(csv)
     html = files["Export_me_v1_summary.html"]().decode("utf-8")
     assert "Export me" in html and "<html" in html.lower()
@@ -230,19 +235,18 @@ def test_export_only_moved_rows(store, sample, monkeypatch):
     from streamlit.runtime.media_file_manager import MediaFileManager
 
     files = {}
-    real_add = MediaFileManager.add
+    real_deferred = MediaFileManager.add_deferred
 
-    def add(self, data, mimetype, coordinates, file_name=None, is_for_static_download=False):
-        if file_name:
-            files[file_name] = data
-        return real_add(self, data, mimetype, coordinates, file_name, is_for_static_download)
+    def add_deferred(self, fn, mimetype, coordinates, file_name=None, **kw):
+        files[file_name] = fn
+        return real_deferred(self, fn, mimetype, coordinates, file_name, **kw)
 
-    monkeypatch.setattr(MediaFileManager, "add", add)
+    monkeypatch.setattr(MediaFileManager, "add_deferred", add_deferred)
     big, small = _reps(sample)
     saved = store.save(_moved(sample, big, small, 12, "Few moves"), user="tester")
     at = _compare(sample, cmp_1_id=saved.id)  # owner changes only by default
     assert not at.exception, [e.message for e in at.exception]
-    csv = pd.read_csv(io.BytesIO(files["Few_moves_v1_assignment.csv"]), dtype=str)
+    csv = pd.read_csv(io.BytesIO(_bytes(files["Few_moves_v1_assignment.csv"])), dtype=str)
     assert len(csv) == 12 and (csv["new_owner_id"] == small).all() and (csv["previous_owner_id"] == big).all()
     assert at.radio(key="cmp_exp_rows").value == "moved"
     assert at.radio(key="cmp_exp_rows").options[0] == "Owner changes only (12 owner changes)"
