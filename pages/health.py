@@ -285,7 +285,7 @@ _scope = _team_scope()
 if _scope is not None:
     _flagged = flags[K.rep_id].drop_duplicates().astype(str).tolist()  # worst first
     a1, a2 = st.columns([1, 3], vertical_alignment="center")
-    if a1.button(f"Rebalance this team", key="health_rebalance", icon=":material/tune:", type="primary",
+    if a1.button("Rebalance this team", key="health_rebalance", icon=":material/tune:", type="primary",
                  help="Opens the Scenario Editor on a new scenario that rebalances only this team's reps and "
                       "accounts, with the flagged reps highlighted."):
         st.session_state["se_open_request"] = {"scope": _scope[0], "highlight": _flagged,
