@@ -3,10 +3,10 @@ target band, deviations, moves, rep-to-rep flow, maps) with a presentation view 
 from __future__ import annotations
 
 import datetime as dt
+import zlib
 
 import numpy as np
 import pandas as pd
-import plotly.colors as pc
 import plotly.graph_objects as go
 import streamlit as st
 
@@ -14,16 +14,41 @@ from territory_core.contract import A, S, X
 from territory_core.plan.scenarios import METRIC_LABELS, diff_scenarios, rep_loads
 from ui import scenario_widgets as W
 from ui.access import current_access, refusal
+from ui.colors import colour_of, dataset_rep_colours, discrete_scale
 from ui.format import md, plot_text
+from ui.maps import boundary_url
 from ui.notices import reps_notice
-from ui.state import get_active_scenario, get_dataset
+from ui.state import dataset_version, get_active_scenario, get_dataset
 
 ds = get_dataset()
-NAMES = W.rep_names(ds)
 ACTIVE = "__active__"
 
+# The picks outlive any view change: Streamlit forgets a widget's value once a run does not draw it
+# (presentation view hides the pickers), so every choice is also kept here and put back.
+KEEP = st.session_state.setdefault("_cmp_keep", {})
+
+
+def _init(key: str, default):
+    """Give widget ``key`` its kept value (else ``default``) before it is drawn."""
+    if key not in st.session_state:
+        st.session_state[key] = KEEP.get(key, default)
+
+
+def _kept(key: str, default=None):
+    """The value of widget ``key``, drawn this run or not."""
+    return st.session_state.get(key, KEEP.get(key, default))
+
+
+def _keep(*keys: str) -> None:
+    for k in keys:
+        if k in st.session_state:
+            KEEP[k] = st.session_state[k]
+
+
+_init("cmp_present", False)
 present = st.toggle("Presentation view", key="cmp_present",
-                    help="Clean and large for review meetings: hides the pickers, filters and exports.")
+                    help="Clean and large for review meetings: hides the pickers, filters and exports. "
+                         "Your picks stay as they are.")
 if present:
     st.markdown("""<style>
       [data-testid="stSidebar"], [data-testid="stSidebarCollapsedControl"] {display: none;}
@@ -54,27 +79,33 @@ if has_active:
     ids = ids[:1] + [ACTIVE] + ids[1:]
     labels[ACTIVE] = f"Editor: {active.name} (unsaved)"
 
-if "cmp_n" not in st.session_state:
-    st.session_state["cmp_n"] = 2
+_init("cmp_n", 2)
 picks: list[tuple[str, int | None]] = []
 if not present:
     with st.container(border=True):
         n = st.segmented_control("How many scenarios", [2, 3, 4], key="cmp_n", selection_mode="single") or 2
+        _keep("cmp_n")
         cols = st.columns(n)
         for i in range(n):
             with cols[i]:
                 default = ids[min(i, len(ids) - 1)] if i < len(ids) else W.TODAY
                 key = f"cmp_{i}_id"
-                if key not in st.session_state or st.session_state[key] not in ids:
+                _init(key, default)
+                if st.session_state[key] not in ids:
                     st.session_state[key] = default
                 sid = st.selectbox("Baseline" if i == 0 else f"Scenario {i + 1}", ids,
                                    format_func=lambda x: labels.get(x, x), key=key)
+                _keep(key)
                 ver = None
                 if sid not in (W.TODAY, ACTIVE):
                     versions = W.version_options(sid)
                     if versions:
-                        ver = st.selectbox("Version", versions, key=f"cmp_{i}_ver_{sid}",
+                        vkey = f"cmp_{i}_ver_{sid}"
+                        if vkey in KEEP and KEEP[vkey] in versions:
+                            _init(vkey, KEEP[vkey])
+                        ver = st.selectbox("Version", versions, key=vkey,
                                            format_func=lambda v, vs=versions: f"v{v}" + (" (latest)" if v == vs[0] else ""))
+                        _keep(vkey)
                 picks.append((sid, ver))
     st.session_state["cmp_picks"] = picks
 else:
@@ -126,6 +157,7 @@ for scn in scenarios:
         lab += "'"
     names.append(lab)
 base, base_name = scenarios[0], names[0]
+NAMES = W.rep_names(ds, scenarios)  # the dataset's reps and the scenarios' new hires
 enriched = W.enriched_for()
 accounts = enriched if enriched is not None else ds.accounts
 
@@ -146,11 +178,14 @@ for scn in scenarios:
 
 st.header("Key figures")
 mcols = st.columns(len(scenarios))
-for c, nm, k in zip(mcols, names, kpis):
-    d_bi = None if k is kpis[0] else k.get("balance_index", 0) - kpis[0].get("balance_index", 0)
-    c.metric(f"{md(nm)}: balance index", f"{k.get('balance_index', 0):.0f}",
-             delta=None if d_bi is None else f"{d_bi:+.1f}")
-    c.caption(f"{k.get('moves', 0):,} moves · {W.money(k.get('arr_moved', 0))} ARR moved")
+for j, (c, nm, k) in enumerate(zip(mcols, names, kpis)):
+    c.markdown(f"**{md(nm)}**" + (" · baseline" if j == 0 else ""))
+    d_bi = None if j == 0 else round(k.get("balance_index", 0) - kpis[0].get("balance_index", 0), 1)
+    c.metric("Balance index", f"{k.get('balance_index', 0):.1f}",
+             delta=None if not d_bi else f"{d_bi:+.1f}",  # no arrow for no change
+             help="Share of (rep, metric) books inside their target band, 0-100.")
+    same = " · balance as the baseline" if d_bi == 0 else ""
+    c.caption(f"{k.get('moves', 0):,} moves against today · {W.money(k.get('arr_moved', 0))} ARR moved{same}")
 
 ROWS = [
     ("Balance index (0-100)", lambda k: k.get("balance_index"), "num1", True),
@@ -185,8 +220,10 @@ def _fmt(v, kind):
 def _fmt_delta(d, kind, better_up):
     if d is None or (isinstance(d, float) and np.isnan(d)):
         return "-"
-    if abs(d) < 1e-12:
-        return "="
+    shown = {"int": round(d), "num0": round(d), "num1": round(d, 1), "money": round(d, -2) if abs(d) >= 1e3 else round(d),
+             "pct": round(d * 100, 1)}[kind]
+    if shown == 0:  # nothing that shows at this precision: no arrow, no "+0.0"
+        return "no change"
     s = {"int": f"{int(round(d)):+,}", "num0": f"{d:+,.0f}", "num1": f"{d:+,.1f}",
          "money": ("+" if d > 0 else "") + W.money(d), "pct": f"{d * 100:+.1f} pts"}[kind]
     if better_up is None:
@@ -209,7 +246,8 @@ if present:
     st.table(kpi_df.set_index("KPI").rename(columns=md))  # st.table reads Markdown
 else:
     st.dataframe(kpi_df, hide_index=True, width="stretch", height=min(36 * (len(kpi_df) + 1) + 4, 760))
-st.caption(f"Deltas are against the baseline, {md(base_name)}.")
+st.caption(f"Deltas are against the baseline, {md(base_name)}. Moves and ARR moved count changes against "
+           "today's owners.")
 
 # ============================================================================ per-rep bars with the target band
 # keyed on the data too: a manager's team view must not get another session's loads of the same scenario
@@ -230,9 +268,15 @@ def _tolerance(scn, metric) -> float:
 
 st.header("Per rep, against the target band")
 if not present:
+    if metric_opts:
+        _init("cmp_metric", metric_opts[0])
+        if st.session_state["cmp_metric"] not in metric_opts:
+            st.session_state["cmp_metric"] = metric_opts[0]
     metric = st.selectbox("Metric", metric_opts, format_func=lambda m: METRIC_LABELS.get(m, m), key="cmp_metric")
+    _keep("cmp_metric")
 else:
-    metric = st.session_state.get("cmp_metric") or (metric_opts[0] if metric_opts else None)
+    metric = _kept("cmp_metric")
+    metric = metric if metric in metric_opts else (metric_opts[0] if metric_opts else None)
 if metric is not None:
     bar_cols = st.columns(2) if len(scenarios) > 1 and not present else [st.container()] * len(scenarios)
     for i, (nm, scn, ld) in enumerate(zip(names, scenarios, loads)):
@@ -241,16 +285,17 @@ if metric is not None:
         lo, hi = g["target"] * (1 - tol), g["target"] * (1 + tol)
         inband = (g["value"] >= lo - 1e-9) & (g["value"] <= hi + 1e-9)
         fig = go.Figure()
-        fig.add_bar(x=g["name"].map(plot_text), y=g["value"], name=plot_text(nm),
+        fig.add_bar(x=[plot_text(x) for x in g["name"]], y=g["value"], name=plot_text(nm),
                     marker_color=np.where(inband, "#2563eb", "#f59e0b"),
                     hovertemplate="%{x}<br>%{y:,.0f}<extra></extra>")
-        fig.add_scatter(x=g["name"].map(plot_text), y=g["target"], mode="markers", name=f"Target ±{tol:.0%}",
+        fig.add_scatter(x=[plot_text(x) for x in g["name"]], y=g["target"], mode="markers", name=f"Target ±{tol:.0%}",
                         marker=dict(symbol="line-ew", size=14, line=dict(width=2, color="#111827")),
                         error_y=dict(type="data", symmetric=False, array=hi - g["target"], arrayminus=g["target"] - lo,
                                      color="#6b7280", thickness=1.5, width=6),
                         hovertemplate="%{x}<br>target %{y:,.0f}<extra></extra>")
-        fig.update_layout(title=f"{plot_text(nm)}: {METRIC_LABELS.get(metric, metric)} ({int(inband.sum())}/{len(g)} reps in band)",
-                          height=420 if present else 340, showlegend=False, margin=dict(l=10, r=10, t=50, b=10),
+        fig.update_layout(title=dict(text=f"{plot_text(nm)}<br><sup>{METRIC_LABELS.get(metric, metric)}: "
+                                          f"{int(inband.sum())} of {len(g)} reps in band</sup>"),
+                          height=440 if present else 360, showlegend=False, margin=dict(l=10, r=10, t=64, b=10),
                           xaxis_tickangle=-60, font=dict(size=16 if present else 12))
         with bar_cols[i % len(bar_cols)]:
             st.plotly_chart(fig, key=f"cmp_bars_{i}")
@@ -260,7 +305,7 @@ if metric is not None:
     for nm, ld in zip(names, loads):
         g = ld[ld["metric"] == metric]
         fig.add_box(y=g["deviation"] * 100, name=plot_text(nm), boxpoints="all", jitter=0.4, pointpos=0,
-                    text=g["name"].map(plot_text), hovertemplate="%{text}: %{y:+.1f}%<extra></extra>")
+                    text=[plot_text(x) for x in g["name"]], hovertemplate="%{text}: %{y:+.1f}%<extra></extra>")
     fig.add_hline(y=0, line_dash="dot", line_color="#6b7280")
     fig.update_layout(yaxis_title="Deviation from target (%)", height=380, showlegend=False,
                       margin=dict(l=10, r=10, t=20, b=10), font=dict(size=16 if present else 12))
@@ -270,46 +315,87 @@ if metric is not None:
 st.header("What changes hands")
 others = list(range(1, len(scenarios)))
 if not present and len(others) > 1:
+    _init("cmp_focus", 1)
+    if st.session_state["cmp_focus"] not in others:
+        st.session_state["cmp_focus"] = 1
     j = st.radio("Compared with the baseline", others, format_func=lambda i: md(names[i]), horizontal=True, key="cmp_focus")
+    _keep("cmp_focus")
 else:
-    j = st.session_state.get("cmp_focus", 1) if st.session_state.get("cmp_focus", 1) in others else 1
-moves = diff_scenarios(base, scenarios[j], ds.accounts)
-moves["from"] = [W.rep_label(r, NAMES) for r in moves["from_rep_id"]]
-moves["to"] = [W.rep_label(r, NAMES) for r in moves["to_rep_id"]]
+    j = _kept("cmp_focus", 1)
+    j = j if j in others else 1
+def _diff(a, b):
+    """diff_scenarios with names, kept per pair of plans (a 50k-account diff is not redone on every
+    rerun)."""
+    cache = st.session_state.setdefault("_cmp_diff_cache", {})
+    key = (W.scenario_token(a), W.scenario_token(b), dataset_version(), len(NAMES))
+    if key not in cache:
+        if len(cache) > 8:
+            cache.clear()
+        cache[key] = diff_scenarios(a, b, ds.accounts, names=dict(NAMES))
+    return cache[key]
+
+
+moves = _diff(base, scenarios[j])
 st.markdown(f"**{len(moves):,} accounts** change hands from {md(base_name)} to {md(names[j])}, "
-            f"**{W.money(moves['arr'].sum())}** ARR.")
-if not present:
+            f"**{md(W.money(moves['arr'].sum()))}** ARR. Reasons say why, against the baseline.")
+@st.fragment
+def _moves_table(moves: pd.DataFrame, base_name: str, other_name: str) -> None:
+    """The filters and the moves list: a fragment, so a filter change redraws only this part."""
     f1, f2, f3, f4 = st.columns(4)
-    f_from = f1.multiselect("From", sorted(moves["from"].unique()), key="cmp_f_from")
-    f_to = f2.multiselect("To", sorted(moves["to"].unique()), key="cmp_f_to")
-    f_arr = f3.number_input("ARR at least", min_value=0.0, value=0.0, step=10_000.0, key="cmp_f_arr")
-    f_q = f4.text_input("Account or reason contains", key="cmp_f_q")
+    for k_, d_ in (("cmp_f_from", []), ("cmp_f_to", []), ("cmp_f_arr", 0.0), ("cmp_f_q", "")):
+        _init(k_, d_)
+    from_ids = sorted(moves["from_rep_id"].dropna().astype(str).unique(), key=lambda r: NAMES.get(r, r))
+    to_ids = sorted(moves["to_rep_id"].dropna().astype(str).unique(), key=lambda r: NAMES.get(r, r))
+    st.session_state["cmp_f_from"] = [r for r in st.session_state["cmp_f_from"] if r in from_ids]
+    st.session_state["cmp_f_to"] = [r for r in st.session_state["cmp_f_to"] if r in to_ids]
+    f_from = f1.multiselect("From", from_ids, format_func=lambda r: W.rep_label(r, NAMES), key="cmp_f_from",
+                            placeholder="Any rep")
+    f_to = f2.multiselect("To", to_ids, format_func=lambda r: W.rep_label(r, NAMES), key="cmp_f_to", placeholder="Any rep")
+    f_arr = f3.number_input("ARR at least", min_value=0.0, step=10_000.0, key="cmp_f_arr")
+    f_q = f4.text_input("Account, rep or reason contains", key="cmp_f_q", placeholder="e.g. Priya")
+    _keep("cmp_f_from", "cmp_f_to", "cmp_f_arr", "cmp_f_q")
     view = moves
     if f_from:
-        view = view[view["from"].isin(f_from)]
+        view = view[view["from_rep_id"].isin(f_from)]
     if f_to:
-        view = view[view["to"].isin(f_to)]
+        view = view[view["to_rep_id"].isin(f_to)]
     if f_arr > 0:
         view = view[view["arr"] >= f_arr]
     if f_q.strip():
         q = f_q.strip()
-        view = view[view["name"].fillna("").str.contains(q, case=False, regex=False)
-                    | view["reason"].fillna("").str.contains(q, case=False, regex=False)
-                    | view["account_id"].fillna("").str.contains(q, case=False, regex=False)]
+        hit = pd.Series(False, index=view.index)
+        for col in ("name", "reason", "account_id", "from_name", "to_name"):
+            hit |= view[col].astype("string").fillna("").str.contains(q, case=False, regex=False)
+        view = view[hit]
     st.caption(f"Showing {len(view):,} of {len(moves):,} moves.")
-    st.dataframe(view[["account_id", "name", "from", "to", "arr", "reason"]], hide_index=True, height=320,
-                 column_config={"arr": st.column_config.NumberColumn("ARR", format="$%,.0f"),
-                                "name": "Account"}, width="stretch")
+    st.dataframe(view[["name", "reason", "from_name", "to_name", "arr", "account_id"]], hide_index=True, height=320,
+                 column_config={"name": st.column_config.TextColumn("Account", width="medium"),
+                                "from_name": st.column_config.TextColumn(f"Owner in {base_name}"),
+                                "to_name": st.column_config.TextColumn(f"Owner in {other_name}"),
+                                "arr": st.column_config.NumberColumn("ARR", format="$%,.0f"),
+                                "reason": st.column_config.TextColumn("Why (against the baseline)", width="large"),
+                                "account_id": st.column_config.TextColumn("Account id")},
+                 width="stretch", key="cmp_moves_table")
+
+
+if not present:
+    _moves_table(moves, base_name, names[j])
 
 if len(moves):
     c1, c2 = st.columns([1, 3]) if not present else (None, st.container())
-    top_n = c1.slider("Top reps in the flow", 3, 25, 10, key="cmp_topn") if c1 else st.session_state.get("cmp_topn", 10)
-    weigh = c1.radio("Flow size", ["Accounts", "ARR"], key="cmp_flow_by") if c1 else st.session_state.get("cmp_flow_by", "Accounts")
+    if c1 is not None:
+        _init("cmp_topn", 10)
+        _init("cmp_flow_by", "Accounts")
+        top_n = c1.slider("Top reps in the flow", 3, 25, key="cmp_topn")
+        weigh = c1.radio("Flow size", ["Accounts", "ARR"], key="cmp_flow_by")
+        _keep("cmp_topn", "cmp_flow_by")
+    else:
+        top_n, weigh = _kept("cmp_topn", 10), _kept("cmp_flow_by", "Accounts")
     val = moves["arr"] if weigh == "ARR" else pd.Series(1.0, index=moves.index)
-    vol = pd.concat([val.groupby(moves["from"]).sum(), val.groupby(moves["to"]).sum()], axis=1).fillna(0).sum(axis=1)
-    keep = set(vol.sort_values(ascending=False).head(top_n).index)
-    fr = moves["from"].where(moves["from"].isin(keep), "Other reps")
-    to = moves["to"].where(moves["to"].isin(keep), "Other reps")
+    vol = pd.concat([val.groupby(moves["from_name"]).sum(), val.groupby(moves["to_name"]).sum()], axis=1).fillna(0).sum(axis=1)
+    keep_reps = set(vol.sort_values(ascending=False).head(top_n).index)
+    fr = moves["from_name"].where(moves["from_name"].isin(keep_reps), "Other reps")
+    to = moves["to_name"].where(moves["to_name"].isin(keep_reps), "Other reps")
     flows = pd.DataFrame({"from": fr, "to": to, "v": val}).groupby(["from", "to"], as_index=False)["v"].sum()
     left = sorted(flows["from"].unique())
     right = sorted(flows["to"].unique())
@@ -322,8 +408,9 @@ if len(moves):
         link=dict(source=[li[x] for x in flows["from"]], target=[ri[x] for x in flows["to"]], value=flows["v"].astype(float).tolist(),
                   color="rgba(37,99,235,0.25)",
                   hovertemplate="%{source.label} → %{target.label}: %{value:,.0f}<extra></extra>")))
-    fig.update_layout(title=f"Rep-to-rep flow ({weigh.lower()}), {plot_text(base_name)} → {plot_text(names[j])}",
-                      height=max(420, 26 * max(len(left), len(right))), margin=dict(l=10, r=10, t=50, b=10),
+    fig.update_layout(title=dict(text=f"Rep-to-rep flow ({weigh.lower()})<br><sup>{plot_text(base_name)} → "
+                                      f"{plot_text(names[j])}</sup>"),
+                      height=max(420, 26 * max(len(left), len(right))), margin=dict(l=10, r=10, t=64, b=10),
                       font=dict(size=16 if present else 12))
     with c2:
         st.plotly_chart(fig, key="cmp_sankey")
@@ -332,43 +419,6 @@ if len(moves):
 st.header("Maps")
 
 
-@st.cache_resource(show_spinner=False)
-def _state_lines() -> dict:
-    """State outlines for the maps' line layer: the shipped boundaries simplified for drawing
-    (about 0.05 degrees, coordinates to 2 decimals), so four maps stay light."""
-    from shapely.geometry import mapping, shape
-
-    from territory_core.geo.zips import states_geojson
-
-    def rnd(c):
-        return [rnd(x) for x in c] if isinstance(c[0], (list, tuple)) else [round(c[0], 2), round(c[1], 2)]
-
-    feats = []
-    for f in states_geojson()["features"]:
-        g = mapping(shape(f["geometry"]).simplify(0.05, preserve_topology=True))
-        feats.append({"type": "Feature", "id": f.get("id"), "properties": {},
-                      "geometry": {"type": g["type"], "coordinates": rnd(g["coordinates"])}})
-    return {"type": "FeatureCollection", "features": feats}
-
-
-def _palette(n: int) -> list[str]:
-    base_cols = pc.qualitative.Dark24 + pc.qualitative.Light24 + pc.qualitative.Alphabet
-    return [base_cols[i % len(base_cols)] for i in range(max(n, 1))]
-
-
-all_reps = sorted({str(r) for scn in scenarios for r in scn.assignment[S.rep_id].dropna().astype(str)})
-code = {r: i for i, r in enumerate(all_reps)}
-colors = _palette(len(all_reps))
-nrep = max(len(all_reps), 1)
-scale = []
-for i, c in enumerate(colors[:nrep]):
-    scale += [[i / nrep, c], [(i + 1) / nrep, c]]
-geo_acc = ds.accounts[[A.account_id, A.name, A.lat, A.lon]].copy()
-geo_acc[A.account_id] = geo_acc[A.account_id].astype("string")
-try:
-    lines = _state_lines()
-except Exception:
-    lines = None
 def _fit_view(lat: pd.Series, lon: pd.Series, width_px: float, height_px: float) -> tuple[dict, float]:
     """Centre and zoom that show the accounts (1st-99th percentile box) in a map of this size."""
     lat, lon = pd.to_numeric(lat, errors="coerce").dropna(), pd.to_numeric(lon, errors="coerce").dropna()
@@ -383,39 +433,86 @@ def _fit_view(lat: pd.Series, lon: pd.Series, width_px: float, height_px: float)
     return {"lat": float((la0 + la1) / 2), "lon": float((lo0 + lo1) / 2)}, float(max(0.5, min(z_lon, z_lat, 9.0)))
 
 
-map_h = 460 if present else 360
+all_reps = {str(r) for scn in scenarios for r in scn.assignment[S.rep_id].dropna().astype(str)}
+COLOURS = dataset_rep_colours(all_reps)  # one colour per rep, the same as on the Whitespace Map
+geo_acc = ds.accounts[[A.account_id, A.name, A.lat, A.lon] + ([A.arr] if A.arr in ds.accounts.columns else [])].copy()
+geo_acc[A.account_id] = geo_acc[A.account_id].astype("string")
+if A.arr not in geo_acc.columns:
+    geo_acc[A.arr] = 0.0
+geo_acc[A.arr] = pd.to_numeric(geo_acc[A.arr], errors="coerce").fillna(0.0)
+lines = [{"sourcetype": "geojson", "source": boundary_url("state"), "type": "line", "color": "#9ca3af",
+          "line": {"width": 0.6}}]
+map_h = 460 if present else {2: 400, 3: 320}.get(len(scenarios), 280)  # narrower maps, less height
 map_center, map_zoom = _fit_view(geo_acc[A.lat], geo_acc[A.lon], (1350 if present else 1100) / len(scenarios) - 16,
-                                 map_h - 40)
+                                 map_h - 60)
+b_asg = base.assignment[[S.account_id, S.rep_id]].rename(columns={S.rep_id: "base_rep"})
+b_asg[S.account_id] = b_asg[S.account_id].astype("string")
+frames = []
+for scn in scenarios:
+    a = scn.assignment[[S.account_id, S.rep_id]].copy()
+    a[S.account_id] = a[S.account_id].astype("string")
+    m = geo_acc.merge(a, on=A.account_id, how="left").dropna(subset=[A.lat, A.lon]).merge(b_asg, on=A.account_id, how="left")
+    m["moved"] = (m[S.rep_id].astype("string").fillna("") != m["base_rep"].astype("string").fillna("")).to_numpy()
+    frames.append(m)
+arr_max = max([float(m.loc[m["moved"], A.arr].max()) for m in frames if m["moved"].any()] + [1.0])
+MAX_MAP_POINTS = 8000  # a map draws at most this many dots (the largest ARR first); the counts are all accounts
+rep_order = sorted(COLOURS, key=lambda r: NAMES.get(r, r))
+rep_code = {r: i for i, r in enumerate(rep_order)}
+rep_scale = discrete_scale([COLOURS[r] for r in rep_order] + [colour_of(None, COLOURS)])
 has_geo = not geo_acc[[A.lat, A.lon]].dropna().empty
 if not has_geo:
     st.info("The maps need the accounts' locations: no account has a ZIP code or lat/lon. Include the billing "
             "ZIP (BillingPostalCode) in the accounts export on the Data page.")
 map_cols = st.columns(len(scenarios))
-for i, (nm, scn) in enumerate(zip(names, scenarios) if has_geo else []):
-    a = scn.assignment[[S.account_id, S.rep_id]].copy()
-    a[S.account_id] = a[S.account_id].astype("string")
-    m = geo_acc.merge(a, on=A.account_id, how="left").dropna(subset=[A.lat, A.lon])
-    b = base.assignment[[S.account_id, S.rep_id]].rename(columns={S.rep_id: "base_rep"})
-    b[S.account_id] = b[S.account_id].astype("string")
-    m = m.merge(b, on=A.account_id, how="left")
-    moved = (m[S.rep_id].astype("string").fillna("") != m["base_rep"].astype("string").fillna("")).to_numpy()
-    zc = m[S.rep_id].astype("string").map(code).fillna(0).to_numpy(dtype=float)
+capped = False
+for i, (nm, m) in enumerate(zip(names, frames) if has_geo else []):
+    if i == 0:  # the baseline: every account, coloured by its owner
+        pts = m
+        title = f"{plot_text(nm)}<br><sup>baseline: every account by owner</sup>"
+        opacity = 0.6
+    else:  # only what changes hands, sized by ARR, coloured by the receiving rep
+        pts = m[m["moved"].to_numpy()]
+        title = (f"{plot_text(nm)}<br><sup>{len(pts):,} accounts change hands · "
+                 f"{W.money(pts[A.arr].sum())} ARR</sup>")
+        opacity = 0.85
+    if len(pts) > MAX_MAP_POINTS:
+        pts = pts.nlargest(MAX_MAP_POINTS, A.arr)
+        capped = True
+    owner_names = [NAMES.get(str(r), str(r)) if pd.notna(r) else "(no owner)" for r in pts[S.rep_id]]
+    if i == 0:
+        size = 4.0
+        text = [f"{plot_text(a)}<br>Owner: {plot_text(o)}" for a, o in zip(pts[A.name].astype(str), owner_names)]
+    else:
+        size = (5.0 + 15.0 * np.sqrt(pts[A.arr].clip(lower=0).to_numpy(dtype=float) / arr_max)).astype("float32")
+        from_names = [NAMES.get(str(r), str(r)) if pd.notna(r) else "(no owner)" for r in pts["base_rep"]]
+        text = [f"{plot_text(a)}<br>{plot_text(f)} → <b>{plot_text(o)}</b><br>ARR {W.money(v)}"
+                for a, f, o, v in zip(pts[A.name].astype(str), from_names, owner_names, pts[A.arr])]
+    # colours as numeric codes on a discrete scale (sent as binary), the same rep -> colour everywhere
+    codes = np.array([rep_code.get(str(r), len(rep_order)) if pd.notna(r) else len(rep_order) for r in pts[S.rep_id]],
+                     dtype="float32")
     fig = go.Figure(go.Scattermap(
-        lat=m[A.lat], lon=m[A.lon], mode="markers",
-        marker=dict(size=np.where(moved, 9, 4), color=(zc + 0.5) / nrep, cmin=0, cmax=1, colorscale=scale,
-                    opacity=np.where(moved, 1.0, 0.55)),
-        text=[f"{plot_text(n)}<br>{plot_text(W.rep_label(r, NAMES))}{'<br><b>moved</b>' if mv else ''}"
-              for n, r, mv in zip(m[A.name], m[S.rep_id], moved)],
-        hovertemplate="%{text}<extra></extra>"))
-    layers = [{"sourcetype": "geojson", "source": lines, "type": "line", "color": "#9ca3af", "line": {"width": 0.6}}] if lines else []
-    fig.update_layout(map=dict(style="white-bg", center=map_center, zoom=map_zoom, layers=layers),
-                      height=map_h, margin=dict(l=0, r=0, t=36, b=0),
-                      title=dict(text=f"{plot_text(nm)} ({int(moved.sum()):,} moved)" if i else plot_text(nm), font=dict(size=16 if present else 13)))
+        lat=pts[A.lat].to_numpy(dtype="float32"), lon=pts[A.lon].to_numpy(dtype="float32"), mode="markers",
+        marker=dict(size=size, color=codes, cmin=-0.5, cmax=len(rep_order) + 0.5, colorscale=rep_scale,
+                    showscale=False, opacity=opacity),
+        text=text, hovertemplate="%{text}<extra></extra>"))
+    fig.update_layout(map=dict(style="white-bg", center=map_center, zoom=map_zoom, layers=lines),
+                      height=map_h, margin=dict(l=0, r=0, t=58, b=0),
+                      title=dict(text=title, font=dict(size=16 if present else 13)))
     with map_cols[i]:
         st.plotly_chart(fig, key=f"cmp_map_{i}", config={"scrollZoom": False})
+        if i and len(pts):  # who receives them, in their map colour (the largest receivers first)
+            recv = pts.groupby(pts[S.rep_id].astype("string").fillna(""))[A.arr].agg(["size", "sum"])
+            recv = recv.sort_values(["size", "sum"], ascending=False)
+            chips = [f"<span style='color:{colour_of(r or None, COLOURS)}'>&#9679;</span> "
+                     f"{md(NAMES.get(r, r) if r else '(no owner)')} {int(n):,}" for r, n in recv["size"].head(6).items()]
+            more = f" · {len(recv) - 6} more" if len(recv) > 6 else ""
+            st.markdown("<small>To: " + " · ".join(chips) + more + "</small>", unsafe_allow_html=True)
 if has_geo:
-    st.caption("Each dot is an account coloured by its owner (same colour = same rep on every map); larger dots "
-               "changed hands against the baseline.")
+    st.caption("Left: the baseline, every account coloured by its owner. The others show only the accounts that change "
+               "hands against the baseline, sized by ARR and coloured by the rep who receives them. A rep has the "
+               "same colour on every map and page; hover a dot for the account and the reps."
+               + (f" Each map draws at most {MAX_MAP_POINTS:,} dots, the largest ARR first; the counts are of every "
+                  "account." if capped else ""))
 
 # ============================================================================ export
 if not present:
@@ -424,29 +521,56 @@ if not present:
     if not exportable:
         st.info("Today's plan needs no export: pick a saved scenario to export its assignment.")
     else:
-        e1, e2, e3 = st.columns([2, 1, 1])
-        k = e1.selectbox("Scenario to export", exportable, format_func=lambda i: names[i], key="cmp_exp_pick")
-        eff = e2.date_input("Effective date", value=dt.date.today() + dt.timedelta(days=1), key="cmp_exp_date")
-        only_moved = e3.checkbox("Only accounts that change owner", key="cmp_exp_moved",
-                                 help="Against today's owners. Off: every account, for a full reload.")
+        opts = [names[i] for i in exportable]
+        # The options are the plans' names and the widget is new whenever they change, so the box,
+        # the preview and the file always name the same plan.
+        pick_key = "cmp_exp_pick_" + format(zlib.crc32("\x1f".join(opts).encode()), "08x")
+        want = KEEP.get("cmp_exp_pick_name")
+        if pick_key not in st.session_state:
+            st.session_state[pick_key] = want if want in opts else opts[1 if exportable[0] == 0 and len(opts) > 1 else 0]
+        e1, e2 = st.columns([2, 1])
+        pick = e1.selectbox("Scenario to export", opts, key=pick_key)
+        KEEP["cmp_exp_pick_name"] = pick
+        k = names.index(pick)
+        _init("cmp_exp_date", dt.date.today() + dt.timedelta(days=1))
+        eff = e2.date_input("Effective date", key="cmp_exp_date")
+        _keep("cmp_exp_date")
         scn = scenarios[k]
         try:
             from territory_core.plan import export as EX
 
             no_export = refusal("export")  # viewers get no owner file (and the core refuses them)
-            exp_df = pd.DataFrame(columns=EX.EXPORT_COLUMNS) if no_export else EX.assignment_export(
-                scn, ds, eff, only_moved=only_moved, access=current_access())
+            exp_cache = st.session_state.setdefault("_cmp_export_cache", {})
+            exp_key = (W.scenario_token(scn), str(eff), dataset_version(), bool(no_export))
+            if exp_key not in exp_cache:
+                exp_cache.clear()  # one plan's file at a time: the one in the box
+                exp_cache[exp_key] = pd.DataFrame(columns=EX.EXPORT_COLUMNS) if no_export else \
+                    EX.assignment_export(scn, ds, eff, only_moved=False, access=current_access())
+            full_df = exp_cache[exp_key]
+            n_moved = int(full_df["previous_owner_id"].fillna("").ne(full_df["new_owner_id"].fillna("")).sum())
+            _init("cmp_exp_rows", "moved")
+            rows = st.radio("Rows in the files", ["moved", "all"], key="cmp_exp_rows", horizontal=True,
+                            format_func={"moved": f"Owner changes only ({n_moved:,} owner changes)",
+                                         "all": f"Every account ({len(full_df):,}, for a full reload)"}.get,
+                            help="Owner changes against today's owners: what a CRM upload needs. Every account: "
+                                 "a full reload, unchanged owners included.")
+            _keep("cmp_exp_rows")
+            exp_df = full_df[full_df["previous_owner_id"].fillna("").ne(full_df["new_owner_id"].fillna(""))] \
+                if rows == "moved" else full_df
             stem = "".join(ch if ch.isalnum() else "_" for ch in scn.name).strip("_") or "scenario"
             stem = f"{stem}_v{scn.version}" if scn.version else stem
+            st.markdown(f"Exporting **{md(pick)}**: {len(exp_df):,} rows, {n_moved:,} owner changes against "
+                        f"today, effective {eff:%d %b %Y}. Files: `{stem}_…`.")
             b1, b2, b3, b4 = st.columns(4)
-            b1.download_button("Assignment CSV", EX.to_csv_bytes(exp_df), file_name=f"{stem}_assignment.csv",
+            # every file is made when its button is pressed, not on every rerun
+            b1.download_button("Assignment CSV", lambda: EX.to_csv_bytes(exp_df), file_name=f"{stem}_assignment.csv",
                                mime="text/csv", key="cmp_dl_csv", icon=":material/download:",
                                disabled=bool(no_export), help=md(no_export) or None)
             b2.download_button("Assignment Excel", lambda: EX.to_excel_bytes(exp_df), file_name=f"{stem}_assignment.xlsx",
                                mime="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
                                key="cmp_dl_xlsx", icon=":material/download:",
                                disabled=bool(no_export), help=md(no_export) or None)
-            b3.download_button("Salesforce Data Loader CSV", EX.to_csv_bytes(EX.salesforce_loader(exp_df)),
+            b3.download_button("Salesforce Data Loader CSV", lambda: EX.to_csv_bytes(EX.salesforce_loader(exp_df)),
                                file_name=f"{stem}_salesforce.csv", mime="text/csv", key="cmp_dl_sf",
                                icon=":material/download:", disabled=bool(no_export), help=md(no_export) or None)
             kp = kpis[k]
@@ -465,11 +589,13 @@ if not present:
             b4.download_button("One-page summary (HTML)", _html,
                                file_name=f"{stem}_summary.html", mime="text/html", key="cmp_dl_html",
                                icon=":material/download:")
-            n_moved = int(exp_df["previous_owner_id"].fillna("").ne(exp_df["new_owner_id"].fillna("")).sum())
             if no_export:
                 st.caption(f"Owner files are disabled: {md(no_export)}")
-            else:
-                st.caption(f"{len(exp_df):,} rows in the file; {n_moved:,} change owner against today's owners. "
-                           "Cells a spreadsheet would run as a formula are made inert.")
+            st.caption(f"The HTML summary compares {md(pick)} with "
+                       f"{md(names[base_i]) if base_i is not None else 'today' + chr(39) + 's plan'}. "
+                       "Cells a spreadsheet would run as a formula are made inert.")
+            with st.expander(f"Preview: the first rows of {md(pick)}'s file"):
+                st.dataframe(exp_df.head(20), hide_index=True, width="stretch", key="cmp_exp_preview")
         except Exception as exc:
-            st.error(f"The export could not be prepared: {md(exc)}.")
+            st.error(f"The export could not be prepared: {md(exc)}. Re-solve the scenario in the Scenario Editor "
+                     "and try again.")

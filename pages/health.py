@@ -16,17 +16,29 @@ import plotly.graph_objects as go
 import streamlit as st
 from plotly.subplots import make_subplots
 
-from territory_core.contract import A, O, S, X
+from territory_core.contract import A, O, R, S, X
 from territory_core.analyse.kpis import (
     BALANCE_METRICS, DEFINITIONS_MD, KPI_LABELS, PERIOD_KINDS, QUOTA_BASES, HealthThresholds, K, Period, capacity_targets,
     data_as_of, flags_by_rep, future_dated, health_flags, kpi_balance, periods_available, quarterly_trend, rep_accounts,
-    rep_kpis, rep_pipeline, rollup_kpis, suggest_quotas, team_summary, unowned_accounts,
+    rep_flag_rank, rep_kpis, rep_pipeline, rollup_kpis, suggest_quotas, team_summary, unowned_accounts,
 )
 from ui.format import md, plot_text
 from ui.notices import reps_notice
 from ui.state import dataset_version, get_active_scenario, get_dataset, get_setting, set_setting
 
 TODAY_LABEL = "Today's plan"
+# The drill-down's column headers: labels and units, not column names.
+DRILL_ACCOUNT_LABELS = {
+    A.name: st.column_config.TextColumn("Account", width="medium"), X.tier: "Tier",
+    X.whitespace: "Whitespace ($)", X.potential: "Potential ($)", A.arr: "ARR ($)", A.open_pipeline: "Open pipeline ($)",
+    "last_opportunity": "Last opportunity created", "untouched": "Untouched", X.workload: "Workload (points)",
+    A.state: "State", A.industry: "Industry", A.account_id: "Account id",
+}
+DRILL_PIPELINE_LABELS = {
+    "account_name": st.column_config.TextColumn("Account", width="medium"), O.stage: "Stage", O.amount: "Amount ($)",
+    O.close_date: "Expected close", O.owner_id: "Deal owner", O.product: "Product", O.created_date: "Created",
+    O.opportunity_id: "Opportunity id",
+}
 KIND_LABELS = {"quarter": "Quarter", "half": "Half year", "year": "Year", "t12m": "Trailing 12 months"}
 SEV_RANK = {"high": 2, "medium": 1}
 
@@ -130,8 +142,10 @@ def _token(scn) -> str:
 def _kpis(_ds, _reps, _owner, _enriched, version: str, plan: str, enriched_key: str, period_json: str,
           untouched_months: int) -> pd.DataFrame:
     period = Period.from_dict(json.loads(period_json))
+    # A running period is measured against the quota due by the data's as-of date (pace), so
+    # mid-quarter attainment is not read against the whole quarter's number.
     return rep_kpis(_ds.accounts, _reps, _ds.opportunities, period, owner=_owner, enriched=_enriched,
-                    untouched_months=untouched_months)
+                    untouched_months=untouched_months, pace_to_date=True)
 
 
 @st.cache_data(show_spinner=False, max_entries=24)
@@ -187,8 +201,14 @@ if fut["closed"] or fut["created"]:
 choices = [p for p in periods_available(opps, as_of=as_of) if p.kind == kind] or [Period(kind, as_of)]
 period = c_period.selectbox("Which", choices, format_func=lambda p: p.label, key=f"health_period_{kind}")
 as_of_note = ("today" if as_of == today else "the data's last deal" if as_of == data_date else "set by you")
+elapsed = period.elapsed_fraction(as_of)
+running = period.in_progress(as_of)
+pace_words = (f"{period.label} is {elapsed:.0%} through on {as_of:%d %b %Y}: attainment is measured against the "
+              f"quota due by then ({elapsed:.0%} of the period's)" if running else
+              f"attainment against the whole {period.label} quota")
 st.caption(f"Data as of {as_of:%d %b %Y} ({as_of_note}) · {period.label}: {period.start:%d %b %Y} to "
-           f"{(period.end - pd.Timedelta(days=1)):%d %b %Y} · annual quotas pro-rated x{period.year_fraction:g}")
+           f"{(period.end - pd.Timedelta(days=1)):%d %b %Y} · annual quotas pro-rated x{period.year_fraction:g} · "
+           f"{pace_words}")
 if opps.empty:
     st.info("No opportunities loaded: closed-won revenue, win rate and cycle are empty, and open pipeline comes "
             "from the accounts' open_pipeline column. Load opportunities on the Data page.")
@@ -234,13 +254,24 @@ sel_mgr = f1.multiselect("Manager", _opts(K.manager), key="health_f_manager", pl
 sel_seg = f2.multiselect("Segment", _opts(K.segment), key="health_f_segment", placeholder="All segments")
 sel_reg = f3.multiselect("Region", _opts(K.region), key="health_f_region", placeholder="All regions")
 only_active = f4.toggle("Active reps only", value=True, key="health_f_active")
-mask = pd.Series(True, index=kp_all.index)
-for col, sel in ((K.manager, sel_mgr), (K.segment, sel_seg), (K.region, sel_reg)):
-    if sel:
-        mask &= kp_all[col].astype(str).isin(sel)
-if only_active:
-    mask &= kp_all[K.active].astype(bool) | (kp_all[K.accounts] > 0)
-kp = kp_all[mask].reset_index(drop=True)
+
+
+def _filtered(frame: pd.DataFrame) -> pd.DataFrame:
+    """The reps of ``frame`` that the filters keep (the same rule for the plan and for today)."""
+    keep = pd.Series(True, index=frame.index)
+    for col, sel in ((K.manager, sel_mgr), (K.segment, sel_seg), (K.region, sel_reg)):
+        if sel:
+            keep &= frame[col].astype(str).isin(sel)
+    if only_active:
+        keep &= frame[K.active].astype(bool) | (frame[K.accounts] > 0)
+    return frame[keep]
+
+
+# Reps needing action first: the worst flag's score, then the data's order.
+_rank = rep_flag_rank(flags_all)
+kp = _filtered(kp_all)
+kp = kp.assign(_rank=kp[K.rep_id].map(_rank).fillna(0.0)).sort_values("_rank", ascending=False, kind="mergesort")
+kp = kp.drop(columns="_rank").reset_index(drop=True)
 flags = flags_all[flags_all[K.rep_id].isin(kp[K.rep_id])].reset_index(drop=True)
 if kp.empty:
     st.warning("No reps match these filters. Clear a filter above.")
@@ -251,20 +282,48 @@ team = team_summary(kp)
 n_flagged = flags[K.rep_id].nunique()
 st.subheader(f"{'Filtered team' if (sel_mgr or sel_seg or sel_reg) else 'Team'}: {len(kp)} reps · {period.label}"
              + (f" · {md(scn.name)}" if scn is not None else ""))
+
+
+def _team_scope() -> tuple[str, str] | None:
+    """(scope, team words) of the filter that is set: one manager, else one region, else one
+    segment; None when no filter names exactly one team."""
+    for field, sel, words in (("manager", sel_mgr, "{}'s team"), ("region", sel_reg, "the {} region"),
+                              ("segment", sel_seg, "the {} segment")):
+        if len(sel) == 1:
+            return f"{field}={sel[0]}", words.format(sel[0])
+    return None
+
+
+_scope = _team_scope()
+if _scope is not None:
+    _flagged = flags[K.rep_id].drop_duplicates().astype(str).tolist()  # worst first
+    a1, a2 = st.columns([1, 3], vertical_alignment="center")
+    if a1.button("Rebalance this team", key="health_rebalance", icon=":material/tune:", type="primary",
+                 help="Opens the Scenario Editor on a new scenario that rebalances only this team's reps and "
+                      "accounts, with the flagged reps highlighted."):
+        st.session_state["se_open_request"] = {"scope": _scope[0], "highlight": _flagged,
+                                               "name": f"Rebalance {_scope[1]}"}
+        st.switch_page("pages/scenario_editor.py")
+    a2.caption(f"Open the Scenario Editor scoped to {md(_scope[1])} ({len(kp)} reps), with the "
+               f"{len(_flagged)} flagged rep{'s' if len(_flagged) != 1 else ''} highlighted.")
 cards = [
-    ("Closed-won", money(team[K.won_revenue]), f"of {money(team[K.quota])} quota"),
-    ("Attainment", pct(team[K.attainment]), "won / pro-rated quota"),
+    ("Closed-won", money(team[K.won_revenue]), (f"of {money(team[K.quota_to_date])} due by {as_of:%d %b} "
+                                                 f"({money(team[K.quota])} for {period.label})") if running
+     else f"of {money(team[K.quota])} quota"),
+    ("Attainment", pct(team[K.attainment]), (f"won / quota due by {as_of:%d %b} ({elapsed:.0%} of {period.label})"
+                                             if running else f"won / {period.label} quota")),
     ("Coverage", times(team[K.coverage]), f"{money(team[K.coverage_pipeline])} open / {money(team[K.quota_to_close])} to close"),
     ("Win rate", pct(team[K.win_rate]), f"{num(team[K.won_count])} won of {num(team[K.closed_count])} closed"),
     ("Avg sales cycle", days(team[K.avg_cycle_days]), f"avg deal {money(team[K.avg_deal_size])}"),
-    ("Reps flagged", f"{n_flagged} of {len(kp)}", f"{len(flags)} flags, {int((flags['severity'] == 'high').sum())} high"),
+    ("Reps to act on", f"{flags.loc[flags['severity'] == 'high', K.rep_id].nunique()} of {len(kp)}",
+     f"high flags; {n_flagged} reps with any flag ({len(flags)} flags)"),
 ]
-# With a scenario, book metrics show their change against today's owners (same reps, same scoring).
+# With a scenario, book metrics show their change against today's owners under the same filters
+# (today's reps the filters keep, leavers included), so like is compared with like.
 team_today = None
 if scn is not None:
-    kp_today = _kpis(ds, ds.reps, None, enriched, ds_key, "today", enriched_key,
-                     json.dumps(period.to_dict()), int(thresholds.untouched_months))
-    kp_today = kp_today[kp_today[K.rep_id].isin(kp[K.rep_id])]
+    kp_today = _filtered(_kpis(ds, ds.reps, None, enriched, ds_key, "today", enriched_key,
+                               json.dumps(period.to_dict()), int(thresholds.untouched_months)))
     team_today = team_summary(kp_today) if len(kp_today) else None
 
 
@@ -272,6 +331,8 @@ def _delta(col, fmt):
     if team_today is None or pd.isna(team.get(col)) or pd.isna(team_today.get(col)):
         return None
     d = team[col] - team_today[col]
+    if fmt(abs(d)) in ("0", "$0"):
+        return "no change vs today"
     return f"{'+' if d >= 0 else '-'}{fmt(abs(d))} vs today"
 
 
@@ -281,7 +342,7 @@ cards2 = [
     ("Potential", money(team[K.potential]), "from scoring", _delta(K.potential, money)),
     ("Whitespace", money(team[K.whitespace]), "potential not yet bought", _delta(K.whitespace, money)),
     ("Open pipeline", money(team[K.open_pipeline]), "all open deals on the books", _delta(K.open_pipeline, money)),
-    ("Load vs fair", pct(team[K.load_index]), "workload / fair share by capacity x ramp; 100% = even", None),
+    ("Load vs fair", pct(team[K.load_index]), "workload / fair share among segment peers; 100% = even", None),
 ]
 for row in (cards, cards2):
     cols = st.columns(len(row))
@@ -293,18 +354,22 @@ for row in (cards, cards2):
 fl_text = flags_by_rep(flags)
 sev = flags.assign(_r=flags["severity"].map(SEV_RANK)).groupby(K.rep_id)["_r"].max() if len(flags) else pd.Series(dtype=float)
 table = pd.DataFrame({
-    "Rep": kp[K.name].astype(str), "Rep ID": kp[K.rep_id].astype(str), "Manager": kp[K.manager].astype("string"),
+    # what needs action first, readable at 1440 px without scrolling sideways
+    "Rep": kp[K.name].astype(str),
+    "Flags": kp[K.rep_id].map(fl_text).fillna("").astype(str),
+    "Load vs fair": kp[K.load_index],
+    "Attainment": kp[K.attainment],
+    "Flag count": kp[K.rep_id].map(flags[K.rep_id].value_counts()).fillna(0).astype(int).to_numpy(),
+    "Rep ID": kp[K.rep_id].astype(str), "Manager": kp[K.manager].astype("string"),
     "Segment": kp[K.segment].astype("string"), "Region": kp[K.region].astype("string"),
-    "Closed-won": kp[K.won_revenue], "Quota": kp[K.quota], "Attainment": kp[K.attainment],
+    "Closed-won": kp[K.won_revenue], "Quota": kp[K.quota_to_date],
     "Open pipeline": kp[K.open_pipeline],
     # quota met (nothing left to close): infinite coverage, shown "met", sorts above every number
     "Coverage": kp[K.coverage].mask(kp[K.coverage].isna() & (kp[K.quota_to_close] == 0) & (kp[K.quota] > 0), math.inf),
     "Win rate": kp[K.win_rate],
     "Win rate ($)": kp[K.win_rate_amount], "Cycle (d)": kp[K.avg_cycle_days], "Avg deal": kp[K.avg_deal_size],
     "Accounts": kp[K.accounts], "ARR": kp[K.arr], "Potential": kp[K.potential], "Whitespace": kp[K.whitespace],
-    "Workload": kp[K.workload], "Load vs fair": kp[K.load_index], "Untouched": kp[K.untouched_share],
-    "Flag count": kp[K.rep_id].map(flags[K.rep_id].value_counts()).fillna(0).astype(int).to_numpy(),
-    "Flags": kp[K.rep_id].map(fl_text).fillna("").astype(str),
+    "Workload": kp[K.workload], "Untouched": kp[K.untouched_share],
 })
 if team_today is not None:  # how the scenario changes each book
     _today_acc = kp_today.set_index(K.rep_id)[K.accounts]
@@ -321,7 +386,7 @@ def _bg_attain(v):
 def _bg_cov(v):
     if pd.isna(v):
         return ""
-    return ("background-color: #fecaca" if v < thresholds.min_coverage / 2 else
+    return ("background-color: #fecaca" if v < thresholds.coverage_high else
             "background-color: #fef3c7" if v < thresholds.min_coverage else "")
 
 
@@ -329,7 +394,7 @@ def _bg_load(v):
     if pd.isna(v):
         return ""
     if v > thresholds.overloaded_above or v < thresholds.starved_below:
-        far = v > 2 * thresholds.overloaded_above - 1 or v < thresholds.starved_below / 2
+        far = v > thresholds.overloaded_high or v < thresholds.starved_high
         return "background-color: #fecaca" if far else "background-color: #fef3c7"
     return ""
 
@@ -353,18 +418,23 @@ styler = (table.style
                    "Accounts": num, "Workload": lambda v: f"{v:,.1f}",
                    **({"Accounts vs today": lambda v: f"{v:+,.0f}"} if "Accounts vs today" in table else {})},
                   na_rep="n/a"))
-st.markdown("**Reps** · click a header to sort, select a row to drill into the rep (tab *Rep drill-down*); "
-            "colours: red = needs action, amber = watch.")
+st.markdown("**Reps**, those needing action first · click a header to sort, select a row to drill into the rep "
+            "(tab *Rep drill-down*); colours: red = act now, amber = watch.")
 event = st.dataframe(
     styler, hide_index=True, key="health_rep_table", on_select="rerun", selection_mode="single-row",
     column_config={  # number formats come from the Styler above; these add help and widths
         "Rep": st.column_config.TextColumn(pinned=True),
-        "Quota": st.column_config.Column(help="Annual quota pro-rated to the period"),
-        "Load vs fair": st.column_config.Column(help="Workload / fair share by capacity x ramp"),
+        "Quota": st.column_config.Column("Quota due" if running else "Quota",
+                                         help=("Quota due by the as-of date (the period's quota x the share of the "
+                                               "period gone)" if running else "Annual quota pro-rated to the period")),
+        "Load vs fair": st.column_config.Column(help="Workload / fair share by capacity x ramp among the rep's "
+                                                     "segment peers; 100% = a fair share"),
         "Untouched": st.column_config.Column(help=f"Share of accounts with no opportunity created in {thresholds.untouched_months} months"),
         "Coverage": st.column_config.Column(help="Open pipeline in/after the period / quota still to close; 'met' when nothing is left"),
         "Win rate ($)": st.column_config.Column(help="Won amount / closed amount"),
-        "Flags": st.column_config.TextColumn(width="large"),
+        "Flags": st.column_config.TextColumn(width="large", help="Worst first; the reasons are listed under "
+                                                                   "'Flags, worst first'"),
+        "Flag count": st.column_config.NumberColumn("Flags (n)", width="small"),
     },
 )
 _rows = list(getattr(getattr(event, "selection", None), "rows", []) or [])
@@ -373,7 +443,7 @@ if _picked is not None and _picked != st.session_state.get("_health_row_pick"):
     st.session_state["health_drill_rep"] = _picked  # the drill-down selectbox below follows the row
 st.session_state["_health_row_pick"] = _picked
 
-with st.expander(f"Rollups by manager, segment and region ({len(flags)} flags listed below)"):
+with st.expander("Rollups by manager, segment and region"):
     by = st.segmented_control("Roll up by", ["manager", "segment", "region"], default="manager", key="health_rollup_by") or "manager"
     ru = rollup_kpis(kp, by=by)
     st.dataframe(styled(pd.DataFrame({
@@ -383,10 +453,20 @@ with st.expander(f"Rollups by manager, segment and region ({len(flags)} flags li
         "Whitespace": ru[K.whitespace], "Load vs fair": ru[K.load_index], "Untouched": ru[K.untouched_share],
     }), ("Closed-won", "Quota", "ARR", "Whitespace"), ("Attainment", "Win rate", "Load vs fair", "Untouched"),
         Coverage=times, **{"Cycle (d)": num, "Accounts": num}), hide_index=True, key="health_rollup_table")
-    names = dict(zip(kp[K.rep_id], kp[K.name]))
-    st.markdown("**All flags**")
-    st.dataframe(flags.assign(rep=flags[K.rep_id].map(names))[["rep", K.rep_id, "flag", "severity", "reason"]],
-                 hide_index=True, key="health_flags_table", column_config={"reason": st.column_config.TextColumn(width="large")})
+
+_names = dict(zip(kp[K.rep_id], kp[K.name]))
+_n_high = int((flags["severity"] == "high").sum())
+with st.expander(f"Flags, worst first: {len(flags)} ({_n_high} high)", expanded=bool(sel_mgr or sel_seg or sel_reg)):
+    if flags.empty:
+        st.success("No rep is flagged with the current thresholds.")
+    else:
+        # st.table wraps long reasons instead of cutting them off
+        st.table(pd.DataFrame({
+            "Rep": flags[K.rep_id].map(_names).fillna(flags[K.rep_id]).astype(str),
+            "Flag": flags["flag"].astype(str),
+            "Severity": flags["severity"].map({"high": "high: act now", "medium": "medium: watch"}),
+            "Why": flags["reason"].astype(str),
+        }).set_index("Rep"))
 
 # ---- tabs ----------------------------------------------------------------------------------------
 t_charts, t_rep, t_bal, t_quota, t_thr = st.tabs(["Charts", "Rep drill-down", "Balance", "Quota suggestion", "Thresholds"])
@@ -436,7 +516,7 @@ with t_charts, guard('The charts'):
     else:
         vals = cov[K.coverage].fillna(0.0)
         cap = max(4 * thresholds.min_coverage, 4.0)
-        colours = ["#dc2626" if v < thresholds.min_coverage / 2 else "#f59e0b" if v < thresholds.min_coverage else "#16a34a" for v in vals]
+        colours = ["#dc2626" if v < thresholds.coverage_high else "#f59e0b" if v < thresholds.min_coverage else "#16a34a" for v in vals]
         fig = go.Figure(go.Bar(x=vals.clip(upper=cap), y=cov[K.name].map(plot_text), orientation="h", marker_color=colours,
                                text=[f"{v:.1f}x" for v in vals], textposition="outside", cliponaxis=False,
                                customdata=vals, hovertemplate="%{y}: %{customdata:.1f}x<extra></extra>"))
@@ -468,8 +548,10 @@ with t_charts, guard('The charts'):
 
 with t_rep, guard('The rep drill-down'):
     rep_opts = kp[K.rep_id].tolist()
-    label_of = dict(zip(kp[K.rep_id], kp[K.name].astype(str) + " (" + kp[K.rep_id] + ")"))
-    rid = st.selectbox("Rep", rep_opts, format_func=label_of.get, key="health_drill_rep")
+    from ui.scenario_widgets import rep_label, rep_names
+
+    _labels = rep_names(ds, [scn] if scn is not None else [])
+    rid = st.selectbox("Rep", rep_opts, format_func=lambda r: rep_label(r, _labels), key="health_drill_rep")
     if rid is not None:
         r = kp.set_index(K.rep_id).loc[rid]
         m = st.columns(6)
@@ -479,8 +561,9 @@ with t_rep, guard('The rep drill-down'):
         m[3].metric("Win rate", pct(r[K.win_rate]))
         m[4].metric("Accounts", num(r[K.accounts]), help=f"{num(r[K.untouched])} untouched")
         m[5].metric("Whitespace", money(r[K.whitespace]))
-        st.caption(f"Manager {md(r[K.manager])} · {md(r[K.segment])} · {md(r[K.region])} · capacity {r[K.capacity]:g} x ramp "
-                   f"{r[K.ramp]:g} · workload {r[K.workload]:,.1f} ({pct(r[K.load_index])} of fair share) · "
+        _fte = f"{r[K.capacity]:g} FTE" + (f" at {r[K.ramp]:.0%} ramp" if r[K.ramp] < 1 else "")
+        st.caption(f"Manager {md(r[K.manager])} · {md(r[K.segment])} · {md(r[K.region])} · {_fte} · workload "
+                   f"{r[K.workload]:,.0f} points ({pct(r[K.load_index])} of a fair share among peers) · "
                    f"avg cycle {days(r[K.avg_cycle_days])} · avg deal {money(r[K.avg_deal_size])}")
         rf = flags[flags[K.rep_id] == rid]
         if rf.empty:
@@ -493,16 +576,20 @@ with t_rep, guard('The rep drill-down'):
         b1, b2 = st.columns([3, 2])
         b1.markdown(f"**Accounts ({len(book)})** · most whitespace first")
         b1.dataframe(styled(book, (A.arr, X.potential, X.whitespace, A.open_pipeline),
-                            **{X.workload: lambda v: f"{v:.1f}"}),
+                            **{X.workload: lambda v: f"{v:.1f}", K.untouched: lambda v: "yes" if v else "no"}),
                      hide_index=True, key="health_drill_accounts", height=360,
                      column_order=[A.name, X.tier, X.whitespace, X.potential, A.arr, A.open_pipeline, "last_opportunity",
                                    K.untouched, X.workload, A.state, A.industry, A.account_id],
-                     column_config={"last_opportunity": st.column_config.Column("last opp created")})
+                     column_config=DRILL_ACCOUNT_LABELS)
         b2.markdown(f"**Open pipeline ({len(pipe)} deals, {money(pipe[O.amount].sum() if len(pipe) else 0)})**")
-        b2.dataframe(styled(pipe.drop(columns=[O.account_id]), (O.amount,)), hide_index=True,
+        _rep_name = dict(zip(reps_df[R.rep_id].astype(str), reps_df[R.name].astype(str)))
+        pipe_view = pipe.drop(columns=[O.account_id]).assign(
+            **{O.owner_id: [(_rep_name.get(str(o), str(o)) if pd.notna(o) else "") for o in pipe[O.owner_id]]})
+        b2.dataframe(styled(pipe_view, (O.amount,)), hide_index=True,
                      key="health_drill_pipeline", height=360,
-                     column_config={O.created_date: st.column_config.Column("created"),
-                                    O.close_date: st.column_config.Column("expected close")})
+                     column_order=["account_name", O.stage, O.amount, O.close_date, O.owner_id, O.product,
+                                   O.created_date, O.opportunity_id],
+                     column_config=DRILL_PIPELINE_LABELS)
         ws = book.dropna(subset=[X.whitespace]).head(15) if book[X.whitespace].notna().any() else book.iloc[0:0]
         if len(ws):
             fig = go.Figure(go.Bar(x=ws[X.whitespace], y=ws[A.name].map(plot_text), orientation="h", marker_color="#0d9488",
@@ -573,17 +660,28 @@ with t_quota, guard('The quota suggestion'):
                             ("share", "change_pct")), hide_index=True, key="health_quota_table")
 
 with t_thr, guard('The threshold editor'):
-    st.markdown("Thresholds of the health flags. They apply to every rep and are kept for this session.")
+    st.markdown("Thresholds of the health flags, kept for this session. Workload and win rate are judged "
+                "against the rep's segment peers. Each flag turns **amber** (watch) past its first threshold and "
+                "**red** (act now) past its second; the defaults keep red for the clear outliers.")
+    t = thresholds
     with st.form("health_thresholds_form"):
         a1, a2, a3 = st.columns(3)
-        over = a1.number_input("Overloaded above (workload / fair share)", 0.0, 10.0, float(thresholds.overloaded_above), 0.05)
-        starve = a1.number_input("Starved below (workload / fair share)", 0.0, 10.0, float(thresholds.starved_below), 0.05)
-        cov_min = a2.number_input("Minimum pipeline coverage (x)", 0.0, 50.0, float(thresholds.min_coverage), 0.5)
-        gap = a2.number_input("Win rate gap to the team (points, 0.10 = 10)", 0.0, 1.0, float(thresholds.win_rate_gap), 0.01)
-        min_deals = a2.number_input("Closed deals needed to judge win rate", 0, 1000, int(thresholds.min_closed_deals), 1)
-        qtol = a3.number_input("Quota vs potential tolerance (0.30 = +-30%)", 0.0, 10.0, float(thresholds.quota_potential_tolerance), 0.05)
-        ushare = a3.number_input("Largest untouched share", 0.0, 1.0, float(thresholds.max_untouched_share), 0.05)
-        umonths = a3.number_input("Untouched look-back (months)", 1, 60, int(thresholds.untouched_months), 1)
+        over = a1.number_input("Overloaded above (workload / fair share)", 0.0, 10.0, float(t.overloaded_above), 0.05)
+        starve = a1.number_input("Starved below (workload / fair share)", 0.0, 10.0, float(t.starved_below), 0.05)
+        cov_min = a2.number_input("Minimum pipeline coverage (x)", 0.0, 50.0, float(t.min_coverage), 0.5)
+        gap = a2.number_input("Win rate gap to the peers (0.15 = 15 points)", 0.0, 1.0, float(t.win_rate_gap), 0.01)
+        min_deals = a2.number_input("Closed deals needed to judge win rate", 0, 1000, int(t.min_closed_deals), 1)
+        qtol = a3.number_input("Quota vs potential tolerance (0.50 = +-50%)", 0.0, 10.0, float(t.quota_potential_tolerance), 0.05)
+        ushare = a3.number_input("Largest untouched share", 0.0, 1.0, float(t.max_untouched_share), 0.05)
+        umonths = a3.number_input("Untouched look-back (months)", 1, 60, int(t.untouched_months), 1)
+        st.markdown("**Red (act now) past these**")
+        h1, h2, h3 = st.columns(3)
+        over_h = h1.number_input("Overloaded: red above", 0.0, 20.0, float(t.overloaded_high), 0.05)
+        starve_h = h1.number_input("Starved: red below", 0.0, 10.0, float(t.starved_high), 0.05)
+        cov_h = h2.number_input("Coverage: red under (x)", 0.0, 50.0, float(t.coverage_high), 0.1)
+        gap_h = h2.number_input("Win rate: red when this far below the peers", 0.0, 1.0, float(t.win_rate_gap_high), 0.01)
+        deals_h = h2.number_input("... with at least this many closed deals", 0, 1000, int(t.min_closed_deals_high), 1)
+        q_h = h3.number_input("Quota vs potential: red beyond (x, or 1 / x)", 1.0, 100.0, float(t.quota_potential_high), 0.5)
         c_apply, c_reset = st.columns([1, 5])
         apply = c_apply.form_submit_button("Apply", type="primary")
         reset = c_reset.form_submit_button("Reset to defaults")
@@ -592,7 +690,8 @@ with t_thr, guard('The threshold editor'):
             new = HealthThresholds() if reset else HealthThresholds(
                 overloaded_above=over, starved_below=starve, min_coverage=cov_min, win_rate_gap=gap,
                 min_closed_deals=int(min_deals), quota_potential_tolerance=qtol, max_untouched_share=ushare,
-                untouched_months=int(umonths))
+                untouched_months=int(umonths), overloaded_high=over_h, starved_high=starve_h, coverage_high=cov_h,
+                win_rate_gap_high=gap_h, min_closed_deals_high=int(deals_h), quota_potential_high=q_h)
         except ValueError as exc:
             st.error(f"Thresholds not applied: {md(exc)}. Fix the value and press Apply again.")
         else:

@@ -484,21 +484,11 @@ except Exception as exc:
     st.warning(f"KPIs could not be computed for this plan: {md(exc)}")
 
 
-def _origin(s: Scenario) -> str:
-    if s.parent_id is None:
-        return "today's plan"
-    try:
-        parent = W.load_scenario(s.parent_id, s.parent_version)
-        return f"{parent.name} v{s.parent_version}"
-    except Exception:
-        return f"a saved scenario (v{s.parent_version})"
-
-
 saved = f"saved v{scn.version} by {scn.saved_by}" if scn.version else "not saved yet"
 st.subheader(md(scn.name), anchor=False)
 n_ev, n_ov = len(scn.events), len(scn.overrides)
 on_data = W.same_data(scn)
-st.caption(f"From {md(_origin(scn))} · {md(saved)} · {n_ev} event{'' if n_ev == 1 else 's'} · "
+st.caption(f"From {md(W.scenario_origin(scn))} · {md(saved)} · {n_ev} event{'' if n_ev == 1 else 's'} · "
            f"{n_ov} manual move{'' if n_ov == 1 else 's'} or lock{'' if n_ov == 1 else 's'}"
            + (f" · on dataset {md(get_dataset().label)}" if on_data else ""))
 

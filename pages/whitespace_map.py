@@ -19,14 +19,17 @@ from territory_core.contract import A, P, R, S, X
 from territory_core.geo.aggregate import METRICS, area_metrics, heatmap_data, service_table
 from territory_core.analyse.scoring import SIZE_BAND, SIZE_BAND_NAMES, TOTAL_ARR, ScoringConfig
 from territory_core.analyse.segments import SegmentRules, default_rules
+from ui.colors import colour_of, dataset_rep_colours, discrete_scale
 from ui.format import md, money, plot_text
+from ui.maps import boundary_url
 from ui.notices import reps_notice
+from ui.scenario_widgets import rep_label
+from ui.scenario_widgets import rep_names as rep_names_with_details
 from ui.state import dataset_version, get_active_scenario, get_dataset, get_setting
 
 MAX_POINTS = 8000
-PALETTE = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f",
-           "#bcbd22", "#17becf", "#393b79", "#637939", "#8c6d31", "#843c39", "#7b4173", "#3182bd",
-           "#e6550d", "#31a354", "#756bb1", "#636363"]
+SEGMENT_PALETTE = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f",
+                   "#bcbd22", "#17becf"]
 ALL = "All product lines"
 
 
@@ -53,32 +56,12 @@ def _by_product(_ds, _enr, key: tuple, scoring_json: str, rules_json: str) -> pd
     return w
 
 
-class _SharedGeoJSON(dict):
-    """Read-only boundaries shared between figures. Plotly deep-copies a figure's geojson when it
-    builds and again when Streamlit validates it (about 1 s for the counties); this is never
-    modified, so a "copy" can be the object itself."""
-
-    def __deepcopy__(self, memo):
-        return self
-
-    def __copy__(self):
-        return self
-
-
-@st.cache_resource(show_spinner=False, max_entries=16)
-def _geojson(level: str, areas: tuple[str, ...] | None) -> dict:
+@st.cache_resource(show_spinner=False)
+def _area_names(level: str) -> dict:
+    """Area id -> name, read once from the shipped boundaries (the map itself fetches them by URL)."""
     from territory_core.geo import zips as geo
 
     g = geo.states_geojson() if level == "state" else geo.counties_geojson()
-    if areas is None:
-        return _SharedGeoJSON(g)
-    keep = set(areas)
-    return _SharedGeoJSON({"type": "FeatureCollection", "features": [f for f in g["features"] if f["id"] in keep]})
-
-
-@st.cache_resource(show_spinner=False)
-def _area_names(level: str) -> dict:
-    g = _geojson(level, None)
     if level == "state":
         return {f["id"]: f["properties"].get("name", f["id"]) for f in g["features"]}
     return {f["id"]: f"{f['properties'].get('name', f['id'])}, {f['properties'].get('state', '')}" for f in g["features"]}
@@ -92,21 +75,17 @@ def _nice_ticks(top: float, n: int = 4) -> list[float]:
     return [i * step for i in range(int(top // step) + 1)]
 
 
+def _pt(s: pd.Series) -> pd.Series:
+    """ui.format.plot_text for a whole column (user text made inert for plotly), as strings."""
+    out = s.astype("string").fillna("").str.replace(r"\s+", " ", regex=True).str.strip()
+    return out.str.replace("&", "&amp;", regex=False).str.replace("<", "&lt;", regex=False).str.replace(">", "&gt;", regex=False).astype(str)
+
+
 def _money_s(s: pd.Series) -> pd.Series:
     """Whole dollars with thousands separators, as strings ("n/a" when missing)."""
     v = pd.to_numeric(s, errors="coerce")
     out = "$" + v.fillna(0).round(0).astype("int64").map("{:,}".format)
     return out.where(v.notna(), "n/a")
-
-
-def _discrete_scale(n: int) -> list:
-    """A colorscale mapping integer codes 0..n-1 to distinct colours (for one-trace colouring)."""
-    n = max(n, 1)
-    scale = []
-    for i in range(n):
-        c = PALETTE[i % len(PALETTE)]
-        scale += [[i / n, c], [(i + 1) / n, c]]
-    return scale
 
 
 # ------------------------------------------------------------------------------------------ page
@@ -138,6 +117,7 @@ except Exception as exc:  # bad settings or data: say what and how to fix, no tr
     st.stop()
 
 reps = ds.reps
+REP_LABELS = rep_names_with_details(ds)
 rep_names = {}
 if not reps.empty and R.rep_id in reps.columns:
     rep_names = dict(zip(reps[R.rep_id].astype(str), reps[R.name].astype(str)))
@@ -171,7 +151,7 @@ with st.container(border=True):
     sel_tier = f4.multiselect("Tier", ["A", "B", "C", "D"], key="ws_tier", placeholder="All tiers")
     owners = sorted(enr[A.owner_id].dropna().astype(str).unique().tolist()) if A.owner_id in enr.columns else []
     sel_own = f5.multiselect("Owner", owners, key="ws_owner", placeholder="All owners",
-                             format_func=lambda r: f"{rep_names.get(r, r)} ({r})")
+                             format_func=lambda r: rep_label(r, REP_LABELS))
 
 mask = np.ones(len(enr), dtype=bool)
 if sel_seg:
@@ -206,13 +186,7 @@ k4.metric("Whitespace", money(ws))
 k5.metric("Penetration", f"{arr / pot:.1%}" if pot else "n/a")
 
 # ---- map --------------------------------------------------------------------------------------
-c1, c2, c3, c4 = st.columns([1, 2, 1, 1])
-level = c1.radio("Areas", ["state", "county"], horizontal=True, key="ws_level", format_func=str.title)
-metric = c2.selectbox("Colour areas by", list(METRICS), key="ws_metric", format_func=METRICS.get)
-show_points = c3.toggle("Account points", value=True, key="ws_points")
-colour_by = c4.radio("Points by", ["owner", "segment"], horizontal=True, key="ws_colour", disabled=not show_points)
-
-def draw_map() -> None:
+def draw_map(level: str, metric: str, show_points: bool, colour_by: str) -> None:
     """The choropleth and the account points; a warning instead when the data has no areas."""
     try:
         am = area_metrics(view, level, reps, book=book)
@@ -227,32 +201,33 @@ def draw_map() -> None:
         st.warning(f"No account has a known {level}: check the state/ZIP columns on the Data page.")
         return
     am["label"] = am["area"].map(names)
-    geojson = _geojson(level, None if level == "state" else tuple(sorted(am["area"])))
     z = am[metric].astype(float)
     zmax = float(np.nanquantile(z, 0.95)) if z.notna().any() else 1.0
     zmin = float(np.nanmin(z)) if z.notna().any() else 0.0
     if not np.isfinite(zmax) or zmax <= zmin:
         zmax = zmin + 1.0
-    # Hover text as one pre-formatted string per area/point: mixed-type customdata makes plotly's
-    # validation and JSON encoding several times slower at 50k accounts.
-    area_hover = ("<b>" + am["label"].astype(str) + "</b><br>Accounts: " + am["accounts"].map("{:,}".format)
-                  + "<br>Potential: " + _money_s(am["potential"]) + "<br>ARR: " + _money_s(am["arr"])
-                  + "<br>Whitespace: " + _money_s(am["whitespace"]) + "<br>Penetration: "
-                  + am["penetration"].fillna(0).map("{:.1%}".format) + "<br>Covering reps: "
-                  + am["covering_reps"].astype(int).astype(str) + " (" + am["rep_fte"].map("{:.2f}".format)
-                  + " FTE)<br>Potential per rep FTE: " + _money_s(am["coverage"])).to_numpy(dtype=object)
+    # Hover: the area's name as text, its numbers as one float array (plotly sends numeric arrays as
+    # compact binary; per-area strings of every figure made the county map's payload 3x larger).
+    area_cd = am[["accounts", "potential", "arr", "whitespace", "penetration", "covering_reps", "rep_fte",
+                  "coverage"]].astype("float32").fillna(0.0).to_numpy()
     scales = {"whitespace": "Blues", "potential": "Purples", "penetration": "Greens", "coverage": "OrRd"}
     fig = go.Figure(go.Choroplethmap(
-        geojson=geojson, locations=am["area"].to_numpy(dtype=object), z=z.to_numpy(dtype=float), zmin=zmin, zmax=zmax, colorscale=scales[metric],
+        geojson=boundary_url(level), locations=am["area"].to_numpy(dtype=object), z=z.to_numpy(dtype=float), zmin=zmin, zmax=zmax, colorscale=scales[metric],
         marker_line_width=0.4 if level == "state" else 0.1, marker_line_color="#888", marker_opacity=0.85,
-        hovertext=area_hover, hovertemplate="%{hovertext}<extra></extra>", name=METRICS[metric],
-        colorbar=dict(title=dict(text=METRICS[metric].split(" (")[0], side="right"), thickness=12, x=0.005,
-                      xanchor="left", len=0.6, y=0.02, yanchor="bottom", bgcolor="rgba(255,255,255,0.7)",
+        text=_pt(am["label"]), customdata=area_cd, name=METRICS[metric],
+        hovertemplate=("<b>%{text}</b><br>Accounts: %{customdata[0]:,.0f}<br>Potential: $%{customdata[1]:,.0f}"
+                       "<br>ARR: $%{customdata[2]:,.0f}<br>Whitespace: $%{customdata[3]:,.0f}<br>Penetration: "
+                       "%{customdata[4]:.1%}<br>Covering reps: %{customdata[5]:.0f} (%{customdata[6]:.2f} FTE)"
+                       "<br>Potential per rep FTE: $%{customdata[7]:,.0f}<extra></extra>"),
+        # a horizontal bar over the Gulf of Mexico: it covers neither coast
+        colorbar=dict(title=dict(text=METRICS[metric].split(" (")[0], side="top"), orientation="h", thickness=10,
+                      x=0.5, xanchor="center", len=0.3, y=0.02, yanchor="bottom", bgcolor="rgba(255,255,255,0.8)",
                       tickformat=".0%" if metric == "penetration" else "$.2s"),
     ))
     layers = []
     if level == "county":  # state outlines over the counties, from the shipped boundaries
-        layers.append(dict(source=_geojson("state", None), type="line", color="#666", line=dict(width=0.6)))
+        layers.append(dict(sourcetype="geojson", source=boundary_url("state"), type="line", color="#666",
+                           line=dict(width=0.6)))
 
     n_points = 0
     if show_points and {A.lat, A.lon} <= set(view.columns):
@@ -264,29 +239,34 @@ def draw_map() -> None:
         n_points = len(pts)
         col = A.owner_id if colour_by == "owner" else X.segment
         cats = pts[col].astype("string").fillna("(none)")
-        order = sorted(cats.unique().tolist())
+        if colour_by == "owner":  # one colour per rep, the same on every page and filter
+            rep_col = dataset_rep_colours(cats.unique())
+            # the colour bar counts up from the bottom: reverse order reads A to Z from the top
+            order = sorted(cats.unique().tolist(), key=lambda r: rep_names.get(r, r), reverse=True)
+            colours = [colour_of(r if r != "(none)" else None, rep_col) for r in order]
+            labels = [plot_text(rep_names.get(c, c)) for c in order]
+        else:
+            order = sorted(cats.unique().tolist())
+            colours = [SEGMENT_PALETTE[i % len(SEGMENT_PALETTE)] for i in range(len(order))]
+            labels = [plot_text(c) for c in order]
         codes = cats.map({c: i for i, c in enumerate(order)}).to_numpy(dtype=float)
-        labels = [plot_text(rep_names.get(c, c) if colour_by == "owner" else c) for c in order]
         owner_label = pts[A.owner_id].astype("string").fillna("(none)").map(lambda r: rep_names.get(r, r)) \
-            if A.owner_id in pts.columns else "(none)"
-        point_hover = ("<b>" + pts[A.name].astype(str).map(plot_text) + "</b><br>"
-                       + (pts[A.industry].astype(str).map(plot_text) if A.industry in pts.columns else "")
-                       + "<br>Owner: " + owner_label.astype(str).map(plot_text) + "<br>Segment: "
-                       + pts[X.segment].astype(str).map(plot_text)
-                       + " · Tier " + pts[X.tier].astype(str) + " (score "
-                       + pts[X.potential_score].round(0).astype(int).astype(str) + ")<br>Potential: "
-                       + _money_s(pts[X.potential]) + "<br>ARR: " + _money_s(pts[TOTAL_ARR])
-                       + "<br>Whitespace: " + _money_s(pts[X.whitespace])).to_numpy(dtype=object)
+            if A.owner_id in pts.columns else pd.Series("(none)", index=pts.index)
+        # names as text (the only strings), numbers as float32 (binary, 4 bytes each): about 60 bytes a point
+        point_text = "<b>" + _pt(pts[A.name]) + "</b> · Tier " + _pt(pts[X.tier]) + "<br>" + _pt(owner_label)
+        point_cd = pts[[X.potential_score, X.potential, TOTAL_ARR, X.whitespace]].astype("float32").fillna(0.0).to_numpy()
         n = len(order)
         show_bar = n <= 45
         fig.add_trace(go.Scattermap(
             lat=pts[A.lat].to_numpy(dtype=float), lon=pts[A.lon].to_numpy(dtype=float), mode="markers", name="Accounts",
-            marker=dict(size=6, color=codes, cmin=-0.5, cmax=n - 0.5, colorscale=_discrete_scale(n), opacity=0.85,
+            marker=dict(size=6, color=codes, cmin=-0.5, cmax=n - 0.5, colorscale=discrete_scale(colours), opacity=0.85,
                         showscale=show_bar,
                         colorbar=dict(title=dict(text=colour_by.title(), side="top"), x=1.0, xanchor="right", thickness=10,
                                       tickvals=list(range(n)), ticktext=labels, len=1.0,
                                       tickfont=dict(size=9)) if show_bar else None),
-            hovertext=point_hover, hovertemplate="%{hovertext}<extra></extra>",
+            text=point_text.to_numpy(dtype=object), customdata=point_cd,
+            hovertemplate=("%{text}<br>Score %{customdata[0]:.0f} · potential $%{customdata[1]:,.0f}<br>ARR "
+                           "$%{customdata[2]:,.0f} · whitespace $%{customdata[3]:,.0f}<extra></extra>"),
         ))
     fig.update_layout(
         map=dict(style="white-bg", center=dict(lat=38.5, lon=-94.0), zoom=3.3, layers=layers),
@@ -299,7 +279,19 @@ def draw_map() -> None:
         st.caption("No account has coordinates (lat/lon or a ZIP code) to draw as a point.")
 
 
-draw_map()
+@st.fragment
+def map_section() -> None:
+    """The map's own controls and the map: a fragment, so switching states and counties (or what
+    colours the areas and points) redraws the map only, not the tables below."""
+    c1, c2, c3, c4 = st.columns([1, 2, 1, 1])
+    level = c1.radio("Areas", ["state", "county"], horizontal=True, key="ws_level", format_func=str.title)
+    metric = c2.selectbox("Colour areas by", list(METRICS), key="ws_metric", format_func=METRICS.get)
+    show_points = c3.toggle("Account points", value=True, key="ws_points")
+    colour_by = c4.radio("Points by", ["owner", "segment"], horizontal=True, key="ws_colour", disabled=not show_points)
+    draw_map(level, metric, show_points, colour_by)
+
+
+map_section()
 
 # ---- top accounts and product lines --------------------------------------------------------------------
 t1, t2 = st.columns([3, 2])

@@ -7,7 +7,8 @@ package ships as package data. They have no .prj; their coordinate system is NAD
     .venv/bin/python scripts/build_boundaries.py [--tolerance-states 0.01] [--tolerance-counties 0.01]
 
 Writes data/geo/states.geojson (feature id = 2-letter state code; properties name, fips) and
-data/geo/counties.geojson (feature id = 5-digit county FIPS; properties name, state, lsad).
+data/geo/counties.geojson (feature id = 5-digit county FIPS; properties name, state, lsad), and
+the same two files under static/geo/, which the app serves to the browser (the maps fetch them once).
 Needs the dev requirements (plotly-geo, pyshp, shapely); the app only reads the output.
 """
 from __future__ import annotations
@@ -19,6 +20,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "data" / "geo"
+STATIC = ROOT / "static" / "geo"  # same files, served to the browser at app/static/geo/
 
 # Census LSAD codes of county-level areas -> the word that follows the name.
 LSAD_SUFFIX = {
@@ -90,6 +92,9 @@ def build(tol_states: float = 0.01, tol_counties: float = 0.01, out: Path = OUT)
         path = out / f"{name}.geojson"
         text = json.dumps({"type": "FeatureCollection", "features": feats}, separators=(",", ":"))
         path.write_text(text, encoding="utf-8")
+        if out == OUT:  # the copy the browser fetches once (server.enableStaticServing): static/geo/
+            STATIC.mkdir(parents=True, exist_ok=True)
+            (STATIC / f"{name}.geojson").write_text(text, encoding="utf-8")
         sizes[name] = len(text)
         print(f"{path.relative_to(ROOT)}: {len(feats):,} features, {len(text) / 1e6:.2f} MB")
     return sizes

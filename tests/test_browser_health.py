@@ -44,7 +44,7 @@ def test_health_page_filter_by_manager_and_drill_into_rep(page, app_url):
     page.wait_for_timeout(800)
     assert plotly_shape_count(page) > 20  # histogram bars, scatter points, coverage bars, trend
     shot(page, "health-1-team")
-    _shot_at(page, page.get_by_text("Reps · click a header", exact=False), "health-1b-table")
+    _shot_at(page, page.get_by_text("click a header to sort", exact=False), "health-1b-table")
     _shot_at(page, page.locator(".js-plotly-plot"), "health-1c-charts")
 
     _pick(page, "Manager", mgr)
@@ -61,7 +61,7 @@ def test_health_page_filter_by_manager_and_drill_into_rep(page, app_url):
 
     rep = team.sort_values(K.won_revenue).iloc[-1]
     page.get_by_role("tab", name="Rep drill-down").click()
-    _pick(page, "Rep", f"{rep[K.name]} ({rep[K.rep_id]})")
+    _pick(page, "Rep", f"{rep[K.name]} · {rep[K.region]}, {rep[K.segment]} ({rep[K.rep_id]})")  # name, region, segment
     assert_no_exception(page)
     page.get_by_text(re.compile(rf"^Accounts \({int(rep[K.accounts])}\)")).first.wait_for(timeout=30_000)
     page.get_by_text(f"Manager {mgr}", exact=False).first.wait_for()

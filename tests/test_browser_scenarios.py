@@ -208,7 +208,12 @@ def test_scenario_flow_in_the_browser(page, app_url, west_files):
     assert plotly_shape_count(page) > 50
     _tall_shot(page, "compare")
 
-    # 7. the CRM export: every account once, the leaver owns nothing
+    # 7. the CRM export: owner changes by default; every account once on request, the leaver owns nothing
+    with page.expect_download() as dl:
+        page.get_by_role("button", name="Salesforce Data Loader CSV").click()
+    assert len(pd.read_csv(dl.value.path(), dtype=str)) == moves
+    page.locator('[data-testid="stRadio"] label').filter(has_text="Every account").first.click()
+    _idle(page)
     with page.expect_download() as dl:
         page.get_by_role("button", name="Assignment CSV").click()
     df = pd.read_csv(dl.value.path(), dtype=str, keep_default_na=False)

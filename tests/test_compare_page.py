@@ -65,6 +65,11 @@ def _compare(sample, **state) -> AppTest:
     return at
 
 
+def _bytes(v) -> bytes:
+    """A download's content: made on click (a callable) or ready (bytes)."""
+    return v() if callable(v) else v
+
+
 def _charts(at: AppTest) -> list[dict]:
     return [json.loads(el.proto.spec) for el in at.get("plotly_chart")]
 
@@ -80,8 +85,9 @@ def test_compare_today_with_a_saved_scenario(store, sample):
     assert moves_row["Today's plan"] == "0" and moves_row["Shift to small v1"] == "40"
     assert moves_row["Δ Shift to small v1"].startswith("+40")
     assert any("40 accounts" in m.value for m in at.markdown)
-    moves = next(d.value for d in at.dataframe if "from" in d.value.columns)
-    assert len(moves) == 40 and moves["to"].str.contains(small).all()
+    moves = next(d.value for d in at.dataframe if "from_name" in d.value.columns)
+    small_name = sample.reps.set_index("rep_id").loc[small, "name"]
+    assert len(moves) == 40 and (moves["to_name"] == small_name).all()
     figs = _charts(at)
     types = [f["data"][0]["type"] for f in figs]
     assert types.count("bar") == 2 and "box" in types and "sankey" in types
@@ -107,17 +113,17 @@ def test_moves_filters_and_flow_by_arr(store, sample):
     asg.loc[idx, S.rep_id] = small
     saved = store.save(a.with_(assignment=asg), user="tester")
     at = _compare(sample, cmp_1_id=saved.id)
-    moves = next(d.value for d in at.dataframe if "from" in d.value.columns)
+    moves = next(d.value for d in at.dataframe if "from_name" in d.value.columns)
     assert len(moves) == 40
-    from_label = next(v for v in moves["from"].unique() if third in v)
-    at.multiselect(key="cmp_f_from").select(from_label).run()
-    moves = next(d.value for d in at.dataframe if "from" in d.value.columns)
-    assert len(moves) == 10 and (moves["from"] == from_label).all()
+    third_name = sample.reps.set_index("rep_id").loc[third, "name"]
+    at.multiselect(key="cmp_f_from").select(third).run()
+    moves = next(d.value for d in at.dataframe if "from_name" in d.value.columns)
+    assert len(moves) == 10 and (moves["from_name"] == third_name).all()
     assert any("Showing 10 of 40" in c.value for c in at.caption)
     at.radio(key="cmp_flow_by").set_value("ARR").run()
     sankey = next(f for f in _charts(at) if f["data"][0]["type"] == "sankey")
     at.multiselect(key="cmp_f_from").set_value([]).run()
-    moves = next(d.value for d in at.dataframe if "from" in d.value.columns)
+    moves = next(d.value for d in at.dataframe if "from_name" in d.value.columns)
     assert sum(sankey["data"][0]["link"]["value"]) == pytest.approx(float(moves["arr"].sum()))
 
 
@@ -181,14 +187,19 @@ def test_export_downloads(store, sample, monkeypatch):
     names = sorted(files)
     assert names == ["Export_me_v1_assignment.csv", "Export_me_v1_assignment.xlsx", "Export_me_v1_salesforce.csv",
                      "Export_me_v1_summary.html"], names
-    csv = pd.read_csv(io.BytesIO(files["Export_me_v1_assignment.csv"]), dtype=str, keep_default_na=False)
+    # a CRM upload defaults to the owner changes (issue 14 item 7); every account on request
+    moved_only = pd.read_csv(io.BytesIO(_bytes(files["Export_me_v1_salesforce.csv"])), dtype=str)
+    assert len(moved_only) == 25
+    assert any("25 owner changes" in o for o in at.radio(key="cmp_exp_rows").options)
+    at.radio(key="cmp_exp_rows").set_value("all").run()
+    csv = pd.read_csv(io.BytesIO(_bytes(files["Export_me_v1_assignment.csv"])), dtype=str, keep_default_na=False)
     assert len(csv) == len(sample.accounts) and csv["account_id"].is_unique
     assert (csv["previous_owner_id"] != csv["new_owner_id"]).sum() == 25
     assert (csv["new_owner_id"] == small).sum() == (sample.accounts["owner_id"] == small).sum() + 25
     assert csv["reason"].str.startswith("=").sum() == 0 and csv["reason"].str.startswith("'=").sum() == 1
     xlsx = pd.read_excel(io.BytesIO(files["Export_me_v1_assignment.xlsx"]()), dtype=str)
     assert list(xlsx.columns) == list(csv.columns) and len(xlsx) == len(csv)
-    sf = pd.read_csv(io.BytesIO(files["Export_me_v1_salesforce.csv"]), dtype=str)
+    sf = pd.read_csv(io.BytesIO(_bytes(files["Export_me_v1_salesforce.csv"])), dtype=str)
     assert list(sf.columns) == ["Id", "OwnerId"] and len(sf) == len(csv)
     html = files["Export_me_v1_summary.html"]().decode("utf-8")
     assert "Export me" in html and "<html" in html.lower()
@@ -224,21 +235,22 @@ def test_export_only_moved_rows(store, sample, monkeypatch):
     from streamlit.runtime.media_file_manager import MediaFileManager
 
     files = {}
-    real_add = MediaFileManager.add
+    real_deferred = MediaFileManager.add_deferred
 
-    def add(self, data, mimetype, coordinates, file_name=None, is_for_static_download=False):
-        if file_name:
-            files[file_name] = data
-        return real_add(self, data, mimetype, coordinates, file_name, is_for_static_download)
+    def add_deferred(self, fn, mimetype, coordinates, file_name=None, **kw):
+        files[file_name] = fn
+        return real_deferred(self, fn, mimetype, coordinates, file_name, **kw)
 
-    monkeypatch.setattr(MediaFileManager, "add", add)
+    monkeypatch.setattr(MediaFileManager, "add_deferred", add_deferred)
     big, small = _reps(sample)
     saved = store.save(_moved(sample, big, small, 12, "Few moves"), user="tester")
-    at = _compare(sample, cmp_1_id=saved.id)
-    at.checkbox(key="cmp_exp_moved").check().run()
+    at = _compare(sample, cmp_1_id=saved.id)  # owner changes only by default
     assert not at.exception, [e.message for e in at.exception]
-    csv = pd.read_csv(io.BytesIO(files["Few_moves_v1_assignment.csv"]), dtype=str)
+    csv = pd.read_csv(io.BytesIO(_bytes(files["Few_moves_v1_assignment.csv"])), dtype=str)
     assert len(csv) == 12 and (csv["new_owner_id"] == small).all() and (csv["previous_owner_id"] == big).all()
+    assert at.radio(key="cmp_exp_rows").value == "moved"
+    assert at.radio(key="cmp_exp_rows").options[0] == "Owner changes only (12 owner changes)"
+    assert any("Few moves v1" in m.value and "12 owner changes" in m.value for m in at.markdown)
 
 
 def test_unreachable_database_is_explained(monkeypatch, sample):

@@ -181,11 +181,16 @@ def test_cli_exports_each_format(db, tmp_path, capsys):
     x = pd.read_excel(tmp_path / "latest.xlsx", dtype=str)
     assert (x["previous_owner_id"] == x["new_owner_id"]).all()  # version 2 (latest) moves nothing
 
+    capsys.readouterr()
     rc = main(["export", "--scenario", sid, "--version", "1", "--db", url, "--data", str(data), "--format", "salesforce",
-               "--only-moved", "--out", str(tmp_path / "sf.csv")])
+               "--out", str(tmp_path / "sf.csv")])  # a CRM upload: the owner changes by default
     assert rc == 0
     sf = pd.read_csv(tmp_path / "sf.csv", dtype=str)
     assert list(sf.columns) == ["Id", "OwnerId"] and len(sf) == 12
+    assert "12 rows (12 owner changes)" in capsys.readouterr().out
+    rc = main(["export", "--scenario", sid, "--version", "1", "--db", url, "--data", str(data), "--format", "salesforce",
+               "--all-rows", "--out", str(tmp_path / "sf_all.csv")])
+    assert rc == 0 and len(pd.read_csv(tmp_path / "sf_all.csv", dtype=str)) == 80
 
     rc = main(["export", "--scenario", sid, "--version", "1", "--db", url, "--data", str(data),
                "--out", str(tmp_path / "summary.html")])

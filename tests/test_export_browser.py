@@ -39,5 +39,5 @@ def test_summary_renders_offline_with_charts(page, summary_html):
     widths = page.evaluate("() => Array.from(document.querySelectorAll('main svg rect')).map(r => r.getBBox().width)")
     assert sum(1 for w in widths if w > 2) >= 40
     assert page.locator("main svg line").count() >= 40
-    assert page.get_by_text(f"Biggest moves (of {moved:,})").count() == 1
+    assert page.get_by_text(f"Biggest moves against Today's plan (of {moved:,})").count() == 1
     shot(page, "export_summary")

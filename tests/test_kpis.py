@@ -323,13 +323,14 @@ def test_health_flags_default(k):
 
 def test_health_flags_tightened_thresholds(k):
     f = _flags(k.reset_index(), overloaded_above=1.1, starved_below=0.9, min_closed_deals=2,
-               win_rate_gap=0.05, max_untouched_share=0.3)
+               win_rate_gap=0.05, win_rate_gap_high=0.1, min_closed_deals_high=2, max_untouched_share=0.3)
     assert ("r2", "overloaded") in f and "117%" in f[("r2", "overloaded")].reason
+    assert "(4 vs 3 workload points" in f[("r2", "overloaded")].reason
     assert ("r1", "starved") in f
-    # team 4/6 = 67%; r1 75% (+8 pts), r2 50% (-17 pts, more than 2x the gap: high)
+    # team 4/6 = 67%; r1 75% (+8 pts: above the peers, never high), r2 50% (-17 pts, past the high gap)
     assert f[("r1", "win rate off team")].severity == "medium"
     assert f[("r2", "win rate off team")].severity == "high"
-    assert "below the team's 67%" in f[("r2", "win rate off team")].reason
+    assert "against 67% for the team: 17 points below" in f[("r2", "win rate off team")].reason
     assert ("r2", "untouched accounts") in f and ("r1", "untouched accounts") not in f
 
 
@@ -338,8 +339,9 @@ def test_health_flags_quota_fairness():
     f = _flags(k)
     # r1 is alone in SMB: judged against the team: quota 100k/350k = .286, potential 800/3000 = .267 -> 1.07
     # ENT peers r2, r3: quota .8/.2, potential 2000/2200, 200/2200 -> 0.88, 2.2
-    # only r3 is out of 1 +- 0.3, and by more than 0.6: high
-    assert ("r3", "quota vs potential") in f and f[("r3", "quota vs potential")].severity == "high"
+    # only r3 is out of 1 +- 0.5 (2.2x: medium, under the 4x of a high flag)
+    assert ("r3", "quota vs potential") in f and f[("r3", "quota vs potential")].severity == "medium"
+    assert _flags(k, quota_potential_high=2.0)[("r3", "quota vs potential")].severity == "high"
     assert ("r1", "quota vs potential") not in f and ("r2", "quota vs potential") not in f
     assert "20% of the ENT reps' quota" in f[("r3", "quota vs potential")].reason
     assert "2.20x" in f[("r3", "quota vs potential")].reason

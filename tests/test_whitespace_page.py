@@ -198,4 +198,4 @@ def test_owners_from_the_active_scenario(enriched):
     assert not at.exception
     svc = frame(at, "vs_median")
     assert (svc["covering_reps"] == 1).all()
-    assert at.multiselect(key="ws_owner").options == ["Carlos Lee (R001)"]
+    assert at.multiselect(key="ws_owner").options == ["Carlos Lee · West, Enterprise (R001)"]  # name, region, segment

@@ -238,6 +238,23 @@ def scenario_options(df: pd.DataFrame) -> tuple[list[str], dict[str, str]]:
     return ids, labels
 
 
+def scenario_origin(scn) -> str:
+    """Where a scenario came from, in words: "today's plan" or "scenario FY27 plan v3" (the
+    parent's name from the store; its id only when the parent is gone)."""
+    pid = getattr(scn, "parent_id", None)
+    if pid is None:
+        return "today's plan"
+    ver = getattr(scn, "parent_version", None)
+    df = saved_scenarios()
+    name = None
+    if len(df) and "id" in df.columns:
+        hit = df[df["id"].astype(str) == str(pid)]
+        if len(hit):
+            name = str(hit["name"].iloc[0])
+    v = f" v{ver}" if ver else ""
+    return f"scenario {name}{v}" if name else f"scenario {str(pid)[:8]}{v} (no longer saved)"
+
+
 def version_options(scenario_id: str) -> list[int]:
     if scenario_id == TODAY:
         return []
@@ -294,17 +311,54 @@ def today_scenario():
 
 
 # ---------------------------------------------------------------------------- formatting
-def rep_names(ds=None) -> dict[str, str]:
+class RepNames(dict):
+    """rep_id -> name, with ``details``: rep_id -> "Region, Segment" for the pickers."""
+
+    details: dict[str, str]
+
+    def __init__(self, *args, details: dict[str, str] | None = None, **kw):
+        super().__init__(*args, **kw)
+        self.details = dict(details or {})
+
+
+def rep_names(ds=None, scenarios=()) -> RepNames:
+    """Names (and region, segment) of the dataset's reps and of the new hires of ``scenarios``."""
     ds = ds or get_dataset()
-    reps = ds.reps
-    return dict(zip(reps[R.rep_id].astype(str), reps[R.name].astype(str)))
+    frames = [ds.reps]
+    for scn in scenarios or ():
+        if scn is not None and getattr(scn, "events", None):
+            try:
+                from territory_core.plan.scenarios import apply_events
+
+                frames.append(apply_events(ds, scn.events).reps)
+            except Exception:  # an event that cannot apply: its hire keeps its id as a label
+                pass
+    names, details = {}, {}
+    for reps in frames:
+        if reps is None or R.rep_id not in reps.columns:
+            continue
+        for _, row in reps.iterrows():
+            rid = str(row[R.rep_id])
+            if rid in names:
+                continue
+            nm = row.get(R.name)
+            names[rid] = str(nm) if nm is not None and not pd.isna(nm) and str(nm).strip() else rid
+            parts = [str(row.get(c)) for c in (R.region, R.segment)
+                     if c in reps.columns and row.get(c) is not None and not pd.isna(row.get(c)) and str(row.get(c)).strip()]
+            if parts:
+                details[rid] = ", ".join(parts)
+    return RepNames(names, details=details)
 
 
 def rep_label(rep_id: Any, names: dict[str, str]) -> str:
+    """A rep for pickers: "Priya Ramirez · West, Mid-Market (R004)" (name, region, segment, id)."""
     if rep_id is None or (isinstance(rep_id, float) and math.isnan(rep_id)) or rep_id is pd.NA:
         return "(unassigned)"
     rid = str(rep_id)
-    return f"{names[rid]} ({rid})" if rid in names else rid
+    if rid not in names:
+        return rid
+    detail = getattr(names, "details", {}).get(rid)
+    return f"{names[rid]} · {detail} ({rid})" if detail else f"{names[rid]} ({rid})"
 
 
 STATUS_WORDS = {

@@ -24,6 +24,15 @@ T = TypeVar("T")
 
 @st.cache_resource(show_spinner="Loading the sample data...")
 def _sample() -> Dataset:
+    """The sample, or the canonical CSVs in $TERRITORY_SAMPLE_DIR when set (benchmarks serve a
+    50,000-account book this way: scripts/bench_browser_controls.py)."""
+    import os
+
+    alt = os.environ.get("TERRITORY_SAMPLE_DIR")
+    if alt:
+        from territory_core.dataset import load_dir
+
+        return load_dir(alt, name=f"Data from {alt}")
     return load_sample()
 
 

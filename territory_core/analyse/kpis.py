@@ -68,7 +68,7 @@ K = SimpleNamespace(
     accounts="accounts", arr="arr", potential="potential", whitespace="whitespace",
     workload="workload", fair_workload="fair_workload", load_index="load_index",
     untouched="untouched", untouched_share="untouched_share",
-    flags="flags",
+    flags="flags", peer_group="peer_group", quota_to_date="quota_to_date",
 )
 
 #: KPI columns that add up across reps (rollups sum these, then recompute the ratios).
@@ -76,7 +76,7 @@ ADDITIVE = (
     K.won_revenue, K.won_count, K.lost_count, K.closed_count, K.closed_amount, K.quota_annual,
     K.quota, K.open_pipeline, K.coverage_pipeline, K.cycle_days_total, K.cycle_count,
     K.accounts, K.arr, K.potential, K.whitespace, K.workload, K.fair_workload, K.untouched,
-    K.capacity,
+    K.capacity, K.quota_to_date,
 )
 
 #: Human labels and formats of the KPIs (the page uses them for column headers and pickers).
@@ -175,6 +175,15 @@ class Period:
     def year_fraction(self) -> float:
         """Share of an annual quota that belongs to this period."""
         return _PERIOD_MONTHS[self.kind] / 12.0
+
+    def elapsed_fraction(self, as_of) -> float:
+        """Share of the period gone by the end of ``as_of`` (0 before it starts, 1 once over)."""
+        d = pd.Timestamp(_to_date(as_of)) + pd.Timedelta(days=1)
+        total = (self.end - self.start).days
+        return float(min(max((d - self.start).days / total, 0.0), 1.0)) if total > 0 else 1.0
+
+    def in_progress(self, as_of) -> bool:
+        return 0.0 < self.elapsed_fraction(as_of) < 1.0
 
     @property
     def label(self) -> str:
@@ -375,8 +384,12 @@ def rep_kpis(
     enriched: pd.DataFrame | None = None,
     untouched_months: int = 6,
     as_of=None,
+    pace_to_date: bool = False,
 ) -> pd.DataFrame:
     """One row per rep (every row of ``reps``, in order) with the KPIs named in ``K``.
+
+    ``pace_to_date``: measure attainment against the quota pro-rated to the as-of date when the
+    period is still running (``quota_to_date``); coverage always uses the whole period's quota.
 
     ``owner``: a scenario's assignment (Series account_id -> rep_id, or a frame with
     ``account_id``/``rep_id``); None means today's ``accounts.owner_id``. ``enriched``: the
@@ -421,9 +434,14 @@ def rep_kpis(
             out[col] = per_rep(pd.to_numeric(v, errors="coerce").fillna(0.0), acc_owner)
     wl = account_workload(accounts, enriched)
     out[K.workload] = per_rep(wl, acc_owner)
+    # Fair share among peers: the reps selling to the same segment (see peer_groups), so a book
+    # of 40 Enterprise accounts is compared with other Enterprise books, not with SMB ones.
     eff = out[K.capacity] * out[K.ramp]
-    team_wl = out[K.workload].sum()
-    out[K.fair_workload] = team_wl * eff / eff.sum() if eff.sum() > 0 else np.nan
+    groups = peer_groups(out)
+    g_wl = out[K.workload].groupby(groups).transform("sum")
+    g_eff = eff.groupby(groups).transform("sum")
+    out[K.fair_workload] = (g_wl * eff / g_eff.where(g_eff > 0)).astype(float)
+    out[K.peer_group] = groups.to_numpy()
     out[K.load_index] = _safe_div(out[K.workload], out[K.fair_workload])
 
     # ---- opportunities ----
@@ -476,9 +494,14 @@ def rep_kpis(
     q = pd.to_numeric(reps[R.quota], errors="coerce").to_numpy(dtype=float) if R.quota in reps else np.full(len(reps), np.nan)
     out[K.quota_annual] = q
     out[K.quota] = q * period.year_fraction
+    # Attainment is measured against the quota due by the as-of date when ``pace_to_date`` and the
+    # period is still running (Q4 on 15 Nov: half of Q4's quota); else against the whole period's.
+    elapsed = period.elapsed_fraction(as_of_d) if pace_to_date else 1.0
+    out[K.quota_to_date] = out[K.quota] * elapsed
     _recompute_ratios(out)
     out.attrs.update({"period": period.to_dict(), "period_label": period.label, "as_of": as_of_d.isoformat(),
-                      "untouched_months": int(untouched_months), "scenario": owner is not None})
+                      "untouched_months": int(untouched_months), "scenario": owner is not None,
+                      "elapsed": float(elapsed)})
     return out
 
 
@@ -500,7 +523,7 @@ def unowned_accounts(accounts: pd.DataFrame, reps: pd.DataFrame, owner=None) -> 
 
 def _recompute_ratios(df: pd.DataFrame) -> pd.DataFrame:
     """Ratios from the additive columns (in place; used by rep_kpis and every rollup)."""
-    df[K.attainment] = _safe_div(df[K.won_revenue], df[K.quota])
+    df[K.attainment] = _safe_div(df[K.won_revenue], df[K.quota_to_date] if K.quota_to_date in df else df[K.quota])
     df[K.quota_to_close] = (df[K.quota] - df[K.won_revenue]).clip(lower=0)
     df[K.coverage] = _safe_div(df[K.coverage_pipeline], df[K.quota_to_close])
     df[K.win_rate] = _safe_div(df[K.won_count], df[K.closed_count])
@@ -642,15 +665,27 @@ SEVERITIES = ("high", "medium")
 
 @dataclass(frozen=True)
 class HealthThresholds:
-    """Editable thresholds of the health flags (saved with a scenario via to_dict/from_dict)."""
+    """Editable thresholds of the health flags (saved with a scenario via to_dict/from_dict).
 
-    overloaded_above: float = 1.20   # load index (workload / fair share) above this: overloaded
-    starved_below: float = 0.80      # ... below this: starved
-    min_coverage: float = 3.0        # pipeline coverage under this: low coverage
-    win_rate_gap: float = 0.10       # win rate more than this (absolute, 0.10 = 10 points) from the team's
-    min_closed_deals: int = 5        # fewer closed deals than this: win rate not judged
-    quota_potential_tolerance: float = 0.30  # quota share / potential share (among segment peers) outside 1 +- this
-    max_untouched_share: float = 0.75  # share of the book untouched for untouched_months above this
+    Calibrated against peers: workload and win rate are judged against the rep's segment peers
+    (the reps selling to the same segment), so an Enterprise rep with 40 large accounts is not
+    "starved" next to an SMB rep with 400. Each flag has a *medium* threshold (watch) and a
+    *high* one (act now); the defaults keep red for the clear outliers (on the sample, 9 of the
+    40 active reps get a high flag)."""
+
+    overloaded_above: float = 1.50   # workload / fair share above this: overloaded (medium)
+    overloaded_high: float = 2.50    # ... above this: high
+    starved_below: float = 0.60      # workload / fair share below this: starved (medium)
+    starved_high: float = 0.30       # ... below this: high
+    min_coverage: float = 3.0        # pipeline coverage under this: low coverage (medium)
+    coverage_high: float = 0.5       # ... under this: high (even winning every open deal misses by half)
+    win_rate_gap: float = 0.15       # win rate more than this (0.15 = 15 points) from the segment peers'
+    win_rate_gap_high: float = 0.25  # ... more than this, with at least min_closed_deals_high deals: high
+    min_closed_deals: int = 8        # fewer closed deals than this: win rate not judged
+    min_closed_deals_high: int = 15  # fewer than this: a win-rate flag is at most medium
+    quota_potential_tolerance: float = 0.50  # quota share / potential share (among segment peers) outside 1 +- this
+    quota_potential_high: float = 4.0  # ratio above this or below its inverse: high
+    max_untouched_share: float = 0.80  # share of the book untouched for untouched_months above this (medium only)
     untouched_months: int = 6        # look-back of "untouched" (no opportunity created in N months)
 
     def __post_init__(self):
@@ -660,6 +695,13 @@ class HealthThresholds:
                 raise ValueError(f"threshold {f.name} must be a number >= 0, not {v!r}")
         if self.starved_below >= self.overloaded_above:
             raise ValueError("starved_below must be lower than overloaded_above")
+        # a "high" threshold looser than its medium one would never fire: clamp to the medium one
+        object.__setattr__(self, "overloaded_high", max(self.overloaded_high, self.overloaded_above))
+        object.__setattr__(self, "starved_high", min(self.starved_high, self.starved_below))
+        object.__setattr__(self, "coverage_high", min(self.coverage_high, self.min_coverage))
+        object.__setattr__(self, "win_rate_gap_high", max(self.win_rate_gap_high, self.win_rate_gap))
+        object.__setattr__(self, "min_closed_deals_high", max(int(self.min_closed_deals_high), int(self.min_closed_deals)))
+        object.__setattr__(self, "quota_potential_high", max(self.quota_potential_high, 1 + self.quota_potential_tolerance))
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -670,12 +712,47 @@ class HealthThresholds:
         kw = {}
         for k, v in (d or {}).items():
             if k in names:
-                kw[k] = int(v) if k in ("min_closed_deals", "untouched_months") else float(v)
+                kw[k] = int(v) if k in ("min_closed_deals", "min_closed_deals_high", "untouched_months") else float(v)
         return cls(**kw)
 
 
 def _fmt_pct(x: float) -> str:
     return f"{x:.0%}"
+
+
+def _fmt_money(x: float) -> str:
+    a = abs(float(x))
+    for div, unit in ((1e9, "B"), (1e6, "M"), (1e3, "k")):
+        if a >= div:
+            return f"${x / div:,.1f}{unit}"
+    return f"${x:,.0f}"
+
+
+def _fte(capacity: float, ramp: float) -> str:
+    """"a 0.75 FTE rep" / "a 1.0 FTE rep at 40% ramp"."""
+    s = f"a {capacity:g} FTE rep" if capacity != 1 else "a 1.0 FTE rep"
+    return s + (f" at {ramp:.0%} ramp" if ramp < 1 else "")
+
+
+#: Minimum reps (with capacity) in a segment for its reps to be each other's peers.
+MIN_PEERS = 3
+
+
+def peer_groups(kpis: pd.DataFrame) -> pd.Series:
+    """The peer group of each rep (aligned to ``kpis``): their segment when at least MIN_PEERS
+    reps with capacity sell to it, else "team" (everyone). Workload fair shares and win rates are
+    judged within these groups."""
+    seg = kpis[K.segment].astype("string").str.strip() if K.segment in kpis else pd.Series(pd.NA, index=kpis.index, dtype="string")
+    cap = pd.to_numeric(kpis.get(K.capacity, 1.0), errors="coerce").fillna(1.0) * \
+        pd.to_numeric(kpis.get(K.ramp, 1.0), errors="coerce").fillna(1.0)
+    with_cap = seg.where(cap > 0)
+    n = with_cap.value_counts()
+    big = set(n[n >= MIN_PEERS].index)
+    return seg.where(seg.isin(big), "team").fillna("team").astype(str)
+
+
+def _peer_words(group: str) -> str:
+    return "the team" if group == "team" else f"the {group} reps"
 
 
 def _quota_peers(kpis: pd.DataFrame) -> dict:
@@ -700,54 +777,71 @@ def _quota_peers(kpis: pd.DataFrame) -> dict:
     return out
 
 
-def health_flags(kpis: pd.DataFrame, thresholds: HealthThresholds | None = None) -> pd.DataFrame:
-    """One row per (rep, flag): ``rep_id``, ``flag``, ``severity`` ("high"/"medium"), ``reason``.
+FLAG_COLUMNS = [K.rep_id, "flag", "severity", "reason", "score"]
 
+
+def health_flags(kpis: pd.DataFrame, thresholds: HealthThresholds | None = None) -> pd.DataFrame:
+    """One row per (rep, flag): ``rep_id``, ``flag``, ``severity`` ("high"/"medium"), ``reason``
+    (plain words with units) and ``score`` (how far past the medium threshold: 1 = at it, 2 =
+    twice as far; high flags get 10 more), worst first.
+
+    Workload is judged against the fair share among the rep's segment peers (see ``rep_kpis``),
+    win rate against the peers' win rate, quota against the peers' quota per dollar of potential.
     Flags whose inputs are missing are skipped (no potential: no quota-fairness flag; no quota:
     no coverage flag; too few closed deals: no win-rate flag).
     """
     t = thresholds or HealthThresholds()
     rows: list[tuple] = []
     if kpis.empty:
-        return pd.DataFrame(columns=[K.rep_id, "flag", "severity", "reason"])
-    team = rollup_kpis(kpis, by=None).iloc[0]
-    team_wr = team[K.win_rate]
+        return pd.DataFrame(columns=FLAG_COLUMNS)
+    groups = peer_groups(kpis)
+    peer_wr = {}
+    for g, idx in groups.groupby(groups).groups.items():
+        sub = kpis.loc[idx]
+        won, closed = float(sub[K.won_count].sum()), float(sub[K.closed_count].sum())
+        peer_wr[g] = (won / closed) if closed > 0 else float("nan")
     fair_peers = _quota_peers(kpis)
     months = kpis.attrs.get("untouched_months", t.untouched_months)
-    for r in kpis.itertuples(index=False):
+
+    def add(rid, flag, high, score, reason):
+        rows.append((rid, flag, "high" if high else "medium", reason, float(score) + (10.0 if high else 0.0)))
+
+    for i, r in zip(kpis.index, kpis.itertuples(index=False)):
         d = r._asdict()
         rid = d[K.rep_id]
+        group = groups.loc[i]
+        cap, ramp = float(d[K.capacity]), float(d[K.ramp])
         li = d[K.load_index]
-        if d[K.accounts] > 0 and d[K.capacity] * d[K.ramp] <= 0:
-            rows.append((rid, FLAG_OVERLOADED, "high",
-                         f"Owns {d[K.accounts]:.0f} accounts but has no capacity (capacity {d[K.capacity]:g} x ramp "
-                         f"{d[K.ramp]:g}): an inactive or departed owner; hand the book over."))
+        if d[K.accounts] > 0 and cap * ramp <= 0:
+            add(rid, FLAG_OVERLOADED, True, 10.0,
+                f"Owns {d[K.accounts]:,.0f} accounts ({_fmt_money(d[K.arr])} ARR) but has no capacity (0 FTE): "
+                "a departed or inactive owner; hand the book over.")
         elif pd.notna(li):
+            fair = d[K.fair_workload]
+            unit = f"{d[K.workload]:,.0f} vs {fair:,.0f} workload points, fair share among {_peer_words(group)}"
             if li > t.overloaded_above:
-                sev = "high" if li > 2 * t.overloaded_above - 1 else "medium"
-                rows.append((rid, FLAG_OVERLOADED, sev,
-                             f"Workload {d[K.workload]:,.1f} is {li:.0%} of a fair share of {d[K.fair_workload]:,.1f} "
-                             f"for capacity {d[K.capacity]:g} x ramp {d[K.ramp]:g} (limit {t.overloaded_above:.0%})."))
+                add(rid, FLAG_OVERLOADED, li > t.overloaded_high, (li - 1) / max(t.overloaded_above - 1, 1e-9),
+                    f"Carries {_fmt_pct(li)} of a fair workload for {_fte(cap, ramp)} ({unit}).")
             elif li < t.starved_below:
-                sev = "high" if li < t.starved_below / 2 else "medium"
-                rows.append((rid, FLAG_STARVED, sev,
-                             f"Workload {d[K.workload]:,.1f} is only {li:.0%} of a fair share of {d[K.fair_workload]:,.1f} "
-                             f"(floor {t.starved_below:.0%}): room for more accounts."))
+                add(rid, FLAG_STARVED, li < t.starved_high, (1 - li) / max(1 - t.starved_below, 1e-9),
+                    f"Carries only {_fmt_pct(li)} of a fair workload for {_fte(cap, ramp)} ({unit}): "
+                    "room for more accounts.")
         cov = d[K.coverage]
         if pd.notna(cov) and cov < t.min_coverage:
-            sev = "high" if cov < t.min_coverage / 2 else "medium"
-            rows.append((rid, FLAG_LOW_COVERAGE, sev,
-                         f"Pipeline coverage {cov:.1f}x: ${d[K.coverage_pipeline]:,.0f} of open pipeline for "
-                         f"${d[K.quota_to_close]:,.0f} of quota still to close (target {t.min_coverage:g}x)."))
+            add(rid, FLAG_LOW_COVERAGE, cov < t.coverage_high, (t.min_coverage - cov) / max(t.min_coverage, 1e-9) * 2,
+                f"Open pipeline covers {cov:.1f}x the quota still to close ({_fmt_money(d[K.coverage_pipeline])} "
+                f"of pipeline for {_fmt_money(d[K.quota_to_close])} to close; target {t.min_coverage:g}x).")
         wr = d[K.win_rate]
-        if pd.notna(wr) and pd.notna(team_wr) and d[K.closed_count] >= t.min_closed_deals:
-            gap = wr - team_wr
+        pwr = peer_wr.get(group, float("nan"))
+        if pd.notna(wr) and pd.notna(pwr) and d[K.closed_count] >= t.min_closed_deals:
+            gap = wr - pwr
             if abs(gap) > t.win_rate_gap:
-                sev = "high" if abs(gap) > 2 * t.win_rate_gap else "medium"
+                # winning more than the peers is worth a look, never an alarm
+                high = gap < -t.win_rate_gap_high and d[K.closed_count] >= t.min_closed_deals_high
                 word = "below" if gap < 0 else "above"
-                rows.append((rid, FLAG_WIN_RATE, sev,
-                             f"Win rate {_fmt_pct(wr)} ({d[K.won_count]:.0f} of {d[K.closed_count]:.0f} closed) is "
-                             f"{abs(gap) * 100:.0f} points {word} the team's {_fmt_pct(team_wr)}."))
+                add(rid, FLAG_WIN_RATE, high, abs(gap) / max(t.win_rate_gap, 1e-9),
+                    f"Wins {_fmt_pct(wr)} of closed deals ({d[K.won_count]:.0f} of {d[K.closed_count]:.0f}) against "
+                    f"{_fmt_pct(pwr)} for {_peer_words(group)}: {abs(gap) * 100:.0f} points {word}.")
         pot = d[K.potential]
         q = d[K.quota]
         peer = fair_peers.get(rid)
@@ -757,22 +851,30 @@ def health_flags(kpis: pd.DataFrame, thresholds: HealthThresholds | None = None)
             if p_share > 0:
                 ratio = q_share / p_share
                 if abs(ratio - 1) > t.quota_potential_tolerance:
-                    sev = "high" if abs(ratio - 1) > 2 * t.quota_potential_tolerance else "medium"
+                    high = ratio > t.quota_potential_high or ratio < 1 / t.quota_potential_high
                     word = "more" if ratio > 1 else "less"
-                    rows.append((rid, FLAG_QUOTA_FAIRNESS, sev,
-                                 f"Carries {_fmt_pct(q_share)} of {label} quota but holds {_fmt_pct(p_share)} of "
-                                 f"its potential: {ratio:.2f}x the quota per dollar of potential ({word} than fair; "
-                                 f"tolerance +-{t.quota_potential_tolerance:.0%})."))
+                    add(rid, FLAG_QUOTA_FAIRNESS, high, abs(ratio - 1) / max(t.quota_potential_tolerance, 1e-9),
+                        f"Carries {_fmt_pct(q_share)} of {label} quota but holds {_fmt_pct(p_share)} of "
+                        f"its potential: {ratio:.2f}x the quota per dollar of potential ({word} than fair; "
+                        f"tolerance +-{t.quota_potential_tolerance:.0%}).")
             elif q_share > 0:
-                rows.append((rid, FLAG_QUOTA_FAIRNESS, "high",
-                             f"Carries {_fmt_pct(q_share)} of {label} quota with no potential in the book."))
+                add(rid, FLAG_QUOTA_FAIRNESS, True, 5.0,
+                    f"Carries {_fmt_pct(q_share)} of {label} quota with no potential in the book.")
         us = d[K.untouched_share]
         if pd.notna(us) and us > t.max_untouched_share:
-            sev = "high" if us > (1 + t.max_untouched_share) / 2 else "medium"
-            rows.append((rid, FLAG_UNTOUCHED, sev,
-                         f"{d[K.untouched]:.0f} of {d[K.accounts]:.0f} accounts ({_fmt_pct(us)}) had no opportunity "
-                         f"created in the {months} months to the period's end (limit {_fmt_pct(t.max_untouched_share)})."))
-    return pd.DataFrame(rows, columns=[K.rep_id, "flag", "severity", "reason"])
+            add(rid, FLAG_UNTOUCHED, False, (us - t.max_untouched_share) / max(1 - t.max_untouched_share, 1e-9) + 1,
+                f"{d[K.untouched]:,.0f} of {d[K.accounts]:,.0f} accounts ({_fmt_pct(us)}) had no new opportunity "
+                f"in the {months} months to the period's end (limit {_fmt_pct(t.max_untouched_share)}).")
+    out = pd.DataFrame(rows, columns=FLAG_COLUMNS)
+    return out.sort_values(["score", K.rep_id], ascending=[False, True], kind="mergesort").reset_index(drop=True)
+
+
+def rep_flag_rank(flags: pd.DataFrame) -> pd.Series:
+    """Worst flag score per rep_id (0 for reps without flags is left to the caller): sort a rep
+    table by it, descending, to put the reps needing action first."""
+    if flags.empty:
+        return pd.Series(dtype=float)
+    return flags.groupby(K.rep_id)["score"].max()
 
 
 def flags_by_rep(flags: pd.DataFrame) -> pd.Series:

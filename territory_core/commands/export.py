@@ -30,7 +30,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     data.add_argument("--reps", metavar="FILE", help="reps CSV/XLSX")
     p.add_argument("--format", choices=FORMATS, help="output format (default: from --out's extension, else csv)")
     p.add_argument("--effective-date", metavar="YYYY-MM-DD", help="effective date of the new owners (default: today)")
-    p.add_argument("--only-moved", action="store_true", help="only accounts whose owner changes")
+    p.add_argument("--only-moved", action="store_true",
+                   help="only accounts whose owner changes (the default for --format salesforce, a CRM upload)")
+    p.add_argument("--all-rows", action="store_true",
+                   help="every account, unchanged owners too (a full reload), also for --format salesforce")
     p.add_argument("--out", metavar="FILE", help="file to write (required unless --list)")
     p.add_argument("--list", action="store_true", help="list the saved scenarios (id, name, latest version, who, when) and exit")
 
@@ -211,6 +214,8 @@ def run(args) -> int:
             raise _Usage("give exactly one of --scenario NAME_OR_ID or --assignment FILE.")
         if args.version is not None and not args.scenario:
             raise _Usage("--version needs --scenario.")
+        if args.only_moved and args.all_rows:
+            raise _Usage("--only-moved and --all-rows contradict each other; give one.")
         if args.version is not None and args.version < 1:
             raise _Usage("--version must be 1 or more.")
         fmt = args.format
@@ -267,7 +272,8 @@ def run(args) -> int:
             data = scenario_summary_html(ds, sc, scenario_kpis(ds, sc, enriched), enriched=enriched).encode("utf-8")
             rows = None
         else:
-            df = assignment_export(sc, ds, eff, only_moved=args.only_moved)
+            only = args.only_moved or (fmt == "salesforce" and not args.all_rows)  # a CRM upload: the changes
+            df = assignment_export(sc, ds, eff, only_moved=only)
             rows = len(df)
             moved = int((df["previous_owner_id"].fillna("") != df["new_owner_id"].fillna("")).sum())
             if fmt == "xlsx":
@@ -292,7 +298,7 @@ def run(args) -> int:
         print(f"error: {exc}", file=err)
         return 1
     what = f"{rows:,} rows ({moved:,} moved)" if rows is not None and fmt != "salesforce" else (
-        f"{rows:,} rows" if rows is not None else "summary")
+        f"{rows:,} rows ({moved:,} owner changes)" if rows is not None else "summary")
     on = f" on dataset {printable(ds.label)}" if getattr(ds, "version", None) else ""
     print(f"Wrote {what} of {printable(sc.label)}{on} to {out} ({fmt}).")
     return 0

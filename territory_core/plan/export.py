@@ -317,7 +317,11 @@ def scenario_summary_html(dataset: Dataset, scenario: Scenario, kpis: Mapping, *
     title = title or f"Scenario summary: {name}"
     now = datetime.now(timezone.utc)
     rep_names = _rep_names(dataset, scenario)
-    meta = [f"Dataset: {dataset.name}"]
+    base = baseline if baseline is not None else (Scenario.today(dataset) if scenario.assignment is not None else None)
+    if baseline is not None:
+        rep_names = {**_rep_names(dataset, baseline), **rep_names}
+    base_label = base.label if base is not None else "today's plan"
+    meta = [f"Dataset: {dataset.name}", f"baseline: {base_label}"]
     if scenario.saved_by:
         meta.append(f"saved by {scenario.saved_by}" + (f" on {scenario.saved_at:%Y-%m-%d %H:%M} UTC" if scenario.saved_at else ""))
     meta.append(f"generated {now:%Y-%m-%d %H:%M} UTC" + (f" by {generated_by}" if generated_by else ""))
@@ -326,10 +330,13 @@ def scenario_summary_html(dataset: Dataset, scenario: Scenario, kpis: Mapping, *
         return (f"<div class='card'><div class='l'>{_e(label)}</div><div class='v'>{_e(value)}</div>"
                 f"<div class='d'>{_e(delta)}</div></div>")
 
-    def delta(key, fmt):
+    def delta(key, fmt, digits: int = 1):
         if not baseline_kpis or key not in baseline_kpis or key not in kpis:
             return ""
-        return f"{fmt(float(kpis[key]) - float(baseline_kpis[key]))} vs baseline"
+        d = float(kpis[key]) - float(baseline_kpis[key])
+        if round(d, digits) == 0:
+            return f"no change vs {base_label}"
+        return f"{fmt(d)} vs {base_label}"
 
     cards = "".join([
         card("Balance index", f"{kpis.get('balance_index', 0):.0f}/100", delta("balance_index", lambda d: f"{d:+.1f}")),
@@ -339,7 +346,7 @@ def scenario_summary_html(dataset: Dataset, scenario: Scenario, kpis: Mapping, *
     ])
     rows = kpi_rows(kpis)
     base_rows = dict(kpi_rows(baseline_kpis)) if baseline_kpis else {}
-    head = "<tr><th>KPI</th><th>This scenario</th>" + ("<th>Baseline</th>" if base_rows else "") + "</tr>"
+    head = "<tr><th>KPI</th><th>This scenario</th>" + (f"<th>Baseline: {_e(base_label)}</th>" if base_rows else "") + "</tr>"
     body = "".join(f"<tr><td>{_e(k)}</td><td>{_e(v)}</td>" + (f"<td>{_e(base_rows.get(k, ''))}</td>" if base_rows else "")
                    + "</tr>" for k, v in rows)
     kpi_table = f"<table>{head}{body}</table>"
@@ -369,9 +376,8 @@ def scenario_summary_html(dataset: Dataset, scenario: Scenario, kpis: Mapping, *
         charts = f"<p class='muted'>{_e(exc)}</p>"
 
     moves_html = ""
-    base = baseline if baseline is not None else (Scenario.today(dataset) if scenario.assignment is not None else None)
     if base is not None and scenario.assignment is not None:
-        d = diff_scenarios(base, scenario, dataset.accounts)
+        d = diff_scenarios(base, scenario, dataset.accounts, names=rep_names)
         if len(d):
             flows = (d.assign(n=1).groupby(["from_rep_id", "to_rep_id"], dropna=False)
                      .agg(accounts=("n", "sum"), arr=("arr", "sum")).reset_index()
@@ -387,7 +393,7 @@ def scenario_summary_html(dataset: Dataset, scenario: Scenario, kpis: Mapping, *
             moves_html = (
                 "<div class='grid moves'><div><h2>Largest flows between reps</h2><table><tr><th>From</th><th>To</th>"
                 f"<th class='n'>Accounts</th><th class='n'>ARR</th></tr>{ft}</table></div>"
-                f"<div><h2>Biggest moves (of {len(d):,})</h2><table><tr><th>Account</th><th>From</th><th>To</th>"
+                f"<div><h2>Biggest moves against {_e(base_label)} (of {len(d):,})</h2><table><tr><th>Account</th><th>From</th><th>To</th>"
                 f"<th class='n'>ARR</th><th>Reason</th></tr>{mt}</table></div></div>")
         else:
             moves_html = f"<h2>Moves</h2><p class='muted'>No account changes owner against {_e(base.label)}.</p>"

@@ -707,12 +707,101 @@ def _need_assignment(sc: Scenario) -> pd.DataFrame:
     return sc.assignment
 
 
-def diff_scenarios(a: Scenario, b: Scenario, accounts: pd.DataFrame) -> pd.DataFrame:
+def scenario_rep_names(dataset: Dataset, *scenarios: Scenario) -> dict[str, str]:
+    """rep_id -> name for the dataset's reps and the new hires of ``scenarios``' events."""
+    frames = [dataset.reps]
+    for sc in scenarios:
+        if sc is not None and sc.events:
+            try:
+                frames.append(apply_events(dataset, sc.events).reps)
+            except EventError:
+                pass
+    out: dict[str, str] = {}
+    for reps in frames:
+        if reps is None or R.rep_id not in reps.columns:
+            continue
+        ids = reps[R.rep_id].astype("string").fillna("").astype(str)
+        nm = reps[R.name].astype("string") if R.name in reps.columns else ids
+        for i, n in zip(ids, nm):
+            if i and i not in out:
+                out[i] = str(n) if pd.notna(n) and str(n).strip() else i
+    return out
+
+
+def name_reps(text, names: Mapping[str, str]):
+    """``text`` with every rep id of ``names`` (as a whole word) replaced by the rep's name, so
+    "moved to R012: R003 was +23% against its arr target" reads with names and can be searched
+    by name. Missing text is returned as is."""
+    if text is None or (not isinstance(text, str) and pd.isna(text)) or not names:
+        return text
+    return _names_pattern(names).sub(lambda m: names.get(m.group(0), m.group(0)), str(text))
+
+
+_PATTERN_CACHE: dict[int, tuple[Mapping, Any]] = {}
+
+
+def _names_pattern(names: Mapping[str, str]):
+    import re
+
+    hit = _PATTERN_CACHE.get(id(names))
+    if hit is not None and hit[0] is names:
+        return hit[1]
+    ids = sorted((str(k) for k in names if str(k)), key=len, reverse=True)
+    pat = re.compile(r"(?<![\w-])(?:" + "|".join(re.escape(i) for i in ids) + r")(?![\w-])") if ids else re.compile(r"(?!x)x")
+    if len(_PATTERN_CACHE) > 32:
+        _PATTERN_CACHE.clear()
+    _PATTERN_CACHE[id(names)] = (names, pat)
+    return pat
+
+
+def _why(reason) -> str:
+    """The cause part of a solver reason ("moved to R1: R3 was +20% ..." -> "R3 was +20% ...")."""
+    if reason is None or (not isinstance(reason, str) and pd.isna(reason)):
+        return ""
+    r = str(reason).strip()
+    if r.startswith("moved to ") and ": " in r:
+        return r.split(": ", 1)[1]
+    return r
+
+
+def baseline_reasons(base_label: str, today, from_rep, to_rep, reason, names: Mapping[str, str]) -> list[str]:
+    """Why each account changes hands between a baseline and a scenario, relative to the
+    baseline, with rep names. ``today``: today's owner per account; ``from_rep``: the baseline's
+    owner; ``to_rep``: the scenario's; ``reason``: the scenario's own reason (relative to today)."""
+    def nm(r):
+        if r is None or (not isinstance(r, str) and pd.isna(r)) or str(r) == "":
+            return "nobody"
+        return names.get(str(r), str(r))
+
+    out = []
+    for t, f, to, why in zip(today, from_rep, to_rep, reason):
+        t = None if t is None or (not isinstance(t, str) and pd.isna(t)) else str(t)
+        f = None if f is None or (not isinstance(f, str) and pd.isna(f)) else str(f)
+        to = None if to is None or (not isinstance(to, str) and pd.isna(to)) else str(to)
+        w = name_reps(_why(why), names)
+        if f == t:  # the baseline keeps today's owner: the scenario's own reason says why it moves
+            out.append(name_reps(str(why), names) if isinstance(why, str) and why.strip() else f"moved to {nm(to)}")
+        elif to == t:  # the baseline moved it; this plan leaves it where it is today
+            extra = f" ({w.removeprefix('kept: ')})" if w.startswith("kept: ") else ""
+            out.append(f"kept with {nm(t)}, today's owner{extra}; {base_label} gives it to {nm(f)}")
+        else:  # both move it away from today's owner, to different reps: this plan's reason first
+            own = f"moved to {nm(to)}" + (f": {w}" if w and not w.startswith("kept") else "")
+            out.append(f"{own}; {base_label} gives it to {nm(f)} instead")
+    return out
+
+
+def diff_scenarios(a: Scenario, b: Scenario, accounts: pd.DataFrame, *,
+                   names: Mapping[str, str] | None = None) -> pd.DataFrame:
     """Accounts owned by a different rep in ``b`` than in ``a``: columns account_id, name,
-    from_rep_id, to_rep_id, arr, reason (``b``'s reason), largest arr first."""
+    from_rep_id, to_rep_id, arr, reason (``b``'s reason), largest arr first.
+
+    With ``names`` (rep_id -> name, e.g. :func:`scenario_rep_names`), also ``from_name`` and
+    ``to_name``, and the reason is relative to ``a`` (the baseline) with rep names instead of ids
+    (:func:`baseline_reasons`); ``today_rep_id`` is today's owner."""
     aa = _need_assignment(a)[[S.account_id, S.rep_id]].rename(columns={S.rep_id: "from_rep_id"})
     bb = _need_assignment(b)
-    cols = [S.account_id, S.rep_id] + ([S.reason] if S.reason in bb.columns else [])
+    cols = [S.account_id, S.rep_id] + ([S.reason] if S.reason in bb.columns else []) + \
+        ([S.previous_rep_id] if S.previous_rep_id in bb.columns else [])
     bb = bb[cols].rename(columns={S.rep_id: "to_rep_id"})
     for d in (aa, bb):
         d[S.account_id] = d[S.account_id].astype("string")
@@ -736,6 +825,20 @@ def diff_scenarios(a: Scenario, b: Scenario, accounts: pd.DataFrame) -> pd.DataF
         "arr": pd.to_numeric(m[A.arr], errors="coerce").fillna(0.0).astype(float),
         "reason": m[S.reason].astype("string"),
     })
+    if names is not None:
+        today = m[S.previous_rep_id].astype("string") if S.previous_rep_id in m.columns else \
+            pd.Series(pd.NA, index=m.index, dtype="string")
+        if A.owner_id in accounts.columns:
+            own = accounts[[A.account_id, A.owner_id]].copy()
+            own[A.account_id] = own[A.account_id].astype("string")
+            own = own.drop_duplicates(A.account_id).set_index(A.account_id)[A.owner_id].astype("string")
+            today = today.fillna(pd.Series(m[S.account_id].astype("string").map(own).to_numpy(), index=m.index,
+                                           dtype="string"))
+        out["today_rep_id"] = today.to_numpy()
+        out["from_name"] = [names.get(str(r), str(r)) if pd.notna(r) else "(nobody)" for r in out["from_rep_id"]]
+        out["to_name"] = [names.get(str(r), str(r)) if pd.notna(r) else "(nobody)" for r in out["to_rep_id"]]
+        out["reason"] = pd.array(baseline_reasons(a.label, out["today_rep_id"], out["from_rep_id"], out["to_rep_id"],
+                                                  out["reason"], names), dtype="string")
     return out.sort_values(["arr", "account_id"], ascending=[False, True], kind="mergesort").reset_index(drop=True)
 
 
