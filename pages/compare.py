@@ -11,7 +11,7 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from territory_core.contract import A, S, X
-from territory_core.plan.scenarios import METRIC_LABELS, diff_scenarios, rep_loads
+from territory_core.plan.scenarios import METRIC_LABELS, cost_rows, diff_scenarios, rep_loads
 from ui import scenario_widgets as W
 from ui.access import current_access, refusal
 from ui.colors import colour_of, dataset_rep_colours, discrete_scale
@@ -186,6 +186,21 @@ for j, (c, nm, k) in enumerate(zip(mcols, names, kpis)):
              help="Share of (rep, metric) books inside their target band, 0-100.")
     same = " · balance as the baseline" if d_bi == 0 else ""
     c.caption(f"{k.get('moves', 0):,} moves against today · {W.money(k.get('arr_moved', 0))} ARR moved{same}")
+
+# the cost of each plan against the baseline: what changes hands, and the people it touches
+cost_cols = st.columns(len(scenarios))
+for j, (c, nm, scn_j) in enumerate(zip(cost_cols, names, scenarios)):
+    if j == 0:
+        c.caption("Baseline")
+        continue
+    try:
+        cost = W.cost_for(scenarios[0], scn_j, enriched)
+    except ValueError as exc:
+        c.caption(f"The cost could not be computed: {md(exc)}")
+        continue
+    with c.expander(f"Cost of the change against {md(names[0])}", expanded=len(scenarios) <= 2):
+        for lab, val in cost_rows(cost)[1:]:
+            st.markdown(f"**{md(lab)}:** {md(val)}")
 
 ROWS = [
     ("Balance index (0-100)", lambda k: k.get("balance_index"), "num1", True),
@@ -557,6 +572,22 @@ if not present:
             _keep("cmp_exp_rows")
             exp_df = full_df[full_df["previous_owner_id"].fillna("").ne(full_df["new_owner_id"].fillna(""))] \
                 if rows == "moved" else full_df
+            # new hires not yet in the CRM (TBH-...): their CRM user id, else their rows go to a separate file
+            ph = EX.placeholder_owners(exp_df)
+            owner_map = {}
+            if len(ph):
+                st.warning(md(f"{len(ph)} new owner(s) in this plan are placeholders for hires not yet in the CRM: "
+                              + ", ".join(f"{NAMES.get(r, r)} ({r}, {n:,} rows)" for r, n in ph.items())
+                              + ". Give each its CRM user id for the Salesforce file, or download their rows as "
+                                "a separate 'to assign' file."))
+                mcols = st.columns(min(3, len(ph)))
+                for i, r in enumerate(ph.index):
+                    v = mcols[i % len(mcols)].text_input(f"CRM user id for {md(NAMES.get(r, r))} ({md(r)})",
+                                                         key=f"cmp_owner_map_{r}", placeholder="e.g. 0055g00000ABCDe")
+                    if v.strip():
+                        owner_map[r] = v.strip()
+                exp_df = EX.apply_owner_map(exp_df, owner_map)
+            ready, to_assign = EX.split_placeholders(exp_df)
             stem = "".join(ch if ch.isalnum() else "_" for ch in scn.name).strip("_") or "scenario"
             stem = f"{stem}_v{scn.version}" if scn.version else stem
             st.markdown(f"Exporting **{md(pick)}**: {len(exp_df):,} rows, {n_moved:,} owner changes against "
@@ -570,9 +601,15 @@ if not present:
                                mime="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
                                key="cmp_dl_xlsx", icon=":material/download:",
                                disabled=bool(no_export), help=md(no_export) or None)
-            b3.download_button("Salesforce Data Loader CSV", lambda: EX.to_csv_bytes(EX.salesforce_loader(exp_df)),
+            b3.download_button("Salesforce Data Loader CSV", lambda: EX.to_csv_bytes(EX.salesforce_loader(ready)),
                                file_name=f"{stem}_salesforce.csv", mime="text/csv", key="cmp_dl_sf",
-                               icon=":material/download:", disabled=bool(no_export), help=md(no_export) or None)
+                               icon=":material/download:", disabled=bool(no_export),
+                               help=md(no_export) or (md(f"Leaves out the {len(to_assign):,} rows whose new owner is "
+                                                         "still a placeholder (see 'To assign').") if len(to_assign) else None))
+            if len(to_assign) and not no_export:
+                st.download_button(f"To assign: {len(to_assign):,} rows owned by placeholders (CSV)",
+                                   lambda: EX.to_csv_bytes(to_assign), file_name=f"{stem}_to_assign.csv", mime="text/csv",
+                                   key="cmp_dl_to_assign", icon=":material/download:")
             kp = kpis[k]
 
             base_i = 0 if k != 0 else None

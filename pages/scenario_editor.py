@@ -12,7 +12,7 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from territory_core.contract import A, R, S, X
-from territory_core.plan.scenarios import (EventError, Scenario, change_cost, cost_rows,
+from territory_core.plan.scenarios import (EventError, Scenario, cost_rows,
                                            describe_event, filter_mask, next_placeholder,
                                            scenario_curve, scenario_reps, solve_scenario)
 from territory_core.solve.settings import SolverSettings, parse_scope
@@ -548,7 +548,7 @@ for w in report.get("warnings") or []:
 # the cost of this change, against today's plan: what a sales leader signs
 if scn.assignment is not None and not scn.is_today:
     try:
-        cost = change_cost(ds, W.today_scenario(), scn, enriched)
+        cost = W.cost_for(W.today_scenario(), scn, enriched)
     except Exception as exc:
         cost = None
         st.caption(f"The cost of this change could not be computed: {md(exc)}")

@@ -320,3 +320,68 @@ def test_cli_list_escapes_control_characters_in_names(tmp_path, ds, capsys):
     out = capsys.readouterr().out
     assert "\x1b" not in out and "\r" not in out and "\x07" not in out
     assert "Plan\\x1b[2J\\x1b[31m red\\rX\\nY\\x07" in out  # shown as escapes (the store cleans user names)
+
+
+@pytest.fixture
+def tbh_db(tmp_path, ds):
+    """A plan giving two accounts to a placeholder hire (TBH-1), saved, with its data as files."""
+    t = Scenario.today(ds)
+    a = t.assignment.copy()
+    a.loc[:1, S.rep_id] = "TBH-1"
+    a.loc[2:4, S.rep_id] = "R2"
+    a[S.moved] = a[S.rep_id] != a[S.previous_rep_id]
+    sc = t.with_(name="Backfill", assignment=a,
+                 events=({"type": "new_hire", "rep_id": "TBH-1", "name": "West hire", "ramp_schedule": [0.5, 1.0],
+                          "quota": 400000},))
+    url = f"sqlite:///{tmp_path / 'tbh.db'}"
+    store = ScenarioStore(url)
+    store.save(sc, user="alice", expected_version=None)
+    store.close()
+    data = tmp_path / "data"
+    save_dir(ds, data)
+    return url, data, sc
+
+
+def test_salesforce_file_refuses_placeholder_owners_until_mapped(tbh_db, ds):
+    from territory_core.plan.export import (PlaceholderOwners, apply_owner_map, placeholder_owners,
+                                            split_placeholders)
+
+    _, _, sc = tbh_db
+    df = assignment_export(sc, ds, only_moved=True)
+    assert placeholder_owners(df).to_dict() == {"TBH-1": 2}
+    with pytest.raises(PlaceholderOwners, match=r"TBH-1 \(2 rows\)"):
+        salesforce_loader(df)
+    mapped = apply_owner_map(df, {"TBH-1": "0055g00000ABCDe"})
+    sf = salesforce_loader(mapped)
+    from territory_core.plan.export import sf_id_18
+
+    assert len(sf) == 5 and (sf["OwnerId"] == sf_id_18("0055g00000ABCDe", ("005",))).sum() == 2  # 18 characters
+    assert len(sf_id_18("0055g00000ABCDe", ("005",))) == 18
+    ready, held = split_placeholders(df)
+    assert len(ready) == 3 and len(held) == 2 and set(held["new_owner_id"]) == {"TBH-1"}
+    assert len(salesforce_loader(ready)) == 3
+
+
+def test_cli_owner_map_and_to_assign(tbh_db, tmp_path, capsys):
+    url, data, _ = tbh_db
+    base = ["export", "--scenario", "Backfill", "--db", url, "--data", str(data), "--format", "salesforce"]
+    assert main(base + ["--out", str(tmp_path / "sf.csv")]) == 1
+    assert "placeholder reps not yet in the CRM: TBH-1 (2 rows)" in capsys.readouterr().err
+    assert not (tmp_path / "sf.csv").exists()
+    assert main(base + ["--owner-map", "TBH-1=0055g00000ABCDe", "--out", str(tmp_path / "sf.csv")]) == 0
+    sf = pd.read_csv(tmp_path / "sf.csv", dtype=str)
+    assert len(sf) == 5 and "TBH-1" not in set(sf["OwnerId"])
+    assert main(base + ["--to-assign", str(tmp_path / "hold.csv"), "--out", str(tmp_path / "sf2.csv")]) == 0
+    assert len(pd.read_csv(tmp_path / "sf2.csv", dtype=str)) == 3
+    assert set(pd.read_csv(tmp_path / "hold.csv", dtype=str)["new_owner_id"]) == {"TBH-1"}
+    assert main(base + ["--owner-map", "TBH-1", "--out", str(tmp_path / "x.csv")]) == 2
+
+
+def test_html_summary_shows_the_cost_and_flags_placeholders(tbh_db, ds):
+    from territory_core.plan.scenarios import scenario_kpis
+
+    _, _, sc = tbh_db
+    html = scenario_summary_html(ds, sc, scenario_kpis(ds, sc))
+    assert "Cost of this change" in html and "Accounts changing hands" in html and "5 of 80" in html
+    assert "Placeholders:</b> West hire (TBH-1)" in html
+    assert "ramp gap $50.0k of $400.0k quota" in html  # 400k x (1 - (0.5 + 1 + 1 + 1) / 4)

@@ -206,6 +206,19 @@ def kpis_for(scn, enriched: pd.DataFrame | None) -> dict:
     return cache[key]
 
 
+def cost_for(baseline, scn, enriched: pd.DataFrame | None) -> dict:
+    """change_cost of ``scn`` against ``baseline``, kept in session state by the two plans' tokens."""
+    from territory_core.plan.scenarios import change_cost
+
+    cache = st.session_state.setdefault("_scn_cost_cache", {})
+    key = (scenario_token(baseline), scenario_token(scn), dataset_version(), id(enriched))
+    if key not in cache:
+        if len(cache) > 16:
+            cache.clear()
+        cache[key] = change_cost(get_dataset(), baseline, scn, enriched)
+    return cache[key]
+
+
 # ---------------------------------------------------------------------------- pickers
 def saved_scenarios() -> pd.DataFrame:
     try:

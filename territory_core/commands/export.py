@@ -34,6 +34,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="only accounts whose owner changes (the default for --format salesforce, a CRM upload)")
     p.add_argument("--all-rows", action="store_true",
                    help="every account, unchanged owners too (a full reload), also for --format salesforce")
+    p.add_argument("--owner-map", action="append", default=[], metavar="PLACEHOLDER=USER_ID",
+                   help="the CRM user id of a placeholder new hire, e.g. --owner-map TBH-1=0055g00000ABCDe (repeatable); "
+                        "a Salesforce file refuses placeholder owners that are not mapped")
+    p.add_argument("--to-assign", metavar="FILE",
+                   help="write the rows whose new owner is still a placeholder to this file (CSV) and leave them out "
+                        "of --out, instead of refusing")
     p.add_argument("--out", metavar="FILE", help="file to write (required unless --list)")
     p.add_argument("--list", action="store_true", help="list the saved scenarios (id, name, latest version, who, when) and exit")
 
@@ -182,12 +188,20 @@ class _Usage(Exception):
 
 
 def run(args) -> int:
-    from territory_core.plan.export import (assignment_export, salesforce_loader, scenario_summary_html, to_csv_bytes,
-                                       to_excel_bytes)
+    from territory_core.plan.export import (apply_owner_map, assignment_export, salesforce_loader, scenario_summary_html,
+                                            split_placeholders, to_csv_bytes, to_excel_bytes)
     from territory_core.plan.scenarios import dataset_fingerprint, scenario_kpis
     from territory_core.store.storage import ScenarioStore, StorageError
 
     err = sys.stderr
+    owner_map = {}
+    for item in args.owner_map or []:
+        k, sep, v = str(item).partition("=")
+        if not sep or not k.strip() or not v.strip():
+            print(f"python -m territory_core export: error: --owner-map {item!r}: write PLACEHOLDER=USER_ID, e.g. "
+                  "TBH-1=0055g00000ABCDe", file=err)
+            return 2
+        owner_map[k.strip()] = v.strip()
     if args.list:
         try:
             store = ScenarioStore(args.db)
@@ -273,7 +287,10 @@ def run(args) -> int:
             rows = None
         else:
             only = args.only_moved or (fmt == "salesforce" and not args.all_rows)  # a CRM upload: the changes
-            df = assignment_export(sc, ds, eff, only_moved=only)
+            df = apply_owner_map(assignment_export(sc, ds, eff, only_moved=only), owner_map)
+            held = None
+            if args.to_assign:
+                df, held = split_placeholders(df)
             rows = len(df)
             moved = int((df["previous_owner_id"].fillna("") != df["new_owner_id"].fillna("")).sum())
             if fmt == "xlsx":
@@ -288,6 +305,9 @@ def run(args) -> int:
         tmp = out.with_name(out.name + ".tmp")
         tmp.write_bytes(data)
         tmp.replace(out)
+        if fmt != "html" and held is not None:
+            Path(args.to_assign).write_bytes(to_csv_bytes(held))
+            print(f"Wrote {len(held):,} rows whose new owner is a placeholder to {args.to_assign} (to assign).")
     except StorageError as exc:
         print(f"error: {exc}", file=err)
         return 1

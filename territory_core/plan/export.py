@@ -21,8 +21,8 @@ import pandas as pd
 
 from ..contract import A, R, S, X
 from ..dataset import Dataset
-from .scenarios import (METRIC_LABELS, EventError, Scenario, apply_events, describe_event, diff_scenarios,
-                        kpi_rows, rep_loads)
+from .scenarios import (METRIC_LABELS, EventError, Scenario, apply_events, change_cost, cost_rows, describe_event,
+                        diff_scenarios, is_placeholder, kpi_rows, rep_loads)
 
 EXPORT_COLUMNS = ["account_id", "account_name", "previous_owner_id", "previous_owner_name", "new_owner_id",
                   "new_owner_name", "effective_date", "reason"]
@@ -220,12 +220,52 @@ def sf_id_18(value, prefixes: tuple[str, ...]) -> str:
     return v + suffix
 
 
+class PlaceholderOwners(ValueError):
+    """A CRM owner file would name placeholder reps (new hires not yet in the CRM)."""
+
+
+def apply_owner_map(df: pd.DataFrame, owner_map: Mapping[str, str] | None) -> pd.DataFrame:
+    """``df`` (assignment_export's frame) with placeholder owners replaced by the CRM user ids in
+    ``owner_map`` ({"TBH-1": "005..."}); ids not mapped stay as they are."""
+    mp = {str(k).strip(): str(v).strip() for k, v in (owner_map or {}).items() if str(v or "").strip()}
+    if not mp or "new_owner_id" not in df.columns:
+        return df
+    out = df.copy()
+    out["new_owner_id"] = out["new_owner_id"].astype("string").map(lambda r: mp.get(str(r), r) if pd.notna(r) else r)
+    return out
+
+
+def placeholder_owners(df: pd.DataFrame) -> pd.Series:
+    """Rows per placeholder new owner (TBH-...) left in an export frame, most rows first."""
+    if "new_owner_id" not in df.columns:
+        return pd.Series(dtype="int64")
+    own = df["new_owner_id"].astype("string").fillna("")
+    ph = own[own.map(is_placeholder)]
+    return ph.value_counts()
+
+
+def split_placeholders(df: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(rows ready for the CRM, rows whose new owner is still a placeholder: a "to assign" file)."""
+    own = df["new_owner_id"].astype("string").fillna("") if "new_owner_id" in df.columns else pd.Series("", index=df.index)
+    ph = own.map(is_placeholder).to_numpy(dtype=bool)
+    return df[~ph], df[ph]
+
+
 def salesforce_loader(df: pd.DataFrame) -> pd.DataFrame:
     """Salesforce Data Loader update file (Id, OwnerId) from :func:`assignment_export`'s frame.
     Rows without a new owner are left out; 15-character account (001...) and user/queue
-    (005.../00G...) ids are written in their 18-character form."""
+    (005.../00G...) ids are written in their 18-character form. Refuses (PlaceholderOwners) while a
+    new owner is a placeholder: map it with :func:`apply_owner_map`, or write those rows to a
+    separate file with :func:`split_placeholders`."""
     if "new_owner_id" not in df.columns or "account_id" not in df.columns:
         raise ValueError("salesforce_loader needs the frame from assignment_export (account_id, new_owner_id).")
+    ph = placeholder_owners(df)
+    if len(ph):
+        which = ", ".join(f"{r} ({n:,} rows)" for r, n in ph.head(5).items())
+        raise PlaceholderOwners(
+            f"The owner file would name placeholder reps not yet in the CRM: {which}. Map each to its Salesforce "
+            "user id (on Compare, or --owner-map TBH-1=005... on the command line), or write their rows to a "
+            "separate 'to assign' file.")
     keep = (df["new_owner_id"].astype("string").fillna("").str.strip() != "").to_numpy(dtype=bool)
     return pd.DataFrame({
         "Id": pd.array([sf_id_18(v, ("001",)) for v in df.loc[keep, "account_id"]], dtype="string"),
@@ -398,6 +438,20 @@ def scenario_summary_html(dataset: Dataset, scenario: Scenario, kpis: Mapping, *
         else:
             moves_html = f"<h2>Moves</h2><p class='muted'>No account changes owner against {_e(base.label)}.</p>"
 
+    cost_html = ""
+    if base is not None and scenario.assignment is not None and base.assignment is not None:
+        try:
+            cost = change_cost(dataset, base, scenario, enriched)
+        except ValueError:
+            cost = None
+        if cost:
+            crow = "".join(f"<tr><td>{_e(k)}</td><td>{_e(v)}</td></tr>" for k, v in cost_rows(cost))
+            cost_html = f"<h2>Cost of this change</h2><table>{crow}</table>"
+            ph = [h for h in cost.get("hires") or [] if h.get("placeholder")]
+            if ph:
+                cost_html += ("<p><b>Placeholders:</b> " + _e(", ".join(f"{h['name']} ({h['rep_id']})" for h in ph))
+                              + " are hires not yet in the CRM; their accounts need a CRM owner before the upload.</p>")
+
     desc = f"<p>{_e(scenario.description)}</p>" if scenario.description else ""
     return (
         "<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>"
@@ -405,6 +459,7 @@ def scenario_summary_html(dataset: Dataset, scenario: Scenario, kpis: Mapping, *
         f"<title>{_e(title)}</title><style>{_CSS}</style></head><body><main>"
         f"<h1>{_e(title)}</h1><div class='meta'>{_e(' · '.join(meta))}</div>{desc}"
         f"<div class='cards'>{cards}</div>"
+        f"{cost_html}"
         f"<div class='grid'><div><h2>KPIs</h2>{kpi_table}</div><div><h2>What-if events</h2>{events_html}</div></div>"
         f"<h2>Books against target</h2>{charts}{moves_html}"
         "</main></body></html>"
