@@ -112,14 +112,12 @@ def _enriched(settings: dict | None):
 
 def _scenario_reps(ds, scn):
     """The scenario's reps after its what-if events (new hires, leavers), else today's reps."""
-    if scn is None or not getattr(scn, "events", None):
+    if scn is None:
         return ds.reps, None
-    try:
-        from territory_core.plan.scenarios import apply_events
+    from territory_core.plan.scenarios import scenario_reps_checked
 
-        return apply_events(ds, scn.events).reps, None
-    except Exception as exc:
-        return ds.reps, f"The scenario's events could not be applied ({md(exc)}); showing today's reps."
+    reps, note = scenario_reps_checked(ds, scn)
+    return reps, (md(note) if note else None)
 
 
 def _ds_token(ds) -> str:

@@ -1074,21 +1074,29 @@ def _balance_teams(dataset: Dataset, scenario: Scenario) -> tuple[str, ...]:
 def scenario_reps(dataset: Dataset, scenario: Scenario, enriched: pd.DataFrame | None = None) -> pd.DataFrame:
     """The reps as the scenario's team will be: after its events (leavers inactive, new hires added
     with their ramp), with active, capacity and ramp filled. The dataset's reps when an event cannot
-    apply (the editor shows the event's error)."""
+    apply (:func:`scenario_reps_checked` says why)."""
+    return scenario_reps_checked(dataset, scenario, enriched)[0]
+
+
+def scenario_reps_checked(dataset: Dataset, scenario: Scenario,
+                          enriched: pd.DataFrame | None = None) -> tuple[pd.DataFrame, str | None]:
+    """(:func:`scenario_reps`, None), or (today's reps, why the scenario's events could not apply)."""
+    note = None
     if not scenario.events:
         reps = dataset.reps.copy()
     else:
         try:
-            return apply_events(dataset, scenario.events, enriched).reps
-        except EventError:
+            return apply_events(dataset, scenario.events, enriched).reps, None
+        except EventError as exc:
             reps = dataset.reps.copy()
+            note = f"The scenario's events could not be applied ({exc}); showing today's reps."
     if R.active not in reps.columns:
         reps[R.active] = True
     reps[R.active] = reps[R.active].astype("boolean").fillna(True)
     for col in (R.capacity, R.ramp):
         if col not in reps.columns:
             reps[col] = 1.0
-    return reps
+    return reps, note
 
 
 def scenario_kpis(dataset: Dataset, scenario: Scenario, enriched: pd.DataFrame | None = None, *,
