@@ -596,6 +596,7 @@ def diagnose(p: Prepared, settings) -> tuple[list[str], list[dict]]:
         if settings.eligibility:
             fixes.append({"eligibility": [], "why": "drop the eligibility rules so every account has a rep"})
     flagged: set[int] = set()
+    groups = _rep_groups(p)
     for m, name in enumerate(p.metric_names):
         if not p.hard[m]:
             continue
@@ -643,14 +644,8 @@ def diagnose(p: Prepared, settings) -> tuple[list[str], list[dict]]:
                 fixes.append({"respect_locks": False, "why": "let locked, named and holdout accounts move"})
         said = 0
         # groups of reps with the same eligible accounts: pool too small / forced too big
-        pat = pd.Series([p.elig[:, j].tobytes() for j in range(nr)])
-        groups = [np.flatnonzero((pat == key).to_numpy()) for key in pat.unique()]
-        for g in groups:
-            if len(g) == nr:
-                continue
-            if not p.active[g].any():
-                continue
-            pool = float(v[p.elig[:, g].any(axis=1)].sum())
+        for g, any_g, only_g in groups:
+            pool = float(v[any_g].sum())
             lo = float(p.lower[g, m].sum())
             Tg = float(T[g].sum())
             if pool < lo * (1 - 1e-9) - 1e-9:
@@ -662,7 +657,7 @@ def diagnose(p: Prepared, settings) -> tuple[list[str], list[dict]]:
                 out.append(f"These {len(g)} rep(s) ({names}) may only own accounts whose {name} totals {_fmt(pool)}, "
                            f"less than the {_fmt(lo)} their bands need (targets {_fmt(Tg)}).")
                 need = max(need, 1 - pool / Tg if Tg > 0 else need)
-            forced = float(v[(p.elig[:, g].any(axis=1)) & ~(np.delete(p.elig, g, axis=1).any(axis=1))].sum())
+            forced = float(v[only_g].sum())
             hi = float(p.upper[g, m].sum())
             if forced > hi * (1 + 1e-9) + 1e-9:
                 need = max(need, forced / Tg - 1 if Tg > 0 else need)
@@ -682,16 +677,25 @@ def diagnose(p: Prepared, settings) -> tuple[list[str], list[dict]]:
     # units that fit some rep on each metric alone but no rep on all metrics at once
     hm = [m for m in range(len(p.metric_names)) if p.hard[m] and p.M[:, m].sum() > 0]
     if len(hm) > 1:
+        # over eligible pairs only (a dense units x reps x metrics array is too big at scale)
+        eu, er = np.nonzero(p.elig)
         with np.errstate(divide="ignore", invalid="ignore"):
-            ratio = np.stack([np.where(p.upper[:, m][None, :] > 0, p.M[:, m][:, None] / p.upper[:, m][None, :],
-                                       np.where(p.M[:, m][:, None] > 0, np.inf, 0.0)) for m in hm], axis=2)
-        worst = np.where(p.elig, ratio.max(axis=2), np.inf)
-        combo = np.flatnonzero(~none & (worst.min(axis=1) > 1 + 1e-9))
+            ratio = np.stack([np.where(p.upper[er, m] > 0, p.M[eu, m] / p.upper[er, m],
+                                       np.where(p.M[eu, m] > 0, np.inf, 0.0)) for m in hm], axis=1)
+        worst_pair = ratio.max(axis=1)
+        order = np.lexsort((er, worst_pair, eu))  # per unit, its best (least over) eligible rep first
+        first = order[np.r_[True, eu[order][1:] != eu[order][:-1]]] if len(order) else order
+        best_pair = np.full(U, -1)
+        best_pair[eu[first]] = first
+        worst_min = np.full(U, np.inf)
+        worst_min[eu[first]] = worst_pair[first]
+        combo = np.flatnonzero(~none & (worst_min > 1 + 1e-9))
         combo = np.array([u for u in combo if int(u) not in flagged], dtype=int)
         need_tol: dict[int, float] = {}
         for i, u in enumerate(combo):
-            j = int(np.argmin(worst[u]))
-            over_m = [(hm[q], ratio[u, j, q]) for q in range(len(hm)) if ratio[u, j, q] > 1 + 1e-9]
+            k_ = int(best_pair[u])
+            j = int(er[k_])
+            over_m = [(hm[q], ratio[k_, q]) for q in range(len(hm)) if ratio[k_, q] > 1 + 1e-9]
             for m, _ in over_m:
                 T = p.target[j, m]
                 if T > 0:
@@ -718,6 +722,25 @@ def diagnose(p: Prepared, settings) -> tuple[list[str], list[dict]]:
                    f"more than the cap of {settings.max_moves} moves.")
         fixes.append({"max_moves": int(forced_moves), "why": f"raise the move cap to {forced_moves}"})
     return out, fixes
+
+
+def _rep_groups(p: Prepared) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """Reps that may own exactly the same units, as (reps, units any of them may own, units only they
+    may own), for groups that are not everyone and have an active rep. O(units x reps)."""
+    U, nr = p.elig.shape
+    if U == 0 or nr == 0:
+        return []
+    packed = np.packbits(p.elig, axis=0)  # each rep's column of eligible units, 8 to a byte
+    codes, _ = pd.factorize(pd.Series([packed[:, j].tobytes() for j in range(nr)]))
+    ne = p.elig.sum(axis=1)
+    out = []
+    for c in range(int(codes.max()) + 1):
+        g = np.flatnonzero(codes == c)
+        if len(g) == nr or not p.active[g].any():
+            continue
+        cnt = p.elig[:, g].sum(axis=1) if len(g) > 1 else p.elig[:, g[0]].astype(int)
+        out.append((g, cnt > 0, (cnt > 0) & (cnt == ne)))
+    return out
 
 
 def _unit_word(p: Prepared, u: int) -> str:
