@@ -63,7 +63,7 @@ def test_import_solve_save_then_export_in_a_fresh_process_without_files(db, tmp_
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
     owners = elsewhere / "owners.csv"
-    r = cli(db, "export", "--scenario", "Plan A", "--format", "salesforce", "--out", owners, cwd=elsewhere)
+    r = cli(db, "export", "--scenario", "Plan A", "--format", "salesforce", "--all-rows", "--out", owners, cwd=elsewhere)
     assert r.returncode == 0, r.stderr
     assert "on dataset SF export v1" in r.stdout and "warning" not in r.stderr
     given = pd.read_csv(SF / "Account.csv", dtype=str, encoding="utf-8-sig")

@@ -215,7 +215,7 @@ def test_a_scenario_saved_on_uploaded_data_reopens_on_it_in_a_new_session(db_url
     assert any("Opened the data Team plan v1 was solved on: Team upload v1" in shown(i.value) for i in cmp.info)
     assert cmp.session_state["dataset"].label == "Team upload v1"
     assert not any("different data" in w.value for w in cmp.warning)
-    assert cmp.metric[1].label.startswith("Team plan v1")
+    assert any(shown(m.value).startswith("**Team plan v1**") for m in cmp.markdown)  # the second plan's column
     # and the Scenario Editor (another new session) opens it for editing on that data too
     ed = _session("pages/scenario_editor.py")
     ed.selectbox(key="se_start_id").set_value(saved.id).run()

@@ -98,9 +98,12 @@ def test_rebalance_this_team_opens_the_editor_scoped_to_it(ds):
     btn = [b for b in at.button if b.label == "Rebalance this team"]
     assert len(btn) == 1
     btn[0].click().run()
-    req = at.session_state["se_open_request"]
-    assert req["scope"] == "manager=Betty Anderson"
-    assert req["name"] == "Rebalance Betty Anderson's team"
+    # the editor took the request: a new scenario scoped to the team, the flagged reps highlighted
+    assert "se_open_request" not in at.session_state
+    scn = at.session_state["se_scn"]
+    assert scn.settings["solver"]["scope"] == "manager=Betty Anderson"
+    assert scn.name == "Rebalance Betty Anderson's team"
     by_name = dict(zip(team["Rep"], team.index))
-    assert req["highlight"] == list(dict.fromkeys(by_name[n] for n in flagged.index))
-    assert set(req["highlight"]) <= set(team.index) and req["highlight"]
+    hl = at.session_state["se_highlight"]
+    assert hl == list(dict.fromkeys(by_name[n] for n in flagged.index))
+    assert set(hl) <= set(team.index) and hl

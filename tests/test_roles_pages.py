@@ -62,6 +62,11 @@ def files(monkeypatch):
     return got
 
 
+def _bytes(data) -> bytes:
+    """A download button's file: bytes, or the callable that makes them on click."""
+    return data() if callable(data) else data
+
+
 def _app(ds, email: str, page: str | None = None, **state) -> AppTest:
     at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=TIMEOUT)
     at.user = {"is_logged_in": True, "email": email}
@@ -124,7 +129,8 @@ def test_viewer_cannot_save_or_export_owner_files(roles, west, files):
     for label in ("Assignment CSV", "Assignment Excel", "Salesforce Data Loader CSV"):
         assert buttons[label].disabled and "cannot export owner files" in shown(buttons[label].help)
     assert not buttons["One-page summary (HTML)"].disabled  # a report, not an owner file
-    assert files["Both_teams_v1_assignment.csv"] == b"" or len(pd.read_csv(io.BytesIO(files["Both_teams_v1_assignment.csv"]))) == 0
+    got = _bytes(files.get("Both_teams_v1_assignment.csv", b""))  # a disabled button may register no file
+    assert got == b"" or len(pd.read_csv(io.BytesIO(got))) == 0
     assert any("Owner files are disabled" in c.value for c in at.caption)
 
     # a planner gets both
@@ -149,19 +155,19 @@ def test_manager_sees_only_their_team_on_every_page_and_export(roles, west, file
     at = _app(west, "jen@example.com", "pages/scenario_editor.py")
     scn = at.session_state["se_scn"]
     assert set(scn.assignment[S.account_id].astype(str)) == accounts
-    assert set(at.selectbox(key="se_leave_rep").options) == {f"{n} ({r})" for r, n in zip(
-        west.reps[R.rep_id], west.reps[R.name]) if r in reps}
+    assert set(at.selectbox(key="se_leave_rep").options) == {f"{n} · {g}, {s} ({r})" for r, n, g, s in zip(
+        west.reps[R.rep_id], west.reps[R.name], west.reps[R.region], west.reps[R.segment]) if r in reps}
 
-    at = _app(west, "jen@example.com", "pages/compare.py", cmp_1_id=saved.id)
-    moves = next(d.value for d in at.dataframe if "from" in d.value.columns)
+    at = _app(west, "jen@example.com", "pages/compare.py", cmp_1_id=saved.id, cmp_exp_rows="all")
+    moves = next(d.value for d in at.dataframe if "from_name" in d.value.columns)
     assert len(moves) == 10 and set(moves["account_id"]) <= accounts
     kpi = next(d.value for d in at.dataframe if "KPI" in d.value.columns)
     assert kpi.loc[kpi["KPI"] == "Active reps", "Both teams v1"].iloc[0] == "5"
-    csv = pd.read_csv(io.BytesIO(files["Both_teams_v1_assignment.csv"]), dtype=str, keep_default_na=False)
+    csv = pd.read_csv(io.BytesIO(_bytes(files["Both_teams_v1_assignment.csv"])), dtype=str, keep_default_na=False)
     assert set(csv["account_id"]) == accounts and len(csv) == len(accounts)
     assert (csv["previous_owner_id"] != csv["new_owner_id"]).sum() == 10
     assert set(csv["new_owner_id"]) <= reps
-    sf = pd.read_csv(io.BytesIO(files["Both_teams_v1_salesforce.csv"]), dtype=str)
+    sf = pd.read_csv(io.BytesIO(_bytes(files["Both_teams_v1_salesforce.csv"])), dtype=str)
     assert len(sf) == len(accounts)
     outsiders = set(west.accounts[A.account_id].astype(str)) - accounts
     html = files["Both_teams_v1_summary.html"]().decode("utf-8")

@@ -44,7 +44,7 @@ def test_exceptions_queue_routes_assigns_and_makes_a_rule(store):
     at.selectbox(key=f"exq_assign_rep_{eid}").set_value("R030")
     at.text_input(key=f"exq_assign_note_{eid}").input("Known buyer")
     at.button(key=f"FormSubmitter:exq_assign_form_{eid}-Assign").click().run()
-    assert not at.exception and "assigned to Jessica White (R030)" in at.success[0].value.replace("\\", "")
+    assert not at.exception and "assigned to Jessica White · East, SMB (R030)" in at.success[0].value.replace("\\", "")
     done = rs.exception(eid)
     assert (done["status"], done["rep_id"], done["note"]) == ("assigned", "R030", "Known buyer")
     # the next one becomes a rule on its state
