@@ -458,12 +458,12 @@ with st.expander(f"Flags, worst first: {len(flags)} ({_n_high} high)", expanded=
     if flags.empty:
         st.success("No rep is flagged with the current thresholds.")
     else:
-        # st.table wraps long reasons instead of cutting them off
+        # st.table wraps long reasons instead of cutting them off; its cells are Markdown: escaped
         st.table(pd.DataFrame({
-            "Rep": flags[K.rep_id].map(_names).fillna(flags[K.rep_id]).astype(str),
-            "Flag": flags["flag"].astype(str),
+            "Rep": flags[K.rep_id].map(_names).fillna(flags[K.rep_id]).astype(str).map(md),
+            "Flag": flags["flag"].astype(str).map(md),
             "Severity": flags["severity"].map({"high": "high: act now", "medium": "medium: watch"}),
-            "Why": flags["reason"].astype(str),
+            "Why": flags["reason"].astype(str).map(md),
         }).set_index("Rep"))
 
 # ---- tabs ----------------------------------------------------------------------------------------

@@ -552,7 +552,7 @@ if scn.assignment is not None and not scn.is_today:
     except Exception as exc:
         cost = None
         st.caption(f"The cost of this change could not be computed: {md(exc)}")
-    if cost:
+    if cost and (cost["accounts_moved"] or cost["hires"] or cost["leavers"]):  # nothing changes: nothing to sign
         with st.container(border=True):
             st.markdown("**Cost of this change** against today's plan")
             rows = cost_rows(cost)[1:]

@@ -11,6 +11,7 @@ PAGES = {
     "segments": "Segment Builder",
     "scenario_editor": "Scenario Editor",
     "compare": "Compare",
+    "territory_map": "Territory Map",
     "exceptions": "Exceptions queue",
     "disputes": "Disputes",
     "engagement": "Rules of engagement",

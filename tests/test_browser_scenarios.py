@@ -168,6 +168,10 @@ def test_scenario_flow_in_the_browser(page, app_url, west_files):
     # across all reps (no teams), so the tight band is a real search rather than an instant proof
     teams = page.locator('[data-testid="stMultiSelect"]').filter(has_text="Balance within teams")
     teams.get_by_role("button", name="Clear all").click()
+    # a full rebalance (the scenario has an event, so its automatic scope would move only the leaver's book)
+    scope = page.locator('[data-testid="stSelectbox"]').filter(has_text="Scope of the rebalance")
+    scope.click()
+    page.get_by_role("option", name="Full rebalance").first.click()
     limit = page.get_by_label("Time limit (s)")
     limit.fill("120")  # far longer than the wait below: only the cancel can end this solve in time
     limit.press("Tab")

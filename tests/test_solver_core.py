@@ -154,7 +154,7 @@ def test_family_too_big_for_any_band_is_explained_and_split_when_families_off():
     s = SolverSettings(metrics=(Metric(X.account_count, 0.34),), keep_families=True)
     res = solve(acc, reps_df(["R1", "R2"]), s)
     assert res.status == "infeasible"
-    assert any("family of F0" in e and "alone" in e for e in res.explanations), res.explanations
+    assert any("the F0 family (5 accounts) alone is 5 accounts" in e for e in res.explanations), res.explanations
     off = solve(acc, reps_df(["R1", "R2"]), SolverSettings(metrics=(Metric(X.account_count, 0.34),), keep_families=False))
     assert off.ok and off.moves == 1
 

@@ -611,10 +611,10 @@ def diagnose(p: Prepared, settings) -> tuple[list[str], list[dict]]:
         for u in whales[:3]:
             reps = np.flatnonzero(p.elig[u])
             j = reps[np.argmax(T[reps])]
-            size = f"{v[u] / p.upper[j, m]:.1f}x the band's upper end ({_fmt(p.upper[j, m])})" if p.upper[j, m] > 0 \
+            size = f"{v[u] / p.upper[j, m]:.1f}x the band's upper end ({quantity(name, p.upper[j, m])})" if p.upper[j, m] > 0 \
                 else "while the band is empty (no capacity)"
-            out.append(f"{_rep_word(p.rep_ids, None, j, p.rep_names)} cannot stay within its {name} band: "
-                       f"{_unit_word(p, u)} alone is {_fmt(v[u])}, {size}; no eligible rep can take it within {tol:.0%}.")
+            out.append(f"{_rep_word(p.rep_ids, None, j, p.rep_names)} cannot stay within its {label(name)} band: "
+                       f"{_unit_word(p, u)} alone is {quantity(name, v[u])}, {size}; no eligible rep can take it within {tol:.0%}.")
         if len(whales):
             req = max(float(np.min(np.where(p.elig[u] & (T > 0), v[u] / np.where(T > 0, T, 1) - 1, np.inf)))
                       for u in whales)
@@ -633,7 +633,7 @@ def diagnose(p: Prepared, settings) -> tuple[list[str], list[dict]]:
                            "capacity, or let those accounts move.")
             else:
                 out.append(f"{who}'s locked, named, holdout or fixed accounts already total {quantity(name, pl[j])}, "
-                           f"above its band's upper end {_fmt(p.upper[j, m])} ({pl[j] / T[j]:.2f}x the target).")
+                           f"above its band's upper end {quantity(name, p.upper[j, m])} ({pl[j] / T[j]:.2f}x the target).")
         if len(over) > 3:
             out.append(f"... and {len(over) - 3} more rep(s) whose locked or fixed {name} is above the band.")
         pos = [j for j in over if T[j] > 0]  # widening cannot help a rep with no capacity
@@ -654,8 +654,8 @@ def diagnose(p: Prepared, settings) -> tuple[list[str], list[dict]]:
                     need = max(need, 1 - pool / Tg if Tg > 0 else need)
                     continue
                 names = ", ".join(map(str, p.rep_ids[g][:6])) + (" ..." if len(g) > 6 else "")
-                out.append(f"These {len(g)} rep(s) ({names}) may only own accounts whose {name} totals {_fmt(pool)}, "
-                           f"less than the {_fmt(lo)} their bands need (targets {_fmt(Tg)}).")
+                out.append(f"These {len(g)} rep(s) ({names}) may only own accounts whose {label(name)} totals {quantity(name, pool)}, "
+                           f"less than the {quantity(name, lo)} their bands need (targets {quantity(name, Tg)}).")
                 need = max(need, 1 - pool / Tg if Tg > 0 else need)
             forced = float(v[only_g].sum())
             hi = float(p.upper[g, m].sum())
@@ -667,8 +667,8 @@ def diagnose(p: Prepared, settings) -> tuple[list[str], list[dict]]:
                 if said > 3:
                     continue
                 names = ", ".join(map(str, p.rep_ids[g][:6])) + (" ..." if len(g) > 6 else "")
-                out.append(f"Accounts that only these {len(g)} rep(s) ({names}) may own total {_fmt(forced)} {name}, "
-                           f"more than the {_fmt(hi)} their bands allow (targets {_fmt(Tg)}).")
+                out.append(f"Accounts that only these {len(g)} rep(s) ({names}) may own total {quantity(name, forced)}, "
+                           f"more than the {quantity(name, hi)} their bands allow (targets {quantity(name, Tg)}).")
                 need = max(need, forced / Tg - 1 if Tg > 0 else need)
         if need > tol + 1e-12 and math.isfinite(need):
             t = math.ceil(need * 1000 - 1e-6) / 1000 + 0.001
@@ -744,9 +744,11 @@ def _rep_groups(p: Prepared) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
 
 
 def _unit_word(p: Prepared, u: int) -> str:
+    """"the Acme Holdings family (3 accounts)" or "account Acme Corp" (names, else ids)."""
+    name = p.unit_name[u] if p.unit_name is not None else p.unit_label[u]
     if p.unit_size[u] > 1:
-        return f"the family of {p.unit_label[u]} ({p.unit_size[u]} accounts)"
-    return f"account {p.unit_label[u]}"
+        return f"the {name} family ({p.unit_size[u]} accounts)"
+    return f"account {name}"
 
 
 def _forced_moves(p: Prepared) -> int:
