@@ -70,7 +70,8 @@ def test_own_salesforce_export_custom_fields_then_every_page(page, app_url):
     _upload(page, SF / "Account.csv", SF / "User.csv", SF / "Opportunity.csv")
     assert_no_exception(page)
     # the report is a canvas table: its summary line tells (arr missing is one of the 2 warnings)
-    page.get_by_text("OK: nothing blocks loading (0 errors, 2 warnings").wait_for()
+    # 2 warnings, or 1 when an earlier upload of this export on the same server left its mapping remembered
+    page.get_by_text(re.compile(r"OK: nothing blocks loading \(0 errors, (2 warnings|1 warning)")).first.wait_for()
     _map(page, "ARR__c", "arr")
     _map(page, "Quota__c", "quota")
     page.get_by_text("OK: nothing blocks loading (0 errors, 1 warning").wait_for()  # ARR__c feeds arr
