@@ -3,7 +3,10 @@ import streamlit as st
 
 from ui import access as AC
 from ui.format import md
+from ui.cache import start_janitor
 from ui.state import get_dataset, sample_dataset
+
+start_janitor()  # once per process: closed sessions' memory goes back to the system
 
 st.set_page_config(page_title="Territory Modeler", page_icon="static/icon.png", layout="wide")
 

@@ -18,7 +18,8 @@ from ui.colors import colour_of, dataset_rep_colours, discrete_scale
 from ui.format import md, plot_text
 from ui.maps import boundary_url
 from ui.notices import reps_notice
-from ui.state import dataset_version, get_active_scenario, get_dataset
+from ui.cache import settings_key, shared
+from ui.state import data_token, dataset_version, get_active_scenario, get_dataset
 
 ds = get_dataset()
 ACTIVE = "__active__"
@@ -158,20 +159,23 @@ for scn in scenarios:
     names.append(lab)
 base, base_name = scenarios[0], names[0]
 NAMES = W.rep_names(ds, scenarios)  # the dataset's reps and the scenarios' new hires
-enriched = W.enriched_for()
+_settings = W.settings_dicts()
+enriched = W.enriched_for(_settings)
+ENRICHED_KEY = f"{settings_key(_settings.get('scoring'))}|{settings_key(_settings.get('segment_rules'))}"
 accounts = enriched if enriched is not None else ds.accounts
 
 
 # ============================================================================ KPI table with deltas
-@st.cache_data(show_spinner=False, max_entries=32)
-def _loads(_scn, token: str, dsv: str, _enriched) -> pd.DataFrame:
-    return rep_loads(ds, _scn, _enriched)
+def _loads(scn) -> pd.DataFrame:
+    """Per-rep loads of a plan (the process-wide cache, keyed by plan, data and scoring)."""
+    return shared("rep_loads", (W.scenario_token(scn), data_token(), enriched is not None, ENRICHED_KEY),
+                  lambda: rep_loads(ds, scn, enriched))
 
 
 kpis = []
 for scn in scenarios:
     try:
-        kpis.append(W.kpis_for(scn, enriched))
+        kpis.append(W.kpis_for(scn, enriched, _settings))
     except Exception as exc:
         st.error(f"KPIs of {md(_label(scn))} could not be computed: {md(exc)}.")
         st.stop()
@@ -251,7 +255,7 @@ st.caption(f"Deltas are against the baseline, {md(base_name)}. Moves and ARR mov
 
 # ============================================================================ per-rep bars with the target band
 # keyed on the data too: a manager's team view must not get another session's loads of the same scenario
-loads = [_loads(scn, W.scenario_token(scn), W.fingerprint(), enriched) for scn in scenarios]
+loads = [_loads(scn) for scn in scenarios]
 metric_opts = [m for m in metrics_all if any((ld["metric"] == m).any() for ld in loads)]
 
 
@@ -326,13 +330,9 @@ else:
 def _diff(a, b):
     """diff_scenarios with names, kept per pair of plans (a 50k-account diff is not redone on every
     rerun)."""
-    cache = st.session_state.setdefault("_cmp_diff_cache", {})
-    key = (W.scenario_token(a), W.scenario_token(b), dataset_version(), len(NAMES))
-    if key not in cache:
-        if len(cache) > 8:
-            cache.clear()
-        cache[key] = diff_scenarios(a, b, ds.accounts, names=dict(NAMES))
-    return cache[key]
+    key = (W.scenario_token(a), W.scenario_token(b), data_token(), len(NAMES))
+    return shared("diff", key, lambda: diff_scenarios(a, b, ds.accounts, names=dict(NAMES)),
+                  spinner="Comparing the plans account by account...")
 
 
 moves = _diff(base, scenarios[j])

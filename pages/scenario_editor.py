@@ -478,7 +478,7 @@ enriched = W.enriched_for(scn.settings)
 report = scn.report or {}
 failed = st.session_state.get("se_failed")  # the last solve found no plan: why, and proven fixes
 try:
-    kpis = W.kpis_for(scn, enriched)
+    kpis = W.kpis_for(scn, enriched, scn.settings)
 except Exception as exc:
     kpis = {}
     st.warning(f"KPIs could not be computed for this plan: {md(exc)}")
