@@ -45,7 +45,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "scripts"))
 sys.path.insert(0, str(ROOT / "tests"))
 
-from bench_browser_controls import SETTLED_JS, cpu_seconds  # noqa: E402
+from bench_browser_controls import SETTLED_JS  # noqa: E402
 
 RUNNING_JS = """() => { const a = document.querySelector('[data-testid="stApp"]');
   const s = a && a.getAttribute('data-test-script-state');
@@ -53,6 +53,38 @@ RUNNING_JS = """() => { const a = document.querySelector('[data-testid="stApp"]'
 SERVER_DONE_JS = """() => { const a = document.querySelector('[data-testid="stApp"]');
   const s = a && a.getAttribute('data-test-script-state');
   return !!s && !['running', 'rerunRequested', 'initial'].includes(s); }"""
+_TICK = os.sysconf("SC_CLK_TCK")
+
+
+def cpu_seconds() -> dict[str, float]:
+    """CPU seconds (user + system) so far of this script's descendants: the server with its solver
+    worker processes ("server"), and chromium's processes ("browser")."""
+    procs = {}
+    for d in Path("/proc").iterdir():
+        if not d.name.isdigit():
+            continue
+        try:
+            stat = (d / "stat").read_text()
+            cmd = (d / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="ignore")
+        except OSError:
+            continue
+        f = stat.rsplit(")", 1)[1].split()
+        procs[int(d.name)] = (int(f[1]), (int(f[11]) + int(f[12])) / _TICK, cmd)
+    out = {"server": 0.0, "browser": 0.0}
+    todo, seen = [(os.getpid(), None)], set()
+    while todo:
+        p, kind = todo.pop()
+        for c, (pp, cpu, cmd) in procs.items():
+            if pp != p or c in seen:
+                continue
+            seen.add(c)
+            k = kind or ("browser" if "chrom" in cmd else "server" if "streamlit" in cmd else None)
+            if k:
+                out[k] += cpu
+            todo.append((c, k))
+    return out
+
+
 LAUNCH_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
                "--disable-sync", "--no-first-run", "--disable-quic"]
 FILES = ("accounts.csv", "reps.csv", "opportunities.csv", "account_products.csv")
@@ -70,7 +102,8 @@ class Server:
 
     def __init__(self, app_dir: Path, work: Path):
         self.db = f"sqlite:///{work / 'bench.db'}"
-        env = dict(os.environ, TERRITORY_DB_URL=self.db)
+        self.runlog = work / "runs.log"
+        env = dict(os.environ, TERRITORY_DB_URL=self.db, TERRITORY_RUN_LOG=str(self.runlog))
         env.pop("TERRITORY_SAMPLE_DIR", None)
         port = _free_port()
         self.log = open(work / "server.log", "w")
@@ -92,6 +125,42 @@ class Server:
         self._stop = threading.Event()
         self._th = threading.Thread(target=self._sample, daemon=True)
         self._th.start()
+
+    def busy(self, t0: float, t1: float) -> float:
+        """Seconds within [t0, t1] (epoch) in which the server was running a page script for
+        anyone (app.py logs each run when TERRITORY_RUN_LOG is set; nan when it does not)."""
+        try:
+            lines = self.runlog.read_text().split("\n")
+        except OSError:
+            return float("nan")
+        spans = sorted((max(float(a), t0), min(float(b), t1)) for a, b, *_ in (ln.split() for ln in lines if ln.strip())
+                       if float(b) > t0 and float(a) < t1)
+        total, cur = 0.0, None
+        for a, b in spans:
+            if cur is None or a > cur[1]:
+                if cur is not None:
+                    total += cur[1] - cur[0]
+                cur = [a, b]
+            else:
+                cur[1] = max(cur[1], b)
+        return total + (cur[1] - cur[0] if cur else 0.0)
+
+    def children_rss(self) -> float:
+        """Resident MB of the server's child processes (solver workers)."""
+        total = 0.0
+        for d in Path("/proc").iterdir():
+            if not d.name.isdigit():
+                continue
+            try:
+                st = (d / "stat").read_text()
+                if int(st.rsplit(")", 1)[1].split()[1]) != self.proc.pid:
+                    continue
+                for line in (d / "status").read_text().splitlines():
+                    if line.startswith("VmRSS:"):
+                        total += int(line.split()[1]) / 1024
+            except (OSError, ValueError, IndexError):
+                continue
+        return total
 
     def rss(self) -> float:
         try:
@@ -144,23 +213,24 @@ class Bench:
     def time(self, step: str, page, action, *, start_ms: float = 1500, wait=None) -> float:
         """Run ``action`` and time it to a settled page (or to ``wait(page)`` when given)."""
         c0 = cpu_seconds()
-        t0 = time.perf_counter()
+        t0, e0 = time.perf_counter(), time.time()
         try:
             action()
             if wait is not None:
                 wait(page)
-                t_srv = time.perf_counter()
                 settle(page, start_ms=0)
             else:
-                t_srv = settle(page, start_ms=start_ms)
-            wall, srv_wall = time.perf_counter() - t0, t_srv - t0
+                settle(page, start_ms=start_ms)
+            wall = time.perf_counter() - t0
+            time.sleep(0.05)  # the run's log line
+            srv_wall = self.server.busy(e0, time.time())
         except Exception as exc:  # a control that could not be found or never settled
             print(f"  [{self.label}] {step}: failed: {str(exc).splitlines()[0]}", file=sys.stderr)
             wall = srv_wall = float("nan")
         c1 = cpu_seconds()
         rss = self.server.rss()
         self.rows[step] = (wall, srv_wall, c1["server"] - c0["server"], c1["browser"] - c0["browser"], rss)
-        print(f"  [{self.label}] {step}: {wall:.2f} s (server done {srv_wall:.2f} s; CPU server "
+        print(f"  [{self.label}] {step}: {wall:.2f} s (server busy {srv_wall:.2f} s; CPU server "
               f"{c1['server'] - c0['server']:.2f} s, browser {c1['browser'] - c0['browser']:.2f} s), RSS {rss:.0f} MB, "
               f"load {os.getloadavg()[0]:.1f}", file=sys.stderr)
         return wall
@@ -268,14 +338,16 @@ def run_size(label: str, data_dir: Path, app_dir: Path) -> dict[str, tuple]:
             still = a.evaluate(RUNNING_JS)
             b.rows["User D opens Territory Health during A's solve"] = (d_wall, float("nan"), float("nan"), float("nan"),
                                                                           server.rss())
+            workers = server.children_rss()
             print(f"  [{label}] D during solve: {d_wall:.2f} s (solve running at D's start: {solving_at_d}, "
                   f"at D's end: {still})", file=sys.stderr)
             a.wait_for_function("""() => { const b = [...document.querySelectorAll('button')]
                 .find(x => x.innerText.trim().endsWith('Re-solve')); return b && !b.disabled; }""", timeout=300_000)
-            t_srv = settle(a, start_ms=0, timeout_ms=300_000)
+            settle(a, start_ms=0, timeout_ms=300_000)
             c1 = cpu_seconds()
-            b.rows["Re-solve with defaults"] = (time.perf_counter() - t_click, t_srv - t_click,
+            b.rows["Re-solve with defaults"] = (time.perf_counter() - t_click, float("nan"),
                                                 c1["server"] - c0["server"], c1["browser"] - c0["browser"], server.rss())
+            b.note("Solver worker processes' RSS during the solve (MB)", workers)
             print(f"  [{label}] Re-solve: {b.rows['Re-solve with defaults'][0]:.2f} s", file=sys.stderr)
             # 6. compare today's plan with the plan just solved
             b.time("Compare with today's plan after the solve", a, _nav(a, "Compare"))
