@@ -1,17 +1,15 @@
 """Territory Modeler: Streamlit entry point and navigation."""
-import time
-
 import streamlit as st
 
 from ui import access as AC
 from ui.format import md
 from ui.cache import start_janitor
-from ui.runlog import timed_run
+import ui.runlog
 from ui.state import get_dataset, sample_dataset
 
 start_janitor()  # once per process: closed sessions' memory goes back to the system
 
-RUN_STARTED = time.time()
+ui.runlog.install()  # benchmarks only (TERRITORY_RUN_LOG)
 st.set_page_config(page_title="Territory Modeler", page_icon="static/icon.png", layout="wide")
 
 PAGES = {
@@ -48,5 +46,4 @@ with st.sidebar:
         st.warning(md(st.session_state["_dataset_note"]), icon=":material/warning:")
     AC.sidebar(access)
 
-with timed_run(nav.url_path or "data", RUN_STARTED):
-    nav.run()
+nav.run()
