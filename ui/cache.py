@@ -286,9 +286,16 @@ def _libc():
 
 
 def tune_malloc() -> None:
-    """Large blocks (over 1 MB: columns of big frames) straight from and back to the OS, and few
-    malloc arenas for Streamlit's many script threads: freed frames give their memory back instead
-    of staying in the process for good (glibc only; elsewhere nothing happens)."""
+    """Large blocks (over 1 MB: columns of big frames) straight from and back to the OS, few malloc
+    arenas for Streamlit's many script threads, and Arrow's buffers from malloc too (not mimalloc,
+    which keeps what it freed): freed frames give their memory back instead of staying in the
+    process for good (glibc only for the malloc settings)."""
+    try:  # Arrow's buffers (pandas' text columns) from the same malloc, so that trimming frees them too
+        import pyarrow as pa
+
+        pa.set_memory_pool(pa.system_memory_pool())
+    except Exception:
+        pass
     libc = _libc()
     if not libc:
         return
