@@ -3,8 +3,13 @@ import streamlit as st
 
 from ui import access as AC
 from ui.format import md
+from ui.cache import start_janitor
+import ui.runlog
 from ui.state import get_dataset, sample_dataset
 
+start_janitor()  # once per process: closed sessions' memory goes back to the system
+
+ui.runlog.install()  # benchmarks only (TERRITORY_RUN_LOG)
 st.set_page_config(page_title="Territory Modeler", page_icon="static/icon.png", layout="wide")
 
 PAGES = {

@@ -18,7 +18,8 @@ from ui.colors import colour_of, dataset_rep_colours, discrete_scale
 from ui.format import md, plot_text
 from ui.maps import boundary_url
 from ui.notices import reps_notice
-from ui.state import dataset_version, get_active_scenario, get_dataset
+from ui.cache import settings_key, shared
+from ui.state import data_token, dataset_version, get_active_scenario, get_dataset
 
 ds = get_dataset()
 ACTIVE = "__active__"
@@ -158,20 +159,23 @@ for scn in scenarios:
     names.append(lab)
 base, base_name = scenarios[0], names[0]
 NAMES = W.rep_names(ds, scenarios)  # the dataset's reps and the scenarios' new hires
-enriched = W.enriched_for()
+_settings = W.settings_dicts()
+enriched = W.enriched_for(_settings)
+ENRICHED_KEY = f"{settings_key(_settings.get('scoring'))}|{settings_key(_settings.get('segment_rules'))}"
 accounts = enriched if enriched is not None else ds.accounts
 
 
 # ============================================================================ KPI table with deltas
-@st.cache_data(show_spinner=False, max_entries=32)
-def _loads(_scn, token: str, dsv: str, _enriched) -> pd.DataFrame:
-    return rep_loads(ds, _scn, _enriched)
+def _loads(scn) -> pd.DataFrame:
+    """Per-rep loads of a plan (the process-wide cache, keyed by plan, data and scoring)."""
+    return shared("rep_loads", (W.scenario_token(scn), data_token(), enriched is not None, ENRICHED_KEY),
+                  lambda: rep_loads(ds, scn, enriched))
 
 
 kpis = []
 for scn in scenarios:
     try:
-        kpis.append(W.kpis_for(scn, enriched))
+        kpis.append(W.kpis_for(scn, enriched, _settings))
     except Exception as exc:
         st.error(f"KPIs of {md(_label(scn))} could not be computed: {md(exc)}.")
         st.stop()
@@ -266,7 +270,7 @@ st.caption(f"Deltas are against the baseline, {md(base_name)}. Moves and ARR mov
 
 # ============================================================================ per-rep bars with the target band
 # keyed on the data too: a manager's team view must not get another session's loads of the same scenario
-loads = [_loads(scn, W.scenario_token(scn), W.fingerprint(), enriched) for scn in scenarios]
+loads = [_loads(scn) for scn in scenarios]
 metric_opts = [m for m in metrics_all if any((ld["metric"] == m).any() for ld in loads)]
 
 
@@ -341,13 +345,9 @@ else:
 def _diff(a, b):
     """diff_scenarios with names, kept per pair of plans (a 50k-account diff is not redone on every
     rerun)."""
-    cache = st.session_state.setdefault("_cmp_diff_cache", {})
-    key = (W.scenario_token(a), W.scenario_token(b), dataset_version(), len(NAMES))
-    if key not in cache:
-        if len(cache) > 8:
-            cache.clear()
-        cache[key] = diff_scenarios(a, b, ds.accounts, names=dict(NAMES))
-    return cache[key]
+    key = (W.scenario_token(a), W.scenario_token(b), data_token(), len(NAMES))
+    return shared("diff", key, lambda: diff_scenarios(a, b, ds.accounts, names=dict(NAMES)),
+                  spinner="Comparing the plans account by account...")
 
 
 moves = _diff(base, scenarios[j])
@@ -411,7 +411,9 @@ if len(moves):
     keep_reps = set(vol.sort_values(ascending=False).head(top_n).index)
     fr = moves["from_name"].where(moves["from_name"].isin(keep_reps), "Other reps")
     to = moves["to_name"].where(moves["to_name"].isin(keep_reps), "Other reps")
-    flows = pd.DataFrame({"from": fr, "to": to, "v": val}).groupby(["from", "to"], as_index=False)["v"].sum()
+    flows = pd.DataFrame({"from": fr, "to": to, "n": 1, "arr": moves["arr"].astype(float)}).groupby(
+        ["from", "to"], as_index=False)[["n", "arr"]].sum()
+    flows["v"] = flows["arr"] if weigh == "ARR" else flows["n"].astype(float)
     left = sorted(flows["from"].unique())
     right = sorted(flows["to"].unique())
     node_labels = [plot_text(x) for x in left] + [plot_text(x) for x in right]
@@ -421,14 +423,27 @@ if len(moves):
         node=dict(label=node_labels, pad=12, thickness=16,
                   color=["#93c5fd"] * len(left) + ["#86efac"] * len(right)),
         link=dict(source=[li[x] for x in flows["from"]], target=[ri[x] for x in flows["to"]], value=flows["v"].astype(float).tolist(),
-                  color="rgba(37,99,235,0.25)",
-                  hovertemplate="%{source.label} → %{target.label}: %{value:,.0f}<extra></extra>")))
+                  color="rgba(37,99,235,0.25)", customdata=flows[["n", "arr"]].astype(float).to_numpy(),
+                  hovertemplate="%{source.label} → %{target.label}: %{customdata[0]:,.0f} accounts, "
+                                "$%{customdata[1]:,.0f} ARR<extra></extra>")))
     fig.update_layout(title=dict(text=f"Rep-to-rep flow ({weigh.lower()})<br><sup>{plot_text(base_name)} → "
                                       f"{plot_text(names[j])}</sup>"),
                       height=max(420, 26 * max(len(left), len(right))), margin=dict(l=10, r=10, t=64, b=10),
                       font=dict(size=16 if present else 12))
     with c2:
         st.plotly_chart(fig, key="cmp_sankey")
+    if not present:  # every flow, with its accounts and ARR (the diagram groups the smaller reps)
+        from territory_core.plan.flows import rep_flows
+
+        rf = shared("rep_flows", (W.scenario_token(base), W.scenario_token(scenarios[j]), data_token(), len(NAMES)),
+                    lambda: rep_flows(moves))
+        with st.expander(f"Every flow between reps: {len(rf):,} from → to pairs"):
+            st.dataframe(rf[["from_name", "to_name", "accounts", "arr"]], hide_index=True, width="stretch",
+                         height=min(360, 38 + 35 * max(1, len(rf))), key="cmp_rep_flows",
+                         column_config={"from_name": st.column_config.TextColumn(f"From (owner in {base_name})"),
+                                        "to_name": st.column_config.TextColumn(f"To (owner in {names[j]})"),
+                                        "accounts": st.column_config.NumberColumn("Accounts", format="%d"),
+                                        "arr": st.column_config.NumberColumn("ARR", format="$%,.0f")})
 
 # ============================================================================ maps side by side
 st.header("Maps")
@@ -448,6 +463,27 @@ def _fit_view(lat: pd.Series, lon: pd.Series, width_px: float, height_px: float)
     return {"lat": float((la0 + la1) / 2), "lon": float((lo0 + lo1) / 2)}, float(max(0.5, min(z_lon, z_lat, 9.0)))
 
 
+def _county_names() -> dict:
+    from territory_core.geo import zips as geo
+
+    return shared("county_names", (), lambda: {f["id"]: f"{f['properties'].get('name', f['id'])}, "
+                                                      f"{f['properties'].get('state', '')}"
+                                                for f in geo.counties_geojson()["features"]})
+
+
+def _areas(scn) -> pd.DataFrame:
+    """plan_areas of a plan by county against the baseline, with each county's centre and name."""
+    from territory_core.plan.flows import area_centroids, plan_areas
+
+    def compute():
+        cent = shared("centroids", ("county",), lambda: area_centroids("county"))
+        out = plan_areas(ds.accounts, scn.assignment, "county", baseline=base.assignment)
+        out = out.merge(cent, on="area", how="inner")
+        out["label"] = out["area"].map(_county_names()).fillna(out["area"])
+        return out
+    return shared("plan_areas", (W.scenario_token(scn), W.scenario_token(base), data_token()), compute)
+
+
 all_reps = {str(r) for scn in scenarios for r in scn.assignment[S.rep_id].dropna().astype(str)}
 COLOURS = dataset_rep_colours(all_reps)  # one colour per rep, the same as on the Whitespace Map
 geo_acc = ds.accounts[[A.account_id, A.name, A.lat, A.lon] + ([A.arr] if A.arr in ds.accounts.columns else [])].copy()
@@ -462,15 +498,6 @@ map_center, map_zoom = _fit_view(geo_acc[A.lat], geo_acc[A.lon], (1350 if presen
                                  map_h - 60)
 b_asg = base.assignment[[S.account_id, S.rep_id]].rename(columns={S.rep_id: "base_rep"})
 b_asg[S.account_id] = b_asg[S.account_id].astype("string")
-frames = []
-for scn in scenarios:
-    a = scn.assignment[[S.account_id, S.rep_id]].copy()
-    a[S.account_id] = a[S.account_id].astype("string")
-    m = geo_acc.merge(a, on=A.account_id, how="left").dropna(subset=[A.lat, A.lon]).merge(b_asg, on=A.account_id, how="left")
-    m["moved"] = (m[S.rep_id].astype("string").fillna("") != m["base_rep"].astype("string").fillna("")).to_numpy()
-    frames.append(m)
-arr_max = max([float(m.loc[m["moved"], A.arr].max()) for m in frames if m["moved"].any()] + [1.0])
-MAX_MAP_POINTS = 8000  # a map draws at most this many dots (the largest ARR first); the counts are all accounts
 rep_order = sorted(COLOURS, key=lambda r: NAMES.get(r, r))
 rep_code = {r: i for i, r in enumerate(rep_order)}
 rep_scale = discrete_scale([COLOURS[r] for r in rep_order] + [colour_of(None, COLOURS)])
@@ -478,56 +505,142 @@ has_geo = not geo_acc[[A.lat, A.lon]].dropna().empty
 if not has_geo:
     st.info("The maps need the accounts' locations: no account has a ZIP code or lat/lon. Include the billing "
             "ZIP (BillingPostalCode) in the accounts export on the Data page.")
+
+
+def _codes(reps) -> np.ndarray:
+    """Rep ids as numeric codes on the discrete rep scale (sent as binary), the same colour everywhere."""
+    return np.array([rep_code.get(str(r), len(rep_order)) if pd.notna(r) else len(rep_order) for r in reps],
+                    dtype="float32")
+
+
+def _dot_frames():
+    frames = []
+    for scn in scenarios:
+        a = scn.assignment[[S.account_id, S.rep_id]].copy()
+        a[S.account_id] = a[S.account_id].astype("string")
+        m = geo_acc.merge(a, on=A.account_id, how="left").dropna(subset=[A.lat, A.lon]).merge(b_asg, on=A.account_id,
+                                                                                                how="left")
+        m["moved"] = (m[S.rep_id].astype("string").fillna("") != m["base_rep"].astype("string").fillna("")).to_numpy()
+        frames.append(m)
+    return frames
+
+
+def _receivers(rep_ids, weights) -> str:
+    """ "To: ● Ana 120 · ● Ben 80 ..." in each rep's map colour (the largest receivers first)."""
+    recv = pd.DataFrame({"r": pd.Series(rep_ids).astype("string").fillna("").to_numpy(),
+                         "n": np.asarray(weights, dtype=float)}).groupby("r")["n"].sum().sort_values(ascending=False)
+    chips = [f"<span style='color:{colour_of(r or None, COLOURS)}'>&#9679;</span> "
+             f"{md(NAMES.get(r, r) if r else '(no owner)')} {int(n):,}" for r, n in recv.head(6).items()]
+    more = f" · {len(recv) - 6} more" if len(recv) > 6 else ""
+    return "<small>To: " + " · ".join(chips) + more + "</small>"
+
+
+# Beyond this many dots a map shows counties instead (a bubble per county): 50,000 dots draw slowly and
+# merge into blobs. Click a county to list its accounts that change hands in the table above.
+DETAIL_POINTS = 8000
+n_accounts = int(geo_acc[[A.lat, A.lon]].notna().all(axis=1).sum()) if has_geo else 0
+aggregate = has_geo and n_accounts > DETAIL_POINTS
 map_cols = st.columns(len(scenarios))
-capped = False
-for i, (nm, m) in enumerate(zip(names, frames) if has_geo else []):
-    if i == 0:  # the baseline: every account, coloured by its owner
-        pts = m
-        title = f"{plot_text(nm)}<br><sup>baseline: every account by owner</sup>"
-        opacity = 0.6
-    else:  # only what changes hands, sized by ARR, coloured by the receiving rep
-        pts = m[m["moved"].to_numpy()]
-        title = (f"{plot_text(nm)}<br><sup>{len(pts):,} accounts change hands · "
-                 f"{W.money(pts[A.arr].sum())} ARR</sup>")
-        opacity = 0.85
-    if len(pts) > MAX_MAP_POINTS:
-        pts = pts.nlargest(MAX_MAP_POINTS, A.arr)
-        capped = True
-    owner_names = [NAMES.get(str(r), str(r)) if pd.notna(r) else "(no owner)" for r in pts[S.rep_id]]
-    if i == 0:
-        size = 4.0
-        text = [f"{plot_text(a)}<br>Owner: {plot_text(o)}" for a, o in zip(pts[A.name].astype(str), owner_names)]
-    else:
-        size = (5.0 + 15.0 * np.sqrt(pts[A.arr].clip(lower=0).to_numpy(dtype=float) / arr_max)).astype("float32")
-        from_names = [NAMES.get(str(r), str(r)) if pd.notna(r) else "(no owner)" for r in pts["base_rep"]]
-        text = [f"{plot_text(a)}<br>{plot_text(f)} → <b>{plot_text(o)}</b><br>ARR {W.money(v)}"
-                for a, f, o, v in zip(pts[A.name].astype(str), from_names, owner_names, pts[A.arr])]
-    # colours as numeric codes on a discrete scale (sent as binary), the same rep -> colour everywhere
-    codes = np.array([rep_code.get(str(r), len(rep_order)) if pd.notna(r) else len(rep_order) for r in pts[S.rep_id]],
-                     dtype="float32")
-    fig = go.Figure(go.Scattermap(
-        lat=pts[A.lat].to_numpy(dtype="float32"), lon=pts[A.lon].to_numpy(dtype="float32"), mode="markers",
-        marker=dict(size=size, color=codes, cmin=-0.5, cmax=len(rep_order) + 0.5, colorscale=rep_scale,
-                    showscale=False, opacity=opacity),
-        text=text, hovertemplate="%{text}<extra></extra>"))
-    fig.update_layout(map=dict(style="white-bg", center=map_center, zoom=map_zoom, layers=lines),
-                      height=map_h, margin=dict(l=0, r=0, t=58, b=0),
-                      title=dict(text=title, font=dict(size=16 if present else 13)))
-    with map_cols[i]:
-        st.plotly_chart(fig, key=f"cmp_map_{i}", config={"scrollZoom": False})
-        if i and len(pts):  # who receives them, in their map colour (the largest receivers first)
-            recv = pts.groupby(pts[S.rep_id].astype("string").fillna(""))[A.arr].agg(["size", "sum"])
-            recv = recv.sort_values(["size", "sum"], ascending=False)
-            chips = [f"<span style='color:{colour_of(r or None, COLOURS)}'>&#9679;</span> "
-                     f"{md(NAMES.get(r, r) if r else '(no owner)')} {int(n):,}" for r, n in recv["size"].head(6).items()]
-            more = f" · {len(recv) - 6} more" if len(recv) > 6 else ""
-            st.markdown("<small>To: " + " · ".join(chips) + more + "</small>", unsafe_allow_html=True)
-if has_geo:
+picked_areas: list[tuple[int, str]] = []
+if has_geo and aggregate:
+    areas = [_areas(scn) for scn in scenarios]
+    for i, (nm, ar) in enumerate(zip(names, areas)):
+        if i == 0:  # the baseline: where every account is, coloured by the rep holding most ARR there
+            pts = ar
+            size = 4.0 + 16.0 * np.sqrt(pts["accounts"].to_numpy(dtype=float) / max(1.0, float(pts["accounts"].max())))
+            codes = _codes(pts["lead_rep_id"])
+            text = [f"<b>{plot_text(lb)}</b><br>{n:,} accounts · {W.money(v)} ARR<br>Most ARR: {plot_text(NAMES.get(r, r))} "
+                    f"({sh:.0%} of the accounts) · {k} owner{'s' if k != 1 else ''}"
+                    for lb, n, v, r, sh, k in zip(pts["label"], pts["accounts"], pts["arr"], pts["lead_rep_id"],
+                                                  pts["lead_share"], pts["reps"])]
+            title = f"{plot_text(nm)}<br><sup>baseline: {len(pts):,} counties, by the owner of the most ARR</sup>"
+        else:  # where accounts change hands, sized by the ARR moving, coloured by the rep receiving most
+            pts = ar[ar["moved"].to_numpy() > 0]
+            top = float(pts["moved_arr"].max()) if len(pts) else 1.0
+            size = 5.0 + 15.0 * np.sqrt(pts["moved_arr"].clip(lower=0).to_numpy(dtype=float) / max(top, 1.0))
+            codes = _codes(pts["top_receiver"])
+            text = [f"<b>{plot_text(lb)}</b><br>{n:,} of {t:,} accounts change hands · {W.money(v)} ARR<br>Most to: "
+                    f"{plot_text(NAMES.get(r, r))} ({W.money(rv)})"
+                    for lb, n, t, v, r, rv in zip(pts["label"], pts["moved"], pts["accounts"], pts["moved_arr"],
+                                                  pts["top_receiver"].fillna(""), pts["top_receiver_arr"])]
+            title = (f"{plot_text(nm)}<br><sup>{int(pts['moved'].sum()):,} accounts change hands in {len(pts):,} "
+                     f"counties · {W.money(pts['moved_arr'].sum())} ARR</sup>")
+        fig = go.Figure(go.Scattermap(
+            lat=pts["lat"].to_numpy(dtype="float32"), lon=pts["lon"].to_numpy(dtype="float32"), mode="markers",
+            marker=dict(size=np.asarray(size, dtype="float32"), color=codes, cmin=-0.5, cmax=len(rep_order) + 0.5,
+                        colorscale=rep_scale, showscale=False, opacity=0.75),
+            text=text, customdata=pts["area"].to_numpy(dtype=object), hovertemplate="%{text}<extra></extra>"))
+        fig.update_layout(map=dict(style="white-bg", center=map_center, zoom=map_zoom, layers=lines),
+                          height=map_h, margin=dict(l=0, r=0, t=58, b=0), clickmode="event+select",
+                          title=dict(text=title, font=dict(size=16 if present else 13)))
+        with map_cols[i]:
+            ev = st.plotly_chart(fig, key=f"cmp_amap_{i}", config={"scrollZoom": False}, on_select="rerun",
+                                 selection_mode=("points",))
+            sel = getattr(getattr(ev, "selection", None), "points", None) or []
+            picked_areas += [(i, str(p.get("customdata"))) for p in sel if p.get("customdata") is not None]
+            if i and len(pts):
+                st.markdown(_receivers(pts["top_receiver"], pts["moved"]), unsafe_allow_html=True)
+    st.caption(f"{n_accounts:,} accounts: each bubble is a county (its size: accounts on the baseline, ARR changing "
+               "hands on the others; its colour: the rep holding the most ARR there, or receiving the most). A rep "
+               "has the same colour on every map and page. Click a county to list its accounts that change hands "
+               "below; the moves table above has every account.")
+elif has_geo:
+    frames = _dot_frames()
+    arr_max = max([float(m.loc[m["moved"], A.arr].max()) for m in frames if m["moved"].any()] + [1.0])
+    for i, (nm, m) in enumerate(zip(names, frames)):
+        if i == 0:  # the baseline: every account, coloured by its owner
+            pts = m
+            title = f"{plot_text(nm)}<br><sup>baseline: every account by owner</sup>"
+            opacity = 0.6
+        else:  # only what changes hands, sized by ARR, coloured by the receiving rep
+            pts = m[m["moved"].to_numpy()]
+            title = (f"{plot_text(nm)}<br><sup>{len(pts):,} accounts change hands · "
+                     f"{W.money(pts[A.arr].sum())} ARR</sup>")
+            opacity = 0.85
+        owner_names = [NAMES.get(str(r), str(r)) if pd.notna(r) else "(no owner)" for r in pts[S.rep_id]]
+        if i == 0:
+            size = 4.0
+            text = [f"{plot_text(a)}<br>Owner: {plot_text(o)}" for a, o in zip(pts[A.name].astype(str), owner_names)]
+        else:
+            size = (5.0 + 15.0 * np.sqrt(pts[A.arr].clip(lower=0).to_numpy(dtype=float) / arr_max)).astype("float32")
+            from_names = [NAMES.get(str(r), str(r)) if pd.notna(r) else "(no owner)" for r in pts["base_rep"]]
+            text = [f"{plot_text(a)}<br>{plot_text(f)} → <b>{plot_text(o)}</b><br>ARR {W.money(v)}"
+                    for a, f, o, v in zip(pts[A.name].astype(str), from_names, owner_names, pts[A.arr])]
+        fig = go.Figure(go.Scattermap(
+            lat=pts[A.lat].to_numpy(dtype="float32"), lon=pts[A.lon].to_numpy(dtype="float32"), mode="markers",
+            marker=dict(size=size, color=_codes(pts[S.rep_id]), cmin=-0.5, cmax=len(rep_order) + 0.5,
+                        colorscale=rep_scale, showscale=False, opacity=opacity),
+            text=text, hovertemplate="%{text}<extra></extra>"))
+        fig.update_layout(map=dict(style="white-bg", center=map_center, zoom=map_zoom, layers=lines),
+                          height=map_h, margin=dict(l=0, r=0, t=58, b=0),
+                          title=dict(text=title, font=dict(size=16 if present else 13)))
+        with map_cols[i]:
+            st.plotly_chart(fig, key=f"cmp_map_{i}", config={"scrollZoom": False})
+            if i and len(pts):
+                st.markdown(_receivers(pts[S.rep_id], np.ones(len(pts))), unsafe_allow_html=True)
     st.caption("Left: the baseline, every account coloured by its owner. The others show only the accounts that change "
                "hands against the baseline, sized by ARR and coloured by the rep who receives them. A rep has the "
-               "same colour on every map and page; hover a dot for the account and the reps."
-               + (f" Each map draws at most {MAX_MAP_POINTS:,} dots, the largest ARR first; the counts are of every "
-                  "account." if capped else ""))
+               "same colour on every map and page; hover a dot for the account and the reps.")
+if picked_areas:  # a county clicked on a map: its accounts that change hands (in that map's plan)
+    names_by_area = _county_names()
+    county = ds.accounts[[A.account_id, A.county]].astype("string") if A.county in ds.accounts.columns else None
+    k_map = max(i for i, _ in picked_areas) or j  # the baseline's map: the plan compared in the table above
+    picked = [a for i, a in picked_areas if i in (0, k_map)]
+    if county is not None:
+        in_area = set(county.loc[county[A.county].isin(picked).fillna(False).to_numpy(), A.account_id])
+        mv = moves if k_map == j else _diff(base, scenarios[k_map])
+        sub = mv[mv["account_id"].astype("string").isin(in_area).to_numpy()]
+        where = ", ".join(names_by_area.get(a, a) for a in dict.fromkeys(picked))
+        st.markdown(f"**{len(sub):,} accounts change hands in {md(where)}** ({md(W.money(sub['arr'].sum()))} ARR), "
+                    f"{md(base_name)} → {md(names[k_map])}:")
+        st.dataframe(sub[["name", "from_name", "to_name", "arr", "reason", "account_id"]], hide_index=True,
+                     height=min(320, 38 + 35 * max(1, len(sub))), width="stretch", key="cmp_area_moves",
+                     column_config={"name": st.column_config.TextColumn("Account", width="medium"),
+                                    "from_name": st.column_config.TextColumn(f"Owner in {base_name}"),
+                                    "to_name": st.column_config.TextColumn(f"Owner in {names[k_map]}"),
+                                    "arr": st.column_config.NumberColumn("ARR", format="$%,.0f"),
+                                    "reason": st.column_config.TextColumn("Why", width="large"),
+                                    "account_id": st.column_config.TextColumn("Account id")})
 
 # ============================================================================ export
 if not present:

@@ -21,7 +21,8 @@ from territory_core.ingest.owners import add_reps_for_owners, rep_coverage
 from territory_core.store.storage import StorageError
 from ui import format as fmt
 from ui.format import md
-from ui.state import dataset_version, get_dataset, get_dataset_store, load_stored, sample_dataset, set_dataset
+from ui.state import (dataset_version, get_dataset, get_dataset_store, load_stored, sample_dataset, set_dataset,
+                      share_stored)
 
 KINDS = ["accounts", "reps", "opportunities", "account_products"]
 KIND_LABELS = {"accounts": "Accounts", "reps": "Reps (users)", "opportunities": "Opportunities",
@@ -406,7 +407,8 @@ def _save_and_load(result, target, remember) -> None:
             store.remember_mapping(k, headers, mp, user=user, source=fname)
         except StorageError:
             pass  # the data is saved; the mapping is offered again next time at worst
-    set_dataset(ds.with_(name=info.name, dataset_id=info.id, version=info.version))
+    # the process's copy of the saved version: sessions opening it next share it (no second copy)
+    set_dataset(share_stored(ds.with_(name=info.name, dataset_id=info.id, version=info.version)))
     st.session_state["_data_loaded_msg"] = f"Loaded {counts}. Saved as dataset {md(info.label)}."
     st.rerun()
 

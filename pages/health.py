@@ -16,7 +16,7 @@ import plotly.graph_objects as go
 import streamlit as st
 from plotly.subplots import make_subplots
 
-from territory_core.contract import A, O, R, S, X
+from territory_core.contract import A, O, R, X
 from territory_core.analyse.kpis import (
     BALANCE_METRICS, DEFINITIONS_MD, KPI_LABELS, PERIOD_KINDS, QUOTA_BASES, HealthThresholds, K, Period, capacity_targets,
     data_as_of, flags_by_rep, future_dated, health_flags, kpi_balance, periods_available, quarterly_trend, rep_accounts,
@@ -24,7 +24,8 @@ from territory_core.analyse.kpis import (
 )
 from ui.format import md, plot_text
 from ui.notices import reps_notice
-from ui.state import dataset_version, get_active_scenario, get_dataset, get_setting, set_setting
+from ui.cache import shared
+from ui.state import data_token, dataset_version, get_active_scenario, get_dataset, get_setting, set_setting
 
 TODAY_LABEL = "Today's plan"
 # The drill-down's column headers: labels and units, not column names.
@@ -101,13 +102,18 @@ def guard(what: str):
 # --------------------------------------------------------------------------------------------
 # Cached core calls
 def _enriched(settings: dict | None):
-    """Accounts with potential / whitespace / tier (None when scoring is unavailable)."""
+    """(Accounts with potential / whitespace / tier, or None when scoring is unavailable; the key
+    of the settings they were scored with)."""
     try:
+        from ui.cache import settings_key
         from ui.scenario_widgets import enriched_for, settings_dicts
 
-        return enriched_for(settings if settings else settings_dicts())
+        used = settings if settings else settings_dicts()
+        key = f"{settings_key(used.get('scoring'))}|{settings_key(used.get('segment_rules'))}"
+        e = enriched_for(used)
+        return e, ("none" if e is None else key)
     except Exception:
-        return None
+        return None, "none"
 
 
 def _scenario_reps(ds, scn):
@@ -120,35 +126,31 @@ def _scenario_reps(ds, scn):
     return reps, (md(note) if note else None)
 
 
-def _ds_token(ds) -> str:
-    """Cache key of the dataset beyond dataset_version(): a dataset put in session state without
-    set_dataset() (tests, other pages) must not get another dataset's KPIs."""
-    acc, opp = ds.accounts, ds.opportunities
-    owners = acc[[A.account_id, A.owner_id]].astype(str) if A.owner_id in acc else acc[[A.account_id]].astype(str)
-    h = int(pd.util.hash_pandas_object(owners, index=False).sum())
-    return f"{dataset_version()}:{ds.name}:{id(acc)}:{id(opp)}:{id(ds.reps)}:{len(acc)}:{0 if opp is None else len(opp)}:{h}"
-
-
 def _token(scn) -> str:
     if scn is None:
         return "today"
-    a = scn.assignment[[S.account_id, S.rep_id]].astype(str)
-    return f"{scn.name}:{int(pd.util.hash_pandas_object(a, index=False).sum())}:{len(scn.events)}"
+    from ui.scenario_widgets import scenario_token
+
+    return scenario_token(scn)
 
 
-@st.cache_data(show_spinner="Computing territory KPIs...", max_entries=24)
-def _kpis(_ds, _reps, _owner, _enriched, version: str, plan: str, enriched_key: str, period_json: str,
+def _kpis(ds, reps, owner, enriched, plan: str, enriched_key: str, period_json: str,
           untouched_months: int) -> pd.DataFrame:
+    """rep_kpis for the data, plan, scoring and period (the process-wide cache: every session on the
+    same saved data shares it)."""
     period = Period.from_dict(json.loads(period_json))
     # A running period is measured against the quota due by the data's as-of date (pace), so
     # mid-quarter attainment is not read against the whole quarter's number.
-    return rep_kpis(_ds.accounts, _reps, _ds.opportunities, period, owner=_owner, enriched=_enriched,
-                    untouched_months=untouched_months, pace_to_date=True)
+    return shared("rep_kpis", (data_token(), plan, enriched_key, period_json, int(untouched_months)),
+                  lambda: rep_kpis(ds.accounts, reps, ds.opportunities, period, owner=owner, enriched=enriched,
+                                   untouched_months=untouched_months, pace_to_date=True),
+                  spinner="Computing territory KPIs...")
 
 
-@st.cache_data(show_spinner=False, max_entries=24)
-def _trend(_ds, version: str, rep_ids: tuple, quarters: int, as_of: str) -> pd.DataFrame:
-    return quarterly_trend(_ds.opportunities, _ds.accounts, rep_ids=list(rep_ids), quarters=quarters, as_of=as_of)
+def _trend(ds, rep_ids: tuple, quarters: int, as_of: str) -> pd.DataFrame:
+    return shared("quarterly_trend", (data_token(), rep_ids, quarters, as_of),
+                  lambda: quarterly_trend(ds.opportunities, ds.accounts, rep_ids=list(rep_ids), quarters=quarters,
+                                          as_of=as_of))
 
 
 # --------------------------------------------------------------------------------------------
@@ -216,14 +218,11 @@ reps_df, ev_warn = _scenario_reps(ds, scn)
 if ev_warn:
     st.warning(ev_warn)
 settings = dict(getattr(scn, "settings", {}) or {}) if scn is not None else None
-enriched = _enriched(settings)
-enriched_key = "none" if enriched is None else str(int(pd.util.hash_pandas_object(
-    enriched[[c for c in (A.account_id, X.potential, X.whitespace, X.tier) if c in enriched.columns]], index=False).sum()))
+enriched, enriched_key = _enriched(settings)
 owner = scn.assignment if scn is not None else None
 
 try:
-    ds_key = _ds_token(ds)
-    kp_all = _kpis(ds, reps_df, owner, enriched, ds_key, _token(scn), enriched_key,
+    kp_all = _kpis(ds, reps_df, owner, enriched, _token(scn), enriched_key,
                    json.dumps(period.to_dict()), int(thresholds.untouched_months))
     flags_all = health_flags(kp_all, thresholds)
 except (ValueError, KeyError, TypeError) as exc:
@@ -320,7 +319,7 @@ cards = [
 # (today's reps the filters keep, leavers included), so like is compared with like.
 team_today = None
 if scn is not None:
-    kp_today = _filtered(_kpis(ds, ds.reps, None, enriched, ds_key, "today", enriched_key,
+    kp_today = _filtered(_kpis(ds, ds.reps, None, enriched, "today", enriched_key,
                                json.dumps(period.to_dict()), int(thresholds.untouched_months)))
     team_today = team_summary(kp_today) if len(kp_today) else None
 
@@ -525,7 +524,7 @@ with t_charts, guard('The charts'):
                           height=max(320, 20 * len(cov) + 90), margin=dict(l=10, r=30, t=50, b=10))
         c3.plotly_chart(fig, key="health_cov_bars")
 
-    tr = _trend(ds, ds_key, tuple(kp[K.rep_id]), 8, as_of.isoformat())
+    tr = _trend(ds, tuple(kp[K.rep_id]), 8, as_of.isoformat())
     fig = make_subplots(specs=[[{"secondary_y": True}]])
     fig.add_trace(go.Bar(x=tr["quarter"], y=tr[K.won_revenue], name="Closed-won", marker_color="#2563eb",
                          hovertemplate="%{x}: $%{y:,.0f}<extra></extra>"), secondary_y=False)
@@ -595,7 +594,7 @@ with t_rep, guard('The rep drill-down'):
             fig.update_layout(title=f"Top whitespace accounts of {plot_text(r[K.name])}", yaxis=dict(autorange="reversed"),
                               height=60 + 24 * len(ws), margin=dict(l=10, r=10, t=50, b=10), xaxis_title="Whitespace ($)")
             st.plotly_chart(fig, key="health_drill_ws")
-        rt = _trend(ds, ds_key, (rid,), 8, as_of.isoformat())
+        rt = _trend(ds, (rid,), 8, as_of.isoformat())
         fig = make_subplots(specs=[[{"secondary_y": True}]])
         fig.add_trace(go.Bar(x=rt["quarter"], y=rt[K.won_revenue], name="Closed-won", marker_color="#2563eb",
                              hovertemplate="%{x}: $%{y:,.0f}<extra></extra>"), secondary_y=False)

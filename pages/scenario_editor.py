@@ -14,8 +14,9 @@ import streamlit as st
 from territory_core.contract import A, R, S, X
 from territory_core.plan.scenarios import (EventError, Scenario, cost_rows,
                                            describe_event, filter_mask, next_placeholder,
-                                           scenario_curve, scenario_reps, solve_scenario)
+                                           scenario_curve, scenario_reps)
 from territory_core.solve.settings import SolverSettings, parse_scope
+from territory_core.plan.worker import warm as warm_solver
 from territory_core.store.datasets import with_dataset
 from territory_core.store.storage import ConflictError, StorageError
 from territory_core.text import label as col_label, quantity
@@ -181,9 +182,22 @@ def _start_solve(scn: Scenario, save_note: str | None = None) -> None:
         except (TypeError, ValueError):
             pass
 
+    from territory_core.plan.worker import solve_in_worker
+    from ui.cache import settings_key
+    from ui.state import data_token
+
+    data_key = data_token()
+    enriched_key = (f"{data_key}|{settings_key((scn.settings or {}).get('scoring'))}|"
+                    f"{settings_key((scn.settings or {}).get('segment_rules'))}|{enriched is not None}")
+
     def run():
         try:
-            res = solve_scenario(data, scn, enriched=enriched, progress=progress, cancel=job["cancel"])
+            # in the solver process, at a lower priority: the other users' pages stay quick meanwhile
+            res = solve_in_worker(data, scn, enriched=enriched, progress=progress, cancel=job["cancel"],
+                                  data_key=data_key, enriched_key=enriched_key)
+            if res is None:  # cancelled before the solver started
+                res = scn.with_(assignment=None, report={"status": "cancelled",
+                                                         "status_text": "Cancelled: the last plan is kept."})
             job["result"] = with_dataset(res, data)  # the plan belongs to the data it was solved on
         except Exception as exc:  # shown on the page as a message, never a traceback
             job["error"] = exc
@@ -431,6 +445,7 @@ def _balance_index(kpis: dict, report: dict | None) -> float | None:
 # ============================================================================ page
 _collect_job()
 _collect_curve()
+warm_solver()  # the solver process starts now, so Re-solve does not wait for it
 scn = _scn()
 _take_request()
 scn = st.session_state["se_scn"]
@@ -478,7 +493,7 @@ enriched = W.enriched_for(scn.settings)
 report = scn.report or {}
 failed = st.session_state.get("se_failed")  # the last solve found no plan: why, and proven fixes
 try:
-    kpis = W.kpis_for(scn, enriched)
+    kpis = W.kpis_for(scn, enriched, scn.settings)
 except Exception as exc:
     kpis = {}
     st.warning(f"KPIs could not be computed for this plan: {md(exc)}")

@@ -14,64 +14,65 @@ from territory_core.analyse.scoring import ProductModel, ScoringConfig, explain_
 from territory_core.analyse.segments import (CENSUS_REGIONS, COVERAGE_MODELS, UNSEGMENTED, SegmentRules, apply_segments,
                                      check_rules, default_rules, sales_regions, segment_summary)
 from ui.format import md, money, plot_text
-from ui.state import dataset_version, get_dataset, get_setting, set_setting
+from ui.cache import enriched_frame, settings_key, shared
+from ui.state import data_token, get_dataset, get_setting, set_setting
 
 EDITOR = "seg_rules_editor"
 BASE = "seg_rules_base"
 
 
-def _ds_key(ds) -> tuple:
-    return (id(ds), dataset_version(), ds.name, len(ds.accounts))
+def _scored(ds, scoring: dict, rules: SegmentRules) -> pd.DataFrame:
+    """Accounts with hierarchy, scores and tiers (segments are applied live on top): the process-wide
+    scoring cache, with the saved rules (what every other page uses); without rules when the saved
+    ones cannot apply (the rules editor then says why)."""
+    try:
+        return enriched_frame(ds, scoring, rules.to_dict())
+    except Exception:
+        return enriched_frame(ds, scoring, SegmentRules().to_dict())
 
 
-@st.cache_resource(show_spinner="Scoring accounts...", max_entries=6)
-def _scored(_ds, key: tuple, scoring_json: str) -> pd.DataFrame:
-    """Accounts with hierarchy, scores and tiers (segments are applied live on top)."""
-    from territory_core.analyse.enrich import enrich_accounts
-
-    return enrich_accounts(_ds, ScoringConfig.from_dict(json.loads(scoring_json)), SegmentRules(), families=False)
-
-
-@st.cache_resource(show_spinner=False, max_entries=4)
-def _details(_ds, _scored_df, _seg, key: tuple, scoring_json: str, rules_json: str) -> pd.DataFrame:
+def _details(ds, scored_df, seg, scoring: dict, rules_json: str) -> pd.DataFrame:
     """Every score input per account (for the breakdown), computed once per settings."""
     from territory_core.analyse.scoring import score_accounts
 
-    return score_accounts(_scored_df, _ds.opportunities, _ds.account_products,
-                          ScoringConfig.from_dict(json.loads(scoring_json)), _seg, details=True)
+    return shared("score_details", (data_token(), settings_key(scoring), rules_json),
+                  lambda: score_accounts(scored_df, ds.opportunities, ds.account_products,
+                                         ScoringConfig.from_dict(scoring), seg, details=True))
 
 
-@st.cache_resource(show_spinner=False, max_entries=6)
-def _regions(_ds, key: tuple) -> dict:
+def _regions(ds) -> dict:
     """The data's sales regions (state lists by reps' region), for region conditions."""
-    return sales_regions(_ds.accounts, _ds.reps)
+    return shared("sales_regions", (data_token(),), lambda: sales_regions(ds.accounts, ds.reps))
 
 
 UNSEG_COLS = (A.account_id, A.name, A.state, A.industry, A.employees, A.annual_revenue, X.tier, A.named, A.owner_id,
               X.potential)
 
 
-@st.cache_resource(show_spinner=False, max_entries=16)
-def _segmented(_ds, _scored_df, key: tuple, scoring_json: str, rules_json: str):
-    """For a rule set (cached per rules): the segment per account (a Series), the summary, the
-    rule warnings, and the unsegmented accounts (first 500) with their count. Small results only:
-    a cached copy of the whole frame per rule set would cost ~30 MB each at 50k accounts."""
-    rules = SegmentRules.from_dict(json.loads(rules_json))
-    cfg = ScoringConfig.from_dict(json.loads(scoring_json))
-    df = _scored_df.copy()
-    regions = _regions(_ds, key)
-    seg = apply_segments(df, rules, _ds.account_products, regions)
-    for c in seg.columns:
-        df[c] = seg[c]
-    if any(m.segment for m in cfg.products):
-        pw = potential_and_whitespace(df, _ds.account_products, cfg, df[X.segment])
-        for c in pw.columns:
-            df[c] = pw[c]
-    warnings = check_rules(df, rules, _ds.account_products, regions=regions)
-    summary = segment_summary(df, rules=rules)
-    uns = df[(df[X.segment] == UNSEGMENTED).fillna(False).to_numpy()]
-    unseg = uns[[c for c in UNSEG_COLS if c in uns.columns]].head(500)
-    return df[X.segment], summary, warnings, unseg, len(uns)
+def _segmented(ds, scored_df, scoring: dict, rules_json: str):
+    """For a rule set (cached per rules, for the process): the segment per account (a Series), the
+    summary, the rule warnings, and the unsegmented accounts (first 500) with their count. Small
+    results only: a cached copy of the whole frame per rule set would cost ~30 MB each at 50k
+    accounts."""
+    def compute():
+        rules = SegmentRules.from_dict(json.loads(rules_json))
+        cfg = ScoringConfig.from_dict(scoring)
+        df = scored_df.copy()
+        regions = _regions(ds)
+        seg = apply_segments(df, rules, ds.account_products, regions)
+        for c in seg.columns:
+            df[c] = seg[c]
+        if any(m.segment for m in cfg.products):
+            pw = potential_and_whitespace(df, ds.account_products, cfg, df[X.segment])
+            for c in pw.columns:
+                df[c] = pw[c]
+        warnings = check_rules(df, rules, ds.account_products, regions=regions)
+        summary = segment_summary(df, rules=rules)
+        uns = df[(df[X.segment] == UNSEGMENTED).fillna(False).to_numpy()]
+        unseg = uns[[c for c in UNSEG_COLS if c in uns.columns]].head(500)
+        return df[X.segment], summary, warnings, unseg, len(uns)
+
+    return shared("segmented", (data_token(), settings_key(scoring), rules_json), compute)
 
 
 st.title("Segment Builder")
@@ -87,9 +88,9 @@ if not isinstance(scoring, ScoringConfig):
     scoring = ScoringConfig.from_dict(scoring if isinstance(scoring, dict) else None)
 if not isinstance(saved_rules, SegmentRules):
     saved_rules = SegmentRules.from_dict(saved_rules if isinstance(saved_rules, (dict, list)) else None) or default_rules()
-s_json = json.dumps(scoring.to_dict(), sort_keys=True)
+s_dict = scoring.to_dict()
 try:
-    scored = _scored(ds, _ds_key(ds), s_json)
+    scored = _scored(ds, s_dict, saved_rules)
 except Exception as exc:
     st.error(f"Could not score the accounts: {md(exc)}. Check the ICP & scoring tab or the accounts on the Data page.")
     st.stop()
@@ -98,7 +99,7 @@ tab_rules, tab_icp = st.tabs(["Segment rules", "ICP & scoring"])
 
 # =============================================================================== segment rules
 with tab_rules:
-    own_regions = _regions(ds, _ds_key(ds))
+    own_regions = _regions(ds)
     region_names = list(own_regions) + [r for r in CENSUS_REGIONS if r not in own_regions]
     st.caption("Rules apply top to bottom; the first rule an account matches gives its segment. Empty cells match "
                "anything. Lists are comma-separated (states: `CA, NY`; regions: "
@@ -165,7 +166,7 @@ with tab_rules:
 
     if not len(rules):
         st.warning("No rules: every account is unsegmented. Add a row with a segment name, or press **Default rules**.")
-    seg_col, summary, warnings, uns, n_uns = _segmented(ds, scored, _ds_key(ds), s_json, json.dumps(rules.to_dict(), sort_keys=True))
+    seg_col, summary, warnings, uns, n_uns = _segmented(ds, scored, s_dict, json.dumps(rules.to_dict(), sort_keys=True))
 
     errs = [w for w in warnings if w.level == "error"]
     warns = [w for w in warnings if w.level == "warning"]
@@ -341,8 +342,8 @@ with tab_icp:
         acc_id = st.selectbox("Account", list(labels), format_func=labels.get, key="icp_account",
                               help="The 200 best-scored accounts matching the search.")
         saved_json = json.dumps(saved_rules.to_dict(), sort_keys=True)
-        seg_now = _segmented(ds, scored, _ds_key(ds), s_json, saved_json)[0]
-        det = _details(ds, scored, seg_now, _ds_key(ds), s_json, saved_json)
+        seg_now = _segmented(ds, scored, s_dict, saved_json)[0]
+        det = _details(ds, scored, seg_now, s_dict, saved_json)
         ex = explain_account(scored, acc_id, ds.opportunities, ds.account_products, scoring, seg_now, details=det)
         a = ex["account"]
         m1, m2, m3, m4, m5 = st.columns(5)

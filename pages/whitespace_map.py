@@ -7,7 +7,6 @@ over the shipped boundaries.
 """
 from __future__ import annotations
 
-import json
 import math
 
 import numpy as np
@@ -25,7 +24,8 @@ from ui.maps import boundary_url
 from ui.notices import reps_notice
 from ui.scenario_widgets import rep_label
 from ui.scenario_widgets import rep_names as rep_names_with_details
-from ui.state import dataset_version, get_active_scenario, get_dataset, get_setting
+from ui.cache import enriched_frame, settings_key, shared
+from ui.state import data_token, get_active_scenario, get_dataset, get_setting
 
 MAX_POINTS = 8000
 SEGMENT_PALETTE = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f",
@@ -34,26 +34,13 @@ ALL = "All product lines"
 
 
 # ------------------------------------------------------------------------------ cached core calls
-def _ds_key(ds) -> tuple:
-    return (id(ds), dataset_version(), ds.name, len(ds.accounts))
-
-
-@st.cache_resource(show_spinner="Scoring accounts...", max_entries=6)
-def _enriched(_ds, key: tuple, scoring_json: str, rules_json: str) -> pd.DataFrame:
-    from territory_core.analyse.enrich import enrich_accounts
-    from territory_core.analyse.segments import SegmentRules
-
-    return enrich_accounts(_ds, ScoringConfig.from_dict(json.loads(scoring_json)),
-                           SegmentRules.from_dict(json.loads(rules_json)))
-
-
-@st.cache_resource(show_spinner=False, max_entries=6)
-def _by_product(_ds, _enr, key: tuple, scoring_json: str, rules_json: str) -> pd.DataFrame:
+def _by_product(ds, enr, scoring: dict, rules: dict) -> pd.DataFrame:
+    """Potential, ARR and whitespace per account and product line (the process-wide cache)."""
     from territory_core.analyse.scoring import whitespace_by_product
 
-    w = whitespace_by_product(_enr, _ds.account_products, ScoringConfig.from_dict(json.loads(scoring_json)),
-                              _enr[X.segment])
-    return w
+    return shared("whitespace_by_product", (data_token(), settings_key(scoring), settings_key(rules)),
+                  lambda: whitespace_by_product(enr, ds.account_products, ScoringConfig.from_dict(scoring),
+                                                enr[X.segment]))
 
 
 @st.cache_resource(show_spinner=False)
@@ -108,9 +95,8 @@ if not isinstance(scoring, ScoringConfig):
 if not isinstance(rules, SegmentRules):
     rules = SegmentRules.from_dict(rules if isinstance(rules, (dict, list)) else None) or default_rules()
 try:
-    s_json = json.dumps(scoring.to_dict(), sort_keys=True)
-    r_json = json.dumps(rules.to_dict(), sort_keys=True)
-    enr = _enriched(ds, _ds_key(ds), s_json, r_json)
+    s_dict, r_dict = scoring.to_dict(), rules.to_dict()
+    enr = enriched_frame(ds, s_dict, r_dict)  # the one scoring cache, shared with every page and session
 except Exception as exc:  # bad settings or data: say what and how to fix, no traceback
     st.error(f"Could not score the accounts: {md(exc)}. Check the scoring settings and segment rules on the "
              "Segment Builder page, or the accounts file on the Data page.")
@@ -165,7 +151,7 @@ if sel_own:
 
 book = enr
 if sel_prod != ALL:
-    w = _by_product(ds, enr, _ds_key(ds), s_json, r_json)
+    w = _by_product(ds, enr, s_dict, r_dict)
     wp = w[w[P.product] == sel_prod]
     book = enr.copy()
     book[X.potential] = wp[X.potential].to_numpy()
@@ -310,7 +296,7 @@ t1.dataframe(top.round({X.potential: 0, TOTAL_ARR: 0, X.whitespace: 0, X.potenti
                             TOTAL_ARR: st.column_config.NumberColumn("ARR ($)", format="localized"),
                             X.whitespace: st.column_config.NumberColumn("Whitespace ($)", format="localized")})
 t2.subheader("By product line")
-wprod = _by_product(ds, enr, _ds_key(ds), s_json, r_json)
+wprod = _by_product(ds, enr, s_dict, r_dict)
 in_view = wprod[A.account_id].isin(view[A.account_id]).to_numpy()
 byp = wprod[in_view].groupby(P.product, sort=False)[[X.potential, P.arr, X.whitespace]].sum()
 byp["penetration"] = byp[P.arr] / byp[X.potential].replace(0, np.nan)

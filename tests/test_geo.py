@@ -65,3 +65,14 @@ def test_state_centroids_fall_inside_the_country():
     c = geo.state_centroids()
     lat, lon = c["KS"]
     assert 37 < lat < 40 and -102 < lon < -94
+
+
+def test_shipped_zip_table_is_the_package_built_one_and_small():
+    """data/geo/zips.parquet (read instead of the zipcodes package's 140 MB of dicts) is current:
+    exactly what scripts/build_zips.py builds from the installed package and boundaries."""
+    import pandas as pd
+
+    assert geo.ZIPS_FILE.is_file() and geo.ZIPS_FILE.stat().st_size < 2_000_000
+    shipped = geo.zip_table()
+    pd.testing.assert_frame_equal(shipped, geo.build_zip_table())
+    assert len(shipped) > 42_000 and shipped.loc["02139", "county"] == "25017"

@@ -83,28 +83,14 @@ def scoring_and_rules(settings: dict | None):
 
 
 # ---------------------------------------------------------------------------- cached core calls
-@st.cache_data(show_spinner="Scoring accounts...", max_entries=8)
-def _enriched(_ds, version: str, name: str, scoring_json: str, rules_json: str) -> pd.DataFrame:
-    import json
-
-    from territory_core.analyse.enrich import enrich_accounts
-
-    scoring, rules = scoring_and_rules({"scoring": json.loads(scoring_json) or None,
-                                        "segment_rules": json.loads(rules_json) or None})
-    return enrich_accounts(_ds, scoring, rules)
-
-
 def enriched_for(settings: dict | None = None) -> pd.DataFrame | None:
-    """Accounts enriched with potential/whitespace/tier/segment for these settings (cached), or
-    None when the scoring module is not available or fails on this data."""
-    import json
+    """Accounts enriched with potential/whitespace/tier/segment for these settings (the process-wide
+    scoring cache, ui.cache.enriched_frame), or None when scoring fails on this data."""
+    from ui.cache import enriched_frame
 
-    ds = get_dataset()
     settings = settings if settings is not None else settings_dicts()
     try:
-        return _enriched(ds, f"{dataset_version()}:{fingerprint()}", ds.name,
-                         json.dumps(settings.get("scoring") or {}, sort_keys=True, default=str),
-                         json.dumps(settings.get("segment_rules") or {}, sort_keys=True, default=str))
+        return enriched_frame(get_dataset(), settings.get("scoring") or None, settings.get("segment_rules") or None)
     except Exception:
         return None
 
@@ -115,23 +101,28 @@ def scenario_token(scn) -> str:
         return "none"
     if scn.id is not None and scn.version is not None:
         return f"{scn.id}@{scn.version}"
+    import hashlib
+    import json
+
+    # an unsaved plan: its events, overrides, settings and report shape its figures too (the caches
+    # are shared by every session, so two sessions' plans of one name must not meet)
+    extra = hashlib.sha1(json.dumps([list(scn.events), [str(o) for o in scn.overrides], scn.settings or {},
+                                     (scn.report or {}).get("status")], sort_keys=True, default=str).encode()
+                         ).hexdigest()[:16]
     if scn.assignment is None:
-        return f"unsolved:{scn.name}:{len(scn.events)}:{len(scn.overrides)}"
+        return f"unsolved:{scn.name}:{extra}"
     h = pd.util.hash_pandas_object(scn.assignment[[S.account_id, S.rep_id]].astype(str), index=False).sum()
-    return f"{scn.name}:{int(h)}"
+    return f"{scn.name}:{int(h)}:{extra}"
 
 
 def fingerprint() -> str:
-    """dataset_fingerprint of the active dataset (cached per dataset version)."""
+    """dataset_fingerprint of the active dataset (computed once per dataset for the process)."""
     from territory_core.plan.scenarios import dataset_fingerprint
+    from ui.cache import shared
+    from ui.state import data_token
 
     ds = get_dataset()
-    key = (dataset_version(), ds.name, id(ds))
-    cache = st.session_state.get("_fp_cache")
-    if not cache or cache[0] != key:
-        cache = (key, dataset_fingerprint(ds))
-        st.session_state["_fp_cache"] = cache
-    return cache[1]
+    return shared("fingerprint", (data_token(),), lambda: dataset_fingerprint(ds))
 
 
 # ---------------------------------------------------------------------------- the data of a scenario
@@ -193,17 +184,18 @@ def newer_data(scn):
     return info if info.version > int(scn.dataset_version or 0) else None
 
 
-def kpis_for(scn, enriched: pd.DataFrame | None) -> dict:
-    """scenario_kpis for a scenario, cached in session state by scenario token and dataset version."""
+def kpis_for(scn, enriched: pd.DataFrame | None, settings: dict | None = None) -> dict:
+    """scenario_kpis for a scenario, cached for the process by scenario token, data and the scoring
+    settings ``enriched`` was made with (default: the active settings)."""
     from territory_core.plan.scenarios import scenario_kpis
+    from ui.cache import settings_key, shared
+    from ui.state import data_token
 
-    cache = st.session_state.setdefault("_scn_kpi_cache", {})
-    key = (scenario_token(scn), dataset_version(), id(enriched))
-    if key not in cache:
-        if len(cache) > 16:
-            cache.clear()
-        cache[key] = scenario_kpis(get_dataset(), scn, enriched=enriched)
-    return cache[key]
+    ds = get_dataset()
+    s = settings if settings is not None else settings_dicts()
+    key = (scenario_token(scn), data_token(), enriched is not None,
+           settings_key(s.get("scoring")), settings_key(s.get("segment_rules")))
+    return shared("scenario_kpis", key, lambda: scenario_kpis(ds, scn, enriched=enriched))
 
 
 def cost_for(baseline, scn, enriched: pd.DataFrame | None) -> dict:
@@ -312,15 +304,13 @@ def _team_only() -> bool:
 
 
 def today_scenario():
+    """Today's plan on the active data (one per dataset, or team view, for the process)."""
     from territory_core.plan.scenarios import Scenario
+    from ui.cache import shared
+    from ui.state import data_token
 
-    cache = st.session_state.setdefault("_today_cache", {})
     ds = get_dataset()
-    v = (dataset_version(), id(ds))  # the dataset object too: a role change gives another view of it
-    if v not in cache:
-        cache.clear()
-        cache[v] = Scenario.today(ds)
-    return cache[v]
+    return shared("today", (data_token(),), lambda: Scenario.today(ds))
 
 
 # ---------------------------------------------------------------------------- formatting

@@ -26,14 +26,17 @@ T = TypeVar("T")
 def _sample() -> Dataset:
     """The sample, or the canonical CSVs in $TERRITORY_SAMPLE_DIR when set (benchmarks serve a
     50,000-account book this way: scripts/bench_browser_controls.py)."""
-    import os
+    from ui.cache import register
 
     alt = os.environ.get("TERRITORY_SAMPLE_DIR")
     if alt:
         from territory_core.dataset import load_dir
 
-        return load_dir(alt, name=f"Data from {alt}")
-    return load_sample()
+        ds = load_dir(alt, name=f"Data from {alt}")
+    else:
+        ds = load_sample()
+    register(ds, f"sample:{alt or 'built-in'}")
+    return ds
 
 
 def sample_dataset() -> Dataset:
@@ -61,17 +64,41 @@ def get_dataset_store():
     return DatasetStore(get_store())
 
 
-@st.cache_resource(show_spinner="Loading the saved dataset...", max_entries=6)
-def _stored(url: str | None, dataset_id: str, version: int) -> Dataset:
-    return get_dataset_store().load(dataset_id, version)
+def _stored_token(dataset_id: str, version: int) -> str:
+    return f"stored:{os.environ.get('TERRITORY_DB_URL') or ''}:{dataset_id}@{int(version)}"
 
 
 def load_stored(dataset_id: str, version: int | None = None) -> Dataset:
     """A stored dataset version (the latest when ``version`` is None), read once per process:
-    versions never change, so every session shares the copy."""
+    versions never change, so every session shares the copy (ui.cache.DATASETS keeps the last few)."""
+    from ui.cache import DATASETS, _spinner, register
+
     if version is None:
         version = get_dataset_store().latest_version(dataset_id)
-    return _stored(os.environ.get("TERRITORY_DB_URL") or None, dataset_id, int(version))
+    token = _stored_token(dataset_id, int(version))
+
+    def load():
+        ds = get_dataset_store().load(dataset_id, int(version))
+        register(ds, token)
+        return ds
+
+    return DATASETS.get_or_compute((token,), load, on_miss=_spinner("Loading the saved dataset..."))
+
+
+def share_stored(ds: Dataset) -> Dataset:
+    """``ds`` (just saved as its ``dataset_id``/``version``) becomes the process's copy of that
+    version, so the sessions that open it next share it instead of reading it again."""
+    from ui.cache import DATASETS, register
+
+    if not (ds.dataset_id and ds.version):
+        return ds
+    token = _stored_token(ds.dataset_id, int(ds.version))
+    have = DATASETS.get((token,))
+    if have is not None:
+        return have
+    register(ds, token)
+    DATASETS.put((token,), ds)
+    return ds
 
 
 # Cache keys of datasets (dataset_version()): unique in this process, the same for every session on
@@ -137,12 +164,25 @@ def get_dataset() -> Dataset:
         st.stop()
     if not access.team_only:
         return ds
-    key = (id(ds), access.manager)
-    view = st.session_state.get("_team_view")
-    if not view or view[0] != key:
-        view = (key, filter_dataset(ds, access))
-        st.session_state["_team_view"] = view
-    return view[1]
+    from ui.cache import data_token, register, shared
+
+    base = data_token(ds)
+
+    def view():
+        v = filter_dataset(ds, access)
+        register(v, f"view:{base}:{access.manager}")
+        return v
+
+    # one view per dataset and manager for the whole process (every session of that manager)
+    return shared("team_view", (base, str(access.manager)), view)
+
+
+def data_token() -> str:
+    """The cache name of the data this session sees (ui.cache.data_token): the same for every session
+    on one saved dataset version (or the sample), so they share every cached result."""
+    from ui.cache import data_token as token
+
+    return token(get_dataset())
 
 
 def set_dataset(ds: Dataset, *, same_data: bool = False) -> None:

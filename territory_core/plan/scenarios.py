@@ -492,14 +492,12 @@ def _zip_latlon(z: str) -> tuple[float | None, float | None]:
         return _ZIP_CACHE[z]
     out: tuple[float | None, float | None] = (None, None)
     try:
-        import zipcodes
+        from ..geo.zips import zip_lookup
 
-        m = zipcodes.matching(z)
-        if m:
-            lat, lon = float(m[0]["lat"]), float(m[0]["long"])
-            if lat or lon:
-                out = (lat, lon)
-    except Exception:  # unknown ZIP or package missing: no coordinates
+        m = zip_lookup([str(z).strip()[:5]]).iloc[0]
+        if pd.notna(m["lat"]) and pd.notna(m["lon"]):
+            out = (float(m["lat"]), float(m["lon"]))
+    except Exception:  # unknown ZIP: no coordinates
         pass
     _ZIP_CACHE[z] = out
     return out

@@ -39,6 +39,14 @@ def _row(tolerance: float, res, seconds: float) -> dict:
             "seconds": round(seconds, 2)}
 
 
+def _lower_priority() -> None:
+    """Curve points run below the app's priority, so other users' pages stay quick meanwhile."""
+    try:
+        os.nice(int(os.environ.get("TERRITORY_SOLVER_NICE", "10")))
+    except (OSError, ValueError):
+        pass
+
+
 def _point(job: tuple) -> dict:
     """Worker: solve one point (module level, so a spawned process can import it)."""
     from .model import solve
@@ -74,7 +82,7 @@ def tradeoff_curve(accounts: pd.DataFrame, reps: pd.DataFrame, settings: SolverS
             rows[job[0]] = _point(job)
             say(f"{len(rows)} of {len(jobs)} points", len(rows) / len(jobs))
     else:
-        pool = mp.get_context("spawn").Pool(processes=n)
+        pool = mp.get_context("spawn").Pool(processes=n, initializer=_lower_priority)
         try:
             pending = [pool.apply_async(_point, (job,)) for job in jobs]
             while pending:

@@ -614,6 +614,35 @@ def _solve(accounts: pd.DataFrame, reps: pd.DataFrame, settings: SolverSettings,
 # objective (moves or moved weight) and no overall caps, is one independent problem per team:
 # solving them one by one gives the same optimum, far faster than one model over every team.
 DECOMPOSE_TEAMS = True
+# An executor (concurrent.futures) that solves teams side by side; None: one after the other, in
+# this process. territory_core.plan.worker sets one in its solver processes (a pool of processes).
+TEAM_POOL = None
+
+
+def _solve_team(job: tuple) -> "SolveResult":
+    """One team's solve (module level: a process pool can run it)."""
+    sub_acc, sub_reps, sset, distances, opportunities, sub_fixed = job
+    return solve(sub_acc, sub_reps, sset, distances=distances, opportunities=opportunities, fixed=sub_fixed)
+
+
+def _submit_teams(pool, jobs: dict) -> dict:
+    return {g: pool.submit(_solve_team, job) for g, job in jobs.items()}
+
+
+def _await_team(fut, futures: dict, cancel, say, n: int):
+    """The result of one team's future, saying how many teams are solved meanwhile; None when
+    cancelled first."""
+    while True:
+        try:
+            return fut.result(timeout=0.1)
+        except TimeoutError:
+            pass
+        if cancel is not None and cancel.is_set():
+            for f in futures.values():
+                f.cancel()
+            return None
+        done = sum(f.done() for f in futures.values())
+        say(f"{done} of {n} teams solved", 0.05 + 0.9 * done / max(1, n))
 
 
 def _independent_teams(p: Prepared, settings) -> bool:
@@ -653,21 +682,14 @@ def _solve_by_team(accounts, reps, settings, metrics, p: Prepared, sdict, t0, *,
     rep_pos = pd.Index(p.rep_ids.astype(str))
     subs = []
     done = 0
-    for i, g in enumerate(teams):
-        if cancel is not None and cancel.is_set():
-            return _result_without(p, "cancelled", [], [], build, time.monotonic() - t0 - build, settings, sdict)
-        rem = deadline - time.monotonic()
-        tl = max(0.5, rem * pairs[g] / max(1, left))
+
+    def team_inputs(g):
         sub_acc = accounts[acc_team == g]
         sub_reps = reps[reps_team == g]
         sub_fixed = None
         if fixed:
             ids = set(sub_acc[A.account_id].astype(str))
             sub_fixed = {k: v for k, v in fixed.items() if str(k) in ids} or None
-        base = done / max(1, done + left)
-        span = pairs[g] / max(1, done + left)
-        sub_say = (lambda ph, f, _i=i, _b=base, _s=span:
-                   say(f"team {_i + 1} of {len(teams)}: {ph}", 0.05 + 0.9 * (_b + _s * float(f or 0.0))))
         sub_scope, sub_bands = settings.scope, settings.effective_bands
         if kind == "reps":
             chosen = sub_reps[sfield].astype("string").str.strip().str.casefold().eq(svalue.casefold()).fillna(False)
@@ -675,9 +697,45 @@ def _solve_by_team(accounts, reps, settings, metrics, p: Prepared, sdict, t0, *,
             if not (chosen & act).any():
                 # a team without an active chosen rep: only what must move, and nobody ends worse off
                 sub_scope, sub_bands = "affected", "no-worse"
-        r = solve(sub_acc, sub_reps, replace(sub_settings, time_limit=tl, scope=sub_scope,
-                                             bands=sub_bands), distances=distances,
-                  opportunities=opportunities, fixed=sub_fixed, progress=sub_say, cancel=cancel)
+        return sub_acc, sub_reps, sub_fixed, sub_scope, sub_bands
+
+    futures = None
+    pool = TEAM_POOL
+    if pool is not None and len(teams) > 1:
+        # side by side, the biggest teams first: each team may use what is left of the time limit
+        # after its expected start (the work queued before it, spread over the pool's processes)
+        width = max(1, int(getattr(pool, "_max_workers", 2) or 2))
+        total = max(1, left)
+        rem0 = deadline - time.monotonic()
+        jobs, queued = {}, 0
+        for g in sorted(teams, key=lambda t: -pairs[t]):
+            sub_acc, sub_reps, sub_fixed, sub_scope, sub_bands = team_inputs(g)
+            tl = max(0.5, rem0 - rem0 * queued / (total * width))
+            queued += pairs[g]
+            opp = opportunities
+            if opp is not None and len(opp) and A.account_id in opp.columns:  # only the team's own deals
+                opp = opp[opp[A.account_id].astype(str).isin(set(sub_acc[A.account_id].astype(str))).to_numpy()]
+            jobs[g] = (sub_acc, sub_reps, replace(sub_settings, time_limit=tl, scope=sub_scope, bands=sub_bands),
+                       distances, opp, sub_fixed)
+        futures = _submit_teams(pool, jobs)  # the biggest first, so the last to finish is a small one
+    for i, g in enumerate(teams):
+        if cancel is not None and cancel.is_set():
+            return _result_without(p, "cancelled", [], [], build, time.monotonic() - t0 - build, settings, sdict)
+        rem = deadline - time.monotonic()
+        tl = max(0.5, rem * pairs[g] / max(1, left))
+        sub_acc, sub_reps, sub_fixed, sub_scope, sub_bands = team_inputs(g)
+        base = done / max(1, done + left)
+        span = pairs[g] / max(1, done + left)
+        sub_say = (lambda ph, f, _i=i, _b=base, _s=span:
+                   say(f"team {_i + 1} of {len(teams)}: {ph}", 0.05 + 0.9 * (_b + _s * float(f or 0.0))))
+        if futures is not None:
+            r = _await_team(futures[g], futures, cancel, say, len(teams))
+            if r is None:
+                return _result_without(p, "cancelled", [], [], build, time.monotonic() - t0 - build, settings, sdict)
+        else:
+            r = solve(sub_acc, sub_reps, replace(sub_settings, time_limit=tl, scope=sub_scope,
+                                                 bands=sub_bands), distances=distances,
+                      opportunities=opportunities, fixed=sub_fixed, progress=sub_say, cancel=cancel)
         teams_after = len(teams) - i - 1
         spare = deadline - time.monotonic() - 0.5 * teams_after
         if r.status == "no_solution" and spare > 1.0 and not (cancel is not None and cancel.is_set()):

@@ -1,0 +1,416 @@
+"""What a user waits for in a real browser, walking the app on a large book: issue 16's steps, timed
+in headless Chromium on a fresh server, with the server's memory. Prints one table; no assertions.
+
+    .venv/bin/python scripts/bench_browser.py [--sizes 6000 50000] [--size 300000] [--repeat 1]
+
+For each size: a fresh ``streamlit run app.py`` on a free port with its own SQLite store, then
+
+1. user A uploads the book's four CSVs on the Data page and loads them (saved as a dataset);
+   the dataset is made active for everyone and two plans are saved on it (a hire takes part of a
+   rep's book; the same accounts to another rep);
+2. A opens Territory Health, Whitespace Map, Segment Builder, Scenario Editor and Compare from the
+   sidebar (one session, as a user clicks through);
+3. on the Whitespace Map: areas State -> County, County -> State, a segment filter;
+4. users B and C open Territory Health in their own browsers (a second user on the same saved
+   dataset: the memory it adds; C's open is the "idle" figure);
+5. A presses Re-solve with the editor's defaults; while it runs, user D opens Territory Health;
+6. A opens Compare: today's plan against the plan just solved.
+
+The 6,000-account book is data/sample; larger ones are made by scripts/make_sample.py (--accounts N,
+about 20 s for 50,000) into the temp folder once. Every time is from the click (or the file drop) to a
+settled page: the script run is over, nothing is stale, every plotly chart has drawn and every map
+has loaded. Beside it: "server s", from the click until the server finished the run (the wait left
+when the browser draws in no time), and the CPU seconds of the server and of chromium. Headless
+chromium here draws WebGL in software (no GPU), so its share is well above a desktop browser's.
+RSS is the server process's resident memory (MB) after the step (solver worker processes apart).
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.request
+from pathlib import Path
+from urllib.parse import urlparse
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "scripts"))
+sys.path.insert(0, str(ROOT / "tests"))
+
+from bench_browser_controls import SETTLED_JS  # noqa: E402
+
+RUNNING_JS = """() => { const a = document.querySelector('[data-testid="stApp"]');
+  const s = a && a.getAttribute('data-test-script-state');
+  return ['running', 'rerunRequested'].includes(s) || !!document.querySelector('[data-stale="true"]'); }"""
+SERVER_DONE_JS = """() => { const a = document.querySelector('[data-testid="stApp"]');
+  const s = a && a.getAttribute('data-test-script-state');
+  return !!s && !['running', 'rerunRequested', 'initial'].includes(s); }"""
+_TICK = os.sysconf("SC_CLK_TCK")
+
+
+def cpu_seconds() -> dict[str, float]:
+    """CPU seconds (user + system) so far of this script's descendants: the server with its solver
+    worker processes ("server"), and chromium's processes ("browser")."""
+    procs = {}
+    for d in Path("/proc").iterdir():
+        if not d.name.isdigit():
+            continue
+        try:
+            stat = (d / "stat").read_text()
+            cmd = (d / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="ignore")
+        except OSError:
+            continue
+        f = stat.rsplit(")", 1)[1].split()
+        procs[int(d.name)] = (int(f[1]), (int(f[11]) + int(f[12])) / _TICK, cmd)
+    out = {"server": 0.0, "browser": 0.0}
+    todo, seen = [(os.getpid(), None)], set()
+    while todo:
+        p, kind = todo.pop()
+        for c, (pp, cpu, cmd) in procs.items():
+            if pp != p or c in seen:
+                continue
+            seen.add(c)
+            k = kind or ("browser" if "chrom" in cmd else "server" if "streamlit" in cmd else None)
+            if k:
+                out[k] += cpu
+            todo.append((c, k))
+    return out
+
+
+LAUNCH_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+               "--disable-sync", "--no-first-run", "--disable-quic"]
+FILES = ("accounts.csv", "reps.csv", "opportunities.csv", "account_products.csv")
+
+
+# ------------------------------------------------------------------------------------- the server
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Server:
+    """``streamlit run app.py`` from ``app_dir`` with its own SQLite store; RSS sampled every 0.2 s."""
+
+    def __init__(self, app_dir: Path, work: Path):
+        self.db = f"sqlite:///{work / 'bench.db'}"
+        self.runlog = work / "runs.log"
+        env = dict(os.environ, TERRITORY_DB_URL=self.db, TERRITORY_RUN_LOG=str(self.runlog))
+        env.pop("TERRITORY_SAMPLE_DIR", None)
+        port = _free_port()
+        self.log = open(work / "server.log", "w")
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port), "--server.address",
+             "127.0.0.1", "--server.headless", "true", "--server.fileWatcherType", "none"],
+            cwd=app_dir, env=env, stdout=self.log, stderr=subprocess.STDOUT)
+        self.url = f"http://127.0.0.1:{port}"
+        deadline = time.time() + 90
+        while True:
+            try:
+                if urllib.request.urlopen(self.url + "/_stcore/health", timeout=2).status == 200:
+                    break
+            except OSError:
+                if time.time() > deadline or self.proc.poll() is not None:
+                    raise RuntimeError(f"streamlit did not start: {(work / 'server.log').read_text()[-2000:]}")
+                time.sleep(0.3)
+        self.peak = 0.0
+        self._stop = threading.Event()
+        self._th = threading.Thread(target=self._sample, daemon=True)
+        self._th.start()
+
+    def busy(self, t0: float, t1: float) -> float:
+        """Seconds within [t0, t1] (epoch) in which the server was running a page script for
+        anyone (app.py logs each run when TERRITORY_RUN_LOG is set; nan when it does not)."""
+        try:
+            lines = self.runlog.read_text().split("\n")
+        except OSError:
+            return float("nan")
+        spans = sorted((max(float(a), t0), min(float(b), t1)) for a, b, *_ in (ln.split() for ln in lines if ln.strip())
+                       if float(b) > t0 and float(a) < t1)
+        total, cur = 0.0, None
+        for a, b in spans:
+            if cur is None or a > cur[1]:
+                if cur is not None:
+                    total += cur[1] - cur[0]
+                cur = [a, b]
+            else:
+                cur[1] = max(cur[1], b)
+        return total + (cur[1] - cur[0] if cur else 0.0)
+
+    def children_rss(self) -> float:
+        """Resident MB of the server's child processes (solver workers)."""
+        total = 0.0
+        for d in Path("/proc").iterdir():
+            if not d.name.isdigit():
+                continue
+            try:
+                st = (d / "stat").read_text()
+                if int(st.rsplit(")", 1)[1].split()[1]) != self.proc.pid:
+                    continue
+                for line in (d / "status").read_text().splitlines():
+                    if line.startswith("VmRSS:"):
+                        total += int(line.split()[1]) / 1024
+            except (OSError, ValueError, IndexError):
+                continue
+        return total
+
+    def rss(self) -> float:
+        try:
+            for line in Path(f"/proc/{self.proc.pid}/status").read_text().splitlines():
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1]) / 1024
+        except OSError:
+            pass
+        return float("nan")
+
+    def _sample(self) -> None:
+        while not self._stop.is_set():
+            r = self.rss()
+            if r == r:
+                self.peak = max(self.peak, r)
+            time.sleep(0.2)
+
+    def close(self) -> None:
+        self._stop.set()
+        self.proc.terminate()
+        try:
+            self.proc.wait(10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+        self.log.close()
+
+
+# ------------------------------------------------------------------------------------- timing
+def settle(page, *, start_ms: float = 1500, timeout_ms: float = 180_000) -> float:
+    """Wait for the rerun to start (up to ``start_ms``), for the server to finish it, then for the
+    page to settle (charts drawn, maps loaded). Returns the moment the server finished
+    (perf_counter)."""
+    try:
+        if start_ms:
+            page.wait_for_function(RUNNING_JS, timeout=start_ms, polling=20)
+    except Exception:  # over before the first look
+        pass
+    page.wait_for_function(SERVER_DONE_JS, timeout=timeout_ms, polling=20)
+    t_server = time.perf_counter()
+    page.wait_for_function(SETTLED_JS, timeout=timeout_ms, polling=25)
+    page.wait_for_timeout(30)
+    return t_server
+
+
+class Bench:
+    def __init__(self, server: Server, label: str):
+        self.server, self.label = server, label
+        self.rows: dict[str, tuple] = {}
+
+    def time(self, step: str, page, action, *, start_ms: float = 1500, wait=None) -> float:
+        """Run ``action`` and time it to a settled page (or to ``wait(page)`` when given)."""
+        c0 = cpu_seconds()
+        t0, e0 = time.perf_counter(), time.time()
+        try:
+            action()
+            if wait is not None:
+                wait(page)
+                settle(page, start_ms=0)
+            else:
+                settle(page, start_ms=start_ms)
+            wall = time.perf_counter() - t0
+            time.sleep(0.05)  # the run's log line
+            srv_wall = self.server.busy(e0, time.time())
+        except Exception as exc:  # a control that could not be found or never settled
+            print(f"  [{self.label}] {step}: failed: {str(exc).splitlines()[0]}", file=sys.stderr)
+            wall = srv_wall = float("nan")
+        c1 = cpu_seconds()
+        rss = self.server.rss()
+        self.rows[step] = (wall, srv_wall, c1["server"] - c0["server"], c1["browser"] - c0["browser"], rss)
+        print(f"  [{self.label}] {step}: {wall:.2f} s (server busy {srv_wall:.2f} s; CPU server "
+              f"{c1['server'] - c0['server']:.2f} s, browser {c1['browser'] - c0['browser']:.2f} s), RSS {rss:.0f} MB, "
+              f"load {os.getloadavg()[0]:.1f}", file=sys.stderr)
+        return wall
+
+    def note(self, step: str, rss: float) -> None:
+        nan = float("nan")
+        self.rows[step] = (nan, nan, nan, nan, rss)
+
+
+def _context(browser):
+    ctx = browser.new_context(viewport={"width": 1440, "height": 1000})
+    ctx.route("**/*", lambda r: r.continue_() if (urlparse(r.request.url).hostname or "") in
+              ("127.0.0.1", "localhost") or r.request.url.startswith(("data:", "blob:")) else r.abort())
+    page = ctx.new_page()
+    page.set_default_timeout(180_000)
+    return ctx, page
+
+
+def _nav(page, title: str):
+    return lambda: page.locator('[data-testid="stSidebarNav"] a').filter(has_text=title).first.click()
+
+
+def _open(page, url: str, path: str):
+    def act():
+        page.goto(f"{url}/{path}")
+        page.wait_for_selector('[data-testid="stApp"]')
+    return act
+
+
+def _seed(db: str) -> None:
+    """Make the loaded dataset active for everyone and save two plans on it (hand-made, no solver)."""
+    from browser_seed import HIRE, _plan
+    from territory_core.store.datasets import DatasetStore, with_dataset
+    from territory_core.store.storage import ScenarioStore
+
+    store = ScenarioStore(db)
+    try:
+        dstore = DatasetStore(store)
+        info = dstore.list_datasets().iloc[0]
+        ds = dstore.load(info["id"], int(info["version"]))
+        dstore.set_active(info["id"], int(info["version"]), user="bench")
+        store.save(with_dataset(_plan(ds, "West backfill", "R099", 3, events=[HIRE]), ds), user="bench")
+        store.save(with_dataset(_plan(ds, "No backfill, wider bands", "R004", 2), ds), user="bench")
+    finally:
+        store.close()
+
+
+def run_size(label: str, data_dir: Path, app_dir: Path) -> dict[str, tuple]:
+    from playwright.sync_api import sync_playwright
+
+    work = Path(tempfile.mkdtemp(prefix=f"bench_browser_{label}_"))
+    server = Server(app_dir, work)
+    b = Bench(server, label)
+    b.note("server started (RSS)", server.rss())
+    try:
+        with sync_playwright() as pw:
+            browser = pw.chromium.launch(executable_path=shutil.which("chromium"), args=LAUNCH_ARGS)
+            ctx_a, a = _context(browser)
+            a.goto(server.url)
+            settle(a)
+            # 1. upload and load
+            a.get_by_role("tab", name="Import files").click()
+            a.wait_for_selector('[data-testid="stFileUploaderDropzoneInput"]', state="attached")
+            b.time("Upload 4 files -> checked", a, lambda: a.locator('[data-testid="stFileUploaderDropzoneInput"]')
+                   .set_input_files([str(data_dir / f) for f in FILES]),
+                   wait=lambda p: p.get_by_text("OK: nothing blocks loading").wait_for())
+            b.time("Load the files -> overview", a, lambda: a.get_by_role("button", name="Load this data").click(),
+                   wait=lambda p: p.get_by_text("Saved as dataset").first.wait_for())
+            _seed(server.db)
+            # 2. first opens, one session clicking through the sidebar
+            for title in ("Territory Health", "Whitespace Map", "Segment Builder", "Scenario Editor", "Compare"):
+                b.time(f"First open: {title}", a, _nav(a, title))
+            # 3. Whitespace controls
+            b.time("Whitespace open again", a, _nav(a, "Whitespace Map"))
+            radio = lambda opt: lambda: a.locator('[data-testid="stRadio"] label').filter(has_text=opt).first.click()  # noqa: E731
+            b.time("Whitespace: State -> County", a, radio("County"))
+            b.time("Whitespace: County -> State", a, radio("State"))
+
+            def seg_filter():
+                a.get_by_role("combobox", name="Segment", exact=True).first.click()
+                a.get_by_role("option").first.click()
+                a.keyboard.press("Escape")
+            b.time("Whitespace: a segment filter", a, seg_filter)
+            # 4. second users on the same saved dataset
+            rss_before = server.rss()
+            ctx_b, ub = _context(browser)
+            b.time("User B opens Territory Health (first other session)", ub, _open(ub, server.url, "health"))
+            b.note("RSS added by user B (MB)", server.rss() - rss_before)
+            ctx_c, uc = _context(browser)
+            b.time("User C opens Territory Health (idle server)", uc, _open(uc, server.url, "health"))
+            # 5. re-solve, and a user opening a page meanwhile
+            b.time("Scenario Editor open again", a, _nav(a, "Scenario Editor"))
+            ctx_d, ud = _context(browser)
+            # playwright's sync API is single-threaded: D is driven from this thread between A's polls
+            t_click = time.perf_counter()
+            c0 = cpu_seconds()
+            a.get_by_role("button", name="Re-solve").click()
+            time.sleep(1.0)
+            t_d = time.perf_counter()
+            ud.goto(f"{server.url}/health")
+            ud.wait_for_selector('[data-testid="stApp"]')
+            solving_at_d = a.evaluate(RUNNING_JS)
+            settle(ud, start_ms=1500)
+            d_wall = time.perf_counter() - t_d
+            still = a.evaluate(RUNNING_JS)
+            b.rows["User D opens Territory Health during A's solve"] = (d_wall, float("nan"), float("nan"), float("nan"),
+                                                                          server.rss())
+            workers = server.children_rss()
+            print(f"  [{label}] D during solve: {d_wall:.2f} s (solve running at D's start: {solving_at_d}, "
+                  f"at D's end: {still})", file=sys.stderr)
+            a.wait_for_function("""() => { const b = [...document.querySelectorAll('button')]
+                .find(x => x.innerText.trim().endsWith('Re-solve')); return b && !b.disabled; }""", timeout=300_000)
+            settle(a, start_ms=0, timeout_ms=300_000)
+            c1 = cpu_seconds()
+            b.rows["Re-solve with defaults"] = (time.perf_counter() - t_click, float("nan"),
+                                                c1["server"] - c0["server"], c1["browser"] - c0["browser"], server.rss())
+            b.note("Solver worker processes' RSS during the solve (MB)", workers)
+            print(f"  [{label}] Re-solve: {b.rows['Re-solve with defaults'][0]:.2f} s", file=sys.stderr)
+            # 6. compare today's plan with the plan just solved
+            b.time("Compare with today's plan after the solve", a, _nav(a, "Compare"))
+            b.note("Peak RSS during the walk (MB)", server.peak)
+            for ctx in (ctx_a, ctx_b, ctx_c, ctx_d):
+                ctx.close()
+            browser.close()
+        time.sleep(5)
+        b.note("RSS 5 s after every browser closed", server.rss())
+        time.sleep(55)
+        b.note("RSS 60 s after every browser closed", server.rss())
+    finally:
+        server.close()
+        shutil.rmtree(work, ignore_errors=True)
+    return b.rows
+
+
+def _book(n: int) -> Path:
+    if n == 6000:
+        return ROOT / "data" / "sample"
+    data = Path(tempfile.gettempdir()) / f"territory_book_{n}"
+    if not (data / "accounts.csv").is_file():
+        print(f"Making a {n:,}-account book in {data} ...", file=sys.stderr)
+        subprocess.run([sys.executable, str(ROOT / "scripts" / "make_sample.py"), "--accounts", str(n),
+                        "--out", str(data)], check=True, cwd=ROOT, stdout=subprocess.DEVNULL)
+    return data
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--sizes", type=int, nargs="+", default=[6000, 50000], help="book sizes (6000 is the sample)")
+    ap.add_argument("--size", type=int, help="one more size, e.g. 300000")
+    ap.add_argument("--repeat", type=int, default=1, help="runs per size on fresh servers (the median is shown)")
+    ap.add_argument("--app-dir", default=str(ROOT), help="the checkout whose app.py to serve (for before/after)")
+    args = ap.parse_args(argv)
+    if not shutil.which("chromium"):
+        print("Debian's chromium is needed (apt-get install chromium).", file=sys.stderr)
+        return 2
+    sizes = list(args.sizes) + ([args.size] if args.size else [])
+    results: dict[int, dict] = {}
+    for n in sizes:
+        data = _book(n)
+        runs = [run_size(f"{n}#{i + 1}", data, Path(args.app_dir)) for i in range(args.repeat)]
+        keys = list(dict.fromkeys(k for r in runs for k in r))
+        results[n] = {k: tuple(statistics.median(r[k][i] for r in runs if k in r) for i in range(5)) for k in keys}
+    keys = list(dict.fromkeys(k for r in results.values() for k in r))
+    load = os.getloadavg()[0]
+    print(f"{os.cpu_count()} CPUs, load average {load:.1f} at the end; median of {args.repeat} run(s); "
+          "s = seconds to a drawn page (server s: until the server finished the run), CPU = server + chromium")
+    print("| step | " + " | ".join(f"{n:,}: s | server s | CPU s | RSS MB" for n in sizes) + " |")
+    print("|---|" + "---|---|---|---|" * len(sizes))
+
+    def f(v, fmt):
+        return "" if v != v else format(v, fmt)
+    for k in keys:
+        cells = []
+        for n in sizes:
+            w, srv, cs, cb, rss = results[n].get(k, (float("nan"),) * 5)
+            cpu = "" if cs != cs else f"{cs:.1f} + {cb:.1f}"
+            cells.append(f"{f(w, '.2f')} | {f(srv, '.2f')} | {cpu} | {f(rss, ',.0f')}")
+        print(f"| {k} | " + " | ".join(cells) + " |")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,276 @@
+"""Solve scenarios in a separate process at a lower CPU priority (the Scenario Editor's Re-solve).
+
+A solve is seconds to minutes of CPU work. Run inside the app's server process, it holds the
+interpreter lock and a core, and every other user's page waits behind it. Here it runs in a worker
+process (``spawn``, ``os.nice(NICE)``): the operating system serves the server and the browsers
+first and gives the solver what is left. The teams of a decomposed model (books balanced within
+teams) are solved side by side by the worker's own pool of ``TEAM_WORKERS`` processes (same lower
+priority): on two cores, about twice as fast.
+
+The worker stays up for the next solve (no start-up cost after the first: :func:`warm` starts it
+ahead) and keeps the last dataset and scored accounts it was sent, so re-solving on the same data
+sends only the scenario. Progress comes back through a pipe, cancel goes the other way; a worker
+that dies is replaced at the next solve, and the solve it was running fails with a message. Solves
+are queued: one at a time per worker (``WORKERS``), so two users' solves never fight over the cores.
+"""
+from __future__ import annotations
+
+import multiprocessing as mp
+import os
+import queue
+import threading
+import time
+from typing import Callable
+
+NICE = int(os.environ.get("TERRITORY_SOLVER_NICE", "10"))
+WORKERS = max(1, int(os.environ.get("TERRITORY_SOLVER_WORKERS", "1")))
+TEAM_WORKERS = max(1, int(os.environ.get("TERRITORY_SOLVER_TEAM_WORKERS", str(min(4, os.cpu_count() or 1)))))
+
+
+# ------------------------------------------------------------------------------------ worker side
+def _lower_priority() -> None:
+    try:
+        os.nice(NICE)
+    except OSError:  # not allowed here: run at the normal priority
+        pass
+
+
+def _warm_team_pool(n: int):
+    """The worker's pool for solving teams side by side, its processes started now (spawned
+    processes import the solver: a second or two each, paid once)."""
+    from concurrent.futures import ProcessPoolExecutor
+
+    if n < 2:
+        return None
+    pool = ProcessPoolExecutor(max_workers=n, mp_context=mp.get_context("spawn"), initializer=_lower_priority)
+    for f in [pool.submit(time.sleep, 0.2) for _ in range(n)]:
+        f.result()
+    return pool
+
+
+def _kill_pool(pool) -> None:
+    """Stop a team pool now, teams still solving included (after a cancel)."""
+    if pool is None:
+        return
+    procs = list(getattr(pool, "_processes", {}).values())
+    pool.shutdown(wait=False, cancel_futures=True)
+    for p in procs:
+        try:
+            p.terminate()
+        except Exception:
+            pass
+
+
+def _worker_main(conn, team_workers: int) -> None:
+    """The worker process: solve what the parent sends, one at a time, until the pipe closes."""
+    _lower_priority()
+    from ..solve import model
+    from .scenarios import solve_scenario
+
+    jobs: queue.Queue = queue.Queue()
+    current: dict = {"cancel": None}
+    send_lock = threading.Lock()
+
+    def send(msg) -> None:
+        with send_lock:
+            conn.send(msg)
+
+    def listen() -> None:  # the only reader of the pipe: jobs go to the queue, cancels to the solve
+        while True:
+            try:
+                msg = conn.recv()
+            except (EOFError, OSError):
+                jobs.put(None)
+                return
+            if msg[0] == "cancel":
+                ev = current["cancel"]
+                if ev is not None and msg[1] == current.get("id"):
+                    ev.set()
+            else:
+                jobs.put(msg)
+
+    threading.Thread(target=listen, name="solver-listen", daemon=True).start()
+    model.TEAM_POOL = _warm_team_pool(team_workers)
+    send(("ready",))
+    held: dict = {"data": (None, None), "enriched": (None, None)}
+    while True:
+        msg = jobs.get()
+        if msg is None:
+            break
+        _, job_id, data_key, dataset, enriched_key, enriched, scenario, sent = msg
+        if "data" in sent:
+            held["data"] = (data_key, dataset)
+        if "enriched" in sent:
+            held["enriched"] = (enriched_key, enriched)
+        dataset, enriched = held["data"][1], held["enriched"][1]
+        cancel = threading.Event()
+        current.update(cancel=cancel, id=job_id)
+
+        def progress(phase, frac=None, _id=job_id):
+            send(("progress", _id, str(phase), None if frac is None else float(frac)))
+
+        try:
+            res = solve_scenario(dataset, scenario, enriched=enriched, progress=progress, cancel=cancel)
+            send(("done", job_id, res))
+        except Exception as exc:  # said on the page; a ValueError is a problem with the data or settings
+            send(("error", job_id, isinstance(exc, ValueError), str(exc)))
+        finally:
+            current.update(cancel=None, id=None)
+            if cancel.is_set() and model.TEAM_POOL is not None:  # teams may still be solving: stop them
+                _kill_pool(model.TEAM_POOL)
+                model.TEAM_POOL = _warm_team_pool(team_workers)
+    _kill_pool(model.TEAM_POOL)
+
+
+# ------------------------------------------------------------------------------------ server side
+class WorkerError(RuntimeError):
+    """The solver process stopped before it answered."""
+
+
+class _Worker:
+    def __init__(self):
+        self.lock = threading.Lock()  # one solve at a time
+        self.proc = None
+        self.conn = None
+        self.ready = False
+        self.held: tuple = (None, None)  # (data key, enriched key) the process holds
+        self._ids = iter(range(1, 1 << 62))
+
+    def alive(self) -> bool:
+        return self.proc is not None and self.proc.is_alive()
+
+    def start(self) -> None:
+        """Start the process (not waiting for it to be ready)."""
+        if self.alive():
+            return
+        ctx = mp.get_context("spawn")
+        parent, child = ctx.Pipe(duplex=True)
+        self.proc = ctx.Process(target=_worker_main, args=(child, TEAM_WORKERS), name="territory-solver",
+                                daemon=False)
+        self.proc.start()
+        child.close()
+        self.conn, self.ready, self.held = parent, False, (None, None)
+
+    def stop(self) -> None:
+        if self.proc is not None:
+            try:
+                self.conn.close()
+            except Exception:
+                pass
+            self.proc.join(5)
+            if self.proc.is_alive():
+                self.proc.terminate()
+        self.proc = self.conn = None
+        self.ready = False
+
+    def _recv(self, timeout: float):
+        if not self.conn.poll(timeout):
+            return None
+        try:
+            return self.conn.recv()
+        except (EOFError, OSError) as exc:
+            raise WorkerError("the solver process stopped unexpectedly") from exc
+
+    def solve(self, dataset, scenario, *, enriched, data_key, enriched_key, progress, cancel):
+        if not self.alive():
+            self.stop()
+            self.start()
+        say = progress or (lambda phase, frac=None: None)
+        while not self.ready:
+            say("Starting the solver", 0.0)
+            if not self.alive():
+                raise WorkerError("the solver process could not start")
+            msg = self._recv(0.2)
+            if msg and msg[0] == "ready":
+                self.ready = True
+            if cancel is not None and cancel.is_set():
+                return None
+        job_id = next(self._ids)
+        send_data = data_key is None or self.held[0] != data_key
+        send_enr = enriched_key is None or send_data or self.held[1] != enriched_key
+        self.conn.send(("solve", job_id, data_key, dataset if send_data else None, enriched_key,
+                        enriched if send_enr else None, scenario,
+                        ("data",) * send_data + ("enriched",) * send_enr))
+        self.held = (data_key, enriched_key)
+        cancelled = False
+        while True:
+            if cancel is not None and cancel.is_set() and not cancelled:
+                self.conn.send(("cancel", job_id))
+                cancelled = True
+            msg = self._recv(0.1)
+            if msg is None:
+                if not self.alive():
+                    raise WorkerError("the solver process stopped unexpectedly")
+                continue
+            if msg[1] != job_id:
+                continue
+            if msg[0] == "progress":
+                say(msg[2], msg[3])
+            elif msg[0] == "done":
+                return msg[2]
+            elif msg[0] == "error":
+                raise (ValueError if msg[2] else RuntimeError)(msg[3])
+
+
+_POOL: list[_Worker] = []
+_POOL_LOCK = threading.Lock()
+
+
+def _workers() -> list[_Worker]:
+    with _POOL_LOCK:
+        while len(_POOL) < WORKERS:
+            _POOL.append(_Worker())
+        return list(_POOL)
+
+
+def warm() -> None:
+    """Start the solver process now (in the background), so the first Re-solve does not wait for it."""
+    for w in _workers():
+        if w.lock.acquire(blocking=False):
+            try:
+                w.start()
+            finally:
+                w.lock.release()
+
+
+def solve_in_worker(dataset, scenario, *, enriched=None, progress: Callable | None = None, cancel=None,
+                    data_key: str | None = None, enriched_key: str | None = None):
+    """:func:`territory_core.plan.scenarios.solve_scenario` in a solver process: same arguments, same
+    result (a Scenario with its assignment and report). ``data_key``/``enriched_key``: names of
+    ``dataset`` and ``enriched`` (the same name, the same data): when the worker already holds
+    them, they are not sent again. Waits for a free worker, saying so through ``progress``.
+    Raises ValueError for bad data or settings (as solve_scenario), :class:`WorkerError` when the
+    process dies; returns None when cancelled before the solve started."""
+    say = progress or (lambda phase, frac=None: None)
+    workers = _workers()
+    while True:
+        for w in workers:
+            if w.lock.acquire(blocking=False):
+                try:
+                    res = w.solve(dataset, scenario, enriched=enriched, data_key=data_key, enriched_key=enriched_key,
+                                  progress=progress, cancel=cancel)
+                    if res is None and not (cancel is not None and cancel.is_set()):
+                        raise WorkerError("the solver process gave no answer")
+                    return res
+                except WorkerError:
+                    w.stop()
+                    raise
+                finally:
+                    w.lock.release()
+        if cancel is not None and cancel.is_set():
+            return None
+        say("Waiting for another solve to finish", 0.0)
+        time.sleep(0.2)
+
+
+def shutdown() -> None:
+    """Stop every solver process (tests, interpreter exit)."""
+    with _POOL_LOCK:
+        for w in _POOL:
+            w.stop()
+        _POOL.clear()
+
+
+import atexit  # noqa: E402
+
+atexit.register(shutdown)
