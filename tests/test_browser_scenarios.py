@@ -189,6 +189,8 @@ def test_scenario_flow_in_the_browser(page, app_url, west_files):
     _tall_shot(page, "scenario_editor_before_tight_solve")
     page.get_by_role("button", name="Re-solve").click()
     expect(page.locator('[data-testid="stProgress"]').first).to_be_visible(timeout=30_000)
+    # issue 16: a slow rerun shows Streamlit's running indicator (top right) as well as the progress
+    expect(page.locator('[data-testid="stStatusWidget"]')).to_be_visible()
     page.wait_for_timeout(1500)
     page.get_by_role("button", name="Cancel").click()
     page.wait_for_function(

@@ -141,6 +141,16 @@ def test_a_rep_has_one_colour_on_every_map(store, sample):
     bar = pts["colorbar"]["ticktext"]
     i = bar.index(_names(sample)[small])
     assert pts["colorscale"][2 * i][1] == colours[small]
+    # a second filter (this rep and two others): the same colour again
+    others = [r for r in sample.reps["rep_id"] if r not in (small, big)][:2]
+    at.multiselect(key="ws_owner").set_value([*others, small]).run()
+    ws = next(json.loads(el.proto.spec) for el in at.get("plotly_chart")
+              if json.loads(el.proto.spec)["data"][0]["type"] == "choroplethmap")
+    pts = ws["data"][1]["marker"]
+    i = pts["colorbar"]["ticktext"].index(_names(sample)[small])
+    assert pts["colorscale"][2 * i][1] == colours[small]
+    assert {pts["colorscale"][2 * j][1] for j in range(len(pts["colorbar"]["ticktext"]))} == \
+        {colours[r] for r in [*others, small]}
 
 
 def test_a_forked_scenario_names_its_parent(store, sample):

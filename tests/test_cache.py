@@ -1,0 +1,101 @@
+"""The one process-wide cache of the pages (issue 16): bounded, computed once, keyed by the data's
+name so that sessions on the same data share it, and copies that callers can change freely."""
+from __future__ import annotations
+
+import gc
+import threading
+import time
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from ui import cache as C
+
+
+def test_bounded_by_entries_least_recently_used_first():
+    c = C.SharedCache(max_entries=2, max_bytes=1 << 30)
+    c.put(("k", 1), "a")
+    c.put(("k", 2), "b")
+    assert c.get(("k", 1)) == "a"  # 1 is now the most recent
+    c.put(("k", 3), "c")
+    assert ("k", 2) not in c and ("k", 1) in c and ("k", 3) in c
+    assert c.stats()["entries"] == 2
+
+
+def test_bounded_by_bytes_and_what_is_larger_than_the_budget_is_not_kept():
+    frame = pd.DataFrame({"x": np.zeros(1000)})  # 8,000 bytes of data (+ index)
+    c = C.SharedCache(max_entries=100, max_bytes=20_000)
+    c.put(("f", 1), frame)
+    c.put(("f", 2), frame)
+    assert c.stats()["entries"] == 2 and c.bytes == 2 * C.nbytes(frame)
+    c.put(("f", 3), frame)  # a third would pass 20,000 bytes: the oldest goes
+    assert ("f", 1) not in c and c.bytes <= 20_000
+    big = pd.DataFrame({"x": np.zeros(5000)})
+    c.put(("big",), big)
+    assert ("big",) not in c and ("f", 3) in c
+
+
+def test_computed_once_however_many_threads_ask():
+    c = C.SharedCache(10, 1 << 30)
+    calls = []
+
+    def compute():
+        calls.append(1)
+        time.sleep(0.3)
+        return 42
+
+    out = []
+    threads = [threading.Thread(target=lambda: out.append(c.get_or_compute(("slow",), compute))) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert out == [42] * 4 and len(calls) == 1
+    assert (c.hits, c.misses) == (3, 1)
+
+
+def test_a_failed_computation_is_not_kept_and_the_next_caller_tries_again():
+    c = C.SharedCache(10, 1 << 30)
+
+    def boom():
+        raise ValueError("bad settings")
+
+    with pytest.raises(ValueError, match="bad settings"):
+        c.get_or_compute(("x",), boom)
+    assert ("x",) not in c
+    assert c.get_or_compute(("x",), lambda: 7) == 7
+
+
+def test_callers_change_their_own_copy_never_the_shared_entry():
+    c = C.SharedCache(10, 1 << 30)
+    c.put(("df",), pd.DataFrame({"a": [1, 2]}))
+    mine = c.get(("df",))
+    mine["a"] = [9, 9]
+    mine["b"] = 1
+    again = c.get(("df",))
+    assert again["a"].tolist() == [1, 2] and "b" not in again
+
+
+def test_two_objects_of_one_saved_version_share_a_name_and_unsaved_data_is_dropped_when_unheld():
+    class Data:  # any object can be named (Dataset in the app)
+        pass
+
+    a, b = Data(), Data()
+    C.register(a, "stored:db:7@2")
+    C.register(b, "stored:db:7@2")
+    assert C.data_token(a) == C.data_token(b) == "stored:db:7@2"
+
+    tmp = Data()
+    tok = C.data_token(tmp)
+    assert tok.startswith("data:") and C.data_token(tmp) == tok
+    C.shared("kpis", (tok, "{}"), lambda: "value")
+    assert ("kpis", tok, "{}") in C.CACHE
+    del tmp
+    gc.collect()
+    assert ("kpis", tok, "{}") not in C.CACHE
+
+
+def test_settings_key_is_stable_whatever_the_order():
+    assert C.settings_key({"b": 1, "a": 2}) == C.settings_key({"a": 2, "b": 1})
+    assert C.settings_key(None) == C.settings_key({}) == "{}"
