@@ -53,7 +53,7 @@ present = st.toggle("Presentation view", key="cmp_present",
 if present:
     st.markdown("""<style>
       [data-testid="stSidebar"], [data-testid="stSidebarCollapsedControl"] {display: none;}
-      .block-container {padding-top: 1.5rem; max-width: 100%;}
+      .block-container {padding-top: 4rem; max-width: 100%;}  /* below the header: the toggle stays clickable */
       [data-testid="stMarkdownContainer"] p, [data-testid="stTable"] td, [data-testid="stTable"] th {font-size: 1.2rem;}
       [data-testid="stMetricValue"], [data-testid="stMetricValue"] * {font-size: 3.2rem !important; line-height: 1.15;}
       [data-testid="stMetricLabel"], [data-testid="stMetricLabel"] * {font-size: 1.3rem !important;}

@@ -66,10 +66,14 @@ def core_kpis(ds, period=None, **kw):
 
 
 def flag_table(at) -> pd.DataFrame:
-    """The "Flags, worst first" table (st.table, so long reasons wrap), index Rep (name)."""
+    """The "Flags, worst first" table (st.table, so long reasons wrap), index Rep (name), as the
+    reader sees it (the table's cells are Markdown, user text escaped in them)."""
     for t in at.table:
         if "Why" in t.value.columns:
-            return t.value
+            v = t.value.map(lambda x: shown(x) if isinstance(x, str) else x)
+            v.index = [shown(str(i)) for i in v.index]
+            v.index.name = "Rep"
+            return v
     raise AssertionError("no flags table")
 
 

@@ -842,7 +842,7 @@ def diff_scenarios(a: Scenario, b: Scenario, accounts: pd.DataFrame, *,
 
 def _team_key(reps: pd.DataFrame, fields) -> pd.Series:
     cols = [f for f in fields if f in reps.columns]
-    if not cols:
+    if not cols or reps.empty:
         return pd.Series("", index=reps.index, dtype="string")
     return reps[cols].astype("string").fillna("").agg(" ".join, axis=1).str.strip()
 
