@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Install the app, the test tools, Chromium and PostgreSQL (Debian packages) when missing,
-# then run the whole test suite. Extra arguments go to pytest.
+# then run the whole test suite in two processes (TEST_WORKERS=0: one). Extra arguments go to pytest.
 set -euo pipefail
 source "$(dirname "$0")/_venv.sh" requirements-dev.txt
 need=()
@@ -15,4 +15,4 @@ if [ ${#need[@]} -gt 0 ]; then
   fi
 fi
 mkdir -p test-artifacts
-exec .venv/bin/python -m pytest "$@"
+exec .venv/bin/python -m pytest -n "${TEST_WORKERS:-2}" --dist worksteal "$@"
