@@ -45,7 +45,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "scripts"))
 sys.path.insert(0, str(ROOT / "tests"))
 
-from bench_browser_controls import SETTLED_JS  # noqa: E402
+from bench_browser_controls import SETTLED_JS, processes  # noqa: E402
 
 RUNNING_JS = """() => { const a = document.querySelector('[data-testid="stApp"]');
   const s = a && a.getAttribute('data-test-script-state');
@@ -53,23 +53,12 @@ RUNNING_JS = """() => { const a = document.querySelector('[data-testid="stApp"]'
 SERVER_DONE_JS = """() => { const a = document.querySelector('[data-testid="stApp"]');
   const s = a && a.getAttribute('data-test-script-state');
   return !!s && !['running', 'rerunRequested', 'initial'].includes(s); }"""
-_TICK = os.sysconf("SC_CLK_TCK")
 
 
 def cpu_seconds() -> dict[str, float]:
     """CPU seconds (user + system) so far of this script's descendants: the server with its solver
     worker processes ("server"), and chromium's processes ("browser")."""
-    procs = {}
-    for d in Path("/proc").iterdir():
-        if not d.name.isdigit():
-            continue
-        try:
-            stat = (d / "stat").read_text()
-            cmd = (d / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="ignore")
-        except OSError:
-            continue
-        f = stat.rsplit(")", 1)[1].split()
-        procs[int(d.name)] = (int(f[1]), (int(f[11]) + int(f[12])) / _TICK, cmd)
+    procs = processes()
     out = {"server": 0.0, "browser": 0.0}
     todo, seen = [(os.getpid(), None)], set()
     while todo:

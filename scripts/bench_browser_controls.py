@@ -72,10 +72,8 @@ def settle(page, timeout_ms: float = 120_000, start_ms: float = 1500) -> None:
 _TICK = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
 
 
-def cpu_seconds() -> dict[str, float]:
-    """CPU time (user + system) so far of this process's descendants: the streamlit server and the
-    chromium processes (renderer, GPU, utility). Unlike wall time, it hardly depends on what
-    else the machine is doing, so it shows the work one interaction costs."""
+def processes() -> dict[int, tuple[int, float, str]]:
+    """Every process now: pid -> (parent pid, CPU seconds so far (user + system), command line)."""
     procs = {}
     for d in Path("/proc").iterdir():
         if not d.name.isdigit():
@@ -87,6 +85,14 @@ def cpu_seconds() -> dict[str, float]:
             continue
         f = stat.rsplit(")", 1)[1].split()
         procs[int(d.name)] = (int(f[1]), (int(f[11]) + int(f[12])) / _TICK, cmd)
+    return procs
+
+
+def cpu_seconds() -> dict[str, float]:
+    """CPU time (user + system) so far of this process's descendants: the streamlit server and the
+    chromium processes (renderer, GPU, utility). Unlike wall time, it hardly depends on what
+    else the machine is doing, so it shows the work one interaction costs."""
+    procs = processes()
     mine, todo = set(), [os.getpid()]
     while todo:
         p = todo.pop()

@@ -18,6 +18,7 @@ try:
 except ImportError:  # pragma: no cover
     highspy = None
 
+from ..solve.engine import run_highs
 from .design import Problem, loads, objective_value, within_bands
 from .graph import contiguous
 
@@ -708,46 +709,11 @@ def solve_heuristic(p: Problem, objective: str, deadline: float, seed: int = 0) 
     return Result(status, labels, centres, bound, "heuristic", notes)
 
 
-class _HiGHS(pulp.HiGHS):  # type: ignore[misc]
-    """PuLP's HiGHS API with a warm start (a feasible plan) handed to HiGHS before it runs."""
-
-    def __init__(self, *a, start=None, **kw):
-        super().__init__(*a, **kw)
-        self._start = start
-
-    def callSolver(self, lp):
-        h = lp.solverModel
-        if self._start:
-            vals = np.zeros(h.getNumCol())
-            for var in lp.variables():
-                v = self._start.get(var.name)
-                if v is not None:
-                    vals[var.index] = v
-            sol = highspy.HighsSolution()
-            sol.col_value = vals.tolist()
-            sol.value_valid = True
-            h.setSolution(sol)
-        h.run()
-
-
 def _run(prob: pulp.LpProblem, time_limit: float, mip_gap: float, seed: int, start: dict | None):
-    s = _HiGHS(msg=False, timeLimit=max(0.5, time_limit), gapRel=mip_gap, threads=1, start=start,
-               random_seed=int(seed) % 2147483647, mip_heuristic_effort=0.02 if start else 0.05)
-    prob.solve(s)
-    h = prob.solverModel
-    ms = h.getModelStatus()
-    info = h.getInfo()
-    HS = highspy.HighsModelStatus
-    has_sol = int(getattr(info, "primal_solution_status", 0)) == 2
-    bound = float(info.mip_dual_bound) if math.isfinite(float(info.mip_dual_bound)) else None
-    if ms == HS.kOptimal:
-        st = "optimal"
-    elif ms in (HS.kInfeasible, HS.kUnboundedOrInfeasible):
-        st = "infeasible"
-    elif has_sol:
-        st = "feasible"
-    else:
-        st = "no_solution"
+    """(status, has a solution, bound) of one HiGHS solve, warm-started from ``start`` (the
+    balancing solver's own HiGHS call: "optimal" only with the bound)."""
+    st, has_sol, _obj, bound = run_highs(prob, time_limit=max(0.5, time_limit), gap=mip_gap, seed=seed, start=start,
+                                         mip_heuristic_effort=0.02 if start else 0.05)
     return st, has_sol, bound
 
 

@@ -591,31 +591,45 @@ def solve_mip(spec: Spec, data: Data, pu: np.ndarray, pr: np.ndarray, *, time_li
         start = {f"x{i}": float(round(v)) for i, v in enumerate(start_x)}
         if start_s is not None:
             start.update({f"s{j}": float(v) for j, v in enumerate(start_s)})
-    s = _HiGHS(msg=False, timeLimit=tl, gapRel=gap, threads=1, start=start, cancel=cancel, seed=seed,
-               mip_heuristic_effort=heuristic_effort, **({"mip_max_improving_sols": 1} if first_solution else {}))
+    st, has_sol, obj, bound = run_highs(prob, time_limit=tl, gap=gap, seed=seed, start=start, cancel=cancel,
+                                        mip_heuristic_effort=heuristic_effort,
+                                        **({"mip_max_improving_sols": 1} if first_solution else {}))
+    xv = np.array([v.varValue or 0.0 for v in xs]) if has_sol else None
+    sv = np.array([v.varValue or 0.0 for v in ss]) if has_sol else None
+    if has_sol:  # optimal (proven) or feasible
+        return MIPResult(st, xv, sv, obj, bound, "HiGHS")
+    if st == "infeasible":
+        return MIPResult("infeasible", None, None, None, None, "HiGHS")
+    if cancel is not None and cancel.is_set():
+        return MIPResult("cancelled", None, None, None, bound, "HiGHS")
+    return MIPResult("no_solution", None, None, None, bound, "HiGHS")
+
+
+def run_highs(prob: "pulp.LpProblem", *, time_limit: float, gap: float, seed: int = 0, start: dict | None = None,
+              cancel: threading.Event | None = None, **options) -> tuple[str, bool, float | None, float | None]:
+    """Solve a PuLP model with HiGHS (one thread, warm start, cancel) and say what HiGHS itself
+    proved: (status, has a solution, objective, bound). "optimal" only when HiGHS stopped optimal
+    and its bound meets the objective (it also stops at the relative gap setting: then "feasible");
+    "infeasible"; "feasible" with a plan in hand (a limit, a cancel); else "no_solution". The
+    objective is HiGHS's own, so a constant term PuLP drops is not in it. ``options``: more HiGHS
+    options (mip_heuristic_effort=...)."""
+    s = _HiGHS(msg=False, timeLimit=max(0.05, float(time_limit)), gapRel=gap, threads=1, start=start, cancel=cancel,
+               seed=seed, **options)
     prob.solve(s)
     h = prob.solverModel
     ms = h.getModelStatus()
     info = h.getInfo()
     HS = highspy.HighsModelStatus
     has_sol = int(getattr(info, "primal_solution_status", 0)) == 2
-    xv = np.array([v.varValue or 0.0 for v in xs]) if has_sol else None
-    sv = np.array([v.varValue or 0.0 for v in ss]) if has_sol else None
     obj = float(info.objective_function_value) if has_sol else None
     bound = float(info.mip_dual_bound) if math.isfinite(float(info.mip_dual_bound)) else None
-    if ms == HS.kOptimal:
-        # HiGHS also stops at mip_rel_gap: "optimal" only when its own bound meets the objective;
-        # otherwise a plan within the gap, and the bound says how close
-        if bound is None or obj is None or obj - bound > 1e-9 * max(1.0, abs(obj)):
-            return MIPResult("feasible", xv, sv, obj, bound, "HiGHS")
-        return MIPResult("optimal", xv, sv, obj, bound, "HiGHS")
     if ms in (HS.kInfeasible, HS.kUnboundedOrInfeasible):
-        return MIPResult("infeasible", None, None, None, None, "HiGHS")
-    if cancel is not None and cancel.is_set():
-        return MIPResult("cancelled" if not has_sol else "feasible", xv, sv, obj, bound, "HiGHS")
+        return "infeasible", False, None, None
+    if ms == HS.kOptimal and has_sol and bound is not None and obj - bound <= 1e-9 * max(1.0, abs(obj)):
+        return "optimal", True, obj, bound
     if has_sol:
-        return MIPResult("feasible", xv, sv, obj, bound, "HiGHS")
-    return MIPResult("no_solution", None, None, None, bound, "HiGHS")
+        return "feasible", True, obj, bound
+    return "no_solution", False, None, bound
 
 
 def _cbc_proof(log_path: str) -> tuple[bool, float | None]:
