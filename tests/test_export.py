@@ -385,3 +385,11 @@ def test_html_summary_shows_the_cost_and_flags_placeholders(tbh_db, ds):
     assert "Cost of this change" in html and "Accounts changing hands" in html and "5 of 80" in html
     assert "Placeholders:</b> West hire (TBH-1)" in html
     assert "ramp gap $50.0k of $400.0k quota" in html  # 400k x (1 - (0.5 + 1 + 1 + 1) / 4)
+
+
+def test_html_summary_lists_the_solvers_notes_escaped(ds, moved):
+    from dataclasses import replace
+
+    noted = replace(moved, report={**(moved.report or {}), "explanation": ["Team West <b>could not</b> hold its band."]})
+    h = scenario_summary_html(ds, noted, scenario_kpis(ds, noted))
+    assert "Solver notes" in h and "Team West &lt;b&gt;could not&lt;/b&gt; hold its band." in h

@@ -396,7 +396,7 @@ def scenario_summary_html(dataset: Dataset, scenario: Scenario, kpis: Mapping, *
     events_html = (f"<ul>{ev_items}</ul>" if ev_items else "<p class='muted'>No what-if events.</p>")
     if ov:
         events_html += f"<p>{ov} manual move(s) or lock(s).</p>"
-    notes = (scenario.report or {}).get("explanations") or []
+    notes = (scenario.report or {}).get("explanation") or (scenario.report or {}).get("explanations") or []
     if notes:
         events_html += "<p><b>Solver notes</b></p><ul>" + "".join(f"<li>{_e(n)}</li>" for n in notes[:8]) + "</ul>"
 
