@@ -194,10 +194,28 @@ def settle(page, *, start_ms: float = 1500, timeout_ms: float = 180_000) -> floa
     return t_server
 
 
+SHOTS: Path | None = None  # --shots DIR: a screenshot of the page after each timed step
+
+
 class Bench:
     def __init__(self, server: Server, label: str):
         self.server, self.label = server, label
         self.rows: dict[str, tuple] = {}
+
+    def shot(self, step: str, page) -> None:
+        if SHOTS is None:
+            return
+        SHOTS.mkdir(parents=True, exist_ok=True)
+        name = "".join(c if c.isalnum() else "_" for c in f"{self.label}_{step}").strip("_")[:80]
+        try:  # the app scrolls inside its main block: make the window as tall as the page for the picture
+            size = page.viewport_size
+            tall = page.evaluate("() => (document.querySelector('[data-testid=\"stMain\"]') || document.body).scrollHeight")
+            page.set_viewport_size({"width": size["width"], "height": int(min(max(tall, size["height"]), 9000))})
+            page.wait_for_timeout(1500)
+            page.screenshot(path=str(SHOTS / f"{name}.png"))
+            page.set_viewport_size(size)
+        except Exception as exc:  # a screenshot is a courtesy: the timing stands without it
+            print(f"  [{self.label}] no screenshot of {step}: {exc}", file=sys.stderr)
 
     def time(self, step: str, page, action, *, start_ms: float = 1500, wait=None) -> float:
         """Run ``action`` and time it to a settled page (or to ``wait(page)`` when given)."""
@@ -218,6 +236,7 @@ class Bench:
             wall = srv_wall = float("nan")
         c1 = cpu_seconds()
         rss = self.server.rss()
+        self.shot(step, page)
         self.rows[step] = (wall, srv_wall, c1["server"] - c0["server"], c1["browser"] - c0["browser"], rss)
         print(f"  [{self.label}] {step}: {wall:.2f} s (server busy {srv_wall:.2f} s; CPU server "
               f"{c1['server'] - c0['server']:.2f} s, browser {c1['browser'] - c0['browser']:.2f} s), RSS {rss:.0f} MB, "
@@ -371,7 +390,10 @@ def main(argv=None) -> int:
     ap.add_argument("--size", type=int, help="one more size, e.g. 300000")
     ap.add_argument("--repeat", type=int, default=1, help="runs per size on fresh servers (the median is shown)")
     ap.add_argument("--app-dir", default=str(ROOT), help="the checkout whose app.py to serve (for before/after)")
+    ap.add_argument("--shots", help="a folder for a screenshot of the page after each step (taken after the timing)")
     args = ap.parse_args(argv)
+    global SHOTS
+    SHOTS = Path(args.shots) if args.shots else None
     if not shutil.which("chromium"):
         print("Debian's chromium is needed (apt-get install chromium).", file=sys.stderr)
         return 2
