@@ -31,6 +31,22 @@ def west_files(tmp_path_factory):
     return d, acc, reps
 
 
+def _download(page, button: str) -> str:
+    """Click a download button and return the file's path. A rerun between drawing the button and
+    the click can replace the file it points at (Streamlit serves each run's files anew): then no
+    download starts, and the click is tried again on the settled page."""
+    for attempt in range(3):
+        _idle(page)
+        try:
+            with page.expect_download(timeout=20_000) as dl:
+                page.get_by_role("button", name=button).click()
+            return dl.value.path()
+        except Exception:
+            if attempt == 2:
+                raise
+    raise AssertionError("unreachable")
+
+
 def _idle(page, timeout: float = 60_000) -> None:
     """Wait until the script run is over and nothing on the page is stale."""
     page.wait_for_timeout(300)
@@ -224,14 +240,10 @@ def test_scenario_flow_in_the_browser(page, app_url, west_files):
     _tall_shot(page, "compare")
 
     # 7. the CRM export: owner changes by default; every account once on request, the leaver owns nothing
-    with page.expect_download() as dl:
-        page.get_by_role("button", name="Salesforce Data Loader CSV").click()
-    assert len(pd.read_csv(dl.value.path(), dtype=str)) == moves
+    assert len(pd.read_csv(_download(page, "Salesforce Data Loader CSV"), dtype=str)) == moves
     page.locator('[data-testid="stRadio"] label').filter(has_text="Every account").first.click()
     _idle(page)
-    with page.expect_download() as dl:
-        page.get_by_role("button", name="Assignment CSV").click()
-    df = pd.read_csv(dl.value.path(), dtype=str, keep_default_na=False)
+    df = pd.read_csv(_download(page, "Assignment CSV"), dtype=str, keep_default_na=False)
     assert list(df.columns) == ["account_id", "account_name", "previous_owner_id", "previous_owner_name",
                                 "new_owner_id", "new_owner_name", "effective_date", "reason"]
     assert len(df) == len(acc) and df["account_id"].is_unique
@@ -240,9 +252,7 @@ def test_scenario_flow_in_the_browser(page, app_url, west_files):
     assert (df["previous_owner_id"] == leaving).sum() == (acc["owner_id"] == leaving).sum()
     assert (df["previous_owner_id"] != df["new_owner_id"]).sum() == moves
     _idle(page)
-    with page.expect_download() as dl:
-        page.get_by_role("button", name="Salesforce Data Loader CSV").click()
-    sf = pd.read_csv(dl.value.path(), dtype=str)
+    sf = pd.read_csv(_download(page, "Salesforce Data Loader CSV"), dtype=str)
     assert list(sf.columns) == ["Id", "OwnerId"] and leaving not in set(sf["OwnerId"])
     _idle(page)
 
