@@ -151,6 +151,10 @@ if len(scenarios) < 2:
             "it with today's plan.")
     st.stop()
 
+if len(set(picks)) == 1:  # the same plan in every column (e.g. no saved scenario yet): nothing to compare
+    st.info("Every column shows the same plan, so nothing changes below. Save a scenario in the Scenario "
+            "Editor (or pick another one above) to compare it with this one.")
+
 names = []
 for scn in scenarios:
     lab = _label(scn)

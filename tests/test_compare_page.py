@@ -211,6 +211,12 @@ def test_only_todays_plan_says_what_to_do(store, sample):
     assert not at.exception
     # both slots default to today's plan: comparing it with itself shows 0 moves, and no export
     assert any("no export" in i.value.lower() or "pick a saved scenario" in i.value.lower() for i in at.info)
+    assert any(i.value.startswith("Every column shows the same plan") for i in at.info)
+    # a saved scenario in the second column: a real comparison, no such note
+    big, small = _reps(sample)
+    s1 = store.save(_moved(sample, big, small, 5, "Real change"), user="tester")
+    at = _compare(sample, cmp_1_id=s1.id)
+    assert not any(i.value.startswith("Every column shows the same plan") for i in at.info)
 
 
 def test_scenario_solved_on_other_data_is_flagged(store, sample):
