@@ -438,6 +438,7 @@ _rows = list(getattr(getattr(event, "selection", None), "rows", []) or [])
 _picked = kp[K.rep_id].iloc[_rows[0]] if _rows and _rows[0] < len(kp) else None
 if _picked is not None and _picked != st.session_state.get("_health_row_pick"):
     st.session_state["health_drill_rep"] = _picked  # the drill-down selectbox below follows the row
+    st.session_state["health_tab"] = "Rep drill-down"  # and its tab opens
 st.session_state["_health_row_pick"] = _picked
 
 with st.expander("Rollups by manager, segment and region"):
@@ -466,234 +467,245 @@ with st.expander(f"Flags, worst first: {len(flags)} ({_n_high} high)", expanded=
         }).set_index("Rep"))
 
 # ---- tabs ----------------------------------------------------------------------------------------
-t_charts, t_rep, t_bal, t_quota, t_thr = st.tabs(["Charts", "Rep drill-down", "Balance", "Quota suggestion", "Thresholds"])
+# Only the open tab is drawn: a first open draws four charts, not eight (issue 16). Picking a rep in the
+# table above opens the drill-down.
+t_charts, t_rep, t_bal, t_quota, t_thr = st.tabs(["Charts", "Rep drill-down", "Balance", "Quota suggestion", "Thresholds"],
+                                                 key="health_tab", on_change="rerun")
 
-with t_charts, guard('The charts'):
-    c1, c2 = st.columns(2)
-    att = kp[[K.name, K.attainment]].dropna()
-    if att.empty:
-        c1.info("Attainment needs the reps' quota column (annual quota in USD): no rep has one. Map your quota "
-                "field (e.g. Quota__c) to quota when you import the reps file on the Data page.")
-    else:
-        fig = go.Figure(go.Histogram(x=att[K.attainment] * 100, xbins=dict(start=0, size=10), marker_color="#2563eb",
-                                     hovertemplate="%{x}%: %{y} reps<extra></extra>"))
-        fig.add_vline(x=100, line_dash="dash", line_color="#16a34a", annotation_text="100%")
-        fig.update_layout(title=f"Attainment distribution ({len(att)} reps with a quota)", xaxis_title="Attainment (%)",
-                          yaxis_title="Reps", height=360, margin=dict(l=10, r=10, t=50, b=10), bargap=0.05)
-        c1.plotly_chart(fig, key="health_att_hist")
+if t_charts.open:  # only the open tab is drawn (the others on a click)
+    with t_charts, guard('The charts'):
+        c1, c2 = st.columns(2)
+        att = kp[[K.name, K.attainment]].dropna()
+        if att.empty:
+            c1.info("Attainment needs the reps' quota column (annual quota in USD): no rep has one. Map your quota "
+                    "field (e.g. Quota__c) to quota when you import the reps file on the Data page.")
+        else:
+            fig = go.Figure(go.Histogram(x=att[K.attainment] * 100, xbins=dict(start=0, size=10), marker_color="#2563eb",
+                                         hovertemplate="%{x}%: %{y} reps<extra></extra>"))
+            fig.add_vline(x=100, line_dash="dash", line_color="#16a34a", annotation_text="100%")
+            fig.update_layout(title=f"Attainment distribution ({len(att)} reps with a quota)", xaxis_title="Attainment (%)",
+                              yaxis_title="Reps", height=360, margin=dict(l=10, r=10, t=50, b=10), bargap=0.05)
+            c1.plotly_chart(fig, key="health_att_hist")
 
-    sc = kp[[K.name, K.segment, K.potential, K.quota_annual]].dropna(subset=[K.potential, K.quota_annual])
-    if sc.empty or sc[K.potential].sum() <= 0:
-        missing = [w for w, ok in (("the reps' quota column", kp[K.quota_annual].notna().any()),
-                                   ("account potential (from scoring: annual revenue or employees)",
-                                    kp[K.potential].fillna(0).sum() > 0)) if not ok]
-        c2.info("Potential versus quota needs " + " and ".join(missing or ["quotas and potential"]) + ".")
-    else:
-        fig = go.Figure()
-        # reps without a segment are drawn too (the segment is only the colour)
-        seg_of = sc[K.segment].astype("string").fillna("(no segment)").replace("", "(no segment)")
-        for seg, g in sc.groupby(seg_of):
-            fig.add_trace(go.Scatter(x=g[K.potential], y=g[K.quota_annual], mode="markers", name=plot_text(seg),
-                                     text=[plot_text(n) for n in g[K.name]],
-                                     marker=dict(size=10, line=dict(width=0.5, color="white")),
-                                     hovertemplate="%{text}<br>potential $%{x:,.0f}<br>quota $%{y:,.0f}<extra></extra>"))
-        ratio = sc[K.quota_annual].sum() / sc[K.potential].sum()
-        xmax = float(sc[K.potential].max())
-        fig.add_trace(go.Scatter(x=[0, xmax], y=[0, xmax * ratio], mode="lines", name="team quota / potential",
-                                 line=dict(dash="dot", color="#6b7280")))
-        fig.update_layout(title="Potential vs annual quota (fair line = team ratio)", xaxis_title="Potential ($)",
-                          yaxis_title="Annual quota ($)", height=360, margin=dict(l=10, r=10, t=50, b=10))
-        c2.plotly_chart(fig, key="health_pot_quota")
+        sc = kp[[K.name, K.segment, K.potential, K.quota_annual]].dropna(subset=[K.potential, K.quota_annual])
+        if sc.empty or sc[K.potential].sum() <= 0:
+            missing = [w for w, ok in (("the reps' quota column", kp[K.quota_annual].notna().any()),
+                                       ("account potential (from scoring: annual revenue or employees)",
+                                        kp[K.potential].fillna(0).sum() > 0)) if not ok]
+            c2.info("Potential versus quota needs " + " and ".join(missing or ["quotas and potential"]) + ".")
+        else:
+            fig = go.Figure()
+            # reps without a segment are drawn too (the segment is only the colour)
+            seg_of = sc[K.segment].astype("string").fillna("(no segment)").replace("", "(no segment)")
+            for seg, g in sc.groupby(seg_of):
+                fig.add_trace(go.Scatter(x=g[K.potential], y=g[K.quota_annual], mode="markers", name=plot_text(seg),
+                                         text=[plot_text(n) for n in g[K.name]],
+                                         marker=dict(size=10, line=dict(width=0.5, color="white")),
+                                         hovertemplate="%{text}<br>potential $%{x:,.0f}<br>quota $%{y:,.0f}<extra></extra>"))
+            ratio = sc[K.quota_annual].sum() / sc[K.potential].sum()
+            xmax = float(sc[K.potential].max())
+            fig.add_trace(go.Scatter(x=[0, xmax], y=[0, xmax * ratio], mode="lines", name="team quota / potential",
+                                     line=dict(dash="dot", color="#6b7280")))
+            fig.update_layout(title="Potential vs annual quota (fair line = team ratio)", xaxis_title="Potential ($)",
+                              yaxis_title="Annual quota ($)", height=360, margin=dict(l=10, r=10, t=50, b=10))
+            c2.plotly_chart(fig, key="health_pot_quota")
 
-    c3, c4 = st.columns(2)
-    cov = kp[[K.name, K.coverage, K.quota_to_close]].copy()
-    cov = cov[cov[K.quota_to_close] > 0].sort_values(K.coverage, na_position="first")
-    if cov.empty:
-        c3.info("Every rep has met the period's quota (or has none): no coverage to show.")
-    else:
-        vals = cov[K.coverage].fillna(0.0)
-        cap = max(4 * thresholds.min_coverage, 4.0)
-        colours = ["#dc2626" if v < thresholds.coverage_high else "#f59e0b" if v < thresholds.min_coverage else "#16a34a" for v in vals]
-        fig = go.Figure(go.Bar(x=vals.clip(upper=cap), y=cov[K.name].map(plot_text), orientation="h", marker_color=colours,
-                               text=[f"{v:.1f}x" for v in vals], textposition="outside", cliponaxis=False,
-                               customdata=vals, hovertemplate="%{y}: %{customdata:.1f}x<extra></extra>"))
-        fig.add_vline(x=thresholds.min_coverage, line_dash="dash", annotation_text=f"target {thresholds.min_coverage:g}x",
-                      annotation_position="bottom right")
-        fig.update_layout(title=f"Pipeline coverage (reps with quota still to close; axis capped at {cap:g}x)",
-                          xaxis=dict(title="Coverage (x)", range=[0, cap * 1.15]),
-                          height=max(320, 20 * len(cov) + 90), margin=dict(l=10, r=30, t=50, b=10))
-        c3.plotly_chart(fig, key="health_cov_bars")
+        c3, c4 = st.columns(2)
+        cov = kp[[K.name, K.coverage, K.quota_to_close]].copy()
+        cov = cov[cov[K.quota_to_close] > 0].sort_values(K.coverage, na_position="first")
+        if cov.empty:
+            c3.info("Every rep has met the period's quota (or has none): no coverage to show.")
+        else:
+            vals = cov[K.coverage].fillna(0.0)
+            cap = max(4 * thresholds.min_coverage, 4.0)
+            colours = ["#dc2626" if v < thresholds.coverage_high else "#f59e0b" if v < thresholds.min_coverage else "#16a34a" for v in vals]
+            fig = go.Figure(go.Bar(x=vals.clip(upper=cap), y=cov[K.name].map(plot_text), orientation="h", marker_color=colours,
+                                   text=[f"{v:.1f}x" for v in vals], textposition="outside", cliponaxis=False,
+                                   customdata=vals, hovertemplate="%{y}: %{customdata:.1f}x<extra></extra>"))
+            fig.add_vline(x=thresholds.min_coverage, line_dash="dash", annotation_text=f"target {thresholds.min_coverage:g}x",
+                          annotation_position="bottom right")
+            fig.update_layout(title=f"Pipeline coverage (reps with quota still to close; axis capped at {cap:g}x)",
+                              xaxis=dict(title="Coverage (x)", range=[0, cap * 1.15]),
+                              height=max(320, 20 * len(cov) + 90), margin=dict(l=10, r=30, t=50, b=10))
+            c3.plotly_chart(fig, key="health_cov_bars")
 
-    tr = _trend(ds, tuple(kp[K.rep_id]), 8, as_of.isoformat())
-    fig = make_subplots(specs=[[{"secondary_y": True}]])
-    fig.add_trace(go.Bar(x=tr["quarter"], y=tr[K.won_revenue], name="Closed-won", marker_color="#2563eb",
-                         hovertemplate="%{x}: $%{y:,.0f}<extra></extra>"), secondary_y=False)
-    fig.add_trace(go.Scatter(x=tr["quarter"], y=tr["pipeline_created"], name="Pipeline created", mode="lines+markers",
-                             line=dict(color="#9333ea")), secondary_y=False)
-    fig.add_trace(go.Scatter(x=tr["quarter"], y=tr[K.win_rate] * 100, name="Win rate", mode="lines+markers",
-                             line=dict(color="#16a34a", dash="dot"), hovertemplate="%{x}: %{y:.0f}%<extra></extra>"),
-                  secondary_y=True)
-    wr_max = float((tr[K.win_rate] * 100).max()) if tr[K.win_rate].notna().any() else 50.0
-    fig.update_layout(title=f"Trend by quarter to {as_of:%d %b %Y} (deals stay with who sold them)", height=420,
-                      margin=dict(l=10, r=10, t=50, b=10), legend=dict(orientation="h", y=-0.15))
-    fig.update_yaxes(title_text="$", secondary_y=False, rangemode="tozero")
-    wr_top = max(wr_max * 1.3, 10)
-    wr_step = 5 if wr_top <= 40 else 10 if wr_top <= 80 else 20
-    fig.update_yaxes(title_text="Win rate", secondary_y=True, range=[0, wr_top], ticksuffix="%", showgrid=False,
-                     tickmode="array", tickvals=list(range(0, int(wr_top) + 1, wr_step)))
-    c4.plotly_chart(fig, key="health_trend")
-
-with t_rep, guard('The rep drill-down'):
-    rep_opts = kp[K.rep_id].tolist()
-    from ui.scenario_widgets import rep_label, rep_names
-
-    _labels = rep_names(ds, [scn] if scn is not None else [])
-    rid = st.selectbox("Rep", rep_opts, format_func=lambda r: rep_label(r, _labels), key="health_drill_rep")
-    if rid is not None:
-        r = kp.set_index(K.rep_id).loc[rid]
-        m = st.columns(6)
-        m[0].metric("Closed-won", money(r[K.won_revenue]), help=f"quota {money(r[K.quota])}")
-        m[1].metric("Attainment", pct(r[K.attainment]))
-        m[2].metric("Coverage", times(r[K.coverage]))
-        m[3].metric("Win rate", pct(r[K.win_rate]))
-        m[4].metric("Accounts", num(r[K.accounts]), help=f"{num(r[K.untouched])} untouched")
-        m[5].metric("Whitespace", money(r[K.whitespace]))
-        _fte = f"{r[K.capacity]:g} FTE" + (f" at {r[K.ramp]:.0%} ramp" if r[K.ramp] < 1 else "")
-        st.caption(f"Manager {md(r[K.manager])} · {md(r[K.segment])} · {md(r[K.region])} · {_fte} · workload "
-                   f"{r[K.workload]:,.0f} points ({pct(r[K.load_index])} of a fair share among peers) · "
-                   f"avg cycle {days(r[K.avg_cycle_days])} · avg deal {money(r[K.avg_deal_size])}")
-        rf = flags[flags[K.rep_id] == rid]
-        if rf.empty:
-            st.success("No health flags for this rep with the current thresholds.")
-        for fr in rf.itertuples():
-            (st.error if fr.severity == "high" else st.warning)(f"**{md(fr.flag)}** ({fr.severity}): {md(fr.reason)}")
-        book = rep_accounts(ds.accounts, rid, opps, owner=owner, enriched=enriched, period=period,
-                            untouched_months=thresholds.untouched_months)
-        pipe = rep_pipeline(opps, ds.accounts, rid, owner=owner)
-        b1, b2 = st.columns([3, 2])
-        b1.markdown(f"**Accounts ({len(book)})** · most whitespace first")
-        b1.dataframe(styled(book, (A.arr, X.potential, X.whitespace, A.open_pipeline),
-                            **{X.workload: lambda v: f"{v:.1f}", K.untouched: lambda v: "yes" if v else "no"}),
-                     hide_index=True, key="health_drill_accounts", height=360,
-                     column_order=[A.name, X.tier, X.whitespace, X.potential, A.arr, A.open_pipeline, "last_opportunity",
-                                   K.untouched, X.workload, A.state, A.industry, A.account_id],
-                     column_config=DRILL_ACCOUNT_LABELS)
-        b2.markdown(f"**Open pipeline ({len(pipe)} deals, {money(pipe[O.amount].sum() if len(pipe) else 0)})**")
-        _rep_name = dict(zip(reps_df[R.rep_id].astype(str), reps_df[R.name].astype(str)))
-        pipe_view = pipe.drop(columns=[O.account_id]).assign(
-            **{O.owner_id: [(_rep_name.get(str(o), str(o)) if pd.notna(o) else "") for o in pipe[O.owner_id]]})
-        b2.dataframe(styled(pipe_view, (O.amount,)), hide_index=True,
-                     key="health_drill_pipeline", height=360,
-                     column_order=["account_name", O.stage, O.amount, O.close_date, O.owner_id, O.product,
-                                   O.created_date, O.opportunity_id],
-                     column_config=DRILL_PIPELINE_LABELS)
-        ws = book.dropna(subset=[X.whitespace]).head(15) if book[X.whitespace].notna().any() else book.iloc[0:0]
-        if len(ws):
-            fig = go.Figure(go.Bar(x=ws[X.whitespace], y=ws[A.name].map(plot_text), orientation="h", marker_color="#0d9488",
-                                   hovertemplate="%{y}: $%{x:,.0f}<extra></extra>"))
-            fig.update_layout(title=f"Top whitespace accounts of {plot_text(r[K.name])}", yaxis=dict(autorange="reversed"),
-                              height=60 + 24 * len(ws), margin=dict(l=10, r=10, t=50, b=10), xaxis_title="Whitespace ($)")
-            st.plotly_chart(fig, key="health_drill_ws")
-        rt = _trend(ds, (rid,), 8, as_of.isoformat())
+        tr = _trend(ds, tuple(kp[K.rep_id]), 8, as_of.isoformat())
         fig = make_subplots(specs=[[{"secondary_y": True}]])
-        fig.add_trace(go.Bar(x=rt["quarter"], y=rt[K.won_revenue], name="Closed-won", marker_color="#2563eb",
+        fig.add_trace(go.Bar(x=tr["quarter"], y=tr[K.won_revenue], name="Closed-won", marker_color="#2563eb",
                              hovertemplate="%{x}: $%{y:,.0f}<extra></extra>"), secondary_y=False)
-        fig.add_trace(go.Scatter(x=rt["quarter"], y=rt[K.win_rate] * 100, name="Win rate", mode="lines+markers",
+        fig.add_trace(go.Scatter(x=tr["quarter"], y=tr["pipeline_created"], name="Pipeline created", mode="lines+markers",
+                                 line=dict(color="#9333ea")), secondary_y=False)
+        fig.add_trace(go.Scatter(x=tr["quarter"], y=tr[K.win_rate] * 100, name="Win rate", mode="lines+markers",
                                  line=dict(color="#16a34a", dash="dot"), hovertemplate="%{x}: %{y:.0f}%<extra></extra>"),
                       secondary_y=True)
-        fig.update_layout(title=f"{plot_text(r[K.name])}: closed-won and win rate by quarter (deals they sold)", height=320,
-                          margin=dict(l=10, r=10, t=50, b=10), legend=dict(orientation="h", y=-0.2))
+        wr_max = float((tr[K.win_rate] * 100).max()) if tr[K.win_rate].notna().any() else 50.0
+        fig.update_layout(title=f"Trend by quarter to {as_of:%d %b %Y} (deals stay with who sold them)", height=420,
+                          margin=dict(l=10, r=10, t=50, b=10), legend=dict(orientation="h", y=-0.15))
         fig.update_yaxes(title_text="$", secondary_y=False, rangemode="tozero")
-        fig.update_yaxes(title_text="Win rate", secondary_y=True, range=[0, 100], ticksuffix="%", showgrid=False,
-                         tickmode="array", tickvals=[0, 25, 50, 75, 100])
-        st.plotly_chart(fig, key="health_drill_trend")
+        wr_top = max(wr_max * 1.3, 10)
+        wr_step = 5 if wr_top <= 40 else 10 if wr_top <= 80 else 20
+        fig.update_yaxes(title_text="Win rate", secondary_y=True, range=[0, wr_top], ticksuffix="%", showgrid=False,
+                         tickmode="array", tickvals=list(range(0, int(wr_top) + 1, wr_step)))
+        c4.plotly_chart(fig, key="health_trend")
 
-with t_bal, guard('The balance indices'):
-    avail = [m for m in BALANCE_METRICS if pd.to_numeric(kp[m], errors="coerce").notna().any()]
-    metric = st.selectbox("Metric", avail, format_func=lambda m: KPI_LABELS.get(m, m), key="health_balance_metric")
-    b = kpi_balance(kp, metric)
-    bc = st.columns(4)
-    bc[0].metric("Coefficient of variation", "n/a" if pd.isna(b["cv"]) else f"{b['cv']:.2f}", help="std / mean; 0 = even")
-    bc[1].metric("Gini", "n/a" if pd.isna(b["gini"]) else f"{b['gini']:.2f}", help="0 = equal, 1 = one rep holds all")
-    bc[2].metric("Max / min", "n/a" if pd.isna(b["max_min"]) else ("inf" if math.isinf(b["max_min"]) else f"{b['max_min']:.1f}x"))
-    bc[3].metric("Within +-10% of target", pct(b["within_tolerance"]), help="target = total x capacity x ramp / sum(capacity x ramp)")
-    vals = pd.to_numeric(kp[metric], errors="coerce")
-    ok = vals.notna()
-    tgt = capacity_targets(vals[ok].sum(), kp.loc[ok, K.capacity], kp.loc[ok, K.ramp])
-    fig = go.Figure()
-    fig.add_trace(go.Bar(x=kp.loc[ok, K.name].map(plot_text), y=vals[ok], name=KPI_LABELS.get(metric, metric), marker_color="#2563eb"))
-    fig.add_trace(go.Scatter(x=kp.loc[ok, K.name].map(plot_text), y=tgt, mode="markers", name="capacity-weighted target",
-                             marker=dict(symbol="line-ew", size=18, line=dict(width=3, color="#dc2626"))))
-    fig.update_layout(title=f"{KPI_LABELS.get(metric, metric)} per rep against the capacity-weighted target",
-                      height=380, margin=dict(l=10, r=10, t=50, b=10), legend=dict(orientation="h", y=1.1))
-    st.plotly_chart(fig, key="health_balance_chart")
+if t_rep.open:  # only the open tab is drawn (the others on a click)
+    with t_rep, guard('The rep drill-down'):
+        rep_opts = kp[K.rep_id].tolist()
+        from ui.scenario_widgets import rep_label, rep_names
 
-with t_quota, guard('The quota suggestion'):
-    today_total = float(pd.to_numeric(kp[K.quota_annual], errors="coerce").fillna(0).sum())
-    q1, q2, q3 = st.columns([1.3, 1.3, 1])
-    # keyed on the filtered reps: a new filter starts from their own quotas
-    top = q1.number_input("Top-down annual number ($)", min_value=0.0, value=today_total, step=100_000.0,
-                          format="%.0f", key=f"health_topdown_{len(kp)}_{int(today_total)}",
-                          help="Defaults to the sum of the shown reps' annual quotas today.")
-    basis_labels = {"potential_capacity": "Potential and capacity", "potential": "Potential only",
-                    "capacity": "Capacity x ramp only"}
-    basis = q2.selectbox("Spread by", QUOTA_BASES, key="health_quota_basis", format_func=basis_labels.get)
-    weight = q3.slider("Weight on potential", 0.0, 1.0, 0.5, 0.05, key="health_quota_weight",
-                       disabled=basis != "potential_capacity")
-    try:
-        sq = suggest_quotas(reps_df, kp, top, by=basis, potential_weight=weight)
-    except ValueError as exc:
-        st.error(f"Quota suggestion: {md(exc)}")
-        sq = None
-    if sq is not None:
-        used = basis_labels.get(sq["basis"].iloc[0], sq["basis"].iloc[0])
-        st.caption(f"Spread of {money(top)} over {len(sq)} reps by {used.lower()}; today's quotas add up to "
-                   f"{money(today_total)}.")
-        fig = go.Figure([go.Bar(x=sq[K.name].map(plot_text), y=sq["quota_today"], name="Today", marker_color="#94a3b8"),
-                         go.Bar(x=sq[K.name].map(plot_text), y=sq["suggested_quota"], name="Suggested", marker_color="#2563eb")])
-        fig.update_layout(barmode="group", height=360, margin=dict(l=10, r=10, t=30, b=10), legend=dict(orientation="h", y=1.1))
-        st.plotly_chart(fig, key="health_quota_chart")
-        st.dataframe(styled(sq.drop(columns=["basis"]).rename(columns={K.name: "rep"}), ("quota_today", "suggested_quota", "change"),
-                            ("share", "change_pct")), hide_index=True, key="health_quota_table")
+        _labels = rep_names(ds, [scn] if scn is not None else [])
+        if "health_drill_rep" not in st.session_state and st.session_state.get("_health_drill_keep") in rep_opts:
+            st.session_state["health_drill_rep"] = st.session_state["_health_drill_keep"]  # back on this tab
+        rid = st.selectbox("Rep", rep_opts, format_func=lambda r: rep_label(r, _labels), key="health_drill_rep")
+        st.session_state["_health_drill_keep"] = rid
+        if rid is not None:
+            r = kp.set_index(K.rep_id).loc[rid]
+            m = st.columns(6)
+            m[0].metric("Closed-won", money(r[K.won_revenue]), help=f"quota {money(r[K.quota])}")
+            m[1].metric("Attainment", pct(r[K.attainment]))
+            m[2].metric("Coverage", times(r[K.coverage]))
+            m[3].metric("Win rate", pct(r[K.win_rate]))
+            m[4].metric("Accounts", num(r[K.accounts]), help=f"{num(r[K.untouched])} untouched")
+            m[5].metric("Whitespace", money(r[K.whitespace]))
+            _fte = f"{r[K.capacity]:g} FTE" + (f" at {r[K.ramp]:.0%} ramp" if r[K.ramp] < 1 else "")
+            st.caption(f"Manager {md(r[K.manager])} · {md(r[K.segment])} · {md(r[K.region])} · {_fte} · workload "
+                       f"{r[K.workload]:,.0f} points ({pct(r[K.load_index])} of a fair share among peers) · "
+                       f"avg cycle {days(r[K.avg_cycle_days])} · avg deal {money(r[K.avg_deal_size])}")
+            rf = flags[flags[K.rep_id] == rid]
+            if rf.empty:
+                st.success("No health flags for this rep with the current thresholds.")
+            for fr in rf.itertuples():
+                (st.error if fr.severity == "high" else st.warning)(f"**{md(fr.flag)}** ({fr.severity}): {md(fr.reason)}")
+            book = rep_accounts(ds.accounts, rid, opps, owner=owner, enriched=enriched, period=period,
+                                untouched_months=thresholds.untouched_months)
+            pipe = rep_pipeline(opps, ds.accounts, rid, owner=owner)
+            b1, b2 = st.columns([3, 2])
+            b1.markdown(f"**Accounts ({len(book)})** · most whitespace first")
+            b1.dataframe(styled(book, (A.arr, X.potential, X.whitespace, A.open_pipeline),
+                                **{X.workload: lambda v: f"{v:.1f}", K.untouched: lambda v: "yes" if v else "no"}),
+                         hide_index=True, key="health_drill_accounts", height=360,
+                         column_order=[A.name, X.tier, X.whitespace, X.potential, A.arr, A.open_pipeline, "last_opportunity",
+                                       K.untouched, X.workload, A.state, A.industry, A.account_id],
+                         column_config=DRILL_ACCOUNT_LABELS)
+            b2.markdown(f"**Open pipeline ({len(pipe)} deals, {money(pipe[O.amount].sum() if len(pipe) else 0)})**")
+            _rep_name = dict(zip(reps_df[R.rep_id].astype(str), reps_df[R.name].astype(str)))
+            pipe_view = pipe.drop(columns=[O.account_id]).assign(
+                **{O.owner_id: [(_rep_name.get(str(o), str(o)) if pd.notna(o) else "") for o in pipe[O.owner_id]]})
+            b2.dataframe(styled(pipe_view, (O.amount,)), hide_index=True,
+                         key="health_drill_pipeline", height=360,
+                         column_order=["account_name", O.stage, O.amount, O.close_date, O.owner_id, O.product,
+                                       O.created_date, O.opportunity_id],
+                         column_config=DRILL_PIPELINE_LABELS)
+            ws = book.dropna(subset=[X.whitespace]).head(15) if book[X.whitespace].notna().any() else book.iloc[0:0]
+            if len(ws):
+                fig = go.Figure(go.Bar(x=ws[X.whitespace], y=ws[A.name].map(plot_text), orientation="h", marker_color="#0d9488",
+                                       hovertemplate="%{y}: $%{x:,.0f}<extra></extra>"))
+                fig.update_layout(title=f"Top whitespace accounts of {plot_text(r[K.name])}", yaxis=dict(autorange="reversed"),
+                                  height=60 + 24 * len(ws), margin=dict(l=10, r=10, t=50, b=10), xaxis_title="Whitespace ($)")
+                st.plotly_chart(fig, key="health_drill_ws")
+            rt = _trend(ds, (rid,), 8, as_of.isoformat())
+            fig = make_subplots(specs=[[{"secondary_y": True}]])
+            fig.add_trace(go.Bar(x=rt["quarter"], y=rt[K.won_revenue], name="Closed-won", marker_color="#2563eb",
+                                 hovertemplate="%{x}: $%{y:,.0f}<extra></extra>"), secondary_y=False)
+            fig.add_trace(go.Scatter(x=rt["quarter"], y=rt[K.win_rate] * 100, name="Win rate", mode="lines+markers",
+                                     line=dict(color="#16a34a", dash="dot"), hovertemplate="%{x}: %{y:.0f}%<extra></extra>"),
+                          secondary_y=True)
+            fig.update_layout(title=f"{plot_text(r[K.name])}: closed-won and win rate by quarter (deals they sold)", height=320,
+                              margin=dict(l=10, r=10, t=50, b=10), legend=dict(orientation="h", y=-0.2))
+            fig.update_yaxes(title_text="$", secondary_y=False, rangemode="tozero")
+            fig.update_yaxes(title_text="Win rate", secondary_y=True, range=[0, 100], ticksuffix="%", showgrid=False,
+                             tickmode="array", tickvals=[0, 25, 50, 75, 100])
+            st.plotly_chart(fig, key="health_drill_trend")
 
-with t_thr, guard('The threshold editor'):
-    st.markdown("Thresholds of the health flags, kept for this session. Workload and win rate are judged "
-                "against the rep's segment peers. Each flag turns **amber** (watch) past its first threshold and "
-                "**red** (act now) past its second; the defaults keep red for the clear outliers.")
-    t = thresholds
-    with st.form("health_thresholds_form"):
-        a1, a2, a3 = st.columns(3)
-        over = a1.number_input("Overloaded above (workload / fair share)", 0.0, 10.0, float(t.overloaded_above), 0.05)
-        starve = a1.number_input("Starved below (workload / fair share)", 0.0, 10.0, float(t.starved_below), 0.05)
-        cov_min = a2.number_input("Minimum pipeline coverage (x)", 0.0, 50.0, float(t.min_coverage), 0.5)
-        gap = a2.number_input("Win rate gap to the peers (0.15 = 15 points)", 0.0, 1.0, float(t.win_rate_gap), 0.01)
-        min_deals = a2.number_input("Closed deals needed to judge win rate", 0, 1000, int(t.min_closed_deals), 1)
-        qtol = a3.number_input("Quota vs potential tolerance (0.50 = +-50%)", 0.0, 10.0, float(t.quota_potential_tolerance), 0.05)
-        ushare = a3.number_input("Largest untouched share", 0.0, 1.0, float(t.max_untouched_share), 0.05)
-        umonths = a3.number_input("Untouched look-back (months)", 1, 60, int(t.untouched_months), 1)
-        st.markdown("**Red (act now) past these**")
-        h1, h2, h3 = st.columns(3)
-        over_h = h1.number_input("Overloaded: red above", 0.0, 20.0, float(t.overloaded_high), 0.05)
-        starve_h = h1.number_input("Starved: red below", 0.0, 10.0, float(t.starved_high), 0.05)
-        cov_h = h2.number_input("Coverage: red under (x)", 0.0, 50.0, float(t.coverage_high), 0.1)
-        gap_h = h2.number_input("Win rate: red when this far below the peers", 0.0, 1.0, float(t.win_rate_gap_high), 0.01)
-        deals_h = h2.number_input("... with at least this many closed deals", 0, 1000, int(t.min_closed_deals_high), 1)
-        q_h = h3.number_input("Quota vs potential: red beyond (x, or 1 / x)", 1.0, 100.0, float(t.quota_potential_high), 0.5)
-        c_apply, c_reset = st.columns([1, 5])
-        apply = c_apply.form_submit_button("Apply", type="primary")
-        reset = c_reset.form_submit_button("Reset to defaults")
-    if apply or reset:
+if t_bal.open:  # only the open tab is drawn (the others on a click)
+    with t_bal, guard('The balance indices'):
+        avail = [m for m in BALANCE_METRICS if pd.to_numeric(kp[m], errors="coerce").notna().any()]
+        metric = st.selectbox("Metric", avail, format_func=lambda m: KPI_LABELS.get(m, m), key="health_balance_metric")
+        b = kpi_balance(kp, metric)
+        bc = st.columns(4)
+        bc[0].metric("Coefficient of variation", "n/a" if pd.isna(b["cv"]) else f"{b['cv']:.2f}", help="std / mean; 0 = even")
+        bc[1].metric("Gini", "n/a" if pd.isna(b["gini"]) else f"{b['gini']:.2f}", help="0 = equal, 1 = one rep holds all")
+        bc[2].metric("Max / min", "n/a" if pd.isna(b["max_min"]) else ("inf" if math.isinf(b["max_min"]) else f"{b['max_min']:.1f}x"))
+        bc[3].metric("Within +-10% of target", pct(b["within_tolerance"]), help="target = total x capacity x ramp / sum(capacity x ramp)")
+        vals = pd.to_numeric(kp[metric], errors="coerce")
+        ok = vals.notna()
+        tgt = capacity_targets(vals[ok].sum(), kp.loc[ok, K.capacity], kp.loc[ok, K.ramp])
+        fig = go.Figure()
+        fig.add_trace(go.Bar(x=kp.loc[ok, K.name].map(plot_text), y=vals[ok], name=KPI_LABELS.get(metric, metric), marker_color="#2563eb"))
+        fig.add_trace(go.Scatter(x=kp.loc[ok, K.name].map(plot_text), y=tgt, mode="markers", name="capacity-weighted target",
+                                 marker=dict(symbol="line-ew", size=18, line=dict(width=3, color="#dc2626"))))
+        fig.update_layout(title=f"{KPI_LABELS.get(metric, metric)} per rep against the capacity-weighted target",
+                          height=380, margin=dict(l=10, r=10, t=50, b=10), legend=dict(orientation="h", y=1.1))
+        st.plotly_chart(fig, key="health_balance_chart")
+
+if t_quota.open:  # only the open tab is drawn (the others on a click)
+    with t_quota, guard('The quota suggestion'):
+        today_total = float(pd.to_numeric(kp[K.quota_annual], errors="coerce").fillna(0).sum())
+        q1, q2, q3 = st.columns([1.3, 1.3, 1])
+        # keyed on the filtered reps: a new filter starts from their own quotas
+        top = q1.number_input("Top-down annual number ($)", min_value=0.0, value=today_total, step=100_000.0,
+                              format="%.0f", key=f"health_topdown_{len(kp)}_{int(today_total)}",
+                              help="Defaults to the sum of the shown reps' annual quotas today.")
+        basis_labels = {"potential_capacity": "Potential and capacity", "potential": "Potential only",
+                        "capacity": "Capacity x ramp only"}
+        basis = q2.selectbox("Spread by", QUOTA_BASES, key="health_quota_basis", format_func=basis_labels.get)
+        weight = q3.slider("Weight on potential", 0.0, 1.0, 0.5, 0.05, key="health_quota_weight",
+                           disabled=basis != "potential_capacity")
         try:
-            new = HealthThresholds() if reset else HealthThresholds(
-                overloaded_above=over, starved_below=starve, min_coverage=cov_min, win_rate_gap=gap,
-                min_closed_deals=int(min_deals), quota_potential_tolerance=qtol, max_untouched_share=ushare,
-                untouched_months=int(umonths), overloaded_high=over_h, starved_high=starve_h, coverage_high=cov_h,
-                win_rate_gap_high=gap_h, min_closed_deals_high=int(deals_h), quota_potential_high=q_h)
+            sq = suggest_quotas(reps_df, kp, top, by=basis, potential_weight=weight)
         except ValueError as exc:
-            st.error(f"Thresholds not applied: {md(exc)}. Fix the value and press Apply again.")
-        else:
-            set_setting("health_thresholds", new)
-            st.rerun()
+            st.error(f"Quota suggestion: {md(exc)}")
+            sq = None
+        if sq is not None:
+            used = basis_labels.get(sq["basis"].iloc[0], sq["basis"].iloc[0])
+            st.caption(f"Spread of {money(top)} over {len(sq)} reps by {used.lower()}; today's quotas add up to "
+                       f"{money(today_total)}.")
+            fig = go.Figure([go.Bar(x=sq[K.name].map(plot_text), y=sq["quota_today"], name="Today", marker_color="#94a3b8"),
+                             go.Bar(x=sq[K.name].map(plot_text), y=sq["suggested_quota"], name="Suggested", marker_color="#2563eb")])
+            fig.update_layout(barmode="group", height=360, margin=dict(l=10, r=10, t=30, b=10), legend=dict(orientation="h", y=1.1))
+            st.plotly_chart(fig, key="health_quota_chart")
+            st.dataframe(styled(sq.drop(columns=["basis"]).rename(columns={K.name: "rep"}), ("quota_today", "suggested_quota", "change"),
+                                ("share", "change_pct")), hide_index=True, key="health_quota_table")
+
+if t_thr.open:  # only the open tab is drawn (the others on a click)
+    with t_thr, guard('The threshold editor'):
+        st.markdown("Thresholds of the health flags, kept for this session. Workload and win rate are judged "
+                    "against the rep's segment peers. Each flag turns **amber** (watch) past its first threshold and "
+                    "**red** (act now) past its second; the defaults keep red for the clear outliers.")
+        t = thresholds
+        with st.form("health_thresholds_form"):
+            a1, a2, a3 = st.columns(3)
+            over = a1.number_input("Overloaded above (workload / fair share)", 0.0, 10.0, float(t.overloaded_above), 0.05)
+            starve = a1.number_input("Starved below (workload / fair share)", 0.0, 10.0, float(t.starved_below), 0.05)
+            cov_min = a2.number_input("Minimum pipeline coverage (x)", 0.0, 50.0, float(t.min_coverage), 0.5)
+            gap = a2.number_input("Win rate gap to the peers (0.15 = 15 points)", 0.0, 1.0, float(t.win_rate_gap), 0.01)
+            min_deals = a2.number_input("Closed deals needed to judge win rate", 0, 1000, int(t.min_closed_deals), 1)
+            qtol = a3.number_input("Quota vs potential tolerance (0.50 = +-50%)", 0.0, 10.0, float(t.quota_potential_tolerance), 0.05)
+            ushare = a3.number_input("Largest untouched share", 0.0, 1.0, float(t.max_untouched_share), 0.05)
+            umonths = a3.number_input("Untouched look-back (months)", 1, 60, int(t.untouched_months), 1)
+            st.markdown("**Red (act now) past these**")
+            h1, h2, h3 = st.columns(3)
+            over_h = h1.number_input("Overloaded: red above", 0.0, 20.0, float(t.overloaded_high), 0.05)
+            starve_h = h1.number_input("Starved: red below", 0.0, 10.0, float(t.starved_high), 0.05)
+            cov_h = h2.number_input("Coverage: red under (x)", 0.0, 50.0, float(t.coverage_high), 0.1)
+            gap_h = h2.number_input("Win rate: red when this far below the peers", 0.0, 1.0, float(t.win_rate_gap_high), 0.01)
+            deals_h = h2.number_input("... with at least this many closed deals", 0, 1000, int(t.min_closed_deals_high), 1)
+            q_h = h3.number_input("Quota vs potential: red beyond (x, or 1 / x)", 1.0, 100.0, float(t.quota_potential_high), 0.5)
+            c_apply, c_reset = st.columns([1, 5])
+            apply = c_apply.form_submit_button("Apply", type="primary")
+            reset = c_reset.form_submit_button("Reset to defaults")
+        if apply or reset:
+            try:
+                new = HealthThresholds() if reset else HealthThresholds(
+                    overloaded_above=over, starved_below=starve, min_coverage=cov_min, win_rate_gap=gap,
+                    min_closed_deals=int(min_deals), quota_potential_tolerance=qtol, max_untouched_share=ushare,
+                    untouched_months=int(umonths), overloaded_high=over_h, starved_high=starve_h, coverage_high=cov_h,
+                    win_rate_gap_high=gap_h, min_closed_deals_high=int(deals_h), quota_potential_high=q_h)
+            except ValueError as exc:
+                st.error(f"Thresholds not applied: {md(exc)}. Fix the value and press Apply again.")
+            else:
+                set_setting("health_thresholds", new)
+                st.rerun()
 
 # Routing (exception rate, disputes, drift): a self-contained section of its own module.
 from ui.routing import health_section  # noqa: E402

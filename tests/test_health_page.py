@@ -36,6 +36,14 @@ def open_page(ds=None, **state):
     return at
 
 
+def open_tab(at, name: str):
+    """Open a tab of the page (only the open tab is drawn)."""
+    at.session_state["health_tab"] = name
+    at.run()
+    assert_ok(at)
+    return at
+
+
 def assert_ok(at):
     """No traceback, and no part of the page that failed into its guard message."""
     assert not at.exception, [e.value for e in at.exception]
@@ -123,6 +131,7 @@ def test_summary_cards_and_rep_table_equal_the_core(ds):
     f = flag_table(at)
     counts = f.index.value_counts()
     assert (tab["Flag count"] == tab["Rep"].map(counts).fillna(0)).all()
+    open_tab(at, "Rep drill-down")
     assert at.selectbox(key="health_drill_rep").value == tab.index[0]
 
 
@@ -142,6 +151,7 @@ def test_filter_by_manager_and_drill_into_rep(ds):
     assert at.subheader[0].value.startswith(f"Filtered team: {len(mine)} reps")
 
     rid = mine[K.rep_id].iloc[1]
+    open_tab(at, "Rep drill-down")
     at.selectbox(key="health_drill_rep").set_value(rid).run()
     assert_ok(at)
     period = Period("quarter", data_as_of(ds.opportunities))
@@ -157,11 +167,14 @@ def test_filter_by_manager_and_drill_into_rep(ds):
     drill = [mm for mm in at.metric if mm.label == "Closed-won"][1]
     assert drill.value == money(row[K.won_revenue])
 
-    # selecting a row of the rep table drills into that rep
+    # selecting a row of the rep table opens the drill-down on that rep, from any tab
+    open_tab(at, "Charts")
     at.session_state["health_rep_table"] = {"selection": {"rows": [0], "columns": [], "cells": []}}
     at.run()
+    assert at.session_state["health_tab"] == "Rep drill-down"
     assert at.selectbox(key="health_drill_rep").value == rep_table(at).index[0]
     # the quota suggestion starts from the filtered reps' own quotas
+    open_tab(at, "Quota suggestion")
     top = [n for n in at.number_input if n.label.startswith("Top-down")][0]
     assert top.value == pytest.approx(mine[K.quota_annual].sum())
 
@@ -179,6 +192,7 @@ def test_period_year_and_balance_and_quota(ds):
                                active.set_index(K.rep_id).reindex(tab.index)[K.attainment].astype(float))
     assert "Year" in at.subheader[0].value
 
+    open_tab(at, "Balance")
     at.selectbox(key="health_balance_metric").set_value(K.arr).run()
     b = kpi_balance(active, K.arr)
     m = {mm.label: mm.value for mm in at.metric}
@@ -186,6 +200,7 @@ def test_period_year_and_balance_and_quota(ds):
     assert m["Gini"] == f"{b['gini']:.2f}"
     assert m["Within +-10% of target"] == f"{b['within_tolerance']:.0%}"
 
+    open_tab(at, "Quota suggestion")
     [n for n in at.number_input if n.label.startswith("Top-down")][0].set_value(10_000_000.0).run()
     at.selectbox(key="health_quota_basis").set_value("capacity").run()
     assert_ok(at)
@@ -196,7 +211,7 @@ def test_period_year_and_balance_and_quota(ds):
 
 
 def test_threshold_editor_changes_flags(ds):
-    at = open_page()
+    at = open_tab(open_page(), "Thresholds")
     flags = flag_table(at)
     assert (flags["Flag"] == "low coverage").any()
     # set the minimum coverage to 0 and apply: no rep can be under it

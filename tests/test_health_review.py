@@ -6,7 +6,7 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from test_health_page import assert_ok, flag_table, metrics, open_page, rep_table
+from test_health_page import assert_ok, flag_table, metrics, open_page, open_tab, rep_table
 from territory_core.contract import A, S
 from territory_core.dataset import load_sample
 
@@ -50,7 +50,7 @@ def test_running_quarter_is_measured_against_quota_due_to_date(ds):
 
 
 def test_drill_down_uses_labels_and_names(ds):
-    at = open_page()
+    at = open_tab(open_page(), "Rep drill-down")
     at.selectbox(key="health_drill_rep").set_value("R006").run()
     assert_ok(at)
     # AppTest keeps the raw frame; the labels are in the column config the page sends
