@@ -28,15 +28,13 @@ from .scenario_model import (  # noqa: F401
     DEFAULT_RAMP_SCHEDULE, ramp_of, EventError, _json_safe, Scenario, dataset_fingerprint,
 )
 from .events import (  # noqa: F401
-    EventResult, describe_event, _num, _match, filter_mask, apply_events, _ZIP_CACHE, _zip_latlon,
-    apply_overrides,
+    EventResult, describe_event, filter_mask, apply_events, apply_overrides,
 )
 from .inputs import (  # noqa: F401
     solver_settings, Enrichment, enrich_scenario, scenario_enriched, SolveInputs, scenario_inputs,
     solve_scenario, curve_point_scenario, scenario_curve,
 )
 from .measure import (  # noqa: F401
-    _need_assignment, scenario_rep_names, name_reps, _PATTERN_CACHE, _names_pattern, _why, baseline_reasons,
-    diff_scenarios, _team_key, change_cost, cost_rows, _metric_columns, balance_metrics, rep_loads,
-    _balance_teams, scenario_reps, scenario_reps_checked, scenario_kpis, METRIC_LABELS, kpi_rows,
+    scenario_rep_names, name_reps, baseline_reasons, diff_scenarios, change_cost, cost_rows, balance_metrics,
+    rep_loads, scenario_reps, scenario_reps_checked, scenario_kpis, METRIC_LABELS, kpi_rows,
 )

@@ -11,7 +11,7 @@ import pandas as pd
 
 from ..text import amount, label, quantity
 from .engine import Data, build_spec, solve_lp, solve_mip
-from .prep import Prepared
+from .prep import Prepared, _loads
 
 
 def explain_infeasible(p: Prepared, settings, *, full_pool_pairs: int, exact_pairs: int, spec_deadline: float):
@@ -125,15 +125,6 @@ def _who_breaks(p: Prepared, pu, pr, x, m: int, most: int = 3) -> str:
     parts = [f"{_rep_name(p, r)} {quantity(p.metric_names[m], over[r])} "
              f"{'over' if load[r] > p.upper[r, m] else 'under'} their band" for r in worst]
     return " Closest plan: " + "; ".join(parts) + "."
-
-
-def _loads(p: Prepared, rep_of_acc: np.ndarray) -> np.ndarray:
-    R = len(p.rep_ids)
-    out = np.zeros((R, len(p.metric_names)))
-    ok = rep_of_acc >= 0
-    for m in range(len(p.metric_names)):
-        out[:, m] = np.bincount(rep_of_acc[ok], weights=p.M_acc[ok, m], minlength=R)
-    return out
 
 
 def _rep_name(p: Prepared, r: int) -> str:

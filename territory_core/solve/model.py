@@ -41,8 +41,8 @@ import pandas as pd
 from ..contract import A, R, S
 from ..text import label
 from .engine import Data, build_spec, column_entries, dive, resolve_tightened, solve_lp, solve_mip
-from .explain import _loads, _reasons, explain_infeasible
-from .prep import Prepared, _unit_word, diagnose, prepare
+from .explain import _reasons, explain_infeasible
+from .prep import Prepared, _loads, _unit_word, diagnose, prepare
 
 # Models with at most this many eligible (unit, rep) pairs get the exact PuLP MIP when the
 # LP-and-repair answer is not yet proven optimal.

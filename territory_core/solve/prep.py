@@ -761,3 +761,13 @@ def _forced_moves(p: Prepared) -> int:
     ok = p.elig[p.prev_u, p.prev_r]
     np.maximum.at(keepable, p.prev_u[ok], p.prev_n[ok])
     return int(round(float((p.unit_size - keepable).sum())))
+
+
+def _loads(p: Prepared, rep_of_acc: np.ndarray) -> np.ndarray:
+    """Each rep's load per metric (reps x metrics) when account i goes to rep rep_of_acc[i] (-1: nobody)."""
+    R = len(p.rep_ids)
+    out = np.zeros((R, len(p.metric_names)))
+    ok = rep_of_acc >= 0
+    for m in range(len(p.metric_names)):
+        out[:, m] = np.bincount(rep_of_acc[ok], weights=p.M_acc[ok, m], minlength=R)
+    return out
