@@ -470,9 +470,7 @@ def _fit_view(lat: pd.Series, lon: pd.Series, width_px: float, height_px: float)
 def _county_names() -> dict:
     from territory_core.geo import zips as geo
 
-    return shared("county_names", (), lambda: {f["id"]: f"{f['properties'].get('name', f['id'])}, "
-                                                      f"{f['properties'].get('state', '')}"
-                                                for f in geo.counties_geojson()["features"]})
+    return geo.area_names("county")
 
 
 def _areas(scn) -> pd.DataFrame:

@@ -149,8 +149,9 @@ def _import_section(current) -> None:
         "Salesforce Data Loader and HubSpot export headers are recognised; map custom fields "
         "(e.g. `ARR__c` to `arr`) below. See docs/IMPORTING.md."
     )
+    gen = st.session_state.get("_data_upload_gen", 0)  # a new uploader, empty, after each load
     files = st.file_uploader(
-        "CRM export files", accept_multiple_files=True, key="data_upload",
+        "CRM export files", accept_multiple_files=True, key="data_upload" if not gen else f"data_upload_{gen}",
         type=["csv", "tsv", "txt", "xlsx", "xlsm", "parquet"],
         max_upload_size=max(1, MAX_BYTES // 1_000_000),  # the importer's own limit, so the two never disagree
     )
@@ -382,6 +383,15 @@ def _sources_of(ds) -> list[str]:
     return sorted(s.get("file", "") for s in info.sources if s.get("file"))
 
 
+def _loaded() -> None:
+    """After a load: the files are in, so the uploader starts empty again and the session lets go of
+    their parse and check (at 50,000 accounts, tens of MB, and a second check of the same files
+    against the data they just became)."""
+    st.session_state["_data_upload_gen"] = st.session_state.get("_data_upload_gen", 0) + 1
+    for k in ("_data_reads", "_data_result", "_data_result_sig"):
+        st.session_state.pop(k, None)
+
+
 def _save_and_load(result, target, remember) -> None:
     """Save the checked data as a dataset version, remember each file's mapping, make it active."""
     from ui.scenario_widgets import current_user_name
@@ -392,6 +402,7 @@ def _save_and_load(result, target, remember) -> None:
     if kind == "memory":
         set_dataset(ds)
         st.session_state["_data_loaded_msg"] = f"Loaded {counts} for this session only (not saved in the store)."
+        _loaded()
         st.rerun()
     user = current_user_name()
     store = get_dataset_store()
@@ -410,6 +421,7 @@ def _save_and_load(result, target, remember) -> None:
     # the process's copy of the saved version: sessions opening it next share it (no second copy)
     set_dataset(share_stored(ds.with_(name=info.name, dataset_id=info.id, version=info.version)))
     st.session_state["_data_loaded_msg"] = f"Loaded {counts}. Saved as dataset {md(info.label)}."
+    _loaded()
     st.rerun()
 
 

@@ -469,8 +469,9 @@ with st.expander(f"Flags, worst first: {len(flags)} ({_n_high} high)", expanded=
 # ---- tabs ----------------------------------------------------------------------------------------
 # Only the open tab is drawn: a first open draws four charts, not eight (issue 16). Picking a rep in the
 # table above opens the drill-down.
-t_charts, t_rep, t_bal, t_quota, t_thr = st.tabs(["Charts", "Rep drill-down", "Balance", "Quota suggestion", "Thresholds"],
-                                                 key="health_tab", on_change="rerun")
+t_charts, t_rep, t_bal, t_quota, t_thr, t_route = st.tabs(
+    ["Charts", "Rep drill-down", "Balance", "Quota suggestion", "Thresholds", "Routing"],
+    key="health_tab", on_change="rerun")
 
 if t_charts.open:  # only the open tab is drawn (the others on a click)
     with t_charts, guard('The charts'):
@@ -707,7 +708,10 @@ if t_thr.open:  # only the open tab is drawn (the others on a click)
                 set_setting("health_thresholds", new)
                 st.rerun()
 
-# Routing (exception rate, disputes, drift): a self-contained section of its own module.
-from ui.routing import health_section  # noqa: E402
+# Routing (exception rate, disputes, drift): a self-contained section of its own module, in its own tab
+# (checking 50,000 accounts against a plan's rules takes seconds: only when asked for).
+if t_route.open:
+    from ui.routing import health_section
 
-health_section()
+    with t_route:
+        health_section()

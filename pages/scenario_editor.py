@@ -1083,6 +1083,13 @@ with t_curve:
                   f"Set every metric's tolerance to ±{choice * 100:.0f}% from the trade-off curve")
             st.rerun()
 
+def _labels(rep_ids: pd.Series):
+    """rep_label of each rep id (a label per distinct rep, not per row: thousands of moves)."""
+    codes, uniq = pd.factorize(rep_ids)  # a missing id is -1: the last label
+    return pd.Series([W.rep_label(r, NAMES) for r in uniq] + [W.rep_label(None, NAMES)],
+                     dtype=object).to_numpy()[codes]
+
+
 with t_res:
     asg = scn.assignment
     if asg is None:
@@ -1097,8 +1104,8 @@ with t_res:
         if len(moved):
             mv = pd.DataFrame({
                 "account": acc[A.name].reindex(moved[S.account_id]).astype(str).to_numpy(),
-                "from": [W.rep_label(r, NAMES) for r in moved[S.previous_rep_id]],
-                "to": [W.rep_label(r, NAMES) for r in moved[S.rep_id]],
+                "from": _labels(moved[S.previous_rep_id]),
+                "to": _labels(moved[S.rep_id]),
                 "arr": acc[A.arr].reindex(moved[S.account_id]).to_numpy(),
                 "reason": moved[S.reason].to_numpy() if S.reason in moved.columns else "",
                 "account_id": moved[S.account_id].to_numpy(),
@@ -1111,7 +1118,7 @@ with t_res:
             from territory_core.plan.export import to_csv_bytes
 
             no_export = refusal("export")  # a list of owner changes is an owner file
-            st.download_button("Download these moves (CSV)", to_csv_bytes(mv.rename(columns={
+            st.download_button("Download these moves (CSV)", lambda: to_csv_bytes(mv.rename(columns={
                 "account": "Account", "from": "From", "to": "To", "arr": "ARR", "reason": "Why",
                 "account_id": "Account id"})), file_name=f"{scn.name}_moves.csv", mime="text/csv",
                 key="se_moves_csv", icon=":material/download:", disabled=bool(no_export), help=md(no_export) or None)

@@ -43,15 +43,11 @@ def _by_product(ds, enr, scoring: dict, rules: dict) -> pd.DataFrame:
                                                 enr[X.segment]))
 
 
-@st.cache_resource(show_spinner=False)
 def _area_names(level: str) -> dict:
     """Area id -> name, read once from the shipped boundaries (the map itself fetches them by URL)."""
     from territory_core.geo import zips as geo
 
-    g = geo.states_geojson() if level == "state" else geo.counties_geojson()
-    if level == "state":
-        return {f["id"]: f["properties"].get("name", f["id"]) for f in g["features"]}
-    return {f["id"]: f"{f['properties'].get('name', f['id'])}, {f['properties'].get('state', '')}" for f in g["features"]}
+    return geo.area_names(level)
 
 
 def _nice_ticks(top: float, n: int = 4) -> list[float]:

@@ -13,7 +13,8 @@ For each size: a fresh ``streamlit run app.py`` on a free port with its own SQLi
 3. on the Whitespace Map: areas State -> County, County -> State, a segment filter;
 4. users B and C open Territory Health in their own browsers (a second user on the same saved
    dataset: the memory it adds; C's open is the "idle" figure);
-5. A presses Re-solve with the editor's defaults; while it runs, user D opens Territory Health;
+5. A presses Re-solve with the editor's defaults (alone on the server), then again, and while that
+   second solve runs, user D opens Territory Health;
 6. A opens Compare: today's plan against the plan just solved.
 
 The 6,000-account book is data/sample; larger ones are made by scripts/make_sample.py (--accounts N,
@@ -93,6 +94,10 @@ class Server:
         self.db = f"sqlite:///{work / 'bench.db'}"
         self.runlog = work / "runs.log"
         env = dict(os.environ, TERRITORY_DB_URL=self.db, TERRITORY_RUN_LOG=str(self.runlog))
+        if PROFILE_DIR:
+            self.prof_dir = work / "profiles"
+            self.prof_dir.mkdir(exist_ok=True)
+            env["TERRITORY_RUN_PROFILE"] = str(self.prof_dir)
         env.pop("TERRITORY_SAMPLE_DIR", None)
         port = _free_port()
         self.log = open(work / "server.log", "w")
@@ -195,6 +200,7 @@ def settle(page, *, start_ms: float = 1500, timeout_ms: float = 180_000) -> floa
 
 
 SHOTS: Path | None = None  # --shots DIR: a screenshot of the page after each timed step
+PROFILE_DIR: Path | None = None  # --profile DIR: where each step's server time went (cProfile of its runs)
 
 
 class Bench:
@@ -236,12 +242,31 @@ class Bench:
             wall = srv_wall = float("nan")
         c1 = cpu_seconds()
         rss = self.server.rss()
+        self.profile(step, e0, time.time())
         self.shot(step, page)
         self.rows[step] = (wall, srv_wall, c1["server"] - c0["server"], c1["browser"] - c0["browser"], rss)
         print(f"  [{self.label}] {step}: {wall:.2f} s (server busy {srv_wall:.2f} s; CPU server "
               f"{c1['server'] - c0['server']:.2f} s, browser {c1['browser'] - c0['browser']:.2f} s), RSS {rss:.0f} MB, "
               f"load {os.getloadavg()[0]:.1f}", file=sys.stderr)
         return wall
+
+    def profile(self, step: str, e0: float, e1: float) -> None:
+        """--profile: the server's script runs within [e0, e1], merged, top functions by cumulative time."""
+        if PROFILE_DIR is None:
+            return
+        import pstats
+
+        files = [f for f in sorted(self.server.prof_dir.glob("*.pstats"))
+                 if e0 - 0.05 <= float(f.stem.split("-")[0]) <= e1]
+        if not files:
+            return
+        PROFILE_DIR.mkdir(parents=True, exist_ok=True)
+        slug = "".join(ch if ch.isalnum() else "_" for ch in f"{self.label}_{step}")[:90]
+        with open(PROFILE_DIR / f"{slug}.txt", "w", encoding="utf-8") as out:
+            st = pstats.Stats(*map(str, files), stream=out)
+            st.sort_stats("cumulative").print_stats(60)
+            st.sort_stats("tottime").print_stats(30)
+        st.dump_stats(str(PROFILE_DIR / f"{slug}.pstats"))
 
     def note(self, step: str, rss: float) -> None:
         nan = float("nan")
@@ -329,12 +354,15 @@ def run_size(label: str, data_dir: Path, app_dir: Path) -> dict[str, tuple]:
             b.note("RSS added by user B (MB)", server.rss() - rss_before)
             ctx_c, uc = _context(browser)
             b.time("User C opens Territory Health (idle server)", uc, _open(uc, server.url, "health"))
-            # 5. re-solve, and a user opening a page meanwhile
+            # 5. re-solve alone; then again, with a user opening a page meanwhile
             b.time("Scenario Editor open again", a, _nav(a, "Scenario Editor"))
+            resolve = lambda: a.get_by_role("button", name="Re-solve").click()  # noqa: E731
+
+            # the solve's run lasts until the plan is drawn (it polls the solver process): a settled page is a solved one
+            b.time("Re-solve with defaults", a, resolve)
+            workers = server.children_rss()
             ctx_d, ud = _context(browser)
             # playwright's sync API is single-threaded: D is driven from this thread between A's polls
-            t_click = time.perf_counter()
-            c0 = cpu_seconds()
             a.get_by_role("button", name="Re-solve").click()
             time.sleep(1.0)
             t_d = time.perf_counter()
@@ -344,19 +372,13 @@ def run_size(label: str, data_dir: Path, app_dir: Path) -> dict[str, tuple]:
             settle(ud, start_ms=1500)
             d_wall = time.perf_counter() - t_d
             still = a.evaluate(RUNNING_JS)
-            b.rows["User D opens Territory Health during A's solve"] = (d_wall, float("nan"), float("nan"), float("nan"),
-                                                                          server.rss())
-            workers = server.children_rss()
+            b.rows["User D opens Territory Health during A's next solve"] = (
+                d_wall, float("nan"), float("nan"), float("nan"), server.rss())
+            workers = max(workers, server.children_rss())
             print(f"  [{label}] D during solve: {d_wall:.2f} s (solve running at D's start: {solving_at_d}, "
                   f"at D's end: {still})", file=sys.stderr)
-            a.wait_for_function("""() => { const b = [...document.querySelectorAll('button')]
-                .find(x => x.innerText.trim().endsWith('Re-solve')); return b && !b.disabled; }""", timeout=300_000)
             settle(a, start_ms=0, timeout_ms=300_000)
-            c1 = cpu_seconds()
-            b.rows["Re-solve with defaults"] = (time.perf_counter() - t_click, float("nan"),
-                                                c1["server"] - c0["server"], c1["browser"] - c0["browser"], server.rss())
             b.note("Solver worker processes' RSS during the solve (MB)", workers)
-            print(f"  [{label}] Re-solve: {b.rows['Re-solve with defaults'][0]:.2f} s", file=sys.stderr)
             # 6. compare today's plan with the plan just solved
             b.time("Compare with today's plan after the solve", a, _nav(a, "Compare"))
             b.note("Peak RSS during the walk (MB)", server.peak)
@@ -391,9 +413,11 @@ def main(argv=None) -> int:
     ap.add_argument("--repeat", type=int, default=1, help="runs per size on fresh servers (the median is shown)")
     ap.add_argument("--app-dir", default=str(ROOT), help="the checkout whose app.py to serve (for before/after)")
     ap.add_argument("--shots", help="a folder for a screenshot of the page after each step (taken after the timing)")
+    ap.add_argument("--profile", help="a folder for each step's server profile (cProfile of its script runs)")
     args = ap.parse_args(argv)
-    global SHOTS
+    global SHOTS, PROFILE_DIR
     SHOTS = Path(args.shots) if args.shots else None
+    PROFILE_DIR = Path(args.profile) if args.profile else None
     if not shutil.which("chromium"):
         print("Debian's chromium is needed (apt-get install chromium).", file=sys.stderr)
         return 2

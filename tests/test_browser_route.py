@@ -47,6 +47,7 @@ def test_exceptions_queue_in_the_browser(page, app_url):
 
     # Territory Health shows the run's exception rate and the drift of today's plan
     goto(page, app_url, "health")
+    page.get_by_role("tab", name="Routing").click()
     section = page.get_by_text("Routing: exceptions, disputes and drift")
     section.scroll_into_view_if_needed()
     expect(section).to_be_visible()

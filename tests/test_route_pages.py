@@ -99,6 +99,9 @@ def test_health_routing_section(store):
     asg.loc[asg["account_id"] == "A00001", "rep_id"] = "R038"  # the plan moved it; the CRM still says R039
     plan = store.save(Scenario(name="Q1 plan", assignment=asg), user="ana")
     at = _page("pages/health.py")
+    assert not any(m.label == "Drifted accounts" for m in at.metric)  # its own tab, drawn when opened
+    at.session_state["health_tab"] = "Routing"
+    at.run()
     labels = {m.label: m.value for m in at.metric}
     assert labels["Exception rate (30 days)"] == "no runs yet" and labels["Disputes open"] == "0"
     assert labels["Drifted accounts"] == "21"  # today's plan: the former rep's 25 accounts, less 4 the rules send to the queue

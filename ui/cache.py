@@ -354,3 +354,27 @@ def start_janitor(period: float = 15.0) -> None:
         tune_malloc()
         _JANITOR = threading.Thread(target=_janitor, args=(period,), name="territory-janitor", daemon=True)
         _JANITOR.start()
+
+
+_WARMED = threading.Event()
+
+
+def warm_static() -> None:
+    """Once per process, in the background: the static data pages draw from (county centres for
+    Compare's area view, the solver's modules), so no user's first open pays for it."""
+    if _WARMED.is_set():
+        return
+    _WARMED.set()
+
+    def run():
+        try:
+            from territory_core.geo.zips import area_names
+            from territory_core.plan.flows import area_centroids
+
+            area_centroids("county")
+            area_names("county")
+            import plotly.express  # noqa: F401 - the charts' module, imported once
+            import territory_core.solve.model  # noqa: F401
+        except Exception:  # a warm-up only: the pages compute what they need anyway
+            pass
+    threading.Thread(target=run, name="territory-warm-up", daemon=True).start()

@@ -150,7 +150,6 @@ def _wait_for_drift(ds, scn) -> None:
 def health_section() -> None:
     """Territory Health's routing section: exception rate, disputes, routing accuracy and the
     drifted accounts, with one click to add them to a recalibration scenario."""
-    st.divider()
     st.subheader("Routing: exceptions, disputes and drift")
     try:
         rs = routing_store()

@@ -1,6 +1,8 @@
 """How long the server works on each script run, for benchmarks (scripts/bench_browser.py): with
 ``TERRITORY_RUN_LOG=path`` set, every run (a page, or a fragment of one) appends ``start end``
-(epoch seconds) to that file. Off by default: nothing is patched then."""
+(epoch seconds) to that file; with ``TERRITORY_RUN_PROFILE=dir`` also, each run is profiled (cProfile, in
+the script's thread) into ``dir/<start>-<end>.pstats``, so a benchmark can say where a step's
+server time went. Off by default: nothing is patched then."""
 from __future__ import annotations
 
 import os
@@ -15,6 +17,7 @@ def install() -> None:
     """Once per process, when TERRITORY_RUN_LOG is set: log every script run's start and end."""
     global _INSTALLED
     path = os.environ.get("TERRITORY_RUN_LOG")
+    prof_dir = os.environ.get("TERRITORY_RUN_PROFILE")
     with _LOCK:
         if _INSTALLED or not path:
             return
@@ -25,10 +28,20 @@ def install() -> None:
 
     def timed(self, *args, **kwargs):
         t0 = time.time()
+        prof = None
+        if prof_dir:
+            import cProfile
+
+            prof = cProfile.Profile()
+            prof.enable()
         try:
             return original(self, *args, **kwargs)
         finally:
+            t1 = time.time()
+            if prof is not None:
+                prof.disable()
+                prof.dump_stats(os.path.join(prof_dir, f"{t0:.3f}-{t1:.3f}.pstats"))
             with _LOCK, open(path, "a", encoding="utf-8") as f:
-                f.write(f"{t0:.3f} {time.time():.3f}\n")
+                f.write(f"{t0:.3f} {t1:.3f}\n")
 
     ScriptRunner._run_script = timed  # noqa: SLF001

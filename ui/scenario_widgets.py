@@ -111,8 +111,26 @@ def scenario_token(scn) -> str:
                          ).hexdigest()[:16]
     if scn.assignment is None:
         return f"unsolved:{scn.name}:{extra}"
-    h = pd.util.hash_pandas_object(scn.assignment[[S.account_id, S.rep_id]].astype(str), index=False).sum()
-    return f"{scn.name}:{int(h)}:{extra}"
+    return f"{scn.name}:{_assignment_hash(scn.assignment)}:{extra}"
+
+
+_HASHES: dict[int, tuple] = {}  # id(assignment frame) -> (weak reference to it, hash)
+
+
+def _assignment_hash(asg: pd.DataFrame) -> int:
+    """A hash of (account, rep) pairs, once per assignment frame (a page asks for the same plan's
+    token many times a run; 50,000 rows take 20 ms each)."""
+    import weakref
+
+    rec = _HASHES.get(id(asg))
+    if rec is not None and rec[0]() is asg:
+        return rec[1]
+    h = int(pd.util.hash_pandas_object(asg[[S.account_id, S.rep_id]].astype(str), index=False).sum())
+    try:
+        _HASHES[id(asg)] = (weakref.ref(asg, lambda _r, k=id(asg): _HASHES.pop(k, None)), h)
+    except TypeError:  # not weak-referenceable: not remembered
+        pass
+    return h
 
 
 def fingerprint() -> str:

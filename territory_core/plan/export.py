@@ -186,9 +186,9 @@ def assignment_export(scenario: Scenario, dataset: Dataset, effective_date=None,
         "account_id": ids.to_numpy(),
         "account_name": pd.Series(acc[A.name].reindex(ids).to_numpy() if A.name in acc.columns else pd.NA, index=asg.index, dtype="string").to_numpy(),
         "previous_owner_id": prev.to_numpy(),
-        "previous_owner_name": prev.map(lambda r: names.get(str(r), str(r)) if pd.notna(r) else pd.NA).astype("string").to_numpy(),
+        "previous_owner_name": _owner_names(prev, names),
         "new_owner_id": new.to_numpy(),
-        "new_owner_name": new.map(lambda r: names.get(str(r), str(r)) if pd.notna(r) else pd.NA).astype("string").to_numpy(),
+        "new_owner_name": _owner_names(new, names),
         "effective_date": eff,
         "reason": reason.astype("string").to_numpy(),
     })
@@ -200,6 +200,14 @@ def assignment_export(scenario: Scenario, dataset: Dataset, effective_date=None,
         out = out[out["_moved"]]
     out = out.sort_values(["_moved", "account_id"], ascending=[False, True], kind="mergesort")
     return out.drop(columns="_moved").reset_index(drop=True)[EXPORT_COLUMNS]
+
+
+def _owner_names(ids: pd.Series, names: dict) -> np.ndarray:
+    """The name of each owner id (the id itself when unnamed; missing stays missing), looked up once
+    per distinct id."""
+    codes, uniq = pd.factorize(ids)
+    lookup = pd.array([names.get(str(r), str(r)) for r in uniq] + [pd.NA], dtype="string")
+    return lookup[codes].to_numpy() if len(codes) else pd.array([], dtype="string").to_numpy()
 
 
 _SF15 = re.compile(r"^[A-Za-z0-9]{15}$")

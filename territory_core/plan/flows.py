@@ -11,6 +11,8 @@ Plain frames in and out; no Streamlit.
 """
 from __future__ import annotations
 
+from functools import lru_cache
+
 import pandas as pd
 
 from ..contract import A, S
@@ -99,7 +101,12 @@ def rep_flows(moves: pd.DataFrame) -> pd.DataFrame:
 
 def area_centroids(level: str) -> pd.DataFrame:
     """(area, lat, lon) of each state or county (its largest polygon's centroid), from the shipped
-    boundaries."""
+    boundaries (computed once per process)."""
+    return _area_centroids(level).copy()
+
+
+@lru_cache(maxsize=4)
+def _area_centroids(level: str) -> pd.DataFrame:
     from ..geo import zips as geo
 
     if level == "state":

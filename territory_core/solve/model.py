@@ -712,13 +712,18 @@ def _solve_by_team(accounts, reps, settings, metrics, p: Prepared, sdict, t0, *,
         total = max(1, left)
         rem0 = deadline - time.monotonic()
         jobs, queued = {}, 0
+        opp_team = None
+        if opportunities is not None and len(opportunities) and A.account_id in opportunities.columns:
+            acc_team_of = pd.Series(acc_team, index=pd.Index(accounts[A.account_id].astype(str)))
+            acc_team_of = acc_team_of[~acc_team_of.index.duplicated()]
+            opp_team = opportunities[A.account_id].astype(str).map(acc_team_of).to_numpy()
         for g in sorted(teams, key=lambda t: -pairs[t]):
             sub_acc, sub_reps, sub_fixed, sub_scope, sub_bands = team_inputs(g)
             tl = max(0.5, rem0 - rem0 * queued / (total * width))
             queued += pairs[g]
             opp = opportunities
-            if opp is not None and len(opp) and A.account_id in opp.columns:  # only the team's own deals
-                opp = opp[opp[A.account_id].astype(str).isin(set(sub_acc[A.account_id].astype(str))).to_numpy()]
+            if opp_team is not None:  # only the team's own deals
+                opp = opp[opp_team == g]
             jobs[g] = (sub_acc, sub_reps, replace(sub_settings, time_limit=tl, scope=sub_scope, bands=sub_bands),
                        distances, opp, sub_fixed)
         futures = _submit_teams(pool, jobs)  # the biggest first, so the last to finish is a small one
