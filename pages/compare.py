@@ -486,7 +486,7 @@ def _areas(scn) -> pd.DataFrame:
     return shared("plan_areas", (W.scenario_token(scn), W.scenario_token(base), data_token()), compute)
 
 
-all_reps = {str(r) for scn in scenarios for r in scn.assignment[S.rep_id].dropna().astype(str)}
+all_reps = {str(r) for scn in scenarios for r in scn.assignment[S.rep_id].dropna().astype(str).unique()}
 COLOURS = dataset_rep_colours(all_reps)  # one colour per rep, the same as on the Whitespace Map
 geo_acc = ds.accounts[[A.account_id, A.name, A.lat, A.lon] + ([A.arr] if A.arr in ds.accounts.columns else [])].copy()
 geo_acc[A.account_id] = geo_acc[A.account_id].astype("string")

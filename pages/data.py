@@ -21,8 +21,8 @@ from territory_core.ingest.owners import add_reps_for_owners, rep_coverage
 from territory_core.store.storage import StorageError
 from ui import format as fmt
 from ui.format import md
-from ui.state import (dataset_version, get_dataset, get_dataset_store, load_stored, sample_dataset, set_dataset,
-                      share_stored)
+from ui.state import (dataset_version, get_dataset, get_dataset_store, get_setting, load_stored, sample_dataset,
+                      set_dataset, share_stored)
 
 KINDS = ["accounts", "reps", "opportunities", "account_products"]
 KIND_LABELS = {"accounts": "Accounts", "reps": "Reps (users)", "opportunities": "Opportunities",
@@ -390,6 +390,13 @@ def _loaded() -> None:
     st.session_state["_data_upload_gen"] = st.session_state.get("_data_upload_gen", 0) + 1
     for k in ("_data_reads", "_data_result", "_data_result_sig"):
         st.session_state.pop(k, None)
+    # every analysis page starts from the scored accounts: score them now, in the background
+    from territory_core.analyse.scoring import ScoringConfig
+    from territory_core.analyse.segments import SegmentRules
+    from ui.cache import prefetch_enriched
+
+    prefetch_enriched(get_dataset(), get_setting("scoring", ScoringConfig).to_dict(),
+                      get_setting("segment_rules", SegmentRules.default).to_dict())
 
 
 def _save_and_load(result, target, remember) -> None:

@@ -173,7 +173,8 @@ def _start_solve(scn: Scenario, save_note: str | None = None) -> None:
     enriched = W.enriched_for(scn.settings)
     data = get_dataset()
     job = {"cancel": threading.Event(), "phase": "Preparing", "frac": 0.0, "result": None, "error": None,
-           "done": False, "discard": False, "t0": time.time(), "source": scn, "save_note": save_note}
+           "done": False, "discard": False, "t0": time.time(), "source": scn, "save_note": save_note,
+           "finished": threading.Event()}
 
     def progress(phase, frac=None):
         job["phase"] = str(phase)
@@ -203,6 +204,7 @@ def _start_solve(scn: Scenario, save_note: str | None = None) -> None:
             job["error"] = exc
         finally:
             job["done"] = True
+            job["finished"].set()
 
     th = threading.Thread(target=run, name="scenario-solve", daemon=True)
     job["thread"] = th
@@ -295,7 +297,8 @@ def _poll_job(box) -> None:
                 secs = time.time() - job["t0"]
                 bar.progress(job["frac"], text=f"Solving: {job['phase']} ({secs:.0f} s)"
                              + (" - cancelling..." if job["cancel"].is_set() else ""))
-                time.sleep(0.25)
+                fin = job.get("finished")
+                fin.wait(0.25) if fin is not None else time.sleep(0.25)  # back at once when the plan is in
     # done, and maybe only since the header was drawn (a cancel ends a solve quickly): the next
     # run takes the result, so the page never stays on a finished solve that shows as running
     st.rerun()

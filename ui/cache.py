@@ -252,6 +252,21 @@ def enriched_frame(ds, scoring: dict | None, rules: dict | None) -> pd.DataFrame
     """The accounts of ``ds`` scored and segmented with these settings (dicts; None or empty: the
     defaults), family roll-ups included: the one scoring cache of every page. Raises what the
     scorer raises (bad settings, data it cannot use); callers say it on the page."""
+    key, compute = _enriched_job(ds, scoring, rules)
+    n = len(ds.accounts)
+    return shared(*key, compute, spinner=f"Scoring and segmenting {n:,} accounts..." if n >= 2000 else None)
+
+
+def prefetch_enriched(ds, scoring: dict | None, rules: dict | None) -> None:
+    """Start scoring ``ds`` in the background (just loaded: the first page that needs the scores
+    finds them ready, or waits only for what is left). A failure is not cached: the page that asks
+    computes again and says why."""
+    key, compute = _enriched_job(ds, scoring, rules)
+    if len(ds.accounts) >= 2000:
+        background(*key, compute)
+
+
+def _enriched_job(ds, scoring, rules):
     def compute():
         from territory_core.analyse.enrich import enrich_accounts
         from territory_core.analyse.scoring import ScoringConfig
@@ -261,9 +276,7 @@ def enriched_frame(ds, scoring: dict | None, rules: dict | None) -> pd.DataFrame
         rs = SegmentRules.from_dict(rules) if rules else None
         return enrich_accounts(ds, sc, rs)
 
-    n = len(ds.accounts)
-    return shared("enriched", (data_token(ds), settings_key(scoring or None), settings_key(rules or None)), compute,
-                  spinner=f"Scoring and segmenting {n:,} accounts..." if n >= 2000 else None)
+    return ("enriched", (data_token(ds), settings_key(scoring or None), settings_key(rules or None))), compute
 
 
 # ----------------------------------------------------------------------------------- memory
@@ -374,6 +387,7 @@ def warm_static() -> None:
             area_centroids("county")
             area_names("county")
             import plotly.express  # noqa: F401 - the charts' module, imported once
+            import ui.colors  # noqa: F401 - the rep palette (colorcet: 0.2 s to import)
             import territory_core.solve.model  # noqa: F401
         except Exception:  # a warm-up only: the pages compute what they need anyway
             pass
