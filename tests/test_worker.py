@@ -56,3 +56,27 @@ def test_a_cancel_before_the_solve_returns_none(sample):
     ev.set()
     worker.shutdown()  # a cold start: the cancel lands while the process is starting
     assert worker.solve_in_worker(sample, Scenario(name="x"), data_key="s", cancel=ev) is None
+
+
+def test_a_killed_solver_process_leaves_no_team_processes_behind(sample):
+    import os
+    import signal
+    import subprocess
+    import time
+
+    if worker.TEAM_WORKERS < 2:
+        pytest.skip("one core: no team processes")
+    worker.solve_in_worker(sample, Scenario(name="warm"), data_key="sample")  # process and team pool up
+    w = worker._workers()[0]  # noqa: SLF001
+    kids = subprocess.run(["pgrep", "-P", str(w.proc.pid)], capture_output=True, text=True).stdout.split()
+    assert len(kids) >= 2, kids
+    os.kill(w.proc.pid, signal.SIGKILL)  # a solver process killed outright (out of memory, an operator)
+    deadline = time.time() + 10
+    while time.time() < deadline and any(os.path.exists(f"/proc/{k}") for k in kids):
+        time.sleep(0.1)
+    assert not [k for k in kids if os.path.exists(f"/proc/{k}")], "team processes outlived their solver process"
+    # the next solve finds the process dead, starts a new one and answers
+    sc = Scenario(name="Priya Ramirez leaves", events=({"type": "rep_leaves", "rep_id": "R004"},))
+    dead = w.proc.pid
+    assert worker.solve_in_worker(sample, sc, data_key="sample").report["moves"] == 168
+    assert w.proc.pid != dead

@@ -29,9 +29,25 @@ TEAM_WORKERS = max(1, int(os.environ.get("TERRITORY_SOLVER_TEAM_WORKERS", str(mi
 
 # ------------------------------------------------------------------------------------ worker side
 def _lower_priority() -> None:
+    """In a solver or team process: a lower priority, and an end with the process that started it
+    (a server or solver process killed outright leaves no solver processes behind)."""
     try:
         os.nice(NICE)
     except OSError:  # not allowed here: run at the normal priority
+        pass
+    _die_with_parent()
+
+
+def _die_with_parent() -> None:
+    """Linux: SIGTERM to this process when its parent ends (PR_SET_PDEATHSIG); elsewhere nothing."""
+    try:
+        import ctypes
+        import signal
+
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, int(signal.SIGTERM))  # 1 = PR_SET_PDEATHSIG
+        if os.getppid() == 1:  # the parent was gone already
+            os._exit(0)
+    except Exception:  # not Linux/glibc
         pass
 
 
