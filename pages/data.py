@@ -393,7 +393,9 @@ def _loaded() -> None:
     # every analysis page starts from the scored accounts: score them now, in the background
     from territory_core.analyse.scoring import ScoringConfig
     from territory_core.analyse.segments import SegmentRules
-    from ui.cache import prefetch_enriched
+    from ui.cache import prefetch_enriched, trim_memory
+
+    trim_memory()  # the parse and check just dropped
 
     prefetch_enriched(get_dataset(), get_setting("scoring", ScoringConfig).to_dict(),
                       get_setting("segment_rules", SegmentRules.default).to_dict())

@@ -186,6 +186,8 @@ def _add_rep_leaves(at: AppTest, rep_id: str) -> None:
 
 
 def _save(at: AppTest, name: str) -> None:
+    at.session_state["se_tabs"] = "Save & history"  # the editor draws only its open tab
+    at.run()
     name_box = [t for t in at.text_input if t.key and t.key.startswith("se_name_")][0]
     name_box.set_value(name).run()
     at.button(key="se_save").click().run()

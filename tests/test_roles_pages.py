@@ -120,6 +120,8 @@ def test_viewer_cannot_save_or_export_owner_files(roles, west, files):
     at = _app(west, "vic@example.com")
     assert any("vic@example.com" in shown(c.value) and "viewer" in c.value for c in at.sidebar.caption)
     at.switch_page("pages/scenario_editor.py").run()
+    at.session_state["se_tabs"] = "Save & history"  # the editor draws only its open tab
+    at.run()
     save = at.button(key="se_save")
     assert save.disabled and "viewer role (as listed in the roles file), which cannot save scenarios" in shown(save.help)
 
@@ -135,6 +137,8 @@ def test_viewer_cannot_save_or_export_owner_files(roles, west, files):
 
     # a planner gets both
     at = _app(west, "ben@example.com", "pages/scenario_editor.py")
+    at.session_state["se_tabs"] = "Save & history"
+    at.run()
     assert not at.button(key="se_save").disabled
 
 

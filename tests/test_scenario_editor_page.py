@@ -63,6 +63,14 @@ def _editor(settings=None, auto: bool = True) -> AppTest:
     return at
 
 
+def open_tab(at: AppTest, name: str) -> AppTest:
+    """Open a tab of the editor (only the open tab is drawn)."""
+    at.session_state["se_tabs"] = name
+    at.run()
+    _ok(at)
+    return at
+
+
 def _ok(at: AppTest) -> None:
     assert not at.exception, [e.message for e in at.exception]
 
@@ -183,6 +191,7 @@ def test_new_hire_with_taken_id_is_refused(db_url):
 
 def test_manual_override_validation_and_apply(db_url):
     at = _editor(auto=False)
+    open_tab(at, "Manual moves & locks")
     editor_key = at.session_state["se_ov_editor_key"]
     at.session_state[editor_key] = {"edited_rows": {}, "deleted_rows": [],
                                     "added_rows": [{"account_id": "NOPE", "rep_id": "R001", "lock": False}]}
@@ -205,6 +214,7 @@ def test_manual_override_validation_and_apply(db_url):
 
 def test_balance_settings_apply(db_url):
     at = _editor(auto=False)
+    open_tab(at, "Balance settings")
     tl = next(w for w in at.number_input if str(w.key).startswith("se_bal_tl_"))
     tl.set_value(5.0)
     submit = next(b for b in at.button if str(b.key).startswith("FormSubmitter:se_bal_"))
@@ -220,6 +230,7 @@ def test_save_conflict_reload_copy_and_history(db_url):
     from territory_core.store.storage import ScenarioStore
 
     at = _editor(auto=False)
+    open_tab(at, "Save & history")
     at.button(key="se_save").click().run()
     _ok(at)
     scn = at.session_state["se_scn"]
@@ -288,6 +299,7 @@ def test_infeasible_settings_offer_one_click_fix(db_url):
 
 def test_tradeoff_curve_pick_sets_tolerance(db_url):
     at = _editor(settings=_solver_settings(0.2, time_limit=10), auto=False)
+    open_tab(at, "Trade-off curve")
     at.text_input(key="se_curve_tols").set_value("0.15, 0.3").run()
     at.button(key="se_curve_go").click().run()
     _ok(at)
@@ -308,6 +320,7 @@ def test_tradeoff_curve_pick_sets_tolerance(db_url):
 
 def test_bad_tolerances_are_explained(db_url):
     at = _editor(auto=False)
+    open_tab(at, "Trade-off curve")
     at.text_input(key="se_curve_tols").set_value("0.1, lots").run()
     at.button(key="se_curve_go").click().run()
     _ok(at)
@@ -332,6 +345,7 @@ def test_loading_new_data_starts_a_fresh_scenario(db_url):
 
 
 def _save_and_user(at: AppTest) -> str:
+    open_tab(at, "Save & history")
     at.button(key="se_save").click().run()
     _ok(at)
     return at.session_state["se_scn"].saved_by
@@ -344,7 +358,7 @@ def test_saved_by_the_signed_in_oidc_user(db_url):
     at.session_state["dataset"] = west()
     at.run()
     at.switch_page("pages/scenario_editor.py").run()
-    _ok(at)
+    open_tab(at, "Save & history")
     assert any("ana.lopez@example.com" in shown(c.value) for c in at.caption)
     assert _save_and_user(at) == "ana.lopez@example.com"
 
@@ -401,6 +415,7 @@ def test_undo_after_save_keeps_the_scenario_in_the_store(db_url):
 
     at = _editor(auto=False)
     _add_rep_leaves(at, _busiest_rep())
+    open_tab(at, "Save & history")
     at.button(key="se_save").click().run()
     first = at.session_state["se_scn"]
     assert first.version == 1

@@ -321,6 +321,12 @@ def tune_malloc() -> None:
 def release_memory() -> None:
     """Collect garbage and hand freed heap pages back to the OS."""
     gc.collect()
+    trim_memory()
+
+
+def trim_memory() -> None:
+    """Hand freed heap pages back to the OS (no garbage collection: no pause for other sessions),
+    after a burst of short-lived buffers: a book sent to the solver process, a plan received."""
     libc = _libc()
     if libc:
         libc.malloc_trim(0)

@@ -164,11 +164,12 @@ class _Worker:
         self.proc = ctx.Process(target=_worker_main, args=(child, TEAM_WORKERS), name="territory-solver",
                                 daemon=False)
         self.proc.start()
+        _stop_at_exit()
         child.close()
         self.conn, self.ready, self.held = parent, False, (None, None)
 
     def stop(self) -> None:
-        if self.proc is not None:
+        if self.proc is not None and self.proc.pid is not None:
             try:
                 self.conn.close()
             except Exception:
@@ -287,6 +288,15 @@ def shutdown() -> None:
         _POOL.clear()
 
 
-import atexit  # noqa: E402
+_AT_EXIT = threading.Event()
 
-atexit.register(shutdown)
+
+def _stop_at_exit() -> None:
+    """Stop the solver processes when the interpreter exits, before multiprocessing joins them (it
+    waits for non-daemon processes, and a solver process waits for its pipe to close: registered
+    after multiprocessing's own exit hook, which exists once a process was started, this runs first)."""
+    if not _AT_EXIT.is_set():
+        import atexit
+
+        _AT_EXIT.set()
+        atexit.register(shutdown)
