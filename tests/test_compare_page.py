@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from conftest import ROOT
+from conftest import ROOT, shown
 
 TIMEOUT = 90
 
@@ -266,4 +266,5 @@ def test_unreachable_database_is_explained(monkeypatch, sample):
     assert any("scenario database could not be read" in e.value for e in at.error)
     at.switch_page("pages/scenario_editor.py").run()
     assert not at.exception, [e.message for e in at.exception]
-    assert any("TERRITORY_DB_URL" in e.value for e in at.error)
+    # said on the editor's first view (its Save tab is drawn only when opened), naming the setting to fix
+    assert any("TERRITORY_DB_URL" in shown(e.value) for e in at.error)

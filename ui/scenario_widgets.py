@@ -237,7 +237,9 @@ def saved_scenarios() -> pd.DataFrame:
         from territory_core.store.storage import StorageError
 
         if isinstance(exc, StorageError):  # its message says what happened and what to do
-            st.error(f"The scenario database could not be read: {md(exc)} Today's plan still works.")
+            where = "" if "TERRITORY_DB_URL" in str(exc) else \
+                " Check TERRITORY_DB_URL (unset, the local file .territory/scenarios.db is used)."
+            st.error(f"The scenario database could not be read: {md(exc)}{where} Today's plan still works.")
         else:
             st.error(f"The scenario database could not be read ({exc}). Check TERRITORY_DB_URL or the file "
                      ".territory/scenarios.db; today's plan still works.")

@@ -497,13 +497,7 @@ if hasattr(pulp, "HiGHS"):
                     v = self._start.get(var.name)
                     if v is not None:
                         vals[var.index] = v
-                try:
-                    sol = highspy.HighsSolution()
-                    sol.col_value = vals.tolist()
-                    sol.value_valid = True
-                    h.setSolution(sol)
-                except Exception:
-                    pass
+                _set_start(h, vals)
             h.run()
 else:  # pragma: no cover
     _HiGHS = None
@@ -672,13 +666,7 @@ def _solve_mip_highs(spec: Spec, data: Data, pu: np.ndarray, pr: np.ndarray, *, 
         vals0[:n] = np.round(np.asarray(start_x, dtype=float))
         if start_s is not None:
             vals0[n:] = np.asarray(start_s, dtype=float)
-        try:
-            sol = highspy.HighsSolution()
-            sol.col_value = vals0.tolist()
-            sol.value_valid = True
-            h.setSolution(sol)
-        except Exception:
-            pass
+        _set_start(h, vals0)
     h.run()
     st, has_sol, obj, bound = _highs_outcome(h)
     if has_sol:
@@ -689,6 +677,17 @@ def _solve_mip_highs(spec: Spec, data: Data, pu: np.ndarray, pr: np.ndarray, *, 
     if cancel is not None and cancel.is_set():
         return MIPResult("cancelled", None, None, None, bound, "HiGHS")
     return MIPResult("no_solution", None, None, None, bound, "HiGHS")
+
+
+def _set_start(h, values: np.ndarray) -> None:
+    """A starting solution for HiGHS (every column's value); ignored when HiGHS refuses it."""
+    try:
+        sol = highspy.HighsSolution()
+        sol.col_value = values.tolist()
+        sol.value_valid = True
+        h.setSolution(sol)
+    except Exception:
+        pass
 
 
 def _highs_outcome(h) -> tuple[str, bool, float | None, float | None]:
