@@ -99,3 +99,24 @@ def test_two_objects_of_one_saved_version_share_a_name_and_unsaved_data_is_dropp
 def test_settings_key_is_stable_whatever_the_order():
     assert C.settings_key({"b": 1, "a": 2}) == C.settings_key({"a": 2, "b": 1})
     assert C.settings_key(None) == C.settings_key({}) == "{}"
+
+
+def test_a_prefetched_book_is_scored_once_and_found_ready_by_the_page():
+    from territory_core.analyse.scoring import ScoringConfig
+    from territory_core.analyse.segments import SegmentRules
+    from territory_core.dataset import load_sample
+
+    ds = load_sample()
+    C.register(ds, "test:prefetch@1")
+    scoring, rules = ScoringConfig().to_dict(), SegmentRules.default().to_dict()
+    misses = C.CACHE.misses
+    C.prefetch_enriched(ds, scoring, rules)  # in the background; returns at once
+    frame = C.enriched_frame(ds, scoring, rules)  # waits for it (or finds it), never scores twice
+    assert len(frame) == len(ds.accounts) == 6000
+    deadline = time.time() + 30
+    while C.CACHE.misses == misses and time.time() < deadline:
+        time.sleep(0.05)
+    assert C.CACHE.misses == misses + 1  # one computation for the two asks
+    key = ("enriched", "test:prefetch@1", C.settings_key(scoring), C.settings_key(rules))
+    assert key in C.CACHE
+    C.CACHE.drop(lambda k: "test:prefetch@1" in k)
