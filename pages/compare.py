@@ -478,7 +478,7 @@ def _areas(scn) -> pd.DataFrame:
     from territory_core.plan.flows import area_centroids, plan_areas
 
     def compute():
-        cent = shared("centroids", ("county",), lambda: area_centroids("county"))
+        cent = area_centroids("county")  # computed once per process (plan.flows)
         out = plan_areas(ds.accounts, scn.assignment, "county", baseline=base.assignment)
         out = out.merge(cent, on="area", how="inner")
         out["label"] = out["area"].map(_county_names()).fillna(out["area"])
