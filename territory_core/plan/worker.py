@@ -53,6 +53,13 @@ def _die_with_parent() -> None:
         pass
 
 
+def _team_process_start() -> None:
+    """A team process's start: low priority, and the solver imported now rather than by the first
+    team it is given (at 50k, the first Re-solve waited about a second longer for those imports)."""
+    _lower_priority()
+    from ..solve import model  # noqa: F401
+
+
 def _warm_team_pool(n: int):
     """The worker's pool for solving teams side by side, its processes started now (spawned
     processes import the solver: a second or two each, paid once)."""
@@ -60,7 +67,7 @@ def _warm_team_pool(n: int):
 
     if n < 2:
         return None
-    pool = ProcessPoolExecutor(max_workers=n, mp_context=mp.get_context("spawn"), initializer=_lower_priority)
+    pool = ProcessPoolExecutor(max_workers=n, mp_context=mp.get_context("spawn"), initializer=_team_process_start)
     for f in [pool.submit(time.sleep, 0.2) for _ in range(n)]:
         f.result()
     return pool
