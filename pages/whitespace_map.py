@@ -15,6 +15,7 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from territory_core.contract import A, P, R, S, X
+from territory_core.frames import isin
 from territory_core.geo.aggregate import METRICS, area_metrics, heatmap_data, service_table
 from territory_core.analyse.scoring import SIZE_BAND, SIZE_BAND_NAMES, TOTAL_ARR, ScoringConfig
 from territory_core.analyse.segments import SegmentRules, default_rules
@@ -293,7 +294,7 @@ t1.dataframe(top.round({X.potential: 0, TOTAL_ARR: 0, X.whitespace: 0, X.potenti
                             X.whitespace: st.column_config.NumberColumn("Whitespace ($)", format="localized")})
 t2.subheader("By product line")
 wprod = _by_product(ds, enr, s_dict, r_dict)
-in_view = wprod[A.account_id].isin(view[A.account_id]).to_numpy()
+in_view = isin(wprod[A.account_id], view[A.account_id])
 byp = wprod[in_view].groupby(P.product, sort=False)[[X.potential, P.arr, X.whitespace]].sum()
 byp["penetration"] = byp[P.arr] / byp[X.potential].replace(0, np.nan)
 byp["holders"] = wprod[in_view & (wprod[P.arr] > 0).to_numpy()].groupby(P.product, sort=False).size()

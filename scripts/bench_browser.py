@@ -115,7 +115,7 @@ class Server:
                 if time.time() > deadline or self.proc.poll() is not None:
                     raise RuntimeError(f"streamlit did not start: {(work / 'server.log').read_text()[-2000:]}")
                 time.sleep(0.3)
-        self.peak = 0.0
+        self.peak = self.step_peak = 0.0
         self._stop = threading.Event()
         self._th = threading.Thread(target=self._sample, daemon=True)
         self._th.start()
@@ -170,6 +170,7 @@ class Server:
             r = self.rss()
             if r == r:
                 self.peak = max(self.peak, r)
+                self.step_peak = max(self.step_peak, r)
             time.sleep(0.2)
 
     def close(self) -> None:
@@ -226,6 +227,7 @@ class Bench:
     def time(self, step: str, page, action, *, start_ms: float = 1500, wait=None) -> float:
         """Run ``action`` and time it to a settled page (or to ``wait(page)`` when given)."""
         c0 = cpu_seconds()
+        self.server.step_peak = self.server.rss()
         t0, e0 = time.perf_counter(), time.time()
         try:
             action()
@@ -246,7 +248,8 @@ class Bench:
         self.shot(step, page)
         self.rows[step] = (wall, srv_wall, c1["server"] - c0["server"], c1["browser"] - c0["browser"], rss)
         print(f"  [{self.label}] {step}: {wall:.2f} s (server busy {srv_wall:.2f} s; CPU server "
-              f"{c1['server'] - c0['server']:.2f} s, browser {c1['browser'] - c0['browser']:.2f} s), RSS {rss:.0f} MB, "
+              f"{c1['server'] - c0['server']:.2f} s, browser {c1['browser'] - c0['browser']:.2f} s), RSS {rss:.0f} MB "
+              f"(peak {self.server.step_peak:.0f}), "
               f"load {os.getloadavg()[0]:.1f}", file=sys.stderr)
         return wall
 
@@ -363,6 +366,7 @@ def run_size(label: str, data_dir: Path, app_dir: Path) -> dict[str, tuple]:
             workers = server.children_rss()
             ctx_d, ud = _context(browser)
             # playwright's sync API is single-threaded: D is driven from this thread between A's polls
+            server.step_peak = server.rss()
             a.get_by_role("button", name="Re-solve").click()
             time.sleep(1.0)
             t_d = time.perf_counter()
@@ -376,7 +380,7 @@ def run_size(label: str, data_dir: Path, app_dir: Path) -> dict[str, tuple]:
                 d_wall, float("nan"), float("nan"), float("nan"), server.rss())
             workers = max(workers, server.children_rss())
             print(f"  [{label}] D during solve: {d_wall:.2f} s (solve running at D's start: {solving_at_d}, "
-                  f"at D's end: {still})", file=sys.stderr)
+                  f"at D's end: {still}; server RSS peak {server.step_peak:.0f} MB)", file=sys.stderr)
             settle(a, start_ms=0, timeout_ms=300_000)
             b.note("Solver worker processes' RSS during the solve (MB)", workers)
             # 6. compare today's plan with the plan just solved

@@ -50,6 +50,7 @@ import numpy as np
 import pandas as pd
 
 from ..contract import A, O, R, S, X
+from ..frames import isin
 
 # ---------------------------------------------------------------------------------------------
 # Column names of the KPI frames (one place, like the contract).
@@ -487,7 +488,7 @@ def rep_kpis(
         out[K.open_pipeline] = per_rep(op, acc_owner)
         out[K.coverage_pipeline] = out[K.open_pipeline]
         touched_ids = set()
-    untouched = ~accounts[A.account_id].astype("string").isin(touched_ids)
+    untouched = pd.Series(~isin(accounts[A.account_id].astype("string"), touched_ids), index=accounts.index)
     out[K.untouched] = per_rep(untouched.astype(float), acc_owner)
 
     # ---- quota ----
@@ -1046,7 +1047,7 @@ def rep_accounts(
         lo = _months_before(ref, untouched_months)
         recent = created.where((created >= lo) & (created < ref))
         touched = set(aid[recent.notna()].dropna())
-        out[K.untouched] = ~out[A.account_id].isin(touched)
+        out[K.untouched] = ~isin(out[A.account_id], touched)
     else:
         out[A.open_pipeline] = pd.to_numeric(acc.get(A.open_pipeline, 0.0), errors="coerce").fillna(0.0).to_numpy() if A.open_pipeline in acc else 0.0
         out["last_opportunity"] = pd.NaT
@@ -1064,7 +1065,7 @@ def rep_pipeline(opportunities: pd.DataFrame | None, accounts: pd.DataFrame, rep
         return pd.DataFrame(columns=cols)
     own = account_owners(accounts, owner)
     book = set(accounts.loc[(own.fillna("") == str(rep_id)).to_numpy(), A.account_id].astype("string"))
-    o = opportunities[~_closed_mask(opportunities) & opportunities[O.account_id].astype("string").isin(book)].copy()
+    o = opportunities[~_closed_mask(opportunities) & isin(opportunities[O.account_id].astype("string"), book)].copy()
     names = pd.Series(accounts[A.name].astype("string").to_numpy(), index=accounts[A.account_id].astype("string")) if A.name in accounts else pd.Series(dtype="string")
     names = names[~names.index.duplicated()]
     o["account_name"] = o[O.account_id].astype("string").map(names)

@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 
 from ..contract import A, P, X
+from ..frames import isin
 from .scoring import TOTAL_ARR
 
 COVERAGE_MODELS = ("dedicated", "pooled")
@@ -328,7 +329,7 @@ class _Cols:
                 if P.arr in ap.columns:
                     m &= pd.to_numeric(ap[P.arr], errors="coerce").fillna(0).to_numpy() > 0
                 ids = set(ap.loc[m.fillna(False).to_numpy(), P.account_id].astype(str))
-                self._held[key] = pd.Series(self.ids).isin(ids).to_numpy()
+                self._held[key] = isin(pd.Series(self.ids), ids)
         return self._held[key]
 
 

@@ -26,6 +26,7 @@ import pandas as pd
 
 from ..contract import ACCOUNTS, TABLES, A, O, R
 from ..dataset import Dataset, coerce_types, empty_frame
+from ..frames import isin
 from .mapping import apply_overrides, combined_columns, combined_separator, guess_mapping, norm_header
 from .normalize import is_numeric_column, clean_strings, normalize_table
 from .ids import reconcile_ids
@@ -524,7 +525,7 @@ def _resolve_owner_names(tables: dict, report: ValidationReport) -> None:
         if df is None or col not in df.columns:
             continue
         s = df[col].astype("string")
-        cand = s.notna() & ~s.isin(ids).fillna(False)
+        cand = s.notna() & ~pd.Series(isin(s, ids), index=s.index)
         if not cand.any():
             continue
         mapped = s[cand].str.strip().str.lower().map(by_name)

@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 
 from ..contract import FLOAT, INT, TABLES, A, O, P, R
+from ..frames import isin
 from ..analyse.hierarchy import find_cycles
 from .ids import keys as id_keys
 
@@ -370,7 +371,7 @@ def check_cross(tables: dict[str, pd.DataFrame], report: ValidationReport, rep_n
     if opp is not None and len(opp) and acc is not None:
         a = opp[O.account_id].astype("string")
         has = ~_blank(a)
-        unknown = has & ~a.isin(acc_ids).fillna(False).to_numpy()
+        unknown = has & ~isin(a, acc_ids)
         if unknown.any():
             report.add_rows(ERROR, "opportunities", _rows(opp, unknown), O.account_id,
                             "Opportunity's account_id is not in the accounts file.",
@@ -385,7 +386,7 @@ def check_cross(tables: dict[str, pd.DataFrame], report: ValidationReport, rep_n
                                "Fine for history of reps who left; KPIs by rep skip them.")
     if prod is not None and len(prod) and acc is not None:
         a = prod[P.account_id].astype("string")
-        unknown = ~_blank(a) & ~a.isin(acc_ids).fillna(False).to_numpy()
+        unknown = ~_blank(a) & ~isin(a, acc_ids)
         if unknown.any():
             report.add_rows(WARNING, "account_products", _rows(prod, unknown), P.account_id,
                             "Product holding for an account that is not in the accounts file (ignored).",

@@ -21,6 +21,7 @@ import pandas as pd
 
 from ..contract import A, R, S, X
 from ..dataset import Dataset
+from ..frames import isin
 from .scenarios import (METRIC_LABELS, EventError, Scenario, apply_events, change_cost, cost_rows, describe_event,
                         diff_scenarios, is_placeholder, kpi_rows, rep_loads)
 
@@ -166,7 +167,7 @@ def assignment_export(scenario: Scenario, dataset: Dataset, effective_date=None,
     acc[A.account_id] = acc[A.account_id].astype("string")
     acc = acc.drop_duplicates(A.account_id).set_index(A.account_id)
     if access is not None and access.team_only:  # a manager exports their team's accounts only
-        asg = asg[asg[S.account_id].isin(acc.index).to_numpy()].reset_index(drop=True)
+        asg = asg[isin(asg[S.account_id], acc.index)].reset_index(drop=True)
     ids = asg[S.account_id]
     if S.previous_rep_id in asg.columns:
         prev = asg[S.previous_rep_id].astype("string")

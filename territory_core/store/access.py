@@ -31,6 +31,7 @@ from typing import Mapping
 import pandas as pd
 
 from ..contract import A, O, P, R, S
+from ..frames import isin
 
 ENV_ROLES = "TERRITORY_ROLES"
 DEFAULT_ROLES_FILE = Path(".streamlit") / "roles.toml"
@@ -243,7 +244,7 @@ def restrict_scenario(scenario, ds):
     asg = scenario.assignment
     if asg is not None and len(asg):
         ids = set(ds.accounts[A.account_id].astype(str))
-        inside = asg[S.account_id].astype(str).isin(ids).to_numpy()
+        inside = isin(asg[S.account_id].astype(str), ids)
         if not inside.all():
             changes["assignment"] = asg[inside].reset_index(drop=True)
     rep_rows = (scenario.report or {}).get("reps")
