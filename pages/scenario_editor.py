@@ -165,6 +165,32 @@ def _cancel_job() -> None:
         job["discard"] = True
 
 
+def _solver_keys(scn: Scenario, enriched) -> tuple[str, str]:
+    """The names the solver process knows this session's book and its scoring by (the same for
+    every session on the same data and scoring settings)."""
+    from ui.cache import settings_key
+    from ui.state import data_token
+
+    data_key = data_token()
+    return data_key, (f"{data_key}|{settings_key((scn.settings or {}).get('scoring'))}|"
+                      f"{settings_key((scn.settings or {}).get('segment_rules'))}|{enriched is not None}")
+
+
+def _send_ahead(scn: Scenario) -> None:
+    """While the user reads the page, the book goes to the solver process (once per data and
+    scoring; in the background), so the first Re-solve sends only the scenario."""
+    job = st.session_state.get("se_job")
+    if job is not None and not job.get("done"):
+        return
+    from territory_core.plan.worker import hold_in_worker
+    from ui.cache import trim_memory
+
+    enriched = W.enriched_for(scn.settings)
+    data_key, enriched_key = _solver_keys(scn, enriched)
+    hold_in_worker(get_dataset(), enriched=enriched, data_key=data_key, enriched_key=enriched_key,
+                   done=trim_memory)
+
+
 def _start_solve(scn: Scenario, save_note: str | None = None) -> None:
     """Solve ``scn`` on the active data in a thread. ``save_note``: save the result as the
     scenario's next version when the solve finds a plan (Re-solve on the newest data)."""
@@ -184,12 +210,9 @@ def _start_solve(scn: Scenario, save_note: str | None = None) -> None:
             pass
 
     from territory_core.plan.worker import solve_in_worker
-    from ui.cache import settings_key, trim_memory
-    from ui.state import data_token
+    from ui.cache import trim_memory
 
-    data_key = data_token()
-    enriched_key = (f"{data_key}|{settings_key((scn.settings or {}).get('scoring'))}|"
-                    f"{settings_key((scn.settings or {}).get('segment_rules'))}|{enriched is not None}")
+    data_key, enriched_key = _solver_keys(scn, enriched)
 
     def run():
         try:
@@ -454,6 +477,7 @@ scn = _scn()
 _take_request()
 scn = st.session_state["se_scn"]
 set_active_scenario(scn)
+_send_ahead(scn)
 
 st.title("Scenario Editor")
 st.caption("Start from today's plan or a saved scenario, add what-if events and manual moves, tune the "

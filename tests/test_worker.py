@@ -49,6 +49,22 @@ def test_the_data_is_sent_once_and_bad_settings_come_back_as_a_value_error(sampl
     assert w.alive()  # a bad setting does not cost the process
 
 
+def test_a_book_sent_ahead_is_solved_without_being_sent_again(sample):
+    sc = Scenario(name="Priya Ramirez leaves", events=({"type": "rep_leaves", "rep_id": "R004"},))
+    sent = []
+    th = worker.hold_in_worker(sample, data_key="ahead", enriched_key="ahead|none", done=lambda: sent.append(1))
+    assert th is not None
+    th.join(120)
+    assert sent == [1]
+    w = worker._workers()[0]  # noqa: SLF001
+    assert w.held == ("ahead", "ahead|none")
+    # held already: nothing to send, no thread
+    assert worker.hold_in_worker(sample, data_key="ahead", enriched_key="ahead|none") is None
+    # no data in the call: the plan can only come from the book the process was sent ahead
+    got = worker.solve_in_worker(None, sc, data_key="ahead", enriched_key="ahead|none")
+    assert got.report["moves"] == 168 and got.report["status"] == "optimal"
+
+
 def test_a_cancel_before_the_solve_returns_none(sample):
     import threading
 
