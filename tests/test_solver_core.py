@@ -485,3 +485,44 @@ def test_cancel_after_a_plan_was_found_keeps_it_and_says_so():
     assert res.to_report_dict()["stopped"] is True
     calm = solve(acc, reps, SolverSettings(metrics=(Metric(X.account_count, 0.1),), keep_families=False))
     assert not calm.stopped and not calm.to_report_dict()["stopped"]
+
+
+def test_polishing_is_limited_by_work_not_by_the_clock(monkeypatch):
+    """The polishing MIP stops after a number of branch-and-bound nodes, with all the time left as
+    a safety net: the same scenario gives the same plan however busy the machine is. (With a
+    budget of "as long as the solve took so far", the sample's West region after its busiest rep
+    leaves came out 518 or 519 moves by the machine's load.)"""
+    from territory_core.analyse.enrich import enrich_accounts
+    from territory_core.dataset import load_sample
+    from territory_core.plan.scenarios import Scenario, solve_scenario
+
+    full = load_sample()
+    reps = full.reps[full.reps[R.region] == "West"].reset_index(drop=True)
+    acc = full.accounts[full.accounts[A.owner_id].isin(reps[R.rep_id])].reset_index(drop=True)
+    west = full.with_(reps=reps, accounts=acc,
+                      opportunities=full.opportunities[full.opportunities[O.account_id].isin(acc[A.account_id])],
+                      account_products=full.account_products[full.account_products["account_id"].isin(acc[A.account_id])])
+    metrics = [{"column": m.column, "tolerance": 0.2, "weight": 1.0, "hard": True}
+               for m in default_metrics(enrich_accounts(west))]
+    settings = SolverSettings.from_dict({**SolverSettings().to_dict(), "metrics": metrics, "time_limit": 8,
+                                         "respect_locks": False})
+    busiest = str(acc[A.owner_id].value_counts().index[0])
+    sc = Scenario(name="leaves", events=({"type": "rep_leaves", "rep_id": busiest},),
+                  settings={"solver": settings.to_dict()})
+    calls = []
+    real = solver_mod.solve_mip
+
+    def spy(*a, **kw):
+        calls.append(kw)
+        return real(*a, **kw)
+    monkeypatch.setattr(solver_mod, "solve_mip", spy)
+    first = solve_scenario(west, sc)
+    polish = [kw for kw in calls if kw.get("max_nodes")]
+    assert polish and all(kw["max_nodes"] == solver_mod.POLISH_NODES for kw in polish)
+    assert all(kw["time_limit"] > 5 for kw in polish)  # the time left of 8 s, not a share of the time spent
+    second = solve_scenario(west, sc)
+    assert first.report["moves"] == second.report["moves"] == 518
+    assert first.report["status"] == "optimal"
+    a = first.assignment.set_index(S.account_id)[S.rep_id]
+    b = second.assignment.set_index(S.account_id)[S.rep_id]
+    assert a.sort_index().equals(b.sort_index())

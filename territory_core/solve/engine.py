@@ -507,13 +507,17 @@ def solve_mip(spec: Spec, data: Data, pu: np.ndarray, pr: np.ndarray, *, time_li
               solver: str = "highs", seed: int = 0, start_x: np.ndarray | None = None,
               start_s: np.ndarray | None = None, cancel: threading.Event | None = None,
               fixed_load: np.ndarray | None = None, heuristic_effort: float = 0.05,
-              first_solution: bool = False) -> MIPResult:
+              first_solution: bool = False, max_nodes: int | None = None) -> MIPResult:
     """Integer model over the pairs (pu, pr), written with PuLP. ``fixed_load`` (rows,) is
-    the row activity of units fixed outside this model (subtracted from row bounds)."""
+    the row activity of units fixed outside this model (subtracted from row bounds).
+    ``max_nodes``: stop after this many branch-and-bound nodes, a limit on work rather than on
+    time, so the same model gives the same answer on a busy machine (``time_limit`` stays as the
+    safety net)."""
     if solver != "cbc" and highspy is not None:
         direct = _solve_mip_highs(spec, data, pu, pr, time_limit=time_limit, gap=gap, seed=seed, start_x=start_x,
                                   start_s=start_s, cancel=cancel, fixed_load=fixed_load,
-                                  heuristic_effort=heuristic_effort, first_solution=first_solution)
+                                  heuristic_effort=heuristic_effort, first_solution=first_solution,
+                                  max_nodes=max_nodes)
         if direct is not None:
             return direct  # else HiGHS refused the arrays (it never has): the same model through PuLP
     cost, rows, cols, vals = column_entries(spec, data, pu, pr)
@@ -559,7 +563,7 @@ def solve_mip(spec: Spec, data: Data, pu: np.ndarray, pr: np.ndarray, *, time_li
         with tempfile.TemporaryDirectory() as tmp:
             log = os.path.join(tmp, "cbc.log")
             s = pulp.PULP_CBC_CMD(msg=False, timeLimit=tl, gapRel=gap, options=opts, warmStart=start_x is not None,
-                                  threads=1, logPath=log)
+                                  threads=1, logPath=log, maxNodes=max_nodes)
             prob.solve(s)
             proven, cbc_bound = _cbc_proof(log)
         st, sst = prob.status, prob.sol_status
@@ -582,7 +586,8 @@ def solve_mip(spec: Spec, data: Data, pu: np.ndarray, pr: np.ndarray, *, time_li
             start.update({f"s{j}": float(v) for j, v in enumerate(start_s)})
     st, has_sol, obj, bound = run_highs(prob, time_limit=tl, gap=gap, seed=seed, start=start, cancel=cancel,
                                         mip_heuristic_effort=heuristic_effort,
-                                        **({"mip_max_improving_sols": 1} if first_solution else {}))
+                                        **({"mip_max_improving_sols": 1} if first_solution else {}),
+                                        **({"mip_max_nodes": int(max_nodes)} if max_nodes else {}))
     xv = np.array([v.varValue or 0.0 for v in xs]) if has_sol else None
     sv = np.array([v.varValue or 0.0 for v in ss]) if has_sol else None
     if has_sol:  # optimal (proven) or feasible
@@ -613,7 +618,7 @@ def _row_bounds(spec: Spec, fixed_load: np.ndarray | None) -> tuple[np.ndarray, 
 
 def _solve_mip_highs(spec: Spec, data: Data, pu: np.ndarray, pr: np.ndarray, *, time_limit: float, gap: float,
                      seed: int, start_x, start_s, cancel, fixed_load, heuristic_effort: float,
-                     first_solution: bool) -> MIPResult | None:
+                     first_solution: bool, max_nodes: int | None = None) -> MIPResult | None:
     """:func:`solve_mip` with HiGHS, the model handed over as arrays (binary x columns, then the
     slack columns; one ranged row per constraint row that has entries). The same model as the
     PuLP one, built in a fraction of the time: PuLP spends about as long writing a big model as
@@ -650,6 +655,8 @@ def _solve_mip_highs(spec: Spec, data: Data, pu: np.ndarray, pr: np.ndarray, *, 
     h.setOptionValue("mip_heuristic_effort", float(heuristic_effort))
     if first_solution:
         h.setOptionValue("mip_max_improving_sols", 1)
+    if max_nodes:
+        h.setOptionValue("mip_max_nodes", int(max_nodes))
     s_ub = np.where(np.isfinite(spec.s_ub), spec.s_ub, inf)
     h.addVars(n + nS, np.zeros(n + nS), np.concatenate([np.ones(n), s_ub]).astype(float))
     h.changeColsCost(n + nS, np.arange(n + nS, dtype=np.int32), np.concatenate([cost, spec.s_cost]).astype(float))

@@ -48,6 +48,7 @@ from .prep import Prepared, _loads, _unit_word, diagnose, prepare
 # LP-and-repair answer is not yet proven optimal.
 EXACT_PAIRS = 60_000
 LOCAL_POLISH_PAIRS = 12_000  # above: a found plan is polished near itself (a full MIP rarely helps in time)
+POLISH_NODES = 20  # branch-and-bound nodes for polishing a found plan (work, not time: reproducible)
 # Up to this many eligible pairs the LP uses all of them (no pricing needed); above, it starts from
 # today's owners (plus a few reps with room for accounts that must move) and prices in the rest.
 # Measured on the 50k book's teams (up to 41k pairs each): one IPM over the whole pool took 3.8 s
@@ -551,11 +552,14 @@ def _solve(accounts: pd.DataFrame, reps: pd.DataFrame, settings: SolverSettings,
         if assign is not None:
             start_x = (assign[fu] == fr).astype(float)
             _, start_s = _evaluate(spec, data, p, assign)
-        # polishing budget: all the time left for tiny models, else as long as we have spent so far
+        # polishing a plan we have: a limit on branch-and-bound nodes, not on time (a clock made the
+        # same scenario come out 518 or 519 moves by how busy the machine was); the time left is the
+        # safety net. Tiny models, or no plan yet: until proven or the time is up.
         rem -= build_est
-        budget = rem if n_pairs <= 5000 or assign is None else min(rem, max(1.0, 0.5 * (time.monotonic() - t0)))
-        mres = solve_mip(spec, data, fu, fr, time_limit=budget, gap=settings.mip_gap, solver=settings.solver,
-                         seed=settings.seed, start_x=start_x, start_s=start_s, cancel=cancel)
+        polish = not (n_pairs <= 5000 or assign is None)
+        mres = solve_mip(spec, data, fu, fr, time_limit=rem, gap=settings.mip_gap, solver=settings.solver,
+                         seed=settings.seed, start_x=start_x, start_s=start_s, cancel=cancel,
+                         max_nodes=POLISH_NODES if polish else None)
         solver_name = mres.solver
         if mres.status == "infeasible" and assign is None:
             expl, fixes = explain_infeasible(p, settings, full_pool_pairs=FULL_POOL_PAIRS, exact_pairs=EXACT_PAIRS,
