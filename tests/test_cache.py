@@ -93,6 +93,32 @@ def test_two_objects_of_one_saved_version_share_a_name_and_unsaved_data_is_dropp
     assert ("kpis", tok, "{}") in C.CACHE
     del tmp
     gc.collect()
+    C.data_token(a)  # the next use of the cache, by any page, forgets what the collector took
+    assert ("kpis", tok, "{}") not in C.CACHE
+
+
+def test_a_dataset_collected_while_the_cache_is_locked_does_not_hang_it():
+    """A weakref callback runs wherever the collector runs: once it ran while a frame was copied
+    under the cache's lock, waited for that lock, and the page hung for good."""
+    import threading
+
+    class Data:
+        pass
+
+    held = [Data()]
+    tok = C.data_token(held[0])
+    C.shared("kpis", (tok, "{}"), lambda: "value")
+
+    def collect_under_the_lock():
+        with C.CACHE._lock:  # noqa: SLF001 - as get_or_compute holds it while copying a frame
+            held.clear()  # the last reference: the callback runs here, in this thread
+            gc.collect()
+
+    th = threading.Thread(target=collect_under_the_lock, daemon=True)
+    th.start()
+    th.join(10)
+    assert not th.is_alive(), "the cache's lock was taken again from inside itself"
+    C.shared("other", (tok, "x"), lambda: 1)
     assert ("kpis", tok, "{}") not in C.CACHE
 
 

@@ -25,7 +25,7 @@ import os
 import threading
 import time
 import weakref
-from collections import OrderedDict
+from collections import OrderedDict, deque
 from typing import Any, Callable, TypeVar
 
 import numpy as np
@@ -40,23 +40,42 @@ _TOKEN_LOCK = threading.Lock()
 _COUNTER = itertools.count(1)
 
 
+# Datasets the garbage collector took: (id, weakref, token), handled by _forget_gone. A weakref
+# callback runs wherever the collector happens to run, inside this module's locks included (a
+# frame copied under the cache's lock once collected a dataset, and its callback waited forever for
+# that lock): it only notes the dataset here, lock-free.
+_GONE: deque = deque()
+
+
 def register(ds, token: str) -> None:
     """Name ``ds`` (a Dataset object) ``token`` for every cache key: a stored version, the sample, a
     team's view of one of those."""
-    def gone(_ref, key=id(ds), tok=token):
-        with _TOKEN_LOCK:
-            rec = _TOKENS.get(key)
-            if rec is not None and rec[0] is _ref:
-                del _TOKENS[key]
-        if tok.startswith("data:"):  # unsaved data no session holds: its entries are garbage
-            CACHE.drop(lambda k: tok in k)
+    def gone(ref, key=id(ds), tok=token):
+        _GONE.append((key, ref, tok))
 
     with _TOKEN_LOCK:
         _TOKENS[id(ds)] = (weakref.ref(ds, gone), token)
 
 
+def _forget_gone() -> None:
+    """Forget the datasets the collector took, and drop the cache entries of unsaved data no session
+    holds any more (called where no lock of this module is held)."""
+    while True:
+        try:
+            key, ref, tok = _GONE.popleft()
+        except IndexError:
+            return
+        with _TOKEN_LOCK:
+            rec = _TOKENS.get(key)
+            if rec is not None and rec[0] is ref:
+                del _TOKENS[key]
+        if tok.startswith("data:"):  # unsaved data no session holds: its entries are garbage
+            CACHE.drop(lambda k, t=tok: t in k)
+
+
 def data_token(ds) -> str:
     """The cache name of a Dataset object (see the module's docstring)."""
+    _forget_gone()
     with _TOKEN_LOCK:
         rec = _TOKENS.get(id(ds))
         if rec is not None and rec[0]() is ds:
@@ -215,6 +234,7 @@ def shared(kind: str, key: tuple, compute: Callable[[], T], *, spinner: str | No
     """The process-wide cached result of ``compute()`` under (``kind``, *``key``). ``key`` must name
     the data (a :func:`data_token`) and every setting the result depends on. ``spinner``: what the
     user reads while it is computed (e.g. "Scoring 50,000 accounts...")."""
+    _forget_gone()
     return CACHE.get_or_compute((kind, *key), compute, on_miss=_spinner(spinner))
 
 
@@ -357,6 +377,7 @@ def _janitor(period: float) -> None:
     kept = None
     while True:
         time.sleep(period)
+        _forget_gone()
         now = _expire_closed_sessions()
         if now != kept:  # a session closed for good, or one came: give the freed memory back
             release_memory()
