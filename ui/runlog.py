@@ -40,7 +40,9 @@ def install() -> None:
             t1 = time.time()
             if prof is not None:
                 prof.disable()
-                prof.dump_stats(os.path.join(prof_dir, f"{t0:.3f}-{t1:.3f}.pstats"))
+                final = os.path.join(prof_dir, f"{t0:.3f}-{t1:.3f}.pstats")
+                prof.dump_stats(final + ".part")  # whole or not at all for a reader globbing *.pstats
+                os.replace(final + ".part", final)
             with _LOCK, open(path, "a", encoding="utf-8") as f:
                 f.write(f"{t0:.3f} {t1:.3f}\n")
 
