@@ -22,11 +22,10 @@ def isin(values, candidates: Iterable) -> np.ndarray:
     if text and len(s):
         try:
             left = pa.array(s.array) if isinstance(s.dtype, pd.StringDtype) else pa.array(s.to_numpy(), type=pa.string(), from_pandas=True)
-            c = candidates
-            if isinstance(c, (pd.Series, pd.Index)) and isinstance(c.dtype, pd.StringDtype):
-                right = pa.array(c.array)
+            if isinstance(candidates, (pd.Series, pd.Index)) and isinstance(candidates.dtype, pd.StringDtype):
+                right = pa.array(candidates.array)
             else:
-                right = pa.array(np.asarray(c, dtype=object), type=pa.string(), from_pandas=True)
+                right = pa.array(np.asarray(candidates, dtype=object), type=pa.string(), from_pandas=True)
             if pa.types.is_large_string(left.type) != pa.types.is_large_string(right.type):
                 left, right = left.cast(pa.large_string()), right.cast(pa.large_string())
             out = pc.is_in(left, value_set=right, skip_nulls=True)

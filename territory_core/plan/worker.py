@@ -125,7 +125,6 @@ def _worker_main(conn, team_workers: int) -> None:
         if msg[0] == "hold":  # the book sent ahead of a solve (hold_in_worker)
             _, data_key, dataset, enriched_key, enriched = msg
             held.update(data=(data_key, dataset), enriched=(enriched_key, enriched))
-            dataset = enriched = msg = None
             continue
         _, job_id, data_key, dataset, enriched_key, enriched, scenario, sent = msg
         if "data" in sent:

@@ -556,7 +556,7 @@ def _solve(accounts: pd.DataFrame, reps: pd.DataFrame, settings: SolverSettings,
         # same scenario come out 518 or 519 moves by how busy the machine was); the time left is the
         # safety net. Tiny models, or no plan yet: until proven or the time is up.
         rem -= build_est
-        polish = not (n_pairs <= 5000 or assign is None)
+        polish = n_pairs > 5000 and assign is not None
         mres = solve_mip(spec, data, fu, fr, time_limit=rem, gap=settings.mip_gap, solver=settings.solver,
                          seed=settings.seed, start_x=start_x, start_s=start_s, cancel=cancel,
                          max_nodes=POLISH_NODES if polish else None)
