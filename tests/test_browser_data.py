@@ -60,6 +60,7 @@ def test_upload_salesforce_export_map_and_load(page, app_url):
     page.get_by_role("button", name="Load this data").click()
     wait_idle(page)
     page.get_by_text("Loaded 25 accounts").wait_for(timeout=60_000)
+    wait_idle(page)  # the message shows while the run that draws the overview is still going
     assert_no_exception(page)
     assert "Account.csv" in page.locator('[data-testid="stSidebar"]').inner_text()
     metrics = " ".join(page.locator('[data-testid="stMetric"]').all_inner_texts())
