@@ -1152,7 +1152,9 @@ if t_res.open:  # only the open tab is drawn (the others on a click)
                 from territory_core.plan.export import to_csv_bytes
 
                 no_export = refusal("export")  # a list of owner changes is an owner file
-                st.download_button("Download these moves (CSV)", lambda: to_csv_bytes(mv.rename(columns={
+                # the bytes now, not a callable run on click: in one CI run a click here downloaded
+                # nothing (a rerun can drop Streamlit's deferred callable); bytes cannot be dropped
+                st.download_button("Download these moves (CSV)", to_csv_bytes(mv.rename(columns={
                     "account": "Account", "from": "From", "to": "To", "arr": "ARR", "reason": "Why",
                     "account_id": "Account id"})), file_name=f"{scn.name}_moves.csv", mime="text/csv",
                     key="se_moves_csv", icon=":material/download:", disabled=bool(no_export), help=md(no_export) or None)
