@@ -96,3 +96,63 @@ def test_a_killed_solver_process_leaves_no_team_processes_behind(sample):
     dead = w.proc.pid
     assert worker.solve_in_worker(sample, sc, data_key="sample").report["moves"] == 168
     assert w.proc.pid != dead
+
+
+def test_solver_processes_run_in_a_session_of_their_own_at_the_lowest_priority(sample):
+    """nice 19 alone counts only within the server's session: with the scheduler's autogroups a
+    browser or any program of another session shared the cores half and half with the solve. The
+    solver and its team processes are each in a session of their own, that session's autogroup at
+    nice 19, and they still end with their parent."""
+    import os
+    import subprocess
+
+    from territory_core.solve.priority import autogroup_nice
+
+    worker.solve_in_worker(sample, Scenario(name="warm"), data_key="sample")
+    w = worker._workers()[0]  # noqa: SLF001
+    procs = [w.proc.pid] + [int(k) for k in subprocess.run(["pgrep", "-P", str(w.proc.pid)], capture_output=True,
+                                                             text=True).stdout.split()]
+    for pid in procs:
+        assert os.getpriority(os.PRIO_PROCESS, pid) == 19
+        with open(f"/proc/{pid}/stat") as f:
+            ppid = int(f.read().rsplit(")", 1)[1].split()[1])
+        assert ppid in (os.getpid(), w.proc.pid)
+    with open("/proc/sys/kernel/sched_autogroup_enabled") as f:
+        if f.read().strip() != "1":
+            pytest.skip("this kernel shares the CPU without autogroups: nice alone counts")
+    for pid in procs:
+        assert os.getsid(pid) == pid != os.getsid(0)
+        assert autogroup_nice(pid) == 19
+    assert autogroup_nice() != 19  # the server's (this test's) own session keeps its priority
+
+
+def test_run_in_background_reports_what_took_effect():
+    """In a child process: nice, own autogroup (where the kernel has them) and the end with the parent."""
+    import multiprocessing as mp
+
+    from territory_core.solve.priority import run_in_background
+
+    with mp.get_context("spawn").Pool(1) as pool:
+        done = pool.apply(run_in_background)
+    assert done["nice"] is True and done["ends_with_parent"] is True
+    with open("/proc/sys/kernel/sched_autogroup_enabled") as f:
+        assert done["autogroup"] is (f.read().strip() == "1")
+
+
+def test_a_solver_process_started_by_a_thread_outlives_that_thread(sample):
+    """The send-ahead starts the solver process from a thread that ends once the book is sent; the
+    process (and the book it holds) stays for the Re-solve. With PR_SET_PDEATHSIG it was killed
+    when that thread ended, and the Re-solve started a new one and sent the book again."""
+    import time
+
+    worker.shutdown()
+    th = worker.hold_in_worker(sample, data_key="thread", enriched_key="thread|none")
+    th.join(120)
+    assert not th.is_alive()
+    time.sleep(1.5)  # the parent-watch looks every 0.5 s
+    w = worker._workers()[0]  # noqa: SLF001
+    assert w.alive() and w.held == ("thread", "thread|none")
+    pid = w.proc.pid
+    sc = Scenario(name="Priya Ramirez leaves", events=({"type": "rep_leaves", "rep_id": "R004"},))
+    assert worker.solve_in_worker(None, sc, data_key="thread", enriched_key="thread|none").report["moves"] == 168
+    assert w.proc.pid == pid

@@ -2,8 +2,9 @@
 
 A solve is seconds to minutes of CPU work. Run inside the app's server process, it holds the
 interpreter lock and a core, and every other user's page waits behind it. Here it runs in a worker
-process (``spawn``, ``os.nice(NICE)``): the operating system serves the server and the browsers
-first and gives the solver what is left. The teams of a decomposed model (books balanced within
+process (``spawn``) at the machine's background priority (``solve.priority``: nice 19 in a session
+of its own): the operating system serves the server and the browsers first and gives the solver what
+is left. The teams of a decomposed model (books balanced within
 teams) are solved side by side by the worker's own pool of ``TEAM_WORKERS`` processes (same lower
 priority): on two cores, about twice as fast.
 
@@ -22,35 +23,17 @@ import threading
 import time
 from typing import Callable
 
-# 19, the lowest: a solve takes the cores only while no page is being drawn (at 10, a user opening
-# Territory Health during a 50k re-solve waited 17-58% longer than on an idle server; at 19, 8%)
-NICE = int(os.environ.get("TERRITORY_SOLVER_NICE", "19"))
 WORKERS = max(1, int(os.environ.get("TERRITORY_SOLVER_WORKERS", "1")))
 TEAM_WORKERS = max(1, int(os.environ.get("TERRITORY_SOLVER_TEAM_WORKERS", str(min(4, os.cpu_count() or 1)))))
 
 
 # ------------------------------------------------------------------------------------ worker side
 def _lower_priority() -> None:
-    """In a solver or team process: a lower priority, and an end with the process that started it
-    (a server or solver process killed outright leaves no solver processes behind)."""
-    try:
-        os.nice(NICE)
-    except OSError:  # not allowed here: run at the normal priority
-        pass
-    _die_with_parent()
+    """In a solver or team process: the machine's background priority (its own session's autogroup
+    at nice 19, see solve.priority), and an end with the process that started it."""
+    from ..solve.priority import run_in_background
 
-
-def _die_with_parent() -> None:
-    """Linux: SIGTERM to this process when its parent ends (PR_SET_PDEATHSIG); elsewhere nothing."""
-    try:
-        import ctypes
-        import signal
-
-        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, int(signal.SIGTERM))  # 1 = PR_SET_PDEATHSIG
-        if os.getppid() == 1:  # the parent was gone already
-            os._exit(0)
-    except Exception:  # not Linux/glibc
-        pass
+    run_in_background()
 
 
 def _team_process_start() -> None:

@@ -40,11 +40,10 @@ def _row(tolerance: float, res, seconds: float) -> dict:
 
 
 def _lower_priority() -> None:
-    """Curve points run below the app's priority, so other users' pages stay quick meanwhile."""
-    try:
-        os.nice(int(os.environ.get("TERRITORY_SOLVER_NICE", "10")))
-    except (OSError, ValueError):
-        pass
+    """Curve points run at the machine's background priority, so other users' pages stay quick meanwhile."""
+    from .priority import run_in_background
+
+    run_in_background()
 
 
 def _point(job: tuple) -> dict:
