@@ -156,3 +156,40 @@ def test_a_solver_process_started_by_a_thread_outlives_that_thread(sample):
     sc = Scenario(name="Priya Ramirez leaves", events=({"type": "rep_leaves", "rep_id": "R004"},))
     assert worker.solve_in_worker(None, sc, data_key="thread", enriched_key="thread|none").report["moves"] == 168
     assert w.proc.pid == pid
+
+
+def test_the_book_goes_to_the_solver_process_as_a_file_that_the_process_deletes(sample):
+    """Sent through the pipe, the book was pickled into one bytes object first (at 50k: 41 MB more
+    in the server for a moment). It goes as a temporary file; the process reads and deletes it, and a
+    process that dies before reading leaves no file behind either."""
+    import glob
+    import os
+    import signal
+    import tempfile
+    import time
+
+    pattern = os.path.join(tempfile.gettempdir(), "territory-solver-*.pickle")
+    before = set(glob.glob(pattern))
+    worker.shutdown()
+    th = worker.hold_in_worker(sample, data_key="file", enriched_key="file|none")
+    th.join(120)
+    w = worker._workers()[0]  # noqa: SLF001
+    assert len(w.parcels) == 1  # the book (no scoring sent)
+    path = w.parcels[0].path
+    deadline = time.time() + 30
+    while time.time() < deadline and os.path.exists(path):
+        time.sleep(0.05)
+    assert not os.path.exists(path), "the solver process did not delete the book's file"
+    sc = Scenario(name="Priya Ramirez leaves", events=({"type": "rep_leaves", "rep_id": "R004"},))
+    assert worker.solve_in_worker(None, sc, data_key="file", enriched_key="file|none").report["moves"] == 168
+    # a process killed before it read the file: the next start deletes it
+    os.kill(w.proc.pid, signal.SIGSTOP)
+    th = worker.hold_in_worker(sample, data_key="file2", enriched_key="file2|none")
+    th.join(120)
+    stuck = w.parcels[-1].path
+    assert os.path.exists(stuck)
+    os.kill(w.proc.pid, signal.SIGKILL)
+    w.proc.join(10)
+    assert worker.solve_in_worker(sample, sc, data_key="file3").report["moves"] == 168
+    assert not os.path.exists(stuck)
+    assert set(glob.glob(pattern)) <= before

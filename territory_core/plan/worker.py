@@ -27,6 +27,52 @@ WORKERS = max(1, int(os.environ.get("TERRITORY_SOLVER_WORKERS", "1")))
 TEAM_WORKERS = max(1, int(os.environ.get("TERRITORY_SOLVER_TEAM_WORKERS", str(min(4, os.cpu_count() or 1)))))
 
 
+# ------------------------------------------------------------------------------------ parcels
+class _Parcel:
+    """A big object (a book, its scoring) handed to the solver process as a temporary file rather
+    than through the pipe: ``Connection.send`` pickles into one bytes object first, and at 50k that
+    was 41 MB of pickle on top of the objects (the server's RSS rose by 126 MB for a moment; through
+    a file, by 27 MB). The solver process reads the file and deletes it."""
+
+    __slots__ = ("path",)
+
+    def __init__(self, obj):
+        import pickle
+        import tempfile
+
+        fd, self.path = tempfile.mkstemp(prefix="territory-solver-", suffix=".pickle")
+        try:
+            with os.fdopen(fd, "wb") as f:
+                pickle.dump(obj, f, protocol=pickle.HIGHEST_PROTOCOL)
+        except BaseException:
+            self.discard()
+            raise
+
+    def open(self):
+        """In the solver process: the object, the file deleted."""
+        import pickle
+
+        try:
+            with open(self.path, "rb") as f:
+                return pickle.load(f)
+        finally:
+            self.discard()
+
+    def discard(self) -> None:
+        try:
+            os.unlink(self.path)
+        except OSError:
+            pass
+
+
+def _parcel(obj):
+    return None if obj is None else _Parcel(obj)
+
+
+def _unparcel(obj):
+    return obj.open() if isinstance(obj, _Parcel) else obj
+
+
 # ------------------------------------------------------------------------------------ worker side
 def _lower_priority() -> None:
     """In a solver or team process: the machine's background priority (its own session's autogroup
@@ -107,9 +153,10 @@ def _worker_main(conn, team_workers: int) -> None:
             break
         if msg[0] == "hold":  # the book sent ahead of a solve (hold_in_worker)
             _, data_key, dataset, enriched_key, enriched = msg
-            held.update(data=(data_key, dataset), enriched=(enriched_key, enriched))
+            held.update(data=(data_key, _unparcel(dataset)), enriched=(enriched_key, _unparcel(enriched)))
             continue
         _, job_id, data_key, dataset, enriched_key, enriched, scenario, sent = msg
+        dataset, enriched = _unparcel(dataset), _unparcel(enriched)
         if "data" in sent:
             held["data"] = (data_key, dataset)
         if "enriched" in sent:
@@ -146,6 +193,7 @@ class _Worker:
         self.conn = None
         self.ready = False
         self.held: tuple = (None, None)  # (data key, enriched key) the process holds
+        self.parcels: list[_Parcel] = []  # files sent: deleted by the process, or here if it died first
         self._ids = iter(range(1, 1 << 62))
 
     def alive(self) -> bool:
@@ -164,6 +212,20 @@ class _Worker:
         child.close()
         self.conn, self.ready, self.held = parent, False, (None, None)
 
+    def _parcels(self, *objs) -> list:
+        """Each object as a parcel for the process (None stays None), remembered until the process
+        has read it (it deletes the file), so that a process that died first leaves no file."""
+        self.parcels = [p for p in self.parcels if os.path.exists(p.path)]
+        out = [_parcel(o) for o in objs]
+        self.parcels += [p for p in out if p is not None]
+        return out
+
+    def _clear_parcels(self) -> None:
+        """The process is gone: delete the files it did not read."""
+        for p in self.parcels:
+            p.discard()
+        self.parcels = []
+
     def stop(self) -> None:
         if self.proc is not None and self.proc.pid is not None:
             try:
@@ -173,6 +235,7 @@ class _Worker:
             self.proc.join(5)
             if self.proc.is_alive():
                 self.proc.terminate()
+        self._clear_parcels()
         self.proc = self.conn = None
         self.ready = False
 
@@ -207,7 +270,8 @@ class _Worker:
         if self.alive() and self.held == (data_key, enriched_key):
             return
         if self._started(lambda phase, frac=None: None, None):
-            self.conn.send(("hold", data_key, dataset, enriched_key, enriched))
+            data, enr = self._parcels(dataset, enriched)
+            self.conn.send(("hold", data_key, data, enriched_key, enr))
             self.held = (data_key, enriched_key)
 
     def solve(self, dataset, scenario, *, enriched, data_key, enriched_key, progress, cancel):
@@ -217,8 +281,8 @@ class _Worker:
         job_id = next(self._ids)
         send_data = data_key is None or self.held[0] != data_key
         send_enr = enriched_key is None or send_data or self.held[1] != enriched_key
-        self.conn.send(("solve", job_id, data_key, dataset if send_data else None, enriched_key,
-                        enriched if send_enr else None, scenario,
+        data, enr = self._parcels(dataset if send_data else None, enriched if send_enr else None)
+        self.conn.send(("solve", job_id, data_key, data, enriched_key, enr, scenario,
                         ("data",) * send_data + ("enriched",) * send_enr))
         self.held = (data_key, enriched_key)
         cancelled = False
