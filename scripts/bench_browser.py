@@ -11,10 +11,11 @@ For each size: a fresh ``streamlit run app.py`` on a free port with its own SQLi
 2. A opens Territory Health, Whitespace Map, Segment Builder, Scenario Editor and Compare from the
    sidebar (one session, as a user clicks through);
 3. on the Whitespace Map: areas State -> County, County -> State, a segment filter;
-4. users B and C open Territory Health in their own browsers (a second user on the same saved
-   dataset: the memory it adds; C's open is the "idle" figure);
-5. A presses Re-solve with the editor's defaults (alone on the server), then again, and while that
-   second solve runs, user D opens Territory Health;
+4. user B opens Territory Health in a browser of its own (a second user on the same saved dataset:
+   the memory it adds);
+5. A presses Re-solve with the editor's defaults (alone on the server); then, three turns of: a new
+   user opens Territory Health on the idle server, and another while A's next solve runs (the
+   medians, and how much slower during the solve);
 6. A opens Compare: today's plan against the plan just solved.
 
 The 6,000-account book is data/sample; larger ones are made by scripts/make_sample.py (--accounts N,
@@ -51,6 +52,18 @@ from bench_browser_controls import SETTLED_JS, processes  # noqa: E402
 RUNNING_JS = """() => { const a = document.querySelector('[data-testid="stApp"]');
   const s = a && a.getAttribute('data-test-script-state');
   return ['running', 'rerunRequested'].includes(s) || !!document.querySelector('[data-stale="true"]'); }"""
+# Armed before a step: counts the app's script-state changes, so that a run over between two looks
+# (a fast page: a few tens of ms) still counts as started; without it settle() waited its whole
+# start_ms for a run it had missed, and a quick step read as 1.5 s.
+ARM_JS = """() => { window.__tmRuns = 0; if (window.__tmObs) window.__tmObs.disconnect();
+  const a = document.querySelector('[data-testid="stApp"]'); if (!a) return false;
+  window.__tmObs = new MutationObserver(ms => { window.__tmRuns += ms.length; });
+  window.__tmObs.observe(a, {attributes: true, attributeFilter: ['data-test-script-state']}); return true; }"""
+# A run started since arm() (or a new document: a page opened by its address starts its own run)
+STARTED_JS = """() => { const a = document.querySelector('[data-testid="stApp"]');
+  const s = a && a.getAttribute('data-test-script-state');
+  return window.__tmRuns === undefined || window.__tmRuns > 0 || ['running', 'rerunRequested'].includes(s)
+    || !!document.querySelector('[data-stale="true"]'); }"""
 SERVER_DONE_JS = """() => { const a = document.querySelector('[data-testid="stApp"]');
   const s = a && a.getAttribute('data-test-script-state');
   return !!s && !['running', 'rerunRequested', 'initial'].includes(s); }"""
@@ -184,13 +197,21 @@ class Server:
 
 
 # ------------------------------------------------------------------------------------- timing
+def arm(page) -> None:
+    """Before a step's action: from now on, any change of the app's script state counts as a run."""
+    try:
+        page.evaluate(ARM_JS)
+    except Exception:  # no page yet (a new browser context): its first address starts a run anyway
+        pass
+
+
 def settle(page, *, start_ms: float = 1500, timeout_ms: float = 180_000) -> float:
-    """Wait for the rerun to start (up to ``start_ms``), for the server to finish it, then for the
-    page to settle (charts drawn, maps loaded). Returns the moment the server finished
-    (perf_counter)."""
+    """Wait for the rerun to start (up to ``start_ms``; seen at once when arm() was called before
+    the action and the run has come and gone), for the server to finish it, then for the page to
+    settle (charts drawn, maps loaded). Returns the moment the server finished (perf_counter)."""
     try:
         if start_ms:
-            page.wait_for_function(RUNNING_JS, timeout=start_ms, polling=20)
+            page.wait_for_function(STARTED_JS, timeout=start_ms, polling=20)
     except Exception:  # over before the first look
         pass
     page.wait_for_function(SERVER_DONE_JS, timeout=timeout_ms, polling=20)
@@ -199,6 +220,8 @@ def settle(page, *, start_ms: float = 1500, timeout_ms: float = 180_000) -> floa
     page.wait_for_timeout(30)
     return t_server
 
+
+OPEN_TURNS = 3  # idle / during-a-solve opens, in turns: one open varies by a second between tries
 
 SHOTS: Path | None = None  # --shots DIR: a screenshot of the page after each timed step
 PROFILE_DIR: Path | None = None  # --profile DIR: where each step's server time went (cProfile of its runs)
@@ -228,6 +251,7 @@ class Bench:
         """Run ``action`` and time it to a settled page (or to ``wait(page)`` when given)."""
         c0 = cpu_seconds()
         self.server.step_peak = self.server.rss()
+        arm(page)
         t0, e0 = time.perf_counter(), time.time()
         try:
             action()
@@ -356,38 +380,53 @@ def run_size(label: str, data_dir: Path, app_dir: Path) -> dict[str, tuple]:
             ctx_b, ub = _context(browser)
             b.time("User B opens Territory Health (first other session)", ub, _open(ub, server.url, "health"))
             b.note("RSS added by user B (MB)", server.rss() - rss_before)
-            ctx_c, uc = _context(browser)
-            b.time("User C opens Territory Health (idle server)", uc, _open(uc, server.url, "health"))
-            # 5. re-solve alone; then again, with a user opening a page meanwhile
+            # 5. re-solve alone; then new users open a page, on an idle server and during A's next solve, in turns
             b.time("Scenario Editor open again", a, _nav(a, "Scenario Editor"))
             resolve = lambda: a.get_by_role("button", name="Re-solve").click()  # noqa: E731
 
             # the solve's run lasts until the plan is drawn (it polls the solver process): a settled page is a solved one
             b.time("Re-solve with defaults", a, resolve)
             workers = server.children_rss()
-            ctx_d, ud = _context(browser)
-            # playwright's sync API is single-threaded: D is driven from this thread between A's polls
-            server.step_peak = server.rss()
-            a.get_by_role("button", name="Re-solve").click()
-            time.sleep(1.0)
-            t_d = time.perf_counter()
-            ud.goto(f"{server.url}/health")
-            ud.wait_for_selector('[data-testid="stApp"]')
-            solving_at_d = a.evaluate(RUNNING_JS)
-            settle(ud, start_ms=1500)
-            d_wall = time.perf_counter() - t_d
-            still = a.evaluate(RUNNING_JS)
-            b.rows["User D opens Territory Health during A's next solve"] = (
-                d_wall, float("nan"), float("nan"), float("nan"), server.rss())
-            workers = max(workers, server.children_rss())
-            print(f"  [{label}] D during solve: {d_wall:.2f} s (solve running at D's start: {solving_at_d}, "
-                  f"at D's end: {still}; server RSS peak {server.step_peak:.0f} MB)", file=sys.stderr)
-            settle(a, start_ms=0, timeout_ms=300_000)
+            idle, during, contexts = [], [], [ctx_a, ctx_b]
+            for turn in range(OPEN_TURNS):
+                ctx_c, uc = _context(browser)
+                contexts.append(ctx_c)
+                t0 = time.perf_counter()
+                _open(uc, server.url, "health")()
+                settle(uc, start_ms=1500)
+                idle.append(time.perf_counter() - t0)
+                ctx_d, ud = _context(browser)
+                contexts.append(ctx_d)
+                # playwright's sync API is single-threaded: D is driven from this thread between A's polls
+                server.step_peak = server.rss()
+                a.get_by_role("button", name="Re-solve").click()
+                time.sleep(1.0)
+                t_d = time.perf_counter()
+                _open(ud, server.url, "health")()
+                solving_at_d = a.evaluate(RUNNING_JS)
+                settle(ud, start_ms=1500)
+                during.append(time.perf_counter() - t_d)
+                still = a.evaluate(RUNNING_JS)
+                workers = max(workers, server.children_rss())
+                print(f"  [{label}] turn {turn + 1}: a new user opens Health idle {idle[-1]:.2f} s, during A's solve "
+                      f"{during[-1]:.2f} s (solve running at the open's start: {solving_at_d}, at its end: {still}; "
+                      f"server RSS peak {server.step_peak:.0f} MB)", file=sys.stderr)
+                settle(a, start_ms=0, timeout_ms=300_000)
+                for c in contexts[-2:]:
+                    c.close()
+            time.sleep(2)  # the closed contexts' processes gone before the next step counts chromium's CPU
+            nan = float("nan")
+            b.rows[f"A new user opens Territory Health, idle server (median of {OPEN_TURNS})"] = (
+                statistics.median(idle), nan, nan, nan, server.rss())
+            b.rows[f"A new user opens Territory Health during A's re-solve (median of {OPEN_TURNS})"] = (
+                statistics.median(during), nan, nan, nan, server.rss())
+            b.rows["... slower during the solve (%)"] = (
+                100.0 * (statistics.median(during) / statistics.median(idle) - 1.0), nan, nan, nan, nan)
             b.note("Solver worker processes' RSS during the solve (MB)", workers)
             # 6. compare today's plan with the plan just solved
             b.time("Compare with today's plan after the solve", a, _nav(a, "Compare"))
             b.note("Peak RSS during the walk (MB)", server.peak)
-            for ctx in (ctx_a, ctx_b, ctx_c, ctx_d):
+            for ctx in contexts[:2]:
                 ctx.close()
             browser.close()
         time.sleep(5)
