@@ -3,7 +3,7 @@ import streamlit as st
 
 from ui import access as AC
 from ui.format import md
-from ui.cache import start_janitor, warm_static
+from ui.cache import start_janitor, trim_memory, warm_static
 import ui.runlog
 from ui.state import get_dataset, sample_dataset
 
@@ -47,4 +47,7 @@ with st.sidebar:
         st.warning(md(st.session_state["_dataset_note"]), icon=":material/warning:")
     AC.sidebar(access)
 
-nav.run()
+try:
+    nav.run()
+finally:  # also after st.rerun / st.stop: the run's short-lived frames go back to the system (about 1 ms)
+    trim_memory()
