@@ -32,7 +32,8 @@ class _Parcel:
     """A big object (a book, its scoring) handed to the solver process as a temporary file rather
     than through the pipe: ``Connection.send`` pickles into one bytes object first, and at 50k that
     was 41 MB of pickle on top of the objects (the server's RSS rose by 126 MB for a moment; through
-    a file, by 27 MB). The solver process reads the file and deletes it."""
+    a file, by 27 MB). The file is the server user's alone (``mkstemp``: mode 0600) in the temp
+    folder; the solver process reads and deletes it."""
 
     __slots__ = ("path",)
 
