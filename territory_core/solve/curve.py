@@ -18,6 +18,7 @@ from typing import Callable, Mapping
 
 import pandas as pd
 
+from .priority import run_in_background
 from .settings import SolverSettings, default_metrics
 
 CURVE_COLUMNS = ["tolerance", "status", "moves", "objective", "bound", "gap", "arr_moved", "max_deviation", "seconds"]
@@ -37,13 +38,6 @@ def _row(tolerance: float, res, seconds: float) -> dict:
             "arr_moved": float(res.arr_moved) if res.ok else None,
             "max_deviation": max(res.max_deviation.values()) if res.ok and res.max_deviation else None,
             "seconds": round(seconds, 2)}
-
-
-def _lower_priority() -> None:
-    """Curve points run at the machine's background priority, so other users' pages stay quick meanwhile."""
-    from .priority import run_in_background
-
-    run_in_background()
 
 
 def _point(job: tuple) -> dict:
@@ -81,7 +75,8 @@ def tradeoff_curve(accounts: pd.DataFrame, reps: pd.DataFrame, settings: SolverS
             rows[job[0]] = _point(job)
             say(f"{len(rows)} of {len(jobs)} points", len(rows) / len(jobs))
     else:
-        pool = mp.get_context("spawn").Pool(processes=n, initializer=_lower_priority)
+        # curve points at the machine's background priority: other users' pages stay quick meanwhile
+        pool = mp.get_context("spawn").Pool(processes=n, initializer=run_in_background)
         try:
             pending = [pool.apply_async(_point, (job,)) for job in jobs]
             while pending:
