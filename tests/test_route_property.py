@@ -82,3 +82,12 @@ def test_single_record_segments_agree_with_the_segment_builder(rows):
     for i, row in enumerate(df.to_dict("records")):
         seg, k = r._segment_one(prepare_record(row, "account"))
         assert (seg or "(unsegmented)", k) == (want["segment"].iloc[i], int(want["rule_index"].iloc[i])), row
+
+
+def test_a_repeated_record_id_with_a_line_break_is_said_on_one_line():
+    """Found by the property above (hypothesis, in CI): the reason quoted the id as it was."""
+    df = pd.DataFrame([{c: None for c in COLUMNS} | {"account_id": "0\n0", "named": False, "locked": False}] * 2,
+                      columns=COLUMNS)
+    d = ROUTER.route(df, kind="account").decisions[1]
+    assert d.reason == "Row 2: record id 0\\n0 repeats row 1; each record is routed once."
+    assert d.record_id == "0\n0"  # the id itself, as given, for the write-back
