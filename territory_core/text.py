@@ -6,6 +6,7 @@ reason, a header and a chart say the same thing the same way.
 from __future__ import annotations
 
 import math
+import re
 
 from .contract import A, X
 
@@ -71,3 +72,12 @@ def quantity(column, value, digits: int = 1) -> str:
             return "-"
         return f"{v:,.0f} account" + ("" if round(v) == 1 else "s")
     return amount(c, value, digits) if c in UNIT_WORDS else f"{amount(c, value, digits)} {label(c).lower()}"
+
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+
+
+def printable(text) -> str:
+    """User text on one line and safe for a terminal: control characters (line breaks, carriage
+    returns, escape sequences) are written as escapes (``\\n``, ``\\x1b``), never passed on."""
+    return _CONTROL.sub(lambda m: repr(m.group())[1:-1], "" if text is None else str(text))

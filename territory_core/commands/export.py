@@ -10,6 +10,8 @@ from pathlib import Path
 
 import pandas as pd
 
+from territory_core.text import printable
+
 HELP = "Export a saved scenario (or an assignment file) for CRM upload (csv, xlsx, salesforce) or as an HTML summary."
 
 FORMATS = ("csv", "xlsx", "salesforce", "html")
@@ -42,15 +44,6 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                         "of --out, instead of refusing")
     p.add_argument("--out", metavar="FILE", help="file to write (required unless --list)")
     p.add_argument("--list", action="store_true", help="list the saved scenarios (id, name, latest version, who, when) and exit")
-
-
-_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
-
-
-def printable(text) -> str:
-    """User text made safe for a terminal: control characters (escape sequences, carriage returns,
-    line breaks) are shown as escapes (``\\x1b``), never sent to the terminal."""
-    return _CONTROL.sub(lambda m: repr(m.group())[1:-1], "" if text is None else str(text))
 
 
 def _norm(s) -> str:

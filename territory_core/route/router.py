@@ -33,7 +33,6 @@ from __future__ import annotations
 
 import gc
 import math
-import re
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from pathlib import Path
@@ -44,6 +43,7 @@ import pandas as pd
 
 from ..contract import A, R, S, X
 from ..dataset import Dataset
+from ..text import printable
 from .match import NAME_THRESHOLD, NameIndex, normalize_company, normalize_domain, normalize_many
 from .records import RECORD_COLUMNS, prepare_records
 
@@ -604,7 +604,7 @@ class Router:
                             "can be written back.", row, "bad_record")
         rid = str(rid)
         if rid in seen:
-            return Decision(rid, None, "", "input", f"Row {row}: record id {_one_line(rid)} repeats row {seen[rid]}; "
+            return Decision(rid, None, "", "input", f"Row {row}: record id {printable(rid)} repeats row {seen[rid]}; "
                             "each record is routed once.", row, "bad_record")
         seen[rid] = row
         known = self.account_pos.get(rid) if rec_i["kind"] == "account" else None
@@ -986,15 +986,6 @@ class Router:
 
 _TEXT_COLUMNS = frozenset({"record_id", "kind", "name", "parent_id", "domain", "company_key", "zip", "county", "state",
                            "country", "industry", "owner_id"})
-
-
-def _one_line(text: str) -> str:
-    """``text`` for a one-line reason: line breaks and other control characters written as escapes
-    ("0\\n0"), so the reason stays one line in the exceptions queue and in a CSV."""
-    return _CONTROL.sub(lambda m: repr(m.group())[1:-1], text)
-
-
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
 def _clean(values: list) -> list:
