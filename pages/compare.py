@@ -11,14 +11,14 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from territory_core.contract import A, S, X
-from territory_core.plan.scenarios import METRIC_LABELS, cost_rows, diff_scenarios, rep_loads
+from territory_core.plan.scenarios import METRIC_LABELS, cost_rows, diff_scenarios
 from ui import scenario_widgets as W
 from ui.access import current_access, refusal
 from ui.colors import colour_of, dataset_rep_colours, discrete_scale
 from ui.format import md, plot_text
 from ui.maps import boundary_url
 from ui.notices import reps_notice
-from ui.cache import settings_key, shared
+from ui.cache import shared
 from ui.state import data_token, dataset_version, get_active_scenario, get_dataset
 
 ds = get_dataset()
@@ -165,17 +165,10 @@ base, base_name = scenarios[0], names[0]
 NAMES = W.rep_names(ds, scenarios)  # the dataset's reps and the scenarios' new hires
 _settings = W.settings_dicts()
 enriched = W.enriched_for(_settings)
-ENRICHED_KEY = f"{settings_key(_settings.get('scoring'))}|{settings_key(_settings.get('segment_rules'))}"
 accounts = enriched if enriched is not None else ds.accounts
 
 
 # ============================================================================ KPI table with deltas
-def _loads(scn) -> pd.DataFrame:
-    """Per-rep loads of a plan (the process-wide cache, keyed by plan, data and scoring)."""
-    return shared("rep_loads", (W.scenario_token(scn), data_token(), enriched is not None, ENRICHED_KEY),
-                  lambda: rep_loads(ds, scn, enriched))
-
-
 kpis = []
 for scn in scenarios:
     try:
@@ -274,7 +267,7 @@ st.caption(f"Deltas are against the baseline, {md(base_name)}. Moves and ARR mov
 
 # ============================================================================ per-rep bars with the target band
 # keyed on the data too: a manager's team view must not get another session's loads of the same scenario
-loads = [_loads(scn) for scn in scenarios]
+loads = [W.loads_for(scn, enriched, _settings) for scn in scenarios]
 metric_opts = [m for m in metrics_all if any((ld["metric"] == m).any() for ld in loads)]
 
 

@@ -69,3 +69,50 @@ def test_area_centroids_cover_the_states_and_counties():
     states = co[~co["area"].str[:2].isin(["60", "66", "69"])]  # American Samoa, Guam, Mariana Islands apart
     assert len(co) == 3233 and states["lat"].between(17, 72).all()
     assert co.set_index("area").loc["06075", "lat"] == pytest.approx(37.76, abs=0.1)  # San Francisco
+
+
+def _areas_by_hand(accounts, plan, base):
+    """plan_areas written the long way: one dict per area, accounts in order."""
+    text = lambda v: v if isinstance(v, str) else None  # noqa: E731 (missing cells read as NaN)
+    own = {a: text(r) for a, r in zip(plan[S.account_id], plan[S.rep_id])}
+    was = {a: text(r) for a, r in zip(base[S.account_id], base[S.rep_id])}
+    rows = {}
+    for acc, area, arr in zip(accounts[A.account_id], accounts[A.county], accounts[A.arr]):
+        rep = own.get(acc)
+        if not isinstance(area, str) or not area.strip() or rep is None:
+            continue
+        r = rows.setdefault(area.strip(), {"n": 0, "arr": 0.0, "per": {}, "moved": {}})
+        r["n"] += 1
+        r["arr"] += arr
+        p = r["per"].setdefault(rep, [0, 0.0])
+        p[0] += 1
+        p[1] += arr
+        if (rep or "") != (was.get(acc) or ""):
+            m = r["moved"].setdefault(rep, [0, 0.0])
+            m[0] += 1
+            m[1] += arr
+    out = {}
+    for area, r in rows.items():
+        lead = min(r["per"], key=lambda k: (-r["per"][k][1], -r["per"][k][0], k))
+        top = min(r["moved"], key=lambda k: (-r["moved"][k][1], -r["moved"][k][0], k)) if r["moved"] else None
+        out[area] = (r["n"], r["arr"], lead, r["per"][lead][0], len(r["per"]), sum(v[0] for v in r["moved"].values()),
+                     top)
+    return out
+
+
+def test_areas_match_a_plain_count_on_a_random_book_with_ties_gaps_and_blank_owners():
+    import numpy as np
+
+    rng = np.random.default_rng(7)
+    n = 400
+    accounts = pd.DataFrame({A.account_id: [f"a{i}" for i in range(n)],
+                             A.county: rng.choice(["01001", "01003 ", "02010", "", None], n).tolist(),
+                             A.arr: rng.choice([0.0, 10.0, 20.0], n)})  # few values: many ties
+    reps = ["r1", "r10", "r2", "R3", "", None]
+    plan = pd.DataFrame({S.account_id: accounts[A.account_id], S.rep_id: rng.choice(reps, n).tolist()})
+    base = pd.DataFrame({S.account_id: accounts[A.account_id], S.rep_id: rng.choice(reps, n).tolist()}).iloc[:350]
+    out = plan_areas(accounts, plan, "county", baseline=base)
+    got = {r.area: (r.accounts, r.arr, r.lead_rep_id, r.lead_accounts, r.reps, r.moved,
+                    None if pd.isna(r.top_receiver) else r.top_receiver) for r in out.itertuples()}
+    assert got == _areas_by_hand(accounts, plan, base)
+    assert list(out["area"]) == ["01001", "01003", "02010"]

@@ -202,18 +202,35 @@ def newer_data(scn):
     return info if info.version > int(scn.dataset_version or 0) else None
 
 
-def kpis_for(scn, enriched: pd.DataFrame | None, settings: dict | None = None) -> dict:
-    """scenario_kpis for a scenario, cached for the process by scenario token, data and the scoring
-    settings ``enriched`` was made with (default: the active settings)."""
-    from territory_core.plan.scenarios import scenario_kpis
-    from ui.cache import settings_key, shared
+def _plan_key(scn, enriched: pd.DataFrame | None, settings: dict | None) -> tuple:
+    """A plan's cache key: its token, the data, and the scoring settings ``enriched`` was made with
+    (default: the active settings)."""
+    from ui.cache import settings_key
     from ui.state import data_token
 
-    ds = get_dataset()
     s = settings if settings is not None else settings_dicts()
-    key = (scenario_token(scn), data_token(), enriched is not None,
-           settings_key(s.get("scoring")), settings_key(s.get("segment_rules")))
-    return shared("scenario_kpis", key, lambda: scenario_kpis(ds, scn, enriched=enriched))
+    return (scenario_token(scn), data_token(), enriched is not None,
+            settings_key(s.get("scoring")), settings_key(s.get("segment_rules")))
+
+
+def loads_for(scn, enriched: pd.DataFrame | None, settings: dict | None = None) -> pd.DataFrame:
+    """rep_loads of a plan, cached for the process (see :func:`_plan_key`)."""
+    from territory_core.plan.scenarios import rep_loads
+    from ui.cache import shared
+
+    ds = get_dataset()
+    return shared("rep_loads", _plan_key(scn, enriched, settings), lambda: rep_loads(ds, scn, enriched))
+
+
+def kpis_for(scn, enriched: pd.DataFrame | None, settings: dict | None = None) -> dict:
+    """scenario_kpis of a plan, cached for the process (see :func:`_plan_key`); its rep loads are
+    the ones :func:`loads_for` keeps, computed once for both."""
+    from territory_core.plan.scenarios import scenario_kpis
+    from ui.cache import shared
+
+    ds = get_dataset()
+    return shared("scenario_kpis", _plan_key(scn, enriched, settings),
+                  lambda: scenario_kpis(ds, scn, enriched=enriched, loads=loads_for(scn, enriched, settings)))
 
 
 def cost_for(baseline, scn, enriched: pd.DataFrame | None) -> dict:
@@ -330,7 +347,7 @@ def today_scenario():
     from ui.state import data_token
 
     ds = get_dataset()
-    return shared("today", (data_token(),), lambda: Scenario.today(ds))
+    return shared("today", (data_token(),), lambda: Scenario.today(ds, fingerprint=fingerprint()))
 
 
 # ---------------------------------------------------------------------------- formatting

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 
+import numpy as np
 import pandas as pd
 
 from ..contract import A, S
@@ -23,9 +24,28 @@ AREA_COLUMNS = ["area", "accounts", "arr", "lead_rep_id", "lead_accounts", "lead
 FLOW_COLUMNS = ["from_rep_id", "to_rep_id", "from_name", "to_name", "accounts", "arr"]
 
 
-def _owners(assignment: pd.DataFrame) -> pd.Series:
+def _owner_codes(ids: pd.Index, assignment: pd.DataFrame, rep_ids: pd.Index) -> np.ndarray:
+    """Each account's owner in ``assignment`` (its first row per account) as a position in
+    ``rep_ids``; -1 when the plan gives it no owner."""
     a = assignment[[S.account_id, S.rep_id]].drop_duplicates(S.account_id)
-    return pd.Series(a[S.rep_id].astype("string").to_numpy(), index=a[S.account_id].astype("string").to_numpy())
+    pos = pd.Index(a[S.account_id].astype("string").to_numpy()).get_indexer(ids)
+    codes = rep_ids.get_indexer(a[S.rep_id].astype("string"))
+    return np.where(pos >= 0, codes[np.clip(pos, 0, None)], -1) if len(codes) else np.full(len(ids), -1)
+
+
+def _first_per_area(area: np.ndarray, rep: np.ndarray, n_reps: int,
+                    weight: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Accounts and ``weight`` per (area, rep), then per area the rep with the most weight, then the
+    most accounts, then the first rep code (codes follow rep id order). Returns (area, rep,
+    accounts, weight) per area, areas ascending."""
+    pair, inv = np.unique(area * n_reps + rep, return_inverse=True)
+    n = np.bincount(inv, minlength=len(pair))
+    v = np.bincount(inv, weights=weight, minlength=len(pair))
+    p_area, p_rep = pair // n_reps, pair % n_reps
+    order = np.lexsort((p_rep, -n, -v, p_area))
+    if len(order):
+        order = order[np.r_[True, p_area[order][1:] != p_area[order][:-1]]]
+    return p_area[order], p_rep[order], n[order], v[order]
 
 
 def plan_areas(accounts: pd.DataFrame, assignment: pd.DataFrame, level: str = "county",
@@ -43,37 +63,50 @@ def plan_areas(accounts: pd.DataFrame, assignment: pd.DataFrame, level: str = "c
     col = LEVELS[level]
     if col not in accounts.columns:
         raise ValueError(f"the accounts have no {col} column")
-    ids = accounts[A.account_id].astype("string")
-    arr = pd.to_numeric(accounts[A.arr], errors="coerce").fillna(0.0) if A.arr in accounts.columns else \
-        pd.Series(0.0, index=accounts.index)
-    b = pd.DataFrame({"area": accounts[col].astype("string").str.strip().to_numpy(),
-                      "rep": ids.map(_owners(assignment)).to_numpy(), "arr": arr.to_numpy(dtype=float)})
-    if baseline is not None:
-        b["base"] = ids.map(_owners(baseline)).to_numpy()
-    b = b[(b["area"].fillna("") != "").to_numpy() & b["rep"].notna().to_numpy()]
-    if b.empty:
+    ids = pd.Index(accounts[A.account_id].astype("string").to_numpy())
+    arr = pd.to_numeric(accounts[A.arr], errors="coerce").fillna(0.0).to_numpy(dtype=float) \
+        if A.arr in accounts.columns else np.zeros(len(accounts))
+    # integer codes: areas in sorted order (blank = none), reps of both plans in id order
+    area_txt = accounts[col].astype("string").str.strip()
+    area_code, areas = pd.factorize(area_txt.where(area_txt != ""), sort=True)
+    areas = np.asarray(areas, dtype=object)
+    plans = [assignment] + ([baseline] if baseline is not None else [])
+    reps = pd.Index(pd.concat([p[S.rep_id].astype("string") for p in plans]).dropna().unique()).sort_values()
+    rep_ids, n_reps = reps.to_numpy(dtype=object), max(len(reps), 1)
+    rep = _owner_codes(ids, assignment, reps)
+    keep = (area_code >= 0) & (rep >= 0)
+    if not keep.any():
         return pd.DataFrame(columns=AREA_COLUMNS)
-    tot = b.groupby("area", sort=True).agg(accounts=("arr", "size"), arr=("arr", "sum"), reps=("rep", "nunique"))
-    per = b.groupby(["area", "rep"], sort=False).agg(n=("arr", "size"), v=("arr", "sum")).reset_index()
-    per = per.sort_values(["area", "v", "n", "rep"], ascending=[True, False, False, True], kind="mergesort")
-    lead = per.drop_duplicates("area").set_index("area")
-    out = tot.assign(lead_rep_id=lead["rep"], lead_accounts=lead["n"].astype(int), lead_arr=lead["v"])
+    k_area, k_rep, k_arr = area_code[keep], rep[keep], arr[keep]
+    present = np.unique(k_area)
+    _, l_rep, l_n, l_v = _first_per_area(k_area, k_rep, n_reps, k_arr)  # one row per present area
+    out = pd.DataFrame({
+        "area": pd.array(areas[present], dtype="string"),
+        "accounts": np.bincount(k_area)[present],
+        "arr": np.bincount(k_area, weights=k_arr)[present],
+        "reps": np.bincount(np.unique(k_area * n_reps + k_rep) // n_reps)[present],
+        "lead_rep_id": pd.array(rep_ids[l_rep], dtype="string"),
+        "lead_accounts": l_n.astype(int),
+        "lead_arr": l_v.astype(float),
+    })
     out["lead_share"] = out["lead_accounts"] / out["accounts"]
     if baseline is not None:
-        mv = b[(b["rep"].astype("string").fillna("") != b["base"].astype("string").fillna("")).to_numpy()]
-        out["moved"] = mv.groupby("area").size().reindex(out.index).fillna(0).astype(int)
-        out["moved_arr"] = mv.groupby("area")["arr"].sum().reindex(out.index).fillna(0.0)
-        rc = mv.groupby(["area", "rep"], sort=False)["arr"].agg(["sum", "size"]).reset_index()
-        rc = rc.sort_values(["area", "sum", "size", "rep"], ascending=[True, False, False, True], kind="mergesort")
-        top = rc.drop_duplicates("area").set_index("area")
-        out["top_receiver"] = top["rep"].reindex(out.index).astype("string")
-        out["top_receiver_arr"] = top["sum"].reindex(out.index).fillna(0.0)
+        base = _owner_codes(ids, baseline, reps)[keep]
+        blank = reps.get_loc("") if "" in reps else -1  # an owner given as "" is no owner, as in the baseline's gaps
+        moved = np.where(k_rep == blank, -1, k_rep) != np.where(base == blank, -1, base)
+        slot = np.searchsorted(present, k_area[moved])
+        out["moved"] = np.bincount(slot, minlength=len(present)).astype(int)
+        out["moved_arr"] = np.bincount(slot, weights=k_arr[moved], minlength=len(present)).astype(float)
+        t_area, t_rep, _, t_v = _first_per_area(k_area[moved], k_rep[moved], n_reps, k_arr[moved])
+        at = np.searchsorted(present, t_area)
+        top = np.full(len(present), None, dtype=object)
+        top[at] = rep_ids[t_rep]
+        top_arr = np.zeros(len(present))
+        top_arr[at] = t_v
+        out["top_receiver"], out["top_receiver_arr"] = pd.array(top, dtype="string"), top_arr
     else:
         out["moved"], out["moved_arr"] = 0, 0.0
-        out["top_receiver"], out["top_receiver_arr"] = pd.NA, 0.0
-    out = out.reset_index()
-    out["lead_rep_id"] = out["lead_rep_id"].astype("string")
-    out["top_receiver"] = out["top_receiver"].astype("string")
+        out["top_receiver"], out["top_receiver_arr"] = pd.array([pd.NA] * len(out), dtype="string"), 0.0
     return out[AREA_COLUMNS]
 
 

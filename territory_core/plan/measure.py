@@ -423,7 +423,7 @@ def scenario_reps_checked(dataset: Dataset, scenario: Scenario,
 
 
 def scenario_kpis(dataset: Dataset, scenario: Scenario, enriched: pd.DataFrame | None = None, *,
-                  tolerance: float = 0.10) -> dict:
+                  tolerance: float = 0.10, loads: pd.DataFrame | None = None) -> dict:
     """Plain-number KPIs of a scenario (JSON-safe dict):
 
     - ``balance``: per metric ``{"cv", "max_deviation", "mean_abs_deviation", "within_tolerance",
@@ -438,11 +438,14 @@ def scenario_kpis(dataset: Dataset, scenario: Scenario, enriched: pd.DataFrame |
     - ``accounts_per_rep`` and ``whitespace_per_rep`` ({"mean", "min", "max"}; whitespace when known);
     - ``travel_km_mean``/``travel_km_total``/``travel_known`` when account and rep coordinates are known;
     - ``status``/``status_text``/``gap`` from the solver report when there is one.
+
+    ``loads``: :func:`rep_loads` of the same plan, data and ``enriched`` when the caller has it.
     """
     asg = _need_assignment(scenario)
     accounts = enriched if enriched is not None else dataset.accounts
     reps_after = scenario_reps(dataset, scenario, enriched)
-    loads = rep_loads(dataset, scenario, enriched, _reps=reps_after)
+    if loads is None:
+        loads = rep_loads(dataset, scenario, enriched, _reps=reps_after)
     bm = dict(balance_metrics(scenario, accounts, tolerance))
     balance = {}
     cvs = []

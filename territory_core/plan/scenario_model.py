@@ -151,8 +151,10 @@ class Scenario:
         return f"{self.name} v{self.version}" if self.version else self.name
 
     @classmethod
-    def today(cls, dataset: Dataset, *, settings: Mapping[str, dict] | None = None) -> "Scenario":
-        """Today's plan as a scenario: every account stays with its current owner (A.owner_id)."""
+    def today(cls, dataset: Dataset, *, settings: Mapping[str, dict] | None = None,
+              fingerprint: str | None = None) -> "Scenario":
+        """Today's plan as a scenario: every account stays with its current owner (A.owner_id).
+        ``fingerprint``: :func:`dataset_fingerprint` of ``dataset`` when the caller has it."""
         acc = dataset.accounts
         owner = acc[A.owner_id].astype("string") if A.owner_id in acc.columns else pd.Series(pd.NA, index=acc.index, dtype="string")
         assignment = pd.DataFrame({
@@ -166,7 +168,7 @@ class Scenario:
         report = {"status": "current", "status_text": "Today's plan (not optimised)", "moves": 0,
                   "arr_moved": 0.0}
         return cls(name=TODAY_NAME, settings=settings or {}, assignment=assignment, report=report,
-                   input_fingerprint=dataset_fingerprint(dataset))
+                   input_fingerprint=fingerprint or dataset_fingerprint(dataset))
 
     def to_dict(self) -> dict:
         """JSON-safe inputs and metadata (no assignment)."""
