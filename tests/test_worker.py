@@ -193,3 +193,29 @@ def test_the_book_goes_to_the_solver_process_as_a_file_that_the_process_deletes(
     assert worker.solve_in_worker(sample, sc, data_key="file3").report["moves"] == 168
     assert not os.path.exists(stuck)
     assert set(glob.glob(pattern)) <= before
+
+
+def test_a_parcel_left_by_a_killed_server_is_deleted_when_a_solver_process_next_starts(sample):
+    """A server killed outright (SIGKILL: no stop, no cleanup) can leave a parcel no process will
+    read. The next solver process's start deletes this user's parcels older than an hour; a fresh
+    one (another server's, in flight) stays."""
+    import os
+    import tempfile
+    import time
+
+    old_fd, old = tempfile.mkstemp(prefix="territory-solver-", suffix=".pickle")
+    new_fd, new = tempfile.mkstemp(prefix="territory-solver-", suffix=".pickle")
+    os.close(old_fd)
+    os.close(new_fd)
+    two_hours_ago = time.time() - 2 * 3600
+    os.utime(old, (two_hours_ago, two_hours_ago))
+    try:
+        worker.shutdown()
+        worker.warm()
+        assert not os.path.exists(old)
+        assert os.path.exists(new)
+        assert worker.clear_stale_parcels() == 0  # nothing else that old
+    finally:
+        for p in (old, new):
+            if os.path.exists(p):
+                os.unlink(p)

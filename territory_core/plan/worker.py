@@ -70,6 +70,29 @@ def _parcel(obj):
     return None if obj is None else _Parcel(obj)
 
 
+PARCEL_MAX_AGE_S = 3600.0
+
+
+def clear_stale_parcels(max_age_s: float = PARCEL_MAX_AGE_S) -> int:
+    """Delete this user's parcel files older than ``max_age_s``: a server killed outright between
+    writing a parcel and its process reading it leaves one behind (a process reads its parcel within
+    seconds of its writing). Returns how many were deleted."""
+    import glob
+    import tempfile
+    import time
+
+    gone, now, uid = 0, time.time(), os.getuid()
+    for path in glob.glob(os.path.join(tempfile.gettempdir(), "territory-solver-*.pickle")):
+        try:
+            st = os.stat(path)
+            if st.st_uid == uid and now - st.st_mtime > max_age_s:
+                os.unlink(path)
+                gone += 1
+        except OSError:  # read and deleted meanwhile, or not ours to delete
+            continue
+    return gone
+
+
 def _unparcel(obj):
     return obj.open() if isinstance(obj, _Parcel) else obj
 
@@ -204,6 +227,7 @@ class _Worker:
         """Start the process (not waiting for it to be ready)."""
         if self.alive():
             return
+        clear_stale_parcels()
         ctx = mp.get_context("spawn")
         parent, child = ctx.Pipe(duplex=True)
         self.proc = ctx.Process(target=_worker_main, args=(child, TEAM_WORKERS), name="territory-solver",
