@@ -16,7 +16,6 @@ are queued: one at a time per worker (``WORKERS``), so two users' solves never f
 """
 from __future__ import annotations
 
-import multiprocessing as mp
 import os
 import queue
 import threading
@@ -120,7 +119,9 @@ def _warm_team_pool(n: int):
 
     if n < 2:
         return None
-    pool = ProcessPoolExecutor(max_workers=n, mp_context=mp.get_context("spawn"), initializer=_team_process_start)
+    from ..solve.priority import spawn_context
+
+    pool = ProcessPoolExecutor(max_workers=n, mp_context=spawn_context(), initializer=_team_process_start)
     for f in [pool.submit(time.sleep, 0.2) for _ in range(n)]:
         f.result()
     return pool
@@ -227,8 +228,10 @@ class _Worker:
         """Start the process (not waiting for it to be ready)."""
         if self.alive():
             return
+        from ..solve.priority import spawn_context
+
         clear_stale_parcels()
-        ctx = mp.get_context("spawn")
+        ctx = spawn_context()
         parent, child = ctx.Pipe(duplex=True)
         self.proc = ctx.Process(target=_worker_main, args=(child, TEAM_WORKERS), name="territory-solver",
                                 daemon=False)

@@ -9,7 +9,6 @@ on cancel (the pool is terminated).
 """
 from __future__ import annotations
 
-import multiprocessing as mp
 import os
 import threading
 import time
@@ -18,7 +17,7 @@ from typing import Callable, Mapping
 
 import pandas as pd
 
-from .priority import run_in_background
+from .priority import run_in_background, spawn_context
 from .settings import SolverSettings, default_metrics
 
 CURVE_COLUMNS = ["tolerance", "status", "moves", "objective", "bound", "gap", "arr_moved", "max_deviation", "seconds"]
@@ -76,7 +75,7 @@ def tradeoff_curve(accounts: pd.DataFrame, reps: pd.DataFrame, settings: SolverS
             say(f"{len(rows)} of {len(jobs)} points", len(rows) / len(jobs))
     else:
         # curve points at the machine's background priority: other users' pages stay quick meanwhile
-        pool = mp.get_context("spawn").Pool(processes=n, initializer=run_in_background)
+        pool = spawn_context().Pool(processes=n, initializer=run_in_background)
         try:
             pending = [pool.apply_async(_point, (job,)) for job in jobs]
             while pending:
