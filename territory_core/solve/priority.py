@@ -90,9 +90,11 @@ _MAIN_LOCK = threading.Lock()
 
 def spawn_context():
     """The ``spawn`` context for solver processes: their children do not run the parent's main
-    script. Every target they run is a function of an importable module, so nothing is lost; in the
-    app, the main script is the page a session is running (see the module's docstring). Installed
-    once for the process (multiprocessing reads ``spawn.get_preparation_data`` at each start)."""
+    script (in the app, the page a session is running: see the module's docstring). Every target
+    they run is a function of an importable module, so nothing is lost. multiprocessing reads
+    ``spawn.get_preparation_data`` at each start, so this wraps it once for the whole process: every
+    spawn child started after the first call skips the main script, which suits the app, the CLI
+    and the tests (none runs a function defined in a main script in a child)."""
     from multiprocessing import spawn
 
     with _MAIN_LOCK:
