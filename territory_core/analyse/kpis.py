@@ -631,7 +631,11 @@ def balance_indices(values, targets=None, tolerance: float = 0.10) -> dict:
         return res
     mean = v.mean()
     res["mean"] = float(mean)
-    res["cv"] = float(v.std(ddof=0) / mean) if mean != 0 else float("nan")
+    # on values scaled to at most 1: the same cv at any scale (tiny values' squares underflowed:
+    # [0, 2.4e-160] gave 0.99985 where [0, 1.2e-160] gave 1.00002; both are exactly 1)
+    top = np.abs(v).max()
+    w = v / top if top > 0 else v
+    res["cv"] = float(w.std(ddof=0) / w.mean()) if mean != 0 else float("nan")
     res["gini"] = gini(v) if (v >= 0).all() else float("nan")
     mx, mn = v.max(), v.min()
     with np.errstate(over="ignore"):
