@@ -103,7 +103,9 @@ def _zip_pool() -> pd.DataFrame:
     return z
 
 
-def make_reps(rng: np.random.Generator) -> pd.DataFrame:
+def make_reps(rng: np.random.Generator, quota_scale: float = 1.0) -> pd.DataFrame:
+    """The reps; ``quota_scale``: quotas grow with the book (a 50,000-account book's 40 reps carry
+    50,000 / 6,000 times the quota, or their attainment reads 800%)."""
     rows = []
     n = 0
     names = set()
@@ -129,7 +131,7 @@ def make_reps(rng: np.random.Generator) -> pd.DataFrame:
                     R.rep_id: f"R{n:03d}", R.name: nm,
                     R.role: {"Enterprise": "Enterprise AE", "Mid-Market": "Account Executive", "SMB": "SMB AE"}[seg],
                     R.manager: mgr, R.region: region, R.segment: seg, R.capacity: cap, R.ramp: 1.0,
-                    R.quota: round(base_quota * cap * rng.uniform(0.9, 1.1), -4),
+                    R.quota: round(base_quota * quota_scale * cap * rng.uniform(0.9, 1.1), -4),
                     R.home_zip: str(rng.choice(HOME_ZIPS[region])), R.specialties: spec, R.active: True,
                 })
     reps = pd.DataFrame(rows)
@@ -347,7 +349,7 @@ def make_opportunities(rng, acc: pd.DataFrame, reps: pd.DataFrame) -> pd.DataFra
 
 def make(seed: int = SEED, n_accounts: int = 6000) -> dict[str, pd.DataFrame]:
     rng = np.random.default_rng(seed)
-    reps = make_reps(rng)
+    reps = make_reps(rng, quota_scale=n_accounts / 6000)
     acc = make_accounts(rng, n_accounts, reps)
     acc[A.owner_id] = assign_owners(rng, acc, reps)
     opp = make_opportunities(rng, acc, reps)
