@@ -701,23 +701,24 @@ if not present:
             st.markdown(f"Exporting **{md(pick)}**: {len(exp_df):,} rows, {n_moved:,} owner changes against "
                         f"today, effective {eff:%d %b %Y}. Files: `{stem}_…`.")
             b1, b2, b3, b4 = st.columns(4)
-            # every file is made when its button is pressed, not on every rerun
+            # every file is made when its button is pressed, not on every rerun; a press does not rerun the
+            # page (a rerun raced the file's request: the button could stay disabled, spinning, for good)
             b1.download_button("Assignment CSV", lambda: EX.to_csv_bytes(exp_df), file_name=f"{stem}_assignment.csv",
                                mime="text/csv", key="cmp_dl_csv", icon=":material/download:",
-                               disabled=bool(no_export), help=md(no_export) or None)
+                               disabled=bool(no_export), help=md(no_export) or None, on_click="ignore")
             b2.download_button("Assignment Excel", lambda: EX.to_excel_bytes(exp_df), file_name=f"{stem}_assignment.xlsx",
                                mime="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
                                key="cmp_dl_xlsx", icon=":material/download:",
-                               disabled=bool(no_export), help=md(no_export) or None)
+                               disabled=bool(no_export), help=md(no_export) or None, on_click="ignore")
             b3.download_button("Salesforce Data Loader CSV", lambda: EX.to_csv_bytes(EX.salesforce_loader(ready)),
                                file_name=f"{stem}_salesforce.csv", mime="text/csv", key="cmp_dl_sf",
-                               icon=":material/download:", disabled=bool(no_export),
+                               icon=":material/download:", disabled=bool(no_export), on_click="ignore",
                                help=md(no_export) or (md(f"Leaves out the {len(to_assign):,} rows whose new owner is "
                                                          "still a placeholder (see 'To assign').") if len(to_assign) else None))
             if len(to_assign) and not no_export:
                 st.download_button(f"To assign: {len(to_assign):,} rows owned by placeholders (CSV)",
                                    lambda: EX.to_csv_bytes(to_assign), file_name=f"{stem}_to_assign.csv", mime="text/csv",
-                                   key="cmp_dl_to_assign", icon=":material/download:")
+                                   key="cmp_dl_to_assign", icon=":material/download:", on_click="ignore")
             kp = kpis[k]
 
             base_i = 0 if k != 0 else None
@@ -733,7 +734,7 @@ if not present:
 
             b4.download_button("One-page summary (HTML)", _html,
                                file_name=f"{stem}_summary.html", mime="text/html", key="cmp_dl_html",
-                               icon=":material/download:")
+                               icon=":material/download:", on_click="ignore")
             if no_export:
                 st.caption(f"Owner files are disabled: {md(no_export)}")
             st.caption(f"The HTML summary compares {md(pick)} with "

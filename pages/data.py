@@ -297,7 +297,7 @@ def _import_section(current) -> None:
                                     "message": st.column_config.TextColumn(width="large"),
                                     "fix": st.column_config.TextColumn(width="large")})
         st.download_button("Download the report (CSV)", report.to_frame().to_csv(index=False).encode("utf-8"),
-                           file_name="validation_report.csv", mime="text/csv", key="data_report_csv")
+                           file_name="validation_report.csv", mime="text/csv", key="data_report_csv", on_click="ignore")
 
     st.subheader("3. Save and load", divider="gray")
     target = _save_target(current, result, [r.name for k, r in preread.items() if k in kinds_used])

@@ -24,7 +24,7 @@ if scn is not None:
         stem = "".join(ch if ch.isalnum() else "_" for ch in scn.label).strip("_") or "plan"
         c1, c2, _ = st.columns([1, 1, 3])
         c1.download_button("Download HTML", html_doc.encode("utf-8"), f"rules_of_engagement_{stem}.html", "text/html",
-                           key="roe_dl_html")
+                           key="roe_dl_html", on_click="ignore")
         c2.download_button("Download Markdown", doc.markdown().encode("utf-8"), f"rules_of_engagement_{stem}.md",
-                           "text/markdown", key="roe_dl_md")
+                           "text/markdown", key="roe_dl_md", on_click="ignore")
         st.iframe(html_doc, height="content")  # srcdoc: the document's own styles stay inside it

@@ -83,9 +83,9 @@ with t_route:
         st.dataframe(routed.head(1000), hide_index=True, key="exq_routed")
         b1, b2 = st.columns(2)
         b1.download_button("Routed records (CSV)", routed.to_csv(index=False).encode(), "routed.csv", "text/csv",
-                           key="exq_dl_routed")
+                           key="exq_dl_routed", on_click="ignore")
         b2.download_button("Exceptions (CSV)", exceptions.to_csv(index=False).encode(), "exceptions.csv", "text/csv",
-                           key="exq_dl_exc")
+                           key="exq_dl_exc", on_click="ignore")
 
 # ------------------------------------------------------------------------------------------------ queue
 with t_queue:

@@ -1157,7 +1157,8 @@ if t_res.open:  # only the open tab is drawn (the others on a click)
                 st.download_button("Download these moves (CSV)", to_csv_bytes(mv.rename(columns={
                     "account": "Account", "from": "From", "to": "To", "arr": "ARR", "reason": "Why",
                     "account_id": "Account id"})), file_name=f"{scn.name}_moves.csv", mime="text/csv",
-                    key="se_moves_csv", icon=":material/download:", disabled=bool(no_export), help=md(no_export) or None)
+                    key="se_moves_csv", icon=":material/download:", disabled=bool(no_export), help=md(no_export) or None,
+                    on_click="ignore")
             reps_rows = report.get("reps") or []
             if reps_rows:
                 hl = set(st.session_state.get("se_highlight") or [])

@@ -158,7 +158,7 @@ with tab_rules:
     b2.button("Undo changes", on_click=_reset_editor, args=(saved_rules,), disabled=not dirty, key="seg_undo")
     b3.button("Default rules", on_click=_reset_editor, args=(default_rules(),), key="seg_defaults")
     b4.download_button("Download rules (JSON)", json.dumps(rules.to_dict(), indent=2), "segment_rules.json",
-                       "application/json", key="seg_download")
+                       "application/json", key="seg_download", on_click="ignore")
     if msg := st.session_state.pop("seg_flash", None):
         st.success(msg)
     elif dirty:

@@ -288,13 +288,13 @@ centre_of = {}
 rules = assignment_rules(inputs.units, plan_full, inputs.level)
 o1, o2, o3, o4 = st.columns(4)
 o1.download_button("Boundaries (GeoJSON)", boundaries_bytes(shapes, "geojson"), "territories.geojson",
-                   "application/geo+json", key="tm_dl_geojson")
+                   "application/geo+json", key="tm_dl_geojson", on_click="ignore")
 o2.download_button("Boundaries (GeoPackage)", boundaries_bytes(shapes, "gpkg"), "territories.gpkg",
-                   "application/geopackage+sqlite3", key="tm_dl_gpkg")
+                   "application/geopackage+sqlite3", key="tm_dl_gpkg", on_click="ignore")
 o3.download_button("ZIP / county rules (CSV)", rules.to_csv(index=False).encode(), "territory_rules.csv",
-                   "text/csv", key="tm_dl_rules")
+                   "text/csv", key="tm_dl_rules", on_click="ignore")
 o4.download_button("Unit plan (CSV)", uf[["unit_id", "name", "territory"]].to_csv(index=False).encode(),
-                   "territory_plan.csv", "text/csv", key="tm_dl_plan")
+                   "territory_plan.csv", "text/csv", key="tm_dl_plan", on_click="ignore")
 st.caption(md(f"{(rules['key_type'] == 'zip').sum():,} ZIP and {(rules['key_type'] == 'county').sum():,} county rules: "
               "a new account falls into the territory of its ZIP, else its county, else its state."))
 
