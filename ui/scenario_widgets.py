@@ -238,7 +238,9 @@ def cost_for(baseline, scn, enriched: pd.DataFrame | None) -> dict:
     from territory_core.plan.scenarios import change_cost
 
     cache = st.session_state.setdefault("_scn_cost_cache", {})
-    key = (scenario_token(baseline), scenario_token(scn), dataset_version(), id(enriched))
+    # not the scored frame's id: the shared cache hands out a new copy each run (the card was recomputed
+    # on every rerun); the cost reads only ARR and pipeline, which scoring does not change
+    key = (scenario_token(baseline), scenario_token(scn), dataset_version(), enriched is not None)
     if key not in cache:
         if len(cache) > 16:
             cache.clear()

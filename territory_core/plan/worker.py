@@ -27,6 +27,10 @@ TEAM_WORKERS = max(1, int(os.environ.get("TERRITORY_SOLVER_TEAM_WORKERS", str(mi
 
 
 # ------------------------------------------------------------------------------------ parcels
+PARCEL_PREFIX, PARCEL_SUFFIX = "territory-solver-", ".pickle"
+PARCEL_MAX_AGE_S = 3600.0
+
+
 class _Parcel:
     """A big object (a book, its scoring) handed to the solver process as a temporary file rather
     than through the pipe: ``Connection.send`` pickles into one bytes object first, and at 50k that
@@ -40,7 +44,7 @@ class _Parcel:
         import pickle
         import tempfile
 
-        fd, self.path = tempfile.mkstemp(prefix="territory-solver-", suffix=".pickle")
+        fd, self.path = tempfile.mkstemp(prefix=PARCEL_PREFIX, suffix=PARCEL_SUFFIX)
         try:
             with os.fdopen(fd, "wb") as f:
                 pickle.dump(obj, f, protocol=pickle.HIGHEST_PROTOCOL)
@@ -69,19 +73,15 @@ def _parcel(obj):
     return None if obj is None else _Parcel(obj)
 
 
-PARCEL_MAX_AGE_S = 3600.0
-
-
 def clear_stale_parcels(max_age_s: float = PARCEL_MAX_AGE_S) -> int:
     """Delete this user's parcel files older than ``max_age_s``: a server killed outright between
     writing a parcel and its process reading it leaves one behind (a process reads its parcel within
     seconds of its writing). Returns how many were deleted."""
     import glob
     import tempfile
-    import time
 
     gone, now, uid = 0, time.time(), os.getuid()
-    for path in glob.glob(os.path.join(tempfile.gettempdir(), "territory-solver-*.pickle")):
+    for path in glob.glob(os.path.join(tempfile.gettempdir(), f"{PARCEL_PREFIX}*{PARCEL_SUFFIX}")):
         try:
             st = os.stat(path)
             if st.st_uid == uid and now - st.st_mtime > max_age_s:
