@@ -628,6 +628,7 @@ DECOMPOSE_TEAMS = True
 # An executor (concurrent.futures) that solves teams side by side; None: one after the other, in
 # this process. territory_core.plan.worker sets one in its solver processes (a pool of processes).
 TEAM_POOL = None
+TEAM_MIN_SECONDS = 5.0  # a team solved in turn gets at least this much of the time left
 
 
 def _solve_team(job: tuple) -> "SolveResult":
@@ -738,7 +739,9 @@ def _solve_by_team(accounts, reps, settings, metrics, p: Prepared, sdict, t0, *,
         if cancel is not None and cancel.is_set():
             return _result_without(p, "cancelled", [], [], build, time.monotonic() - t0 - build, settings, sdict)
         rem = deadline - time.monotonic()
-        tl = max(0.5, rem * pairs[g] / max(1, left))
+        # a share of what is left by its size, and at least a few seconds (when there are): a small team
+        # is quick, but on a busy machine a share of half a second stopped its MIP short of a proof
+        tl = max(0.5, min(rem, max(TEAM_MIN_SECONDS, rem * pairs[g] / max(1, left))))
         sub_acc, sub_reps, sub_fixed, sub_scope, sub_bands = team_inputs(g)
         base = done / max(1, done + left)
         span = pairs[g] / max(1, done + left)
