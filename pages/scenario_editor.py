@@ -389,7 +389,7 @@ def _poll_curve(box) -> None:
 def _solver_dict(scn: Scenario) -> dict:
     """The scenario's solver settings as a dict, with the default metrics written out when the
     settings leave them to the solver (so the panel and the curve can edit them)."""
-    from territory_core.solve.model import default_metrics, planning_defaults
+    from territory_core.solve.settings import default_metrics, planning_defaults
 
     d = dict(scn.settings.get("solver") or {})
     if not d:
@@ -1024,7 +1024,7 @@ if t_bal.open:  # only the open tab is drawn (the others on a click)
                                     for _, r in e_ed.iterrows() if pd.notna(r["account_field"]) and pd.notna(r["rep_field"])]
             if not errs:
                 try:
-                    from territory_core.solve.model import SolverSettings
+                    from territory_core.solve.settings import SolverSettings
 
                     d = SolverSettings.from_dict(d).to_dict()
                 except Exception as exc:

@@ -116,6 +116,17 @@ def test_no_arrow_for_no_change(store, sample):
     assert (deltas[kpi["KPI"] == "Moves"] == "no change").all()
 
 
+def test_the_shipped_rep_palette_is_colorcets_glasbey_dark():
+    """ui.colors reads the palette from data/palettes (importing colorcet cost the server 10 MB): the
+    file is colorcet's list, colour for colour (rebuild it with scripts/build_palette.py)."""
+    import colorcet
+
+    from ui.colors import PALETTE
+
+    assert PALETTE == list(colorcet.palette["glasbey_dark"])
+    assert len(PALETTE) == 256 and PALETTE[:2] == ["#d60000", "#8c3bff"]
+
+
 def test_a_rep_has_one_colour_on_every_map(store, sample):
     import json
 

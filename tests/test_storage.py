@@ -3,6 +3,7 @@ transactions, migrations."""
 from __future__ import annotations
 
 import threading
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -229,6 +230,24 @@ def test_migration_creates_schema_then_second_open_is_a_noop(url):
     assert s2.migrated is False
     assert current_revision(s2.engine) == head_revision()
     s2.close()
+
+
+def test_opening_a_current_database_does_not_import_alembic(tmp_path):
+    """HEAD (the constant a current database is checked against) is alembic's head, and a process that
+    opens a database already at it never imports alembic (11 MB in every app process)."""
+    import subprocess
+    import sys
+
+    from territory_core.store.migrations import HEAD
+
+    assert HEAD == head_revision()
+    url = f"sqlite:///{tmp_path / 'current.db'}"
+    ScenarioStore(url).close()  # created and migrated here
+    code = ("import sys; from territory_core.store.storage import ScenarioStore; "
+            f"s = ScenarioStore({url!r}); print(s.migrated, 'alembic' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                         cwd=str(Path(__file__).resolve().parent.parent)).stdout.split()
+    assert out == ["False", "False"]
 
 
 def test_database_newer_than_the_code_is_refused(url):

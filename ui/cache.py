@@ -413,9 +413,7 @@ def warm_static() -> None:
 
             area_centroids("county")
             area_names("county")
-            import plotly.express  # noqa: F401 - the charts' module, imported once
-            import ui.colors  # noqa: F401 - the rep palette (colorcet: 0.2 s to import)
-            import territory_core.solve.model  # noqa: F401
+            import ui.colors  # noqa: F401 - the rep palette
         except Exception:  # a warm-up only: the pages compute what they need anyway
             pass
     threading.Thread(target=run, name="territory-warm-up", daemon=True).start()

@@ -4,15 +4,17 @@ The colour of a rep depends only on the active dataset's rep list (sorted by rep
 which reps a filter or a scenario happens to show, so the same rep has the same colour on every
 map, page and filter. New hires of a scenario (ids not in the dataset) come after, in id order.
 The palette is colorcet's Glasbey "dark" set: 256 colours chosen to be told apart from each
-other and from a white background, so 40+ owners do not repeat.
+other and from a white background, so 40+ owners do not repeat. It is shipped as a text file
+(data/palettes, written by scripts/build_palette.py): importing colorcet costs the server 10 MB.
 """
 from __future__ import annotations
 
+import re
+from pathlib import Path
 from typing import Iterable
 
-import colorcet
-
-PALETTE: list[str] = list(colorcet.palette["glasbey_dark"])
+PALETTE_FILE = Path(__file__).resolve().parent.parent / "data" / "palettes" / "glasbey_dark.txt"
+PALETTE: list[str] = re.findall(r"^#[0-9a-fA-F]{6}$", PALETTE_FILE.read_text(encoding="utf-8"), re.M)
 NO_OWNER = "#9ca3af"
 
 

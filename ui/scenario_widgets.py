@@ -52,7 +52,7 @@ def _settings_factories() -> dict:
     from territory_core.analyse.segments import SegmentRules
 
     def solver_defaults():
-        from territory_core.solve.model import planning_defaults
+        from territory_core.solve.settings import planning_defaults
 
         ds = get_dataset()
         base = enriched_for({"scoring": get_setting("scoring", ScoringConfig).to_dict(),

@@ -321,7 +321,7 @@ def balance_metrics(scenario: Scenario, accounts: pd.DataFrame, tolerance: float
             out.append((str(m["column"]), tol))
     if not out:
         try:
-            from ..solve.model import default_metrics
+            from ..solve.settings import default_metrics
 
             out = [(m.column, float(tolerance)) for m in default_metrics(accounts, tolerance)]
         except Exception:  # solver not importable: ARR and book size
@@ -387,7 +387,7 @@ def rep_loads(dataset: Dataset, scenario: Scenario, enriched: pd.DataFrame | Non
 
 
 def _balance_teams(dataset: Dataset, scenario: Scenario) -> tuple[str, ...]:
-    from ..solve.model import default_teams
+    from ..solve.settings import default_teams
 
     if (scenario.settings or {}).get("solver"):
         return tuple(solver_settings(scenario).balance_within)

@@ -266,9 +266,24 @@ def current_revision(engine: Engine) -> str | None:
         return MigrationContext.configure(conn, opts={"version_table": VERSION_TABLE}).get_current_revision()
 
 
+def _stored_revision(engine: Engine) -> str | None:
+    """The revision in the version table by a plain read, without alembic; None when the table is
+    missing or unreadable (migrate() then asks alembic)."""
+    try:
+        with engine.connect() as conn:
+            rows = conn.exec_driver_sql(f"SELECT version_num FROM {VERSION_TABLE}").fetchall()
+    except sa.exc.DBAPIError:
+        return None
+    return str(rows[0][0]) if len(rows) == 1 else None
+
+
 def migrate(engine: Engine) -> bool:
     """Bring the schema to the newest migration. Returns True when something was applied,
-    False when the database was already current (a no-op)."""
+    False when the database was already current (a no-op: one read, alembic not even imported)."""
+    from territory_core.store.migrations import HEAD
+
+    if _stored_revision(engine) == HEAD:
+        return False
     from alembic import command
     from alembic.runtime.migration import MigrationContext
     from alembic.script import ScriptDirectory
