@@ -8,7 +8,7 @@ import ui.runlog
 from ui.state import get_dataset, sample_dataset
 
 start_janitor()  # once per process: closed sessions' memory goes back to the system
-warm_static()  # once per process, in the background: county centres, solver modules
+warm_static()  # once per process, in the background: county centres, chart and table modules
 
 ui.runlog.install()  # benchmarks only (TERRITORY_RUN_LOG)
 st.set_page_config(page_title="Territory Modeler", page_icon="static/icon.png", layout="wide")

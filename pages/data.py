@@ -595,6 +595,39 @@ def _overview_section(ds) -> None:
         unowned = acc[A.owner_id].isna().sum() if A.owner_id in acc else len(acc)
         if unowned:
             st.caption(f"{unowned:,} accounts have no owner.")
+        _books_chart(reps)
+
+
+def _books_chart(reps: pd.DataFrame) -> None:
+    """Today's books at a glance: ARR per rep, largest first, with the average and each book's accounts
+    (on a first import, how uneven the books are is the first thing a planner looks for). It is also
+    the app's first chart: the chart library loads with the landing page, not with the first page
+    opened after it (about a second in this browser)."""
+    import plotly.graph_objects as go
+
+    if reps.empty:
+        return
+    active = reps[R.active].fillna(True).astype(bool) if R.active in reps else pd.Series(True, index=reps.index)
+    b = reps.loc[active.to_numpy()].copy()
+    if b.empty:
+        return
+    ids = b[R.rep_id].astype(str)
+    names = (b[R.name].astype("string").fillna(ids) if R.name in b else ids).astype(str)
+    dup = names.duplicated(keep=False)
+    b["label"] = names.where(~dup, names + " (" + ids + ")").map(fmt.plot_text)
+    b = b.sort_values(["book_arr", "accounts"], ascending=False)
+    avg = float(b["book_arr"].mean())
+    fig = go.Figure(go.Bar(
+        x=b["label"].tolist(), y=b["book_arr"].to_numpy(dtype=float), marker_color="#2563eb",
+        customdata=b[["accounts", "customers"]].to_numpy(dtype=float),
+        hovertemplate="%{x}<br>ARR $%{y:,.0f}<br>%{customdata[0]:,.0f} accounts, %{customdata[1]:,.0f} customers"
+                      "<extra></extra>"))
+    fig.add_hline(y=avg, line_dash="dash", line_color="#6b7280", annotation_text=f"average {money(avg)}",
+                  annotation_position="top right")
+    fig.update_layout(title=f"Books today: ARR per active rep ({len(b):,}), largest first", height=340,
+                      margin=dict(l=10, r=10, t=50, b=10), yaxis=dict(title="ARR ($)", tickformat="$.2s"),
+                      xaxis=dict(tickangle=-45, tickfont=dict(size=10)))
+    st.plotly_chart(fig, key="data_books_chart", config={"displayModeBar": False})
 
 
 def _missing_reps(ds) -> None:

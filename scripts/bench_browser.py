@@ -435,6 +435,9 @@ def run_size(label: str, data_dir: Path, app_dir: Path) -> dict[str, tuple]:
         b.note("RSS 60 s after every browser closed", server.rss())
     finally:
         server.close()
+        if PROFILE_DIR is not None and server.runlog.is_file():  # every run's times and memory, kept
+            PROFILE_DIR.mkdir(parents=True, exist_ok=True)
+            shutil.copy(server.runlog, PROFILE_DIR / f"{label}_runs.log")
         shutil.rmtree(work, ignore_errors=True)
     return b.rows
 

@@ -68,6 +68,35 @@ def test_overview_shows_the_sample(at):
     assert any("account_id" in md.value for md in at.markdown)  # the contract
 
 
+def test_overview_chart_shows_todays_books_largest_first(at):
+    """The Reps section's chart: one bar per active rep, its book's ARR, largest first, with its
+    accounts on hover and the average as a line."""
+    import json
+
+    import pandas as pd
+
+    from territory_core.dataset import load_sample
+
+    ds = load_sample()
+    arr = pd.to_numeric(ds.accounts["arr"], errors="coerce").fillna(0).groupby(ds.accounts["owner_id"].astype(str)).sum()
+    active = ds.reps[ds.reps["active"].fillna(True).astype(bool)]
+    want = active.assign(arr=active["rep_id"].astype(str).map(arr).fillna(0.0)).sort_values("arr", ascending=False)
+    spec = next(json.loads(c.proto.spec) for c in at.get("plotly_chart")
+                if "Books today" in json.loads(c.proto.spec)["layout"]["title"]["text"])
+    bar = spec["data"][0]
+    ys = bar["y"] if isinstance(bar["y"], list) else None
+    if ys is None:  # plotly sends numeric arrays as typed binary
+        import base64
+
+        import numpy as np
+
+        ys = np.frombuffer(base64.b64decode(bar["y"]["bdata"]), dtype=bar["y"]["dtype"]).tolist()
+    assert len(bar["x"]) == len(active) == 40
+    assert bar["x"][:3] == want["name"].head(3).tolist()
+    assert ys == sorted(ys, reverse=True) and abs(ys[0] - float(want["arr"].iloc[0])) < 0.5
+    assert spec["layout"]["shapes"][0]["y0"] == pytest.approx(float(want["arr"].mean()))
+
+
 def test_accounts_table_filters(at):
     at.text_input(key="data_q").input("summit").run()
     caption = " ".join(c.value for c in at.caption)

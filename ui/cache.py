@@ -401,7 +401,8 @@ _WARMED = threading.Event()
 
 def warm_static() -> None:
     """Once per process, in the background: the static data pages draw from (county centres for
-    Compare's area view, the solver's modules), so no user's first open pays for it."""
+    Compare's area view, area names, the rep palette) and the chart and table modules that load on
+    first use, so no user's first open pays for them."""
     if _WARMED.is_set():
         return
     _WARMED.set()
@@ -414,6 +415,12 @@ def warm_static() -> None:
             area_centroids("county")
             area_names("county")
             import ui.colors  # noqa: F401 - the rep palette
+            # plotly reads pandas columns through narwhals, whose pandas modules load on first use, and
+            # pandas' Styler loads jinja2: 0.2-0.3 s of Territory Health's first open at 50k, paid here
+            import plotly.graph_objects as go
+
+            go.Figure(go.Bar(x=pd.Series(["a"]), y=pd.Series([1.0]))).to_dict()
+            pd.DataFrame({"a": [1.0]}).style.format({"a": "{:.1f}"}).map(lambda v: "", subset=["a"]).to_html()
         except Exception:  # a warm-up only: the pages compute what they need anyway
             pass
     threading.Thread(target=run, name="territory-warm-up", daemon=True).start()

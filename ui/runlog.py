@@ -1,8 +1,9 @@
 """How long the server works on each script run, for benchmarks (scripts/bench_browser.py): with
 ``TERRITORY_RUN_LOG=path`` set, every run (a page, or a fragment of one) appends ``start end``
-(epoch seconds) to that file; with ``TERRITORY_RUN_PROFILE=dir`` also, each run is profiled (cProfile, in
-the script's thread) into ``dir/<start>-<end>.pstats``, so a benchmark can say where a step's
-server time went. Off by default: nothing is patched then."""
+(epoch seconds) and the memory after it (resident MB, the shared cache's and the datasets' MB) to
+that file; with ``TERRITORY_RUN_PROFILE=dir`` also, each run is profiled (cProfile, in the script's
+thread) into ``dir/<start>-<end>.pstats``, so a benchmark can say where a step's server time went.
+Off by default: nothing is patched then."""
 from __future__ import annotations
 
 import os
@@ -11,6 +12,18 @@ import time
 
 _LOCK = threading.Lock()
 _INSTALLED = False
+
+
+def _memory() -> str:
+    """After a run: the process's resident MB, and the MB held by the shared cache and by datasets."""
+    try:
+        from ui.cache import CACHE, DATASETS
+
+        with open("/proc/self/statm") as f:
+            rss = int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 1e6
+        return f"rss={rss:.0f} cache={CACHE.bytes / 1e6:.0f} datasets={DATASETS.bytes / 1e6:.0f}"
+    except Exception:  # not Linux, or no cache yet: the times alone
+        return ""
 
 
 def install() -> None:
@@ -44,6 +57,6 @@ def install() -> None:
                 prof.dump_stats(final + ".part")  # whole or not at all for a reader globbing *.pstats
                 os.replace(final + ".part", final)
             with _LOCK, open(path, "a", encoding="utf-8") as f:
-                f.write(f"{t0:.3f} {t1:.3f}\n")
+                f.write(f"{t0:.3f} {t1:.3f} {_memory()}\n")
 
     ScriptRunner._run_script = timed  # noqa: SLF001
