@@ -515,6 +515,11 @@ def _saved_section(ds) -> None:
 
 # --------------------------------------------------------------------------------------------
 # Overview
+def _active(reps: pd.DataFrame) -> pd.Series:
+    """Which reps are active (no active column, or a blank in it: active)."""
+    return reps[R.active].fillna(True).astype(bool) if R.active in reps else pd.Series(True, index=reps.index)
+
+
 @st.cache_data(show_spinner=False, max_entries=4)
 def _overview(_ds, version: int, name: str) -> dict:
     acc, reps, opp = _ds.accounts, _ds.reps, _ds.opportunities
@@ -526,7 +531,7 @@ def _overview(_ds, version: int, name: str) -> dict:
     else:
         pipeline = float(pd.to_numeric(acc.get(A.open_pipeline, pd.Series(dtype=float)), errors="coerce").fillna(0).sum())
         n_open = 0
-    active = reps[R.active].fillna(True).astype(bool) if R.active in reps else pd.Series(True, index=reps.index)
+    active = _active(reps)
     names = dict(zip(reps[R.rep_id].astype(str), reps[R.name].astype(str))) if len(reps) else {}
     book = pd.DataFrame({"owner": acc[A.owner_id].astype("string"), "arr": arr}).groupby("owner", dropna=True).agg(
         accounts=("arr", "size"), arr=("arr", "sum"), customers=("arr", lambda s: int((s > 0).sum())))
@@ -599,15 +604,15 @@ def _overview_section(ds) -> None:
 
 
 def _books_chart(reps: pd.DataFrame) -> None:
-    """Today's books at a glance: ARR per rep, largest first, with the average and each book's accounts
-    (on a first import, how uneven the books are is the first thing a planner looks for). It is also
+    """Today's books at a glance: ARR per rep (accounts when the data has no ARR), largest first, with
+    the average and each book's accounts (on a first import, how uneven the books are is the first thing a planner looks for). It is also
     the app's first chart: the chart library loads with the landing page, not with the first page
     opened after it (about a second in this browser)."""
     import plotly.graph_objects as go
 
     if reps.empty:
         return
-    active = reps[R.active].fillna(True).astype(bool) if R.active in reps else pd.Series(True, index=reps.index)
+    active = _active(reps)
     b = reps.loc[active.to_numpy()].copy()
     if b.empty:
         return
@@ -615,17 +620,22 @@ def _books_chart(reps: pd.DataFrame) -> None:
     names = (b[R.name].astype("string").fillna(ids) if R.name in b else ids).astype(str)
     dup = names.duplicated(keep=False)
     b["label"] = names.where(~dup, names + " (" + ids + ")").map(fmt.plot_text)
-    b = b.sort_values(["book_arr", "accounts"], ascending=False)
-    avg = float(b["book_arr"].mean())
+    # ARR when the data has it; otherwise the number of accounts (a chart of zeros says nothing)
+    by_arr = float(b["book_arr"].sum()) > 0
+    col = "book_arr" if by_arr else "accounts"
+    b = b.sort_values([col, "accounts"], ascending=False)
+    avg = float(b[col].mean())
     fig = go.Figure(go.Bar(
-        x=b["label"].tolist(), y=b["book_arr"].to_numpy(dtype=float), marker_color="#2563eb",
-        customdata=b[["accounts", "customers"]].to_numpy(dtype=float),
-        hovertemplate="%{x}<br>ARR $%{y:,.0f}<br>%{customdata[0]:,.0f} accounts, %{customdata[1]:,.0f} customers"
-                      "<extra></extra>"))
-    fig.add_hline(y=avg, line_dash="dash", line_color="#6b7280", annotation_text=f"average {money(avg)}",
-                  annotation_position="top right")
-    fig.update_layout(title=f"Books today: ARR per active rep ({len(b):,}), largest first", height=340,
-                      margin=dict(l=10, r=10, t=50, b=10), yaxis=dict(title="ARR ($)", tickformat="$.2s"),
+        x=b["label"].tolist(), y=b[col].to_numpy(dtype=float), marker_color="#2563eb",
+        customdata=b[["accounts", "customers", "book_arr"]].to_numpy(dtype=float),
+        hovertemplate="%{x}<br>ARR $%{customdata[2]:,.0f}<br>%{customdata[0]:,.0f} accounts, %{customdata[1]:,.0f} "
+                      "customers<extra></extra>"))
+    fig.add_hline(y=avg, line_dash="dash", line_color="#6b7280",
+                  annotation_text=f"average {money(avg) if by_arr else f'{avg:,.0f}'}", annotation_position="top right")
+    what = "ARR" if by_arr else "accounts (no ARR in this data)"
+    fig.update_layout(title=f"Books today: {what} per active rep ({len(b):,}), largest first", height=340,
+                      margin=dict(l=10, r=10, t=50, b=10),
+                      yaxis=dict(title="ARR ($)", tickformat="$.2s") if by_arr else dict(title="Accounts"),
                       xaxis=dict(tickangle=-45, tickfont=dict(size=10)))
     st.plotly_chart(fig, key="data_books_chart", config={"displayModeBar": False})
 

@@ -97,6 +97,29 @@ def test_overview_chart_shows_todays_books_largest_first(at):
     assert spec["layout"]["shapes"][0]["y0"] == pytest.approx(float(want["arr"].mean()))
 
 
+def test_overview_chart_counts_accounts_when_the_data_has_no_arr(at):
+    """A book loaded without an ARR column: the chart shows accounts per rep and says why, not bars of $0."""
+    import json
+
+    upload(at, SF / "Account.csv", SF / "User.csv", SF / "Opportunity.csv")  # ARR__c left unmapped
+    at.button(key="data_load").click().run()
+    assert not at.exception
+    spec = next(json.loads(c.proto.spec) for c in at.get("plotly_chart")
+                if "Books today" in json.loads(c.proto.spec)["layout"]["title"]["text"])
+    assert spec["layout"]["title"]["text"] == "Books today: accounts (no ARR in this data) per active rep (7), largest first"
+    assert spec["layout"]["yaxis"]["title"]["text"] == "Accounts"
+    import base64
+
+    import numpy as np
+
+    y = spec["data"][0]["y"]
+    ys = y if isinstance(y, list) else np.frombuffer(base64.b64decode(y["bdata"]), dtype=y["dtype"]).tolist()
+    ds = at.session_state["dataset"]
+    active = set(ds.reps.loc[ds.reps["active"].fillna(True).astype(bool), "rep_id"].astype(str))
+    owned = int(ds.accounts["owner_id"].astype(str).isin(active).sum())
+    assert ys == sorted(ys, reverse=True) and sum(ys) == owned == 24  # of the 25: those an active rep owns
+
+
 def test_accounts_table_filters(at):
     at.text_input(key="data_q").input("summit").run()
     caption = " ".join(c.value for c in at.caption)
