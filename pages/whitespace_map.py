@@ -1,8 +1,9 @@
 """Whitespace Map: where the untapped potential is, and who covers it.
 
 Choropleth by state or county (whitespace, potential, penetration or coverage), account points
-coloured by owner or segment, filters, the under/over-served table and an industry x size
-heatmap. Maps draw offline: MapLibre ``choropleth_map``/``scatter_map`` on a white background
+coloured by owner or segment, filters; below the map, one tab drawn at a time: the largest
+whitespace accounts and product lines, under- and over-served areas, corporate families and an
+industry x size heatmap. Maps draw offline: MapLibre ``choropleth_map``/``scatter_map`` on a white background
 over the shipped boundaries.
 """
 from __future__ import annotations
@@ -28,7 +29,11 @@ from ui.scenario_widgets import rep_names as rep_names_with_details
 from ui.cache import enriched_frame, settings_key, shared
 from ui.state import data_token, get_active_scenario, get_dataset, get_setting
 
-MAX_POINTS = 8000
+# Points on the map: the accounts with the most whitespace, at most this many (every account counts in the
+# areas). Beyond a few thousand, dots merge at the national view and the browser's drawing is the wait (issue
+# 16: at 50,000 accounts a first open took 2.6 s with 8,000 points, 1.9 s with 4,000, medians of 6 in headless
+# Chromium); the filters narrow the view to show the rest.
+MAX_POINTS = 4000
 SEGMENT_PALETTE = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f",
                    "#bcbd22", "#17becf"]
 ALL = "All product lines"
@@ -257,7 +262,8 @@ def draw_map(level: str, metric: str, show_points: bool, colour_by: str) -> None
     )
     st.plotly_chart(fig, width="stretch", key="ws_map", config={"scrollZoom": True})
     if n_points and n_points < len(view):
-        st.caption(f"Points: the {n_points:,} accounts with the most whitespace of {len(view):,} shown (all are in the areas).")
+        st.caption(f"Points: the {n_points:,} accounts with the most whitespace of the {len(view):,} in view (every one "
+                   "counts in the areas). Filter by segment, industry, tier or owner to see the others as points.")
     elif show_points and not n_points:
         st.caption("No account has coordinates (lat/lon or a ZIP code) to draw as a point.")
 
@@ -276,136 +282,146 @@ def map_section() -> None:
 
 map_section()
 
-# ---- top accounts and product lines --------------------------------------------------------------------
-t1, t2 = st.columns([3, 2])
-t1.subheader("Largest whitespace accounts")
-top_cols = [c for c in (A.account_id, A.name, A.state, A.industry, A.owner_id, X.segment, X.tier, X.potential_score,
-                        X.potential, TOTAL_ARR, X.whitespace) if c in view.columns]
-top = view.nlargest(50, X.whitespace)[top_cols].copy()
-if A.owner_id in top.columns:
-    top[A.owner_id] = top[A.owner_id].astype("string").map(lambda r: rep_names.get(r, r) if pd.notna(r) else r)
-t1.dataframe(top.round({X.potential: 0, TOTAL_ARR: 0, X.whitespace: 0, X.potential_score: 0}), hide_index=True,
-             width="stretch", height=320,
-             column_config={A.account_id: "Account", A.name: "Name", A.state: "State", A.industry: "Industry",
-                            A.owner_id: "Owner", X.segment: "Segment", X.tier: "Tier",
-                            X.potential_score: st.column_config.NumberColumn("Score", format="%d"),
-                            X.potential: st.column_config.NumberColumn("Potential ($)", format="localized"),
-                            TOTAL_ARR: st.column_config.NumberColumn("ARR ($)", format="localized"),
-                            X.whitespace: st.column_config.NumberColumn("Whitespace ($)", format="localized")})
-t2.subheader("By product line")
-wprod = _by_product(ds, enr, s_dict, r_dict)
-in_view = isin(wprod[A.account_id], view[A.account_id])
-byp = wprod[in_view].groupby(P.product, sort=False)[[X.potential, P.arr, X.whitespace]].sum()
-byp["penetration"] = byp[P.arr] / byp[X.potential].replace(0, np.nan)
-byp["holders"] = wprod[in_view & (wprod[P.arr] > 0).to_numpy()].groupby(P.product, sort=False).size()
-byp["holders"] = byp["holders"].fillna(0).astype(int)
-t2.dataframe(byp.reset_index().round({X.potential: 0, P.arr: 0, X.whitespace: 0}), hide_index=True, width="stretch",
-             column_config={P.product: "Product line",
-                            X.potential: st.column_config.NumberColumn("Potential ($)", format="localized"),
-                            P.arr: st.column_config.NumberColumn("ARR ($)", format="localized"),
-                            X.whitespace: st.column_config.NumberColumn("Whitespace ($)", format="localized"),
-                            "penetration": st.column_config.NumberColumn("Penetration", format="percent"),
-                            "holders": st.column_config.NumberColumn("Accounts holding it")})
+# ---- below the map: one analysis at a time ---------------------------------------------------------
+# Only the open tab is drawn (the others on a click): a first open or a filter change draws the map and
+# two tables, not six tables and a heatmap (issue 16: at 50,000 accounts the browser's drawing is the wait).
+tab_top, tab_svc, tab_fam, tab_hm = st.tabs(
+    ["Largest whitespace", "Under- and over-served", "Corporate families", "Industry x size"],
+    key="ws_tab", on_change="rerun")
 
-# ---- under/over-served ---------------------------------------------------------------------------
-st.subheader("Under- and over-served")
-b1, b2 = st.columns([1, 3])
-by = b1.selectbox("Compare", ["state", "segment", "industry", "county"], key="ws_by", format_func=str.title)
-band = b2.slider("Balanced band around the median (potential per covering rep FTE)", 5, 75, 25, 5, key="ws_band",
-                 format="±%d%%")
-try:
-    svc = service_table(view, by, reps, band=band / 100, book=book)
-except ValueError as exc:
-    st.error(f"Cannot compare by {by}: {md(exc)}.")
-    svc = None
-if svc is not None and not svc.empty:
-    if by in ("state", "county"):
-        svc.insert(1, "name", svc["group"].map(_area_names(by)).fillna(svc["group"]))
-    cnt = svc["status"].value_counts()
-    st.caption(" · ".join(f"**{cnt.get(s, 0)}** {s}" for s in ("under-served (no rep)", "under-served", "balanced",
-                                                                    "over-served")) +
-               f" — the median is {money(svc.loc[svc['rep_fte'] > 0, 'coverage'].median())} of potential per rep FTE.")
-    st.dataframe(
-        svc.round({"potential": 0, "whitespace": 0, "arr": 0, "coverage": 0}), hide_index=True, width="stretch", height=320,
-        column_config={
-            "group": st.column_config.TextColumn(by.title()), "name": "Name", "status": "Status",
-            "accounts": st.column_config.NumberColumn("Accounts"),
-            "potential": st.column_config.NumberColumn("Potential ($)", format="localized"),
-            "whitespace": st.column_config.NumberColumn("Whitespace ($)", format="localized"),
-            "arr": st.column_config.NumberColumn("ARR ($)", format="localized"),
-            "covering_reps": st.column_config.NumberColumn("Reps"),
-            "rep_fte": st.column_config.NumberColumn("Rep FTE", format="%.2f"),
-            "coverage": st.column_config.NumberColumn("Potential per rep FTE ($)", format="localized"),
-            "vs_median": st.column_config.NumberColumn("vs median", format="%.2fx"),
-        },
-    )
+if tab_top.open:
+    with tab_top:
+        t1, t2 = st.columns([3, 2])
+        t1.markdown("**The 50 accounts with the most whitespace**")
+        top_cols = [c for c in (A.account_id, A.name, A.state, A.industry, A.owner_id, X.segment, X.tier, X.potential_score,
+                                X.potential, TOTAL_ARR, X.whitespace) if c in view.columns]
+        top = view.nlargest(50, X.whitespace)[top_cols].copy()
+        if A.owner_id in top.columns:
+            top[A.owner_id] = top[A.owner_id].astype("string").map(lambda r: rep_names.get(r, r) if pd.notna(r) else r)
+        t1.dataframe(top.round({X.potential: 0, TOTAL_ARR: 0, X.whitespace: 0, X.potential_score: 0}), hide_index=True,
+                     width="stretch", height=320,
+                     column_config={A.account_id: "Account", A.name: "Name", A.state: "State", A.industry: "Industry",
+                                    A.owner_id: "Owner", X.segment: "Segment", X.tier: "Tier",
+                                    X.potential_score: st.column_config.NumberColumn("Score", format="%d"),
+                                    X.potential: st.column_config.NumberColumn("Potential ($)", format="localized"),
+                                    TOTAL_ARR: st.column_config.NumberColumn("ARR ($)", format="localized"),
+                                    X.whitespace: st.column_config.NumberColumn("Whitespace ($)", format="localized")})
+        t2.markdown("**By product line**")
+        wprod = _by_product(ds, enr, s_dict, r_dict)
+        in_view = isin(wprod[A.account_id], view[A.account_id])
+        byp = wprod[in_view].groupby(P.product, sort=False)[[X.potential, P.arr, X.whitespace]].sum()
+        byp["penetration"] = byp[P.arr] / byp[X.potential].replace(0, np.nan)
+        byp["holders"] = wprod[in_view & (wprod[P.arr] > 0).to_numpy()].groupby(P.product, sort=False).size()
+        byp["holders"] = byp["holders"].fillna(0).astype(int)
+        t2.dataframe(byp.reset_index().round({X.potential: 0, P.arr: 0, X.whitespace: 0}), hide_index=True, width="stretch",
+                     column_config={P.product: "Product line",
+                                    X.potential: st.column_config.NumberColumn("Potential ($)", format="localized"),
+                                    P.arr: st.column_config.NumberColumn("ARR ($)", format="localized"),
+                                    X.whitespace: st.column_config.NumberColumn("Whitespace ($)", format="localized"),
+                                    "penetration": st.column_config.NumberColumn("Penetration", format="percent"),
+                                    "holders": st.column_config.NumberColumn("Accounts holding it")})
 
-# ---- corporate families ------------------------------------------------------------------------------
-st.subheader("Corporate families")
-st.caption("A family is valued as its whole corporate tree (all subsidiaries, in every state), not only the "
-           "accounts the filters show. Families with at least one account in the current view, largest "
-           "whitespace first.")
-fam_cols = ["family_arr", "family_potential", "family_whitespace", "family_employees", "family_opportunities"]
-if all(c in enr.columns for c in fam_cols) and X.ultimate_parent_id in view.columns:
-    fam = view.drop_duplicates(X.ultimate_parent_id)[[X.ultimate_parent_id, X.family_size, *fam_cols]]
-    fam = fam[fam[X.family_size] > 1]
-    if sel_prod != ALL:
-        st.caption("Family figures are for all product lines.")
-    if fam.empty:
-        st.info("No account in this view belongs to a corporate family of two or more accounts.")
-    else:
-        names_by_id = pd.Series(enr[A.name].astype(str).to_numpy(), index=enr[A.account_id].astype(str).to_numpy())
-        names_by_id = names_by_id[~names_by_id.index.duplicated()]
-        fam = fam.nlargest(25, "family_whitespace").copy()
-        fam.insert(1, "parent", fam[X.ultimate_parent_id].astype(str).map(names_by_id))
-        in_view = view.groupby(X.ultimate_parent_id).size()
-        fam.insert(3, "in_view", fam[X.ultimate_parent_id].map(in_view).fillna(0).astype(int))
-        st.dataframe(
-            fam.round({"family_arr": 0, "family_potential": 0, "family_whitespace": 0}), hide_index=True,
-            width="stretch", height=300,
-            column_config={
-                X.ultimate_parent_id: "Ultimate parent", "parent": "Name",
-                X.family_size: st.column_config.NumberColumn("Accounts in family"),
-                "in_view": st.column_config.NumberColumn("In this view"),
-                "family_arr": st.column_config.NumberColumn("Family ARR ($)", format="localized"),
-                "family_potential": st.column_config.NumberColumn("Family potential ($)", format="localized"),
-                "family_whitespace": st.column_config.NumberColumn("Family whitespace ($)", format="localized"),
-                "family_employees": st.column_config.NumberColumn("Employees", format="localized"),
-                "family_opportunities": st.column_config.NumberColumn("Opportunities"),
-            })
+if tab_svc.open:
+    with tab_svc:
+        b1, b2 = st.columns([1, 3])
+        by = b1.selectbox("Compare", ["state", "segment", "industry", "county"], key="ws_by", format_func=str.title)
+        band = b2.slider("Balanced band around the median (potential per covering rep FTE)", 5, 75, 25, 5, key="ws_band",
+                         format="±%d%%")
+        try:
+            svc = service_table(view, by, reps, band=band / 100, book=book)
+        except ValueError as exc:
+            st.error(f"Cannot compare by {by}: {md(exc)}.")
+            svc = None
+        if svc is not None and not svc.empty:
+            if by in ("state", "county"):
+                svc.insert(1, "name", svc["group"].map(_area_names(by)).fillna(svc["group"]))
+            cnt = svc["status"].value_counts()
+            st.caption(" · ".join(f"**{cnt.get(s, 0)}** {s}" for s in ("under-served (no rep)", "under-served", "balanced",
+                                                                            "over-served")) +
+                       f" — the median is {money(svc.loc[svc['rep_fte'] > 0, 'coverage'].median())} of potential per rep FTE.")
+            st.dataframe(
+                svc.round({"potential": 0, "whitespace": 0, "arr": 0, "coverage": 0}), hide_index=True, width="stretch", height=320,
+                column_config={
+                    "group": st.column_config.TextColumn(by.title()), "name": "Name", "status": "Status",
+                    "accounts": st.column_config.NumberColumn("Accounts"),
+                    "potential": st.column_config.NumberColumn("Potential ($)", format="localized"),
+                    "whitespace": st.column_config.NumberColumn("Whitespace ($)", format="localized"),
+                    "arr": st.column_config.NumberColumn("ARR ($)", format="localized"),
+                    "covering_reps": st.column_config.NumberColumn("Reps"),
+                    "rep_fte": st.column_config.NumberColumn("Rep FTE", format="%.2f"),
+                    "coverage": st.column_config.NumberColumn("Potential per rep FTE ($)", format="localized"),
+                    "vs_median": st.column_config.NumberColumn("vs median", format="%.2fx"),
+                },
+            )
 
-# ---- heatmap --------------------------------------------------------------------------------------
-st.subheader("Industry x size: whitespace against coverage")
-hm_metric = st.radio("Cell colour", ["whitespace_per_rep", "whitespace"], horizontal=True, key="ws_hm",
-                     format_func={"whitespace_per_rep": "Whitespace per covering rep FTE (at least 1)",
-                                  "whitespace": "Whitespace"}.get)
-h = heatmap_data(view, reps, book=book)
-if h.empty:
-    st.info("No industry or size data to show.")
-else:
-    bands = [b for b in (*SIZE_BAND_NAMES, "unknown") if b in set(h[SIZE_BAND])]
-    zt = h.pivot(index="industry", columns=SIZE_BAND, values=hm_metric).reindex(columns=bands)
-    wt = h.pivot(index="industry", columns=SIZE_BAND, values="whitespace").reindex(columns=bands)
-    ft = h.pivot(index="industry", columns=SIZE_BAND, values="rep_fte").reindex(columns=bands)
-    nt = h.pivot(index="industry", columns=SIZE_BAND, values="accounts").reindex(columns=bands)
-    cd = np.dstack([wt.fillna(0).to_numpy(), ft.fillna(0).to_numpy(), nt.fillna(0).to_numpy()])
-    zvals = zt.to_numpy(dtype=float)
-    zmax = float(np.nanquantile(zvals, 0.95)) if np.isfinite(zvals).any() else None
-    ticks = _nice_ticks(zmax) if zmax else []
-    hfig = go.Figure(go.Heatmap(
-        z=zt.to_numpy(), x=bands, y=[plot_text(i) for i in zt.index], colorscale="YlOrRd", customdata=cd,
-        zmin=0 if zmax else None, zmax=zmax,
-        text=[[money(v) if pd.notna(v) else "" for v in row] for row in zt.to_numpy()], texttemplate="%{text}",
-        textfont=dict(size=10),
-        hovertemplate=("%{y} · %{x} employees<br>Accounts: %{customdata[2]:,}<br>Whitespace: $%{customdata[0]:,.0f}"
-                       "<br>Covering rep FTE: %{customdata[1]:.2f}<extra></extra>"),
-        # the cells' own money format on the colour bar too ($5.0B, never plotly's $5.0G)
-        colorbar=dict(thickness=14, tickvals=ticks, ticktext=[money(v) for v in ticks]) if ticks else dict(thickness=14),
-    ))
-    hfig.update_layout(height=max(320, 28 * len(zt) + 80), margin=dict(l=0, r=0, t=10, b=0),
-                       xaxis_title="Employees", yaxis=dict(autorange="reversed"))
-    st.plotly_chart(hfig, width="stretch", key="ws_heatmap")
-    st.caption("Cells with high whitespace per covering rep FTE are under-covered: few reps for much untapped "
-               "potential. A cell covered by less than one FTE counts as one, so no cell shows more than its own "
-               "whitespace; a cell no rep covers shows all of it (hover for the FTE). The colour scale stops at "
-               "the 95th percentile.")
+if tab_fam.open:
+    with tab_fam:
+        st.caption("A family is valued as its whole corporate tree (all subsidiaries, in every state), not only the "
+                   "accounts the filters show. Families with at least one account in the current view, largest "
+                   "whitespace first.")
+        fam_cols = ["family_arr", "family_potential", "family_whitespace", "family_employees", "family_opportunities"]
+        if all(c in enr.columns for c in fam_cols) and X.ultimate_parent_id in view.columns:
+            fam = view.drop_duplicates(X.ultimate_parent_id)[[X.ultimate_parent_id, X.family_size, *fam_cols]]
+            fam = fam[fam[X.family_size] > 1]
+            if sel_prod != ALL:
+                st.caption("Family figures are for all product lines.")
+            if fam.empty:
+                st.info("No account in this view belongs to a corporate family of two or more accounts.")
+            else:
+                names_by_id = pd.Series(enr[A.name].astype(str).to_numpy(), index=enr[A.account_id].astype(str).to_numpy())
+                names_by_id = names_by_id[~names_by_id.index.duplicated()]
+                fam = fam.nlargest(25, "family_whitespace").copy()
+                fam.insert(1, "parent", fam[X.ultimate_parent_id].astype(str).map(names_by_id))
+                in_view = view.groupby(X.ultimate_parent_id).size()
+                fam.insert(3, "in_view", fam[X.ultimate_parent_id].map(in_view).fillna(0).astype(int))
+                st.dataframe(
+                    fam.round({"family_arr": 0, "family_potential": 0, "family_whitespace": 0}), hide_index=True,
+                    width="stretch", height=300,
+                    column_config={
+                        X.ultimate_parent_id: "Ultimate parent", "parent": "Name",
+                        X.family_size: st.column_config.NumberColumn("Accounts in family"),
+                        "in_view": st.column_config.NumberColumn("In this view"),
+                        "family_arr": st.column_config.NumberColumn("Family ARR ($)", format="localized"),
+                        "family_potential": st.column_config.NumberColumn("Family potential ($)", format="localized"),
+                        "family_whitespace": st.column_config.NumberColumn("Family whitespace ($)", format="localized"),
+                        "family_employees": st.column_config.NumberColumn("Employees", format="localized"),
+                        "family_opportunities": st.column_config.NumberColumn("Opportunities"),
+                    })
+
+if tab_hm.open:
+    with tab_hm:
+        st.caption("Whitespace against coverage, by industry and company size.")
+        hm_metric = st.radio("Cell colour", ["whitespace_per_rep", "whitespace"], horizontal=True, key="ws_hm",
+                             format_func={"whitespace_per_rep": "Whitespace per covering rep FTE (at least 1)",
+                                          "whitespace": "Whitespace"}.get)
+        h = heatmap_data(view, reps, book=book)
+        if h.empty:
+            st.info("No industry or size data to show.")
+        else:
+            bands = [b for b in (*SIZE_BAND_NAMES, "unknown") if b in set(h[SIZE_BAND])]
+            zt = h.pivot(index="industry", columns=SIZE_BAND, values=hm_metric).reindex(columns=bands)
+            wt = h.pivot(index="industry", columns=SIZE_BAND, values="whitespace").reindex(columns=bands)
+            ft = h.pivot(index="industry", columns=SIZE_BAND, values="rep_fte").reindex(columns=bands)
+            nt = h.pivot(index="industry", columns=SIZE_BAND, values="accounts").reindex(columns=bands)
+            cd = np.dstack([wt.fillna(0).to_numpy(), ft.fillna(0).to_numpy(), nt.fillna(0).to_numpy()])
+            zvals = zt.to_numpy(dtype=float)
+            zmax = float(np.nanquantile(zvals, 0.95)) if np.isfinite(zvals).any() else None
+            ticks = _nice_ticks(zmax) if zmax else []
+            hfig = go.Figure(go.Heatmap(
+                z=zt.to_numpy(), x=bands, y=[plot_text(i) for i in zt.index], colorscale="YlOrRd", customdata=cd,
+                zmin=0 if zmax else None, zmax=zmax,
+                text=[[money(v) if pd.notna(v) else "" for v in row] for row in zt.to_numpy()], texttemplate="%{text}",
+                textfont=dict(size=10),
+                hovertemplate=("%{y} · %{x} employees<br>Accounts: %{customdata[2]:,}<br>Whitespace: $%{customdata[0]:,.0f}"
+                               "<br>Covering rep FTE: %{customdata[1]:.2f}<extra></extra>"),
+                # the cells' own money format on the colour bar too ($5.0B, never plotly's $5.0G)
+                colorbar=dict(thickness=14, tickvals=ticks, ticktext=[money(v) for v in ticks]) if ticks else dict(thickness=14),
+            ))
+            hfig.update_layout(height=max(320, 28 * len(zt) + 80), margin=dict(l=0, r=0, t=10, b=0),
+                               xaxis_title="Employees", yaxis=dict(autorange="reversed"))
+            st.plotly_chart(hfig, width="stretch", key="ws_heatmap")
+            st.caption("Cells with high whitespace per covering rep FTE are under-covered: few reps for much untapped "
+                       "potential. A cell covered by less than one FTE counts as one, so no cell shows more than its own "
+                       "whitespace; a cell no rep covers shows all of it (hover for the FTE). The colour scale stops at "
+                       "the 95th percentile.")
+

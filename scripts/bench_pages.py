@@ -69,7 +69,7 @@ class _Shared(dict):
 
 def map_json(enr: pd.DataFrame, reps: pd.DataFrame, level: str) -> int:
     """Build the page's map figure the way the page does (areas with one hover string each, up to
-    8,000 points in one trace, shared geojson) and serialise it the way st.plotly_chart does."""
+    4,000 points in one trace, shared geojson) and serialise it the way st.plotly_chart does."""
     import plotly.graph_objects as go
     import plotly.io as pio
     import plotly.tools
@@ -86,7 +86,7 @@ def map_json(enr: pd.DataFrame, reps: pd.DataFrame, level: str) -> int:
     fig = go.Figure(go.Choroplethmap(geojson=_Shared(gj), locations=am["area"].to_numpy(dtype=object),
                                      z=am["whitespace"].to_numpy(dtype=float), hovertext=hover))
     cols = [A.lat, A.lon, A.name, A.owner_id, X.segment, X.whitespace]
-    pts = enr[cols].nlargest(8000, X.whitespace) if len(enr) > 8000 else enr[cols]
+    pts = enr[cols].nlargest(4000, X.whitespace) if len(enr) > 4000 else enr[cols]
     codes = pts[A.owner_id].astype("category").cat.codes.to_numpy(dtype=float)
     ph = ("<b>" + pts[A.name].astype(str) + "</b><br>" + pts[X.segment].astype(str) + "<br>$"
           + pts[X.whitespace].round(0).astype("int64").map("{:,}".format)).to_numpy(dtype=object)

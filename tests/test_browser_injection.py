@@ -216,5 +216,8 @@ def test_names_with_markup_stay_text_on_every_page(page, header_app, beacon, evi
     _nav(page, "Whitespace Map")
     text = _check(page, port, "whitespace map")
     shot(page, "inject_whitespace")
+    for tab in ("Under- and over-served", "Corporate families", "Industry x size"):  # one drawn at a time
+        _tab(page, tab)
+        _check(page, port, f"whitespace map, {tab}")
 
     assert hits == [], f"the beacon was asked for {hits}"

@@ -73,6 +73,9 @@ def test_whitespace_map_draws_offline_and_filters(page, app_url):
     frac_c = coloured_fraction(plot.screenshot())
     assert frac_c > 0.01, f"county map looks blank ({frac_c:.1%})"
     shot(page, "whitespace_map_county_enterprise")
+    page.get_by_role("tab", name="Industry x size").click()  # below the map, one tab at a time
+    wait_idle(page)
+    assert_no_exception(page)
     heat = page.locator(".js-plotly-plot").nth(1)
     heat.scroll_into_view_if_needed()
     assert page.locator(".js-plotly-plot .heatmaplayer image, .js-plotly-plot .hm image").count() >= 1

@@ -158,6 +158,8 @@ def test_health_is_as_of_today_and_warns_about_deals_dated_in_the_future(salesfo
 def test_whitespace_heatmap_uses_one_money_style(salesforce):
     at = app_with(salesforce)
     at.switch_page("pages/whitespace_map.py").run()
+    at.session_state["ws_tab"] = "Industry x size"  # the heatmap's tab, drawn when open
+    at.run()
     assert not at.exception
     (hm,) = [f for f in charts(at) if f["data"] and f["data"][0].get("type") == "heatmap"]
     bar = hm["data"][0]["colorbar"]

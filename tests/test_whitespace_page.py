@@ -27,6 +27,14 @@ def open_page(settings=None):
     return at
 
 
+def open_tab(at, name):
+    """Below the map only the open tab is drawn: open another one as a click on it does."""
+    at.session_state["ws_tab"] = name
+    at.run()
+    assert not at.exception, at.exception[0].value
+    return at
+
+
 def frame(at, column):
     """The first table on the page with this column."""
     return next(d.value for d in at.dataframe if column in d.value.columns)
@@ -56,20 +64,25 @@ def test_renders_map_points_and_heatmap(enriched):
     assert metric(at, "Accounts") == f"{len(enriched):,}"
     assert not at.error
     figs = figures(at)
-    assert len(figs) == 2
+    assert len(figs) == 1  # the map; the heatmap is in a tab of its own, drawn when opened
+    assert [t.label for t in at.tabs] == ["Largest whitespace", "Under- and over-served", "Corporate families",
+                                         "Industry x size"]
+    assert not any("vs_median" in d.value.columns for d in at.dataframe)  # closed tabs draw nothing
     m = figs[0]
     types = [t["type"] for t in m["data"]]
     assert types == ["choroplethmap", "scattermap"]  # one trace for areas, one for all points
     assert m["layout"]["map"]["style"] == "white-bg"
     locs = set(m["data"][0]["locations"])
     assert locs == set(enriched["state"].dropna())
-    assert len(arr(m["data"][1]["lat"])) == len(enriched)  # the sample is under the point cap
-    hm = figs[1]
-    assert hm["data"][0]["type"] == "heatmap"
-    assert len(hm["data"][0]["y"]) == enriched["industry"].nunique()
-    # the under/over-served table lists every state
-    assert len(frame(at, "vs_median")) == enriched["state"].nunique()
-    # the largest whitespace accounts, and whitespace by product line
+    # points: the 4,000 accounts with the most whitespace of the sample's 6,000, said under the map
+    lat = arr(m["data"][1]["lat"])
+    assert len(enriched) == 6000 and len(lat) == 4000
+    cut = enriched[X.whitespace].nlargest(4000).min()
+    scores = arr(m["data"][1]["customdata"]).reshape(-1, 4)
+    assert scores[:, 3].min() == pytest.approx(cut, rel=1e-6)  # customdata: score, potential, ARR, whitespace
+    assert any("Points: the 4,000 accounts with the most whitespace of the 6,000 in view" in c.value
+               for c in at.caption)
+    # the largest whitespace accounts, and whitespace by product line: the first tab, open
     top = frame(at, "potential_score")
     assert len(top) == 50 and top["whitespace"].is_monotonic_decreasing
     assert top["whitespace"].iloc[0] == pytest.approx(enriched[X.whitespace].max(), abs=1)
@@ -77,7 +90,16 @@ def test_renders_map_points_and_heatmap(enriched):
     assert list(byp.index) == ScoringConfig().product_names
     assert byp.loc["Core Platform", "holders"] == int((load_sample().account_products["product"] == "Core Platform").sum())
     assert (byp["penetration"].between(0, 1)).all()
+    # the under/over-served table lists every state
+    open_tab(at, "Under- and over-served")
+    assert len(frame(at, "vs_median")) == enriched["state"].nunique()
+    assert not any("potential_score" in d.value.columns for d in at.dataframe)
+    open_tab(at, "Industry x size")
+    (m2, hm) = figures(at)
+    assert hm["data"][0]["type"] == "heatmap"
+    assert len(hm["data"][0]["y"]) == enriched["industry"].nunique()
     # corporate families are valued as the whole tree
+    open_tab(at, "Corporate families")
     fam = next(d.value for d in at.dataframe if "family_whitespace" in d.value.columns)
     assert 0 < len(fam) <= 25 and (fam[X.family_size] > 1).all()
     top = fam.iloc[0]
@@ -94,7 +116,7 @@ def test_segment_filter_and_product_line(enriched):
     n = int((enriched[X.segment] == "Enterprise").sum())
     assert metric(at, "Accounts") == f"{n:,}"
     figs = figures(at)
-    assert len(arr(figs[0]["data"][1]["lat"])) == n
+    assert len(arr(figs[0]["data"][1]["lat"])) == min(n, 4000)
     before = metric(at, "Potential")
     at.selectbox(key="ws_product").set_value("Analytics").run()
     assert not at.exception
@@ -114,6 +136,7 @@ def test_county_level_and_metric(enriched):
     assert all(len(x) == 5 and x.isdigit() for x in locs)
     assert len(locs) == enriched["county"].dropna().nunique()
     assert m["layout"]["map"]["layers"], "state outlines over counties"
+    open_tab(at, "Under- and over-served")
     at.selectbox(key="ws_by").set_value("segment").run()
     assert set(frame(at, "vs_median")["group"]) == set(enriched[X.segment])
 
@@ -176,6 +199,9 @@ def test_sparse_data_warns_instead_of_failing(with_geo):
     at.radio(key="ws_level").set_value("county").run()
     assert not at.exception
     assert any("No account has a known county" in w.value for w in at.warning)
+    for name in ("Under- and over-served", "Corporate families", "Industry x size"):
+        open_tab(at, name)
+    open_tab(at, "Under- and over-served")
     at.selectbox(key="ws_by").set_value("industry").run()
     assert not at.exception
 
@@ -192,6 +218,7 @@ def test_owners_from_the_active_scenario(enriched):
     at.run()
     at.switch_page(PAGE).run()
     assert not at.exception, at.exception[0].value
+    open_tab(at, "Under- and over-served")
     today = frame(at, "vs_median")
     assert today["covering_reps"].max() > 1
     at.radio(key="ws_owners").set_value("scenario").run()
