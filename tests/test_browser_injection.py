@@ -201,10 +201,13 @@ def test_names_with_markup_stay_text_on_every_page(page, header_app, beacon, evi
     text = _check(page, port, "compare")
     assert "MDX-scn" in text
     shot(page, "inject_compare")
-    page.get_by_text("Presentation view").click()
+    for tab in ("What changes hands", "Maps", "Export"):  # one drawn at a time
+        _tab(page, tab)
+        _check(page, port, f"compare, {tab}")
+    page.get_by_text("Presentation view", exact=True).click()
     wait_idle(page)
     _check(page, port, "compare presentation")
-    page.get_by_text("Presentation view").click()
+    page.get_by_text("Presentation view", exact=True).click()
     wait_idle(page)
 
     # ---- Health (rep drill-down on the renamed rep) and the Whitespace Map

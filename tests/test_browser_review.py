@@ -37,7 +37,10 @@ def review_url(tmp_path_factory):
 
 
 def _select(page, label: str, option: str) -> None:
-    page.get_by_role("combobox", name=label, exact=True).first.click()
+    box = page.get_by_role("combobox", name=label, exact=True).first
+    box.scroll_into_view_if_needed()  # a list opened while the page scrolls to it closes again at once
+    page.wait_for_timeout(200)
+    box.click()
     page.get_by_role("option", name=option, exact=True).first.click()
     wait_idle(page)
 
@@ -47,8 +50,16 @@ def _shown(page, label: str) -> str:
     return page.get_by_role("combobox", name=label, exact=True).first.input_value().strip()
 
 
+def _tab(page, name: str) -> None:
+    """Open a tab below Compare's key figures (only the open one is drawn)."""
+    page.get_by_role("tab", name=name).click()
+    wait_idle(page)
+    assert_no_exception(page)
+
+
 def test_export_box_preview_and_file_name_the_same_plan(page, review_url):
     goto(page, review_url, "compare")
+    _tab(page, "Export")
     _select(page, "Scenario 2", "No backfill, wider bands (v1)")
     assert _shown(page, "Scenario to export") == "No backfill, wider bands v1"
     _select(page, "Scenario 2", "West backfill (v1)")
@@ -72,13 +83,13 @@ def test_presentation_view_keeps_the_picks(page, review_url):
     goto(page, review_url, "compare")
     _select(page, "Baseline", "No backfill, wider bands (v1)")
     _select(page, "Scenario 2", "West backfill (v1)")
-    page.get_by_text("Presentation view").click()
+    page.get_by_text("Presentation view", exact=True).click()
     wait_idle(page)
     assert_no_exception(page)
     expect(page.get_by_text("No backfill, wider bands v1").first).to_be_visible()
     page.wait_for_timeout(1500)
     shot(page, "review_compare_presentation")
-    page.get_by_text("Presentation view").click()
+    page.get_by_text("Presentation view", exact=True).click()
     wait_idle(page)
     assert _shown(page, "Baseline") == "No backfill, wider bands (v1)"
     assert _shown(page, "Scenario 2") == "West backfill (v1)"
@@ -95,7 +106,9 @@ def _fig_data(page, i: int) -> dict:
 def test_one_colour_per_rep_and_the_colour_bar_off_the_coasts(page, review_url):
     goto(page, review_url, "compare")
     _select(page, "Scenario 2", "No backfill, wider bands (v1)")
-    page.wait_for_function("() => document.querySelectorAll('.js-plotly-plot').length >= 6", timeout=60_000)
+    _tab(page, "Maps")
+    page.wait_for_function("() => document.querySelectorAll('.js-plotly-plot .maplibregl-canvas').length >= 2",
+                           timeout=60_000)
     n = page.evaluate("() => document.querySelectorAll('.js-plotly-plot').length")
     maps = [d for d in (_fig_data(page, i) for i in range(n)) if d["data"][0]["type"] == "scattermap"]
     base = maps[0]["data"][0]

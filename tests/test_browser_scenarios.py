@@ -69,6 +69,13 @@ def _tall_shot(page, name: str) -> None:
     page.wait_for_timeout(300)
 
 
+def _tab(page, name: str) -> None:
+    """Open a tab (a page draws only its open tab)."""
+    page.get_by_role("tab", name=name).click()
+    _idle(page)
+    assert_no_exception(page)
+
+
 def _nav(page, title: str, heading: str) -> None:
     page.locator('[data-testid="stSidebarNav"] a', has_text=title).first.click()
     expect(page.get_by_role("heading", name=heading).first).to_be_visible(timeout=60_000)
@@ -233,11 +240,18 @@ def test_scenario_flow_in_the_browser(page, app_url, west_files):
     # 6. compare with today's plan: the saved scenario is the second column by default
     _nav(page, "Compare", "Compare scenarios")
     assert_no_exception(page)
-    expect(page.get_by_text(f"{moves:,} accounts").first).to_be_visible()
-    page.wait_for_selector(".js-plotly-plot .maplibregl-canvas", timeout=30_000)
-    page.wait_for_timeout(2000)
+    page.wait_for_selector(".js-plotly-plot .bars path", timeout=30_000)  # the per-rep bars: the first tab
+    page.wait_for_timeout(1000)
     assert plotly_shape_count(page) > 50
     _tall_shot(page, "compare")
+    _tab(page, "What changes hands")
+    expect(page.get_by_text(f"{moves:,} accounts").first).to_be_visible()
+    _tall_shot(page, "compare_moves")
+    _tab(page, "Maps")
+    page.wait_for_selector(".js-plotly-plot .maplibregl-canvas", timeout=30_000)
+    page.wait_for_timeout(2000)
+    _tall_shot(page, "compare_maps")
+    _tab(page, "Export")
 
     # 7. the CRM export: owner changes by default; every account once on request, the leaver owns nothing
     assert len(pd.read_csv(_download(page, "Salesforce Data Loader CSV"), dtype=str)) == moves
@@ -257,7 +271,7 @@ def test_scenario_flow_in_the_browser(page, app_url, west_files):
     _idle(page)
 
     # 8. presentation view: no pickers, still the figures
-    page.get_by_text("Presentation view").click()
+    page.get_by_text("Presentation view", exact=True).click()
     expect(page.locator('[data-testid="stSelectbox"]')).to_have_count(0, timeout=60_000)
     _idle(page)
     assert_no_exception(page)

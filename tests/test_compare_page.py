@@ -65,6 +65,14 @@ def _compare(sample, **state) -> AppTest:
     return at
 
 
+def _tab(at: AppTest, name: str) -> AppTest:
+    """Open a tab below the key figures, as a click on it does (only the open tab is drawn)."""
+    at.session_state["cmp_tab"] = name
+    at.run()
+    assert not at.exception, [e.message for e in at.exception]
+    return at
+
+
 def _bytes(v) -> bytes:
     """A download's content: made on click (a callable) or ready (bytes)."""
     return v() if callable(v) else v
@@ -84,21 +92,27 @@ def test_compare_today_with_a_saved_scenario(store, sample):
     moves_row = kpi[kpi["KPI"] == "Moves"].iloc[0]
     assert moves_row["Today's plan"] == "0" and moves_row["Shift to small v1"] == "40"
     assert moves_row["Δ Shift to small v1"].startswith("+40")
+    # below the key figures, one tab at a time: the per-rep bars first
+    assert [t.label for t in at.tabs] == ["Per rep, against the target band", "What changes hands", "Maps", "Export"]
+    figs = _charts(at)
+    types = [f["data"][0]["type"] for f in figs]
+    assert types.count("bar") == 2 and "box" in types
+    assert "sankey" not in types and "scattermap" not in types and not at.get("download_button")  # closed tabs
+    # the per-rep bars carry the target band of the scenario's tolerance
+    bars = [f for f in figs if f["data"][0]["type"] == "bar"]
+    assert "±10%" in bars[1]["data"][1]["name"]
+    _tab(at, "What changes hands")
     assert any("40 accounts" in m.value for m in at.markdown)
     moves = next(d.value for d in at.dataframe if "from_name" in d.value.columns)
     small_name = sample.reps.set_index("rep_id").loc[small, "name"]
     assert len(moves) == 40 and (moves["to_name"] == small_name).all()
-    figs = _charts(at)
-    types = [f["data"][0]["type"] for f in figs]
-    assert types.count("bar") == 2 and "box" in types and "sankey" in types
-    maps = [f for f in figs if f["data"][0]["type"] == "scattermap"]
+    sankey = next(f for f in _charts(at) if f["data"][0]["type"] == "sankey")
+    assert sum(sankey["data"][0]["link"]["value"]) == pytest.approx(40)
+    assert not any(f["data"][0]["type"] in ("bar", "scattermap") for f in _charts(at))
+    _tab(at, "Maps")
+    maps = [f for f in _charts(at) if f["data"][0]["type"] == "scattermap"]
     assert len(maps) == 2 and all(len(f["data"]) == 1 for f in maps), "one trace per map"
     assert all(f["layout"]["map"]["style"] == "white-bg" for f in maps)
-    # the per-rep bars carry the target band of the scenario's tolerance
-    bars = [f for f in figs if f["data"][0]["type"] == "bar"]
-    assert "±10%" in bars[1]["data"][1]["name"]
-    sankey = next(f for f in figs if f["data"][0]["type"] == "sankey")
-    assert sum(sankey["data"][0]["link"]["value"]) == pytest.approx(40)
 
 
 def test_moves_filters_and_flow_by_arr(store, sample):
@@ -112,7 +126,7 @@ def test_moves_filters_and_flow_by_arr(store, sample):
     idx = asg.index[asg[S.previous_rep_id].astype(str) == third][:10]
     asg.loc[idx, S.rep_id] = small
     saved = store.save(a.with_(assignment=asg), user="tester")
-    at = _compare(sample, cmp_1_id=saved.id)
+    at = _compare(sample, cmp_1_id=saved.id, cmp_tab="What changes hands")
     moves = next(d.value for d in at.dataframe if "from_name" in d.value.columns)
     assert len(moves) == 40
     third_name = sample.reps.set_index("rep_id").loc[third, "name"]
@@ -140,6 +154,7 @@ def test_four_scenarios_versions_and_presentation(store, sample):
     assert {"Plan A v1", "Plan A v2", "Plan B v1"} <= set(kpi.columns)
     row = kpi[kpi["KPI"] == "Moves"].iloc[0]
     assert (row["Plan A v1"], row["Plan A v2"], row["Plan B v1"]) == ("20", "35", "5")
+    _tab(at, "Maps")
     maps = [f for f in _charts(at) if f["data"][0]["type"] == "scattermap"]
     assert len(maps) == 4
     # presentation view: no pickers, filters or downloads; the figures stay
@@ -150,8 +165,11 @@ def test_four_scenarios_versions_and_presentation(store, sample):
     figs = _charts(at)
     assert len([f for f in figs if f["data"][0]["type"] == "scattermap"]) == 4
     assert any("Plan A v2" in f["layout"].get("title", {}).get("text", "") for f in figs)
+    _tab(at, "Export")  # the exports wait for the presentation view to end
+    assert len(at.get("download_button")) == 0
+    assert any("hidden in the presentation view" in i.value for i in at.info)
     at.toggle(key="cmp_present").set_value(False).run()
-    assert len(at.selectbox) > 0
+    assert len(at.selectbox) > 0 and len(at.get("download_button")) == 4
 
 
 def test_export_downloads(store, sample, monkeypatch):
@@ -180,7 +198,7 @@ def test_export_downloads(store, sample, monkeypatch):
     asg = moved.assignment
     asg.loc[asg.index[0], "reason"] = "=HYPERLINK(\"http://evil\")"
     saved = store.save(moved.with_(assignment=asg), user="tester")
-    at = _compare(sample, cmp_1_id=saved.id)
+    at = _compare(sample, cmp_1_id=saved.id, cmp_tab="Export")
     labels = [d.proto.label for d in at.get("download_button")]
     assert labels == ["Assignment CSV", "Assignment Excel", "Salesforce Data Loader CSV", "One-page summary (HTML)"]
     # a press downloads without rerunning the page: the press's rerun raced the file's request, and in a CI
@@ -210,7 +228,7 @@ def test_export_downloads(store, sample, monkeypatch):
 
 
 def test_only_todays_plan_says_what_to_do(store, sample):
-    at = _compare(sample)
+    at = _compare(sample, cmp_tab="Export")
     assert not at.exception
     # both slots default to today's plan: comparing it with itself shows 0 moves, and no export
     assert any("no export" in i.value.lower() or "pick a saved scenario" in i.value.lower() for i in at.info)
@@ -253,7 +271,7 @@ def test_export_only_moved_rows(store, sample, monkeypatch):
     monkeypatch.setattr(MediaFileManager, "add_deferred", add_deferred)
     big, small = _reps(sample)
     saved = store.save(_moved(sample, big, small, 12, "Few moves"), user="tester")
-    at = _compare(sample, cmp_1_id=saved.id)  # owner changes only by default
+    at = _compare(sample, cmp_1_id=saved.id, cmp_tab="Export")  # owner changes only by default
     assert not at.exception, [e.message for e in at.exception]
     csv = pd.read_csv(io.BytesIO(_bytes(files["Few_moves_v1_assignment.csv"])), dtype=str)
     assert len(csv) == 12 and (csv["new_owner_id"] == small).all() and (csv["previous_owner_id"] == big).all()

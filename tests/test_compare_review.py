@@ -3,7 +3,7 @@ moves and reasons are relative to the chosen baseline with rep names, the 3-way 
 no arrow for no change, and a rep has one colour on every map."""
 from __future__ import annotations
 
-from test_compare_page import _charts, _compare, _moved, _reps, sample, store  # noqa: F401 (fixtures)
+from test_compare_page import _charts, _compare, _moved, _reps, _tab, sample, store  # noqa: F401 (fixtures)
 from territory_core.contract import A, S
 from territory_core.plan.scenarios import Scenario
 
@@ -37,9 +37,14 @@ def test_presentation_view_keeps_every_pick(store, sample):
     big, small = _reps(sample)
     a = store.save(_moved(sample, big, small, 20, "Plan A"), user="t")
     b = store.save(_moved(sample, small, big, 8, "Plan B"), user="t")
-    at = _compare(sample, cmp_0_id=a.id, cmp_1_id=b.id)
+    at = _compare(sample, cmp_0_id=a.id, cmp_1_id=b.id, cmp_tab="What changes hands")
     at.text_input(key="cmp_f_q").input("zzz").run()
     at.radio(key="cmp_flow_by").set_value("ARR").run()
+    # another tab and back: the filters of the closed tab are kept (a run that does not draw a widget drops it)
+    _tab(at, "Maps")
+    _tab(at, "Per rep, against the target band")
+    _tab(at, "What changes hands")
+    assert at.text_input(key="cmp_f_q").value == "zzz" and at.radio(key="cmp_flow_by").value == "ARR"
     at.toggle(key="cmp_present").set_value(True).run()
     assert not at.exception, [e.message for e in at.exception]
     titles = " ".join(f["layout"].get("title", {}).get("text", "") for f in _charts(at))
@@ -64,7 +69,7 @@ def test_moves_and_reasons_relative_to_the_baseline_with_names(store, sample):
     bb[S.reason] = "kept with " + bb[S.rep_id].astype(str)
     sa = store.save(a, user="t")
     sb = store.save(Scenario(name="Stay put", assignment=bb, report={"status": "current"}), user="t")
-    at = _compare(sample, cmp_0_id=sa.id, cmp_1_id=sb.id)
+    at = _compare(sample, cmp_0_id=sa.id, cmp_1_id=sb.id, cmp_tab="What changes hands")
     mv = _moves(at)
     assert len(mv) == 30 and set(mv["account_id"]) == set(moved_ids)
     assert (mv["from_name"] == names[small]).all() and (mv["to_name"] == names[big]).all()
@@ -86,7 +91,9 @@ def test_three_way_titles_fit_and_move_maps_show_only_moves(store, sample):
     s1 = store.save(_moved(sample, big, small, 40, "A rather long scenario name for the review"), user="t")
     s2 = store.save(_moved(sample, small, big, 6, "Plan B"), user="t")
     at = _compare(sample, cmp_n=3, cmp_1_id=s1.id, cmp_2_id=s2.id)
-    figs = _charts(at)
+    figs = _charts(at)  # the per-rep bars
+    figs += _charts(_tab(at, "What changes hands"))
+    figs += _charts(_tab(at, "Maps"))
     maps = [f for f in figs if f["data"][0]["type"] == "scattermap"]
     assert len(maps) == 3 and all(len(f["data"]) == 1 for f in maps)
     n_geo = int(sample.accounts[A.lat].notna().sum())
@@ -134,7 +141,7 @@ def test_a_rep_has_one_colour_on_every_map(store, sample):
 
     big, small = _reps(sample)
     s1 = store.save(_moved(sample, big, small, 25, "Colours"), user="t")
-    at = _compare(sample, cmp_1_id=s1.id)
+    at = _compare(sample, cmp_1_id=s1.id, cmp_tab="Maps")
     maps = [f for f in _charts(at) if f["data"][0]["type"] == "scattermap"]
     colours = rep_colours(sample.reps["rep_id"])
     base_pts = maps[0]["data"][0]

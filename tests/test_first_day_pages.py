@@ -65,12 +65,21 @@ def title(fig) -> str:
     return (t.get("text") if isinstance(t, dict) else t) or ""
 
 
+# pages that draw only their open tab below the top: every tab is visited
+TAB_KEYS = {"pages/compare.py": "cmp_tab", "pages/whitespace_map.py": "ws_tab"}
+
+
 def visit_every_page(at):
     seen = {}
     for p in PAGES:
         at.switch_page(p).run()
         assert not at.exception, (p, [e.value for e in at.exception])
         body = texts(at)
+        for label in [t.label for t in at.tabs] if p in TAB_KEYS else []:
+            at.session_state[TAB_KEYS[p]] = label
+            at.run()
+            assert not at.exception, (p, label, [e.value for e in at.exception])
+            body += "\n" + texts(at)
         assert not EXC_NAME.search(body), (p, EXC_NAME.search(body).group(0), body[:2000])
         seen[p] = body
     return seen

@@ -126,7 +126,7 @@ def test_viewer_cannot_save_or_export_owner_files(roles, west, files):
     assert save.disabled and "viewer role (as listed in the roles file), which cannot save scenarios" in shown(save.help)
 
     saved = _save(west, _two_team_moves(west))
-    at = _app(west, "vic@example.com", "pages/compare.py", cmp_1_id=saved.id)
+    at = _app(west, "vic@example.com", "pages/compare.py", cmp_1_id=saved.id, cmp_tab="Export")
     buttons = {b.proto.label: b.proto for b in at.get("download_button")}
     for label in ("Assignment CSV", "Assignment Excel", "Salesforce Data Loader CSV"):
         assert buttons[label].disabled and "cannot export owner files" in shown(buttons[label].help)
@@ -162,11 +162,15 @@ def test_manager_sees_only_their_team_on_every_page_and_export(roles, west, file
     assert set(at.selectbox(key="se_leave_rep").options) == {f"{n} · {g}, {s} ({r})" for r, n, g, s in zip(
         west.reps[R.rep_id], west.reps[R.name], west.reps[R.region], west.reps[R.segment]) if r in reps}
 
-    at = _app(west, "jen@example.com", "pages/compare.py", cmp_1_id=saved.id, cmp_exp_rows="all")
+    at = _app(west, "jen@example.com", "pages/compare.py", cmp_1_id=saved.id, cmp_exp_rows="all",
+              cmp_tab="What changes hands")
     moves = next(d.value for d in at.dataframe if "from_name" in d.value.columns)
     assert len(moves) == 10 and set(moves["account_id"]) <= accounts
     kpi = next(d.value for d in at.dataframe if "KPI" in d.value.columns)
     assert kpi.loc[kpi["KPI"] == "Active reps", "Both teams v1"].iloc[0] == "5"
+    at.session_state["cmp_tab"] = "Export"  # the files: the Export tab, drawn when open
+    at.run()
+    assert not at.exception, [e.message for e in at.exception]
     csv = pd.read_csv(io.BytesIO(_bytes(files["Both_teams_v1_assignment.csv"])), dtype=str, keep_default_na=False)
     assert set(csv["account_id"]) == accounts and len(csv) == len(accounts)
     assert (csv["previous_owner_id"] != csv["new_owner_id"]).sum() == 10
