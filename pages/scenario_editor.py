@@ -605,7 +605,7 @@ if scn.assignment is not None and not scn.is_today:
             for h in cost.get("hires") or []:
                 if h.get("placeholder"):
                     st.info(md(f"{h['name']} ({h['rep_id']}) is a placeholder for a hire not yet in the CRM: "
-                               "map it to a real user id before exporting owners (Compare, Export)."))
+                               "map it to a real user id before exporting owners (Compare, tab Export)."))
     if report.get("objective") is not None:
         with st.expander("Solver details"):
             st.caption(md(" · ".join(x for x in (

@@ -9,14 +9,16 @@ For each size: a fresh ``streamlit run app.py`` on a free port with its own SQLi
    the dataset is made active for everyone and two plans are saved on it (a hire takes part of a
    rep's book; the same accounts to another rep);
 2. A opens Territory Health, Whitespace Map, Segment Builder, Scenario Editor and Compare from the
-   sidebar (one session, as a user clicks through);
-3. on the Whitespace Map: areas State -> County, County -> State, a segment filter;
+   sidebar (one session, as a user clicks through), then Compare's tabs "What changes hands" and
+   "Maps" (a page draws only its open tab);
+3. on the Whitespace Map: areas State -> County, County -> State, a segment filter, the tab
+   "Industry x size";
 4. user B opens Territory Health in a browser of its own (a second user on the same saved dataset:
    the memory it adds);
 5. A presses Re-solve with the editor's defaults (alone on the server); then, three turns of: a new
    user opens Territory Health on the idle server, and another while A's next solve runs (the
    medians, and how much slower during the solve);
-6. A opens Compare: today's plan against the plan just solved.
+6. A opens Compare: today's plan against the plan just solved, and its Maps tab.
 
 The 6,000-account book is data/sample; larger ones are made by scripts/make_sample.py (--accounts N,
 about 20 s for 50,000) into the temp folder once. Every time is from the click (or the file drop) to a
@@ -363,6 +365,9 @@ def run_size(label: str, data_dir: Path, app_dir: Path) -> dict[str, tuple]:
             # 2. first opens, one session clicking through the sidebar
             for title in ("Territory Health", "Whitespace Map", "Segment Builder", "Scenario Editor", "Compare"):
                 b.time(f"First open: {title}", a, _nav(a, title))
+            tab = lambda name: lambda: a.get_by_role("tab", name=name).click()  # noqa: E731
+            b.time("Compare: tab What changes hands", a, tab("What changes hands"))
+            b.time("Compare: tab Maps", a, tab("Maps"))
             # 3. Whitespace controls
             b.time("Whitespace open again", a, _nav(a, "Whitespace Map"))
             radio = lambda opt: lambda: a.locator('[data-testid="stRadio"] label').filter(has_text=opt).first.click()  # noqa: E731
@@ -375,6 +380,7 @@ def run_size(label: str, data_dir: Path, app_dir: Path) -> dict[str, tuple]:
                 a.get_by_role("option").filter(has_not_text="Select all").first.click()
                 a.keyboard.press("Escape")
             b.time("Whitespace: a segment filter", a, seg_filter)
+            b.time("Whitespace: tab Industry x size", a, tab("Industry x size"))
             # 4. second users on the same saved dataset
             rss_before = server.rss()
             ctx_b, ub = _context(browser)
@@ -425,6 +431,7 @@ def run_size(label: str, data_dir: Path, app_dir: Path) -> dict[str, tuple]:
             b.note("Solver worker processes' RSS during the solve (MB)", workers)
             # 6. compare today's plan with the plan just solved
             b.time("Compare with today's plan after the solve", a, _nav(a, "Compare"))
+            b.time("... and its tab Maps", a, tab("Maps"))
             b.note("Peak RSS during the walk (MB)", server.peak)
             for ctx in contexts[:2]:
                 ctx.close()

@@ -273,7 +273,7 @@ def salesforce_loader(df: pd.DataFrame) -> pd.DataFrame:
         which = ", ".join(f"{r} ({n:,} rows)" for r, n in ph.head(5).items())
         raise PlaceholderOwners(
             f"The owner file would name placeholder reps not yet in the CRM: {which}. Map each to its Salesforce "
-            "user id (on Compare, or --owner-map TBH-1=005... on the command line), or write their rows to a "
+            "user id (on Compare, tab Export, or --owner-map TBH-1=005... on the command line), or write their rows to a "
             "separate 'to assign' file.")
     keep = (df["new_owner_id"].astype("string").fillna("").str.strip() != "").to_numpy(dtype=bool)
     return pd.DataFrame({
