@@ -146,3 +146,36 @@ def test_a_prefetched_book_is_scored_once_and_found_ready_by_the_page():
     key = ("enriched", "test:prefetch@1", C.settings_key(scoring), C.settings_key(rules))
     assert key in C.CACHE
     C.CACHE.drop(lambda k: "test:prefetch@1" in k)
+
+
+def test_a_50k_column_comes_from_the_os_and_goes_back_to_it():
+    """tune_malloc: a block of 128 KB or more (a float column of 16,000+ rows) is its own mapping,
+    handed back to the OS when freed, not a piece of the heap that a long-lived neighbour pins."""
+    import ctypes
+
+    from ui.cache import tune_malloc
+
+    try:
+        libc = ctypes.CDLL("libc.so.6")
+        libc.mallinfo2  # noqa: B018 - glibc 2.33+
+    except (OSError, AttributeError):
+        pytest.skip("glibc only")
+
+    class MallInfo2(ctypes.Structure):
+        _fields_ = [(n, ctypes.c_size_t) for n in ("arena", "ordblks", "smblks", "hblks", "hblkhd", "usmblks",
+                                                    "fsmblks", "uordblks", "fordblks", "keepcost")]
+
+    libc.mallinfo2.restype = MallInfo2
+    libc.malloc.restype = ctypes.c_void_p
+    libc.malloc.argtypes = [ctypes.c_size_t]
+    libc.free.argtypes = [ctypes.c_void_p]
+    tune_malloc()
+    before = libc.mallinfo2().hblks
+    block = libc.malloc(50_000 * 8)  # one float64 column of a 50,000-account book: 400 KB
+    small = libc.malloc(64 * 1024)  # under the threshold: from the heap
+    try:
+        assert libc.mallinfo2().hblks == before + 1
+    finally:
+        libc.free(block)
+        libc.free(small)
+    assert libc.mallinfo2().hblks == before

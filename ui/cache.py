@@ -319,10 +319,13 @@ def _libc():
 
 
 def tune_malloc() -> None:
-    """Large blocks (over 1 MB: columns of big frames) straight from and back to the OS, few malloc
-    arenas for Streamlit's many script threads, and Arrow's buffers from malloc too (not mimalloc,
-    which keeps what it freed): freed frames give their memory back instead of staying in the
-    process for good (glibc only for the malloc settings)."""
+    """Blocks of 128 KB and more (a column of 16,000 rows or more) straight from and back to the OS,
+    few malloc arenas for Streamlit's many script threads, and Arrow's buffers from malloc too (not
+    mimalloc, which keeps what it freed): freed frames give their memory back instead of staying in
+    the process for good (glibc only for the malloc settings). With 1 MB instead of 128 KB, the
+    50,000-account columns (200-800 KB) came from the heap and left it fragmented: an in-process walk
+    of every page at 50k ended at 340-344 MB, now 310-312 MB (no CPU difference measured: page runs
+    0.57 / 0.60 s, an import check 2.5-3.2 / 2.6-3.1 s)."""
     try:  # Arrow's buffers (pandas' text columns) from the same malloc, so that trimming frees them too
         import pyarrow as pa
 
@@ -333,7 +336,7 @@ def tune_malloc() -> None:
     if not libc:
         return
     M_TRIM_THRESHOLD, M_MMAP_THRESHOLD, M_ARENA_MAX = -1, -3, -8
-    libc.mallopt(M_MMAP_THRESHOLD, 1 << 20)
+    libc.mallopt(M_MMAP_THRESHOLD, 128 << 10)
     libc.mallopt(M_TRIM_THRESHOLD, 32 << 20)
     libc.mallopt(M_ARENA_MAX, 4)
 
