@@ -389,7 +389,6 @@ if tab_rep.open:
 # ============================================================================ moves, flow
 if tab_moves.open:
     with tab_moves:
-        others = list(range(1, len(scenarios)))
         if not present and len(others) > 1:
             _init("cmp_focus", 1)
             if st.session_state["cmp_focus"] not in others:
@@ -460,7 +459,6 @@ if tab_maps.open:
     with tab_maps:
         j = _kept("cmp_focus", 1)  # the plan the moves tab compares with the baseline
         j = j if j in others else 1
-
 
         def _fit_view(lat: pd.Series, lon: pd.Series, width_px: float, height_px: float) -> tuple[dict, float]:
             """Centre and zoom that show the accounts (1st-99th percentile box) in a map of this size."""
