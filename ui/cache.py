@@ -319,11 +319,12 @@ def _libc():
 
 
 def tune_malloc() -> None:
-    """Blocks of 128 KB and more (a column of 16,000 rows or more) straight from and back to the OS,
+    """Blocks of 128 KB and more (a column of 16,000 rows or more) that the heap has no free room for
+    come from a mapping of their own and go back to the OS when freed, instead of growing the heap;
     few malloc arenas for Streamlit's many script threads, and Arrow's buffers from malloc too (not
     mimalloc, which keeps what it freed): freed frames give their memory back instead of staying in
     the process for good (glibc only for the malloc settings). With 1 MB instead of 128 KB, the
-    50,000-account columns (200-800 KB) came from the heap and left it fragmented: an in-process walk
+    50,000-account columns (200-800 KB) grew the heap and left it fragmented: an in-process walk
     of every page at 50k ended at 340-344 MB, now 310-312 MB (no CPU difference measured: page runs
     0.57 / 0.60 s, an import check 2.5-3.2 / 2.6-3.1 s)."""
     try:  # Arrow's buffers (pandas' text columns) from the same malloc, so that trimming frees them too
