@@ -3,8 +3,8 @@
 Choropleth by state or county (whitespace, potential, penetration or coverage), account points
 coloured by owner or segment, filters; below the map, one tab drawn at a time: the largest
 whitespace accounts and product lines, under- and over-served areas, corporate families and an
-industry x size heatmap. Maps draw offline: MapLibre ``choropleth_map``/``scatter_map`` on a white background
-over the shipped boundaries.
+industry x size heatmap. Maps draw offline: MapLibre ``choropleth_map``/``scatter_map`` on a white
+background over the shipped boundaries.
 """
 from __future__ import annotations
 
@@ -424,4 +424,3 @@ if tab_hm.open:
                        "potential. A cell covered by less than one FTE counts as one, so no cell shows more than its own "
                        "whitespace; a cell no rep covers shows all of it (hover for the FTE). The colour scale stops at "
                        "the 95th percentile.")
-

@@ -139,6 +139,13 @@ def wait_idle(page, timeout: float = 60_000) -> None:
     )
 
 
+def open_tab(page, name: str) -> None:
+    """Click a tab and wait for its run: the pages draw only their open tab."""
+    page.get_by_role("tab", name=name).click()
+    wait_idle(page)
+    assert_no_exception(page)
+
+
 def goto(page, app_url: str, path: str = "") -> None:
     page.goto(f"{app_url}/{path}")
     wait_idle(page)

@@ -12,7 +12,7 @@ import threading
 import pytest
 from playwright.sync_api import expect
 
-from conftest import _free_port, assert_no_exception, serve_app, shot, wait_idle
+from conftest import _free_port, assert_no_exception, open_tab, serve_app, shot, wait_idle
 
 pytestmark = pytest.mark.browser
 
@@ -118,11 +118,6 @@ def _nav(page, title: str) -> None:
     wait_idle(page)
 
 
-def _tab(page, name: str) -> None:
-    page.get_by_role("tab", name=name).click()
-    wait_idle(page)
-
-
 def test_names_with_markup_stay_text_on_every_page(page, header_app, beacon, evil_files):
     port, hits = beacon
     user = evil("user", port)
@@ -131,7 +126,7 @@ def test_names_with_markup_stay_text_on_every_page(page, header_app, beacon, evi
     # ---- Data: upload the three files (one with a Markdown file name) and load them
     page.goto(header_app)
     wait_idle(page)
-    _tab(page, "Import files")
+    open_tab(page, "Import files")
     page.locator('[data-testid="stFileUploaderDropzoneInput"]').set_input_files(
         [{"name": n, "mimeType": "text/csv", "buffer": b} for n, b in evil_files.values()])
     wait_idle(page)
@@ -171,7 +166,7 @@ def test_names_with_markup_stay_text_on_every_page(page, header_app, beacon, evi
     # the event starts a solve: wait until it is over (Re-solve is disabled while it runs)
     expect(page.get_by_role("button", name="Re-solve")).to_be_enabled(timeout=180_000)
     wait_idle(page)
-    _tab(page, "Save & history")
+    open_tab(page, "Save & history")
     box = page.get_by_label("Scenario name")
     box.fill(evil("scn", port))
     box.press("Enter")
@@ -188,7 +183,7 @@ def test_names_with_markup_stay_text_on_every_page(page, header_app, beacon, evi
     assert "Saving as MDX-user ![b](http://127.0.0.1" in text  # the header's value, as text
     assert "MDX-scn" in text
     for name in ("What-if events", "Result"):
-        _tab(page, name)
+        open_tab(page, name)
         text = _check(page, port, f"editor {name}")
         assert "MDX-rep" in text
     shot(page, "inject_editor")
@@ -202,7 +197,7 @@ def test_names_with_markup_stay_text_on_every_page(page, header_app, beacon, evi
     assert "MDX-scn" in text
     shot(page, "inject_compare")
     for tab in ("What changes hands", "Maps", "Export"):  # one drawn at a time
-        _tab(page, tab)
+        open_tab(page, tab)
         _check(page, port, f"compare, {tab}")
     page.get_by_text("Presentation view", exact=True).click()
     wait_idle(page)
@@ -212,7 +207,7 @@ def test_names_with_markup_stay_text_on_every_page(page, header_app, beacon, evi
 
     # ---- Health (rep drill-down on the renamed rep) and the Whitespace Map
     _nav(page, "Territory Health")
-    _tab(page, "Rep drill-down")
+    open_tab(page, "Rep drill-down")
     text = _check(page, port, "health")
     assert "MDX-mgr" in text
     shot(page, "inject_health")
@@ -220,7 +215,7 @@ def test_names_with_markup_stay_text_on_every_page(page, header_app, beacon, evi
     text = _check(page, port, "whitespace map")
     shot(page, "inject_whitespace")
     for tab in ("Under- and over-served", "Corporate families", "Industry x size"):  # one drawn at a time
-        _tab(page, tab)
+        open_tab(page, tab)
         _check(page, port, f"whitespace map, {tab}")
 
     assert hits == [], f"the beacon was asked for {hits}"

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import expect
 
-from conftest import assert_no_exception, goto, serve_app, shot, wait_idle
+from conftest import assert_no_exception, goto, open_tab, serve_app, shot, wait_idle
 
 pytestmark = pytest.mark.browser
 
@@ -50,16 +50,9 @@ def _shown(page, label: str) -> str:
     return page.get_by_role("combobox", name=label, exact=True).first.input_value().strip()
 
 
-def _tab(page, name: str) -> None:
-    """Open a tab below Compare's key figures (only the open one is drawn)."""
-    page.get_by_role("tab", name=name).click()
-    wait_idle(page)
-    assert_no_exception(page)
-
-
 def test_export_box_preview_and_file_name_the_same_plan(page, review_url):
     goto(page, review_url, "compare")
-    _tab(page, "Export")
+    open_tab(page, "Export")
     _select(page, "Scenario 2", "No backfill, wider bands (v1)")
     assert _shown(page, "Scenario to export") == "No backfill, wider bands v1"
     _select(page, "Scenario 2", "West backfill (v1)")
@@ -106,7 +99,7 @@ def _fig_data(page, i: int) -> dict:
 def test_one_colour_per_rep_and_the_colour_bar_off_the_coasts(page, review_url):
     goto(page, review_url, "compare")
     _select(page, "Scenario 2", "No backfill, wider bands (v1)")
-    _tab(page, "Maps")
+    open_tab(page, "Maps")
     page.wait_for_function("() => document.querySelectorAll('.js-plotly-plot .maplibregl-canvas').length >= 2",
                            timeout=60_000)
     n = page.evaluate("() => document.querySelectorAll('.js-plotly-plot').length")

@@ -9,7 +9,7 @@ import pytest
 
 from playwright.sync_api import expect
 
-from conftest import assert_no_exception, goto, plotly_shape_count, shot
+from conftest import assert_no_exception, goto, open_tab, plotly_shape_count, shot
 
 pytestmark = pytest.mark.browser
 
@@ -67,13 +67,6 @@ def _tall_shot(page, name: str) -> None:
     shot(page, name)
     page.set_viewport_size(vp)
     page.wait_for_timeout(300)
-
-
-def _tab(page, name: str) -> None:
-    """Open a tab (a page draws only its open tab)."""
-    page.get_by_role("tab", name=name).click()
-    _idle(page)
-    assert_no_exception(page)
 
 
 def _nav(page, title: str, heading: str) -> None:
@@ -244,14 +237,14 @@ def test_scenario_flow_in_the_browser(page, app_url, west_files):
     page.wait_for_timeout(1000)
     assert plotly_shape_count(page) > 50
     _tall_shot(page, "compare")
-    _tab(page, "What changes hands")
+    open_tab(page, "What changes hands")
     expect(page.get_by_text(f"{moves:,} accounts").first).to_be_visible()
     _tall_shot(page, "compare_moves")
-    _tab(page, "Maps")
+    open_tab(page, "Maps")
     page.wait_for_selector(".js-plotly-plot .maplibregl-canvas", timeout=30_000)
     page.wait_for_timeout(2000)
     _tall_shot(page, "compare_maps")
-    _tab(page, "Export")
+    open_tab(page, "Export")
 
     # 7. the CRM export: owner changes by default; every account once on request, the leaver owns nothing
     assert len(pd.read_csv(_download(page, "Salesforce Data Loader CSV"), dtype=str)) == moves
