@@ -22,8 +22,9 @@ For each size: a fresh ``streamlit run app.py`` on a free port with its own SQLi
 
 The 6,000-account book is data/sample; larger ones are made by scripts/make_sample.py (--accounts N,
 about 20 s for 50,000) into the temp folder once. Every time is from the click (or the file drop) to a
-settled page: the script run is over, nothing is stale, every plotly chart has drawn and every map
-has loaded. Beside it: "server s", from the click until the server finished the run (the wait left
+settled page: the script run is over, nothing is stale, every chart element holds its plot, every
+map has loaded, and the page stays so for 0.3 s (the time is when that began: a map can look loaded
+for a moment and then load again). Beside it: "server s", from the click until the server finished the run (the wait left
 when the browser draws in no time), and the CPU seconds of the server and of chromium. Headless
 chromium here draws WebGL in software (no GPU), so its share is well above a desktop browser's.
 RSS is the server process's resident memory (MB) after the step (solver worker processes apart).
@@ -49,7 +50,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "scripts"))
 sys.path.insert(0, str(ROOT / "tests"))
 
-from bench_browser_controls import SETTLED_JS, processes  # noqa: E402
+from bench_browser_controls import processes, wait_settled  # noqa: E402
 
 RUNNING_JS = """() => { const a = document.querySelector('[data-testid="stApp"]');
   const s = a && a.getAttribute('data-test-script-state');
@@ -207,20 +208,19 @@ def arm(page) -> None:
         pass
 
 
-def settle(page, *, start_ms: float = 1500, timeout_ms: float = 180_000) -> float:
+def settle(page, *, start_ms: float = 1500, timeout_ms: float = 180_000) -> tuple[float, float]:
     """Wait for the rerun to start (up to ``start_ms``; seen at once when arm() was called before
     the action and the run has come and gone), for the server to finish it, then for the page to
-    settle (charts drawn, maps loaded). Returns the moment the server finished (perf_counter)."""
+    settle (charts drawn, maps loaded, for 0.3 s in a row). Returns the moments the server finished
+    and the page settled (``time.time()``)."""
     try:
         if start_ms:
             page.wait_for_function(STARTED_JS, timeout=start_ms, polling=20)
     except Exception:  # over before the first look
         pass
     page.wait_for_function(SERVER_DONE_JS, timeout=timeout_ms, polling=20)
-    t_server = time.perf_counter()
-    page.wait_for_function(SETTLED_JS, timeout=timeout_ms, polling=25)
-    page.wait_for_timeout(30)
-    return t_server
+    t_server = time.time()
+    return t_server, wait_settled(page, timeout_ms)
 
 
 OPEN_TURNS = 3  # idle / during-a-solve opens, in turns: one open varies by a second between tries
@@ -254,15 +254,15 @@ class Bench:
         c0 = cpu_seconds()
         self.server.step_peak = self.server.rss()
         arm(page)
-        t0, e0 = time.perf_counter(), time.time()
+        e0 = time.time()
         try:
             action()
             if wait is not None:
                 wait(page)
-                settle(page, start_ms=0)
+                _, t_settled = settle(page, start_ms=0)
             else:
-                settle(page, start_ms=start_ms)
-            wall = time.perf_counter() - t0
+                _, t_settled = settle(page, start_ms=start_ms)
+            wall = t_settled - e0
             time.sleep(0.05)  # the run's log line
             srv_wall = self.server.busy(e0, time.time())
         except Exception as exc:  # a control that could not be found or never settled
@@ -397,21 +397,19 @@ def run_size(label: str, data_dir: Path, app_dir: Path) -> dict[str, tuple]:
             for turn in range(OPEN_TURNS):
                 ctx_c, uc = _context(browser)
                 contexts.append(ctx_c)
-                t0 = time.perf_counter()
+                t0 = time.time()
                 _open(uc, server.url, "health")()
-                settle(uc, start_ms=1500)
-                idle.append(time.perf_counter() - t0)
+                idle.append(settle(uc, start_ms=1500)[1] - t0)
                 ctx_d, ud = _context(browser)
                 contexts.append(ctx_d)
                 # playwright's sync API is single-threaded: D is driven from this thread between A's polls
                 server.step_peak = server.rss()
                 a.get_by_role("button", name="Re-solve").click()
                 time.sleep(1.0)
-                t_d = time.perf_counter()
+                t_d = time.time()
                 _open(ud, server.url, "health")()
                 solving_at_d = a.evaluate(RUNNING_JS)
-                settle(ud, start_ms=1500)
-                during.append(time.perf_counter() - t_d)
+                during.append(settle(ud, start_ms=1500)[1] - t_d)
                 still = a.evaluate(RUNNING_JS)
                 workers = max(workers, server.children_rss())
                 print(f"  [{label}] turn {turn + 1}: a new user opens Health idle {idle[-1]:.2f} s, during A's solve "

@@ -97,10 +97,9 @@ def main() -> int:
 
                 def step(name, action):
                     arm(page)
-                    t0 = time.perf_counter()
+                    t0 = time.time()
                     action()
-                    settle(page)
-                    times.setdefault(name, []).append(time.perf_counter() - t0)
+                    times.setdefault(name, []).append(settle(page)[1] - t0)
 
                 radio = lambda opt: lambda: page.locator('[data-testid="stRadio"] label').filter(  # noqa: E731
                     has_text=opt).first.click()
