@@ -4,7 +4,8 @@ Choropleth by state or county (whitespace, potential, penetration or coverage), 
 coloured by owner or segment, filters; below the map, one tab drawn at a time: the largest
 whitespace accounts and product lines, under- and over-served areas, corporate families and an
 industry x size heatmap. Maps draw offline: MapLibre ``choropleth_map``/``scatter_map`` on a white
-background over the shipped boundaries.
+background over the shipped boundaries, through ui.plot_map (a new figure is drawn on the map already
+on the page, not on a new one).
 """
 from __future__ import annotations
 
@@ -23,6 +24,7 @@ from territory_core.analyse.segments import SegmentRules, default_rules
 from ui.colors import colour_of, dataset_rep_colours, discrete_scale
 from ui.format import md, money, plot_text
 from ui.maps import boundary_url
+from ui.plot_map import plotly_map
 from ui.notices import reps_notice
 from ui.scenario_widgets import rep_label
 from ui.scenario_widgets import rep_names as rep_names_with_details
@@ -258,9 +260,10 @@ def draw_map(level: str, metric: str, show_points: bool, colour_by: str) -> None
         ))
     fig.update_layout(
         map=dict(style="white-bg", center=dict(lat=38.5, lon=-94.0), zoom=3.3, layers=layers),
+        uirevision="ws_map",  # the map stays where the user panned and zoomed it when the figure changes
         height=580, margin=dict(l=0, r=0, t=10, b=0), showlegend=False,
     )
-    st.plotly_chart(fig, width="stretch", key="ws_map", config={"scrollZoom": True})
+    plotly_map(fig, key="ws_map")  # drawn on the map already there (st.plotly_chart would mount a new one)
     if n_points and n_points < len(view):
         st.caption(f"Points: the {n_points:,} accounts with the most whitespace of the {len(view):,} in view (every one "
                    "counts in the areas). Filter by segment, industry, tier or owner to see the others as points.")

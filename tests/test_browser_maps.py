@@ -34,10 +34,15 @@ def pick(page, label: str, option: str) -> None:
     wait_idle(page)
 
 
+MAP_DRAWN = """() => { const g = document.querySelector('.tm-plotly-map');
+    return !!g && g.getAttribute('data-tm-state') === 'drawn'; }"""
+
+
 def map_element(page):
     plot = page.locator(".js-plotly-plot").first
     plot.wait_for(state="visible", timeout=30_000)
     page.wait_for_selector(".js-plotly-plot .maplibregl-canvas", timeout=30_000)
+    page.wait_for_function(MAP_DRAWN, timeout=30_000)  # ui.plot_map: plotly.js has taken the newest figure
     page.wait_for_timeout(2500)  # let MapLibre paint the polygons
     return plot
 
@@ -65,11 +70,41 @@ def test_whitespace_map_draws_offline_and_filters(page, app_url):
     plot = map_element(page)
     assert coloured_fraction(plot.screenshot()) > 0.02
 
-    # county level with state outlines
+    # county level with state outlines, drawn on the same map (ui.plot_map), not on a new one
+    # and where the user zoomed it
+    page.evaluate("() => { const g = document.querySelector('.tm-plotly-map'); g.__tmTest = 'the first map'; "
+                  "g._fullLayout.map._subplot.map.__tmTest = 'its MapLibre map'; }")
+    box = plot.bounding_box()
+    page.mouse.move(box["x"] + box["width"] * 0.6, box["y"] + box["height"] * 0.5)
+    for _ in range(3):
+        page.mouse.wheel(0, -400)
+        page.wait_for_timeout(400)
+    page.wait_for_timeout(1000)
+    zoom = page.evaluate("() => document.querySelector('.tm-plotly-map')._fullLayout.map.zoom")
+    assert zoom > 3.8, f"the wheel did not zoom the map in ({zoom})"
     page.get_by_text("County", exact=True).click()
     wait_idle(page)
     assert_no_exception(page)
     plot = map_element(page)
+    kept = page.evaluate("""() => { const g = document.querySelector('.tm-plotly-map');
+        return [document.querySelectorAll('.tm-plotly-map').length, g.__tmTest, g._fullLayout.map._subplot.map.__tmTest,
+                g.data[0].geojson, g.layout.map.layers.length, g._fullLayout.map.zoom]; }""")
+    assert kept[:5] == [1, "the first map", "its MapLibre map", "app/static/geo/counties.geojson", 1]
+    assert kept[5] == pytest.approx(zoom, abs=0.01), "the county map should stay where the user zoomed"
+    # the map's own full-screen button (Streamlit's chart had one): the map fills the screen, and back
+    size = """() => { const g = document.querySelector('.tm-plotly-map');
+        return [document.fullscreenElement === g, g._fullLayout.width, g._fullLayout.height]; }"""
+    button = page.locator('.tm-plotly-map .modebar-btn[data-title="Full screen"]')
+    button.click(force=True)  # the mode bar shows on hover
+    page.wait_for_function("() => document.fullscreenElement !== null", timeout=10_000)
+    page.wait_for_timeout(500)
+    vw = page.evaluate("() => [window.innerWidth, window.innerHeight]")
+    assert page.evaluate(size) == [True, *vw]
+    button.click(force=True)
+    page.wait_for_function("() => document.fullscreenElement === null", timeout=10_000)
+    page.wait_for_timeout(500)
+    full, width, height = page.evaluate(size)
+    assert not full and height == 580 and width < vw[0]
     frac_c = coloured_fraction(plot.screenshot())
     assert frac_c > 0.01, f"county map looks blank ({frac_c:.1%})"
     shot(page, "whitespace_map_county_enterprise")

@@ -8,6 +8,7 @@ from territory_core.contract import X
 from territory_core.dataset import load_sample
 from territory_core.analyse.enrich import enrich_accounts
 from territory_core.analyse.scoring import ProductModel, ScoringConfig
+from ui.plot_map import figure_of
 
 PAGE = "pages/whitespace_map.py"
 
@@ -56,7 +57,8 @@ def arr(v):
 
 
 def figures(at):
-    return [json.loads(el.proto.spec) for el in at.get("plotly_chart")]
+    """The map (drawn in place by ui.plot_map), then any chart."""
+    return [figure_of(el) for el in at.get("bidi_component")] + [json.loads(el.proto.spec) for el in at.get("plotly_chart")]
 
 
 def test_renders_map_points_and_heatmap(enriched):
@@ -152,7 +154,7 @@ def test_empty_filter_shows_a_warning_not_a_traceback(enriched):
     at.multiselect(key="ws_tier").set_value([tier]).run()
     assert not at.exception
     assert any("No account matches" in w.value for w in at.warning)
-    assert not at.get("plotly_chart")
+    assert not figures(at)
 
 
 def test_uses_the_active_scoring_settings(enriched):

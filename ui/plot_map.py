@@ -1,0 +1,135 @@
+"""A plotly map that stays on the page: each new figure is drawn on the map already there.
+
+``st.plotly_chart`` (Streamlit 1.67) names a chart by a hash of its figure, so every new figure mounts
+a new chart: a new map, with its WebGL context and sources. Once mounted, the chart hands plotly.js
+the figure a second time (a copy, with the theme), and plotly.js sets every map source again on any
+``Plotly.react``: each tile loads, then reloads (scripts/bench_map_mount.py: the county map 1.0 s as one
+plot, 1.8 s as Streamlit mounts it). :func:`plotly_map` draws the same figure through a Streamlit
+component (``st.components.v2``, keyed, so a new figure keeps the element) that loads plotly.js once
+per page and calls ``Plotly.react`` once per new figure.
+
+plotly.js comes from the installed plotly package (its ``package_data/plotly.min.js``), copied to
+static/vendor/ (served by ``[server] enableStaticServing``; not in git) when the module is imported.
+Figures without selection only: the Territory Map (box and lasso select) and Compare's county
+bubbles (click a county) keep ``st.plotly_chart``. Tests read a drawn figure back with
+:func:`figure_of`.
+"""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from pathlib import Path
+
+import plotly
+import plotly.graph_objects as go
+import streamlit as st
+
+VENDOR = Path(__file__).resolve().parent.parent / "static" / "vendor" / "plotly.min.js"
+PLOTLY_URL = "app/static/vendor/plotly.min.js"  # relative: works under a server.baseUrlPath too
+COMPONENT = "territory_modeler.plotly_map"
+CONFIG = {"scrollZoom": True, "displaylogo": False, "responsive": True, "showSendToCloud": False,
+          "modeBarButtonsToRemove": ["lasso2d", "select2d", "sendDataToCloud"]}
+
+
+def plotly_js_source() -> Path:
+    """The plotly.js bundle the installed plotly package ships."""
+    return Path(plotly.__file__).resolve().parent / "package_data" / "plotly.min.js"
+
+
+def ensure_plotly_js(dest: Path = VENDOR) -> Path:
+    """Copy the installed plotly.js to ``dest`` when it is missing or differs in size (another
+    plotly version); a partial copy never shows (written aside, then renamed)."""
+    src = plotly_js_source()
+    if not dest.exists() or dest.stat().st_size != src.stat().st_size:
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        tmp = dest.with_name(f".{dest.name}.{os.getpid()}.tmp")
+        shutil.copyfile(src, tmp)
+        tmp.replace(dest)
+    return dest
+
+
+# The element's root holds one div (.tm-plotly-map) with the plot. data-tm-state is "drawing" from a
+# new figure until plotly.js has taken it, then "drawn" (the browser tests and benchmarks wait on it).
+_JS = """
+const URL = %(url)s;
+const FULL = {width: 512, height: 512,
+  path: 'M0 0h192v64H64v128H0zM320 0h192v192h-64V64H320zM0 320h64v128h128v64H0zM448 320h64v192H320v-64h128z'};
+function plotly() {
+  if (!window.__tmPlotly) {
+    window.__tmPlotly = new Promise((resolve, reject) => {
+      if (window.Plotly) { resolve(window.Plotly); return; }
+      const s = document.createElement('script');
+      s.src = URL;
+      s.onload = () => resolve(window.Plotly);
+      s.onerror = () => { window.__tmPlotly = null; reject(new Error('could not load ' + URL)); };
+      document.head.appendChild(s);
+    });
+  }
+  return window.__tmPlotly;
+}
+export default function (component) {
+  const { data, parentElement } = component;
+  let gd = parentElement.querySelector('div.tm-plotly-map');
+  if (!gd) {
+    gd = document.createElement('div');
+    gd.className = 'tm-plotly-map';
+    parentElement.appendChild(gd);
+    document.addEventListener('fullscreenchange', () => {
+      if (!window.Plotly || !gd._fullLayout) return;
+      const full = document.fullscreenElement === gd;  // on leaving: the page's width again (autosize)
+      window.Plotly.relayout(gd, full ? {width: window.innerWidth, height: window.innerHeight}
+                                      : {width: null, height: gd.__tmHeight});
+    });
+  }
+  if (gd.__tmFigure !== data.figure) {
+    const figure = data.figure;
+    gd.__tmFigure = figure;
+    gd.setAttribute('data-tm-state', 'drawing');
+    plotly().then((Plotly) => {
+      if (gd.__tmFigure !== figure) return;  // a newer figure came while plotly.js loaded
+      const fig = JSON.parse(figure);
+      const font = getComputedStyle(document.body).fontFamily;
+      const layout = Object.assign({}, fig.layout, {autosize: true});
+      layout.font = Object.assign({family: font}, layout.font || {});
+      layout.hoverlabel = Object.assign({bgcolor: 'white', bordercolor: '#d5d7db',
+                                         font: {family: font, color: '#31333f'}}, layout.hoverlabel || {});
+      gd.__tmHeight = layout.height;
+      if (document.fullscreenElement === gd) Object.assign(layout, {width: window.innerWidth, height: window.innerHeight});
+      if (gd.__tmConfigText !== data.config) {  // the same config object each time: a new one makes plotly.js build a new map
+        gd.__tmConfigText = data.config;
+        gd.__tmConfig = JSON.parse(data.config);
+        gd.__tmConfig.modeBarButtonsToAdd = [{name: 'fullscreen', title: 'Full screen', icon: FULL, click: () => {
+          if (document.fullscreenElement) document.exitFullscreen(); else gd.requestFullscreen();
+        }}];
+      }
+      return Plotly.react(gd, fig.data, layout, gd.__tmConfig).then(() => {
+        if (gd.__tmFigure === figure) gd.setAttribute('data-tm-state', 'drawn');
+      });
+    }).catch((err) => {
+      gd.setAttribute('data-tm-state', 'failed');
+      gd.textContent = 'The map could not be drawn: ' + err.message;
+    });
+  }
+  // run when the element leaves the page: free the map's WebGL context
+  return () => setTimeout(() => { if (!gd.isConnected && window.Plotly) window.Plotly.purge(gd); }, 0);
+}
+""" % {"url": json.dumps(PLOTLY_URL)}
+
+_CSS = ".tm-plotly-map { width: 100%; } .tm-plotly-map:fullscreen { background: white; }"
+
+ensure_plotly_js()
+_render = st.components.v2.component(COMPONENT, js=_JS, css=_CSS, isolate_styles=False)
+
+
+def plotly_map(fig: go.Figure, *, key: str, config: dict | None = None) -> None:
+    """Draw ``fig`` (a plotly map figure; its layout's height is the element's) where
+    ``st.plotly_chart(fig, key=key)`` would, keeping the map from one figure to the next."""
+    height = int(fig.layout.height or 450)
+    _render(key=key, data={"figure": fig.to_json(), "config": json.dumps({**CONFIG, **(config or {})})},
+            height=height)
+
+
+def figure_of(element) -> dict:
+    """The figure of a :func:`plotly_map` element, as plotly JSON (AppTest: ``at.get("bidi_component")``)."""
+    return json.loads(json.loads(element.proto.json)["figure"])
