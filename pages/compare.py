@@ -18,6 +18,7 @@ from ui.access import current_access, refusal
 from ui.colors import colour_of, dataset_rep_colours, discrete_scale
 from ui.format import md, plot_text
 from ui.maps import boundary_url
+from ui.plot_map import plotly_map
 from ui.notices import reps_notice
 from ui.cache import shared
 from ui.state import data_token, dataset_version, get_active_scenario, get_dataset
@@ -583,9 +584,7 @@ if tab_maps.open:
                                   height=map_h, margin=dict(l=0, r=0, t=58, b=0), clickmode="event+select",
                                   title=dict(text=title, font=dict(size=16 if present else 13)))
                 with map_cols[i]:
-                    ev = st.plotly_chart(fig, key=f"cmp_amap_{i}", config={"scrollZoom": False}, on_select="rerun",
-                                         selection_mode=("points",))
-                    sel = getattr(getattr(ev, "selection", None), "points", None) or []
+                    sel = plotly_map(fig, key=f"cmp_amap_{i}", config={"scrollZoom": False}, clicks=True)
                     picked_areas += [(i, str(p.get("customdata"))) for p in sel if p.get("customdata") is not None]
                     if i and len(pts):
                         st.markdown(_receivers(pts["top_receiver"], pts["moved"]), unsafe_allow_html=True)
@@ -624,7 +623,7 @@ if tab_maps.open:
                                   height=map_h, margin=dict(l=0, r=0, t=58, b=0),
                                   title=dict(text=title, font=dict(size=16 if present else 13)))
                 with map_cols[i]:
-                    st.plotly_chart(fig, key=f"cmp_map_{i}", config={"scrollZoom": False})
+                    plotly_map(fig, key=f"cmp_map_{i}", config={"scrollZoom": False})
                     if i and len(pts):
                         st.markdown(_receivers(pts[S.rep_id], np.ones(len(pts))), unsafe_allow_html=True)
             st.caption("Left: the baseline, every account coloured by its owner. The others show only the accounts that change "

@@ -9,6 +9,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from conftest import ROOT, shown
+from ui.plot_map import figure_of
 
 TIMEOUT = 90
 
@@ -79,7 +80,8 @@ def _bytes(v) -> bytes:
 
 
 def _charts(at: AppTest) -> list[dict]:
-    return [json.loads(el.proto.spec) for el in at.get("plotly_chart")]
+    """The page's figures: charts, then the maps (drawn in place by ui.plot_map)."""
+    return [json.loads(el.proto.spec) for el in at.get("plotly_chart")] + [figure_of(el) for el in at.get("bidi_component")]
 
 
 def test_compare_today_with_a_saved_scenario(store, sample):

@@ -135,8 +135,6 @@ def test_the_shipped_rep_palette_is_colorcets_glasbey_dark():
 
 
 def test_a_rep_has_one_colour_on_every_map(store, sample):
-    import json
-
     from ui.colors import PALETTE, rep_colours
 
     big, small = _reps(sample)
@@ -153,8 +151,7 @@ def test_a_rep_has_one_colour_on_every_map(store, sample):
     at.switch_page("pages/whitespace_map.py").run()
     at.multiselect(key="ws_owner").set_value([small, big]).run()
     assert not at.exception, [e.message for e in at.exception]
-    ws = next(json.loads(el.proto.spec) for el in at.get("plotly_chart")
-              if json.loads(el.proto.spec)["data"][0]["type"] == "choroplethmap")
+    ws = next(f for f in _charts(at) if f["data"][0]["type"] == "choroplethmap")
     pts = ws["data"][1]["marker"]
     bar = pts["colorbar"]["ticktext"]
     i = bar.index(_names(sample)[small])
@@ -162,8 +159,7 @@ def test_a_rep_has_one_colour_on_every_map(store, sample):
     # a second filter (this rep and two others): the same colour again
     others = [r for r in sample.reps["rep_id"] if r not in (small, big)][:2]
     at.multiselect(key="ws_owner").set_value([*others, small]).run()
-    ws = next(json.loads(el.proto.spec) for el in at.get("plotly_chart")
-              if json.loads(el.proto.spec)["data"][0]["type"] == "choroplethmap")
+    ws = next(f for f in _charts(at) if f["data"][0]["type"] == "choroplethmap")
     pts = ws["data"][1]["marker"]
     i = pts["colorbar"]["ticktext"].index(_names(sample)[small])
     assert pts["colorscale"][2 * i][1] == colours[small]
@@ -189,3 +185,41 @@ def test_a_forked_scenario_names_its_parent(store, sample):
     caps = [c.value for c in at.caption if c.value.startswith("From ")]
     assert caps and "FY27 West plan v1" in caps[0].replace("\\", ""), caps
     assert parent.id not in caps[0] and parent.id[:8] not in caps[0]
+
+
+def test_click_a_county_on_a_map_lists_its_moves(store, sample):
+    """Beyond 8,000 accounts the maps show a bubble per county (ui.plot_map, drawn in place); a click
+    on one lists that county's accounts that change hands. A click made on an earlier figure counts
+    for nothing."""
+    import dataclasses
+    import json
+    import re
+
+    import pandas as pd
+
+    from ui.format import md
+
+    copies = [sample.accounts.assign(account_id=sample.accounts["account_id"].astype(str) + f"-{k}") for k in range(1, 6)]
+    big_book = dataclasses.replace(sample, accounts=pd.concat([sample.accounts, *copies], ignore_index=True))
+    assert len(big_book.accounts) > 8000
+    big, small = _reps(big_book)
+    s1 = store.save(_moved(big_book, big, small, 40, "Bubbles"), user="t")
+    at = _compare(big_book, cmp_1_id=s1.id, cmp_tab="Maps")
+    el = next(e for e in at.get("bidi_component") if e.proto.id.endswith("-cmp_amap_1"))
+    data = json.loads(el.proto.json)
+    moved = json.loads(data["figure"])["data"][0]
+    fips, text = moved["customdata"][0], moved["text"][0]
+    n = int(re.search(r"([\d,]+) of [\d,]+ accounts change hands", text).group(1).replace(",", ""))
+    assert not any(e.proto.id.endswith("cmp_area_moves") for e in at.dataframe)
+    at.session_state["cmp_amap_1"] = {"picked": {"figure": data["token"], "points": [{"customdata": fips}]}}
+    at.run()
+    assert not at.exception, [e.message for e in at.exception]
+    county = re.sub(r"<[^>]+>", "", text.split("<br>")[0])
+    assert any(m.value.startswith(f"**{n:,} accounts change hands in {md(county)}**") for m in at.markdown)
+    listed = next(d.value for d in at.dataframe if "from_name" in d.value.columns and "reason" in d.value.columns
+                  and len(d.value) == n)
+    assert (listed["to_name"] == _names(big_book)[small]).all()
+    # the same pick on a figure that is no longer the one shown: nothing listed
+    at.session_state["cmp_amap_1"] = {"picked": {"figure": "an earlier figure", "points": [{"customdata": fips}]}}
+    at.run()
+    assert not any(f"accounts change hands in {md(county)}" in m.value for m in at.markdown)

@@ -10,12 +10,14 @@ per page and calls ``Plotly.react`` once per new figure.
 
 plotly.js comes from the installed plotly package (its ``package_data/plotly.min.js``), copied to
 static/vendor/ (served by ``[server] enableStaticServing``; not in git) when the module is imported.
-Figures without selection only: the Territory Map (box and lasso select) and Compare's county
-bubbles (click a county) keep ``st.plotly_chart``. Tests read a drawn figure back with
-:func:`figure_of`.
+With ``clicks=True`` a click picks points (shift-click adds, a double click clears), as
+``st.plotly_chart(on_select="rerun", selection_mode="points")`` did; the picks belong to the figure
+they were made on. The Territory Map (box and lasso select) keeps ``st.plotly_chart``. Tests read a
+drawn figure back with :func:`figure_of`.
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shutil
@@ -82,6 +84,8 @@ export default function (component) {
                                       : {width: null, height: gd.__tmHeight});
     });
   }
+  gd.__tmSet = component.setStateValue;  // the newest: a click reports through it
+  gd.__tmToken = data.token;
   if (gd.__tmFigure !== data.figure) {
     const figure = data.figure;
     gd.__tmFigure = figure;
@@ -105,6 +109,23 @@ export default function (component) {
       }
       return Plotly.react(gd, fig.data, layout, gd.__tmConfig).then(() => {
         if (gd.__tmFigure === figure) gd.setAttribute('data-tm-state', 'drawn');
+        if (gd.__tmClicks || !data.clicks) return;
+        gd.__tmClicks = true;  // the points plotly.js shows as selected after a click, with the figure's token
+        const report = () => setTimeout(() => {
+          const points = [];
+          gd.data.forEach((trace, curve) => (trace.selectedpoints || []).forEach((i) => {
+            const cd = trace.customdata ? trace.customdata[i] : null;
+            points.push({curve: curve, point_index: i, customdata: cd === undefined ? null : cd});
+          }));
+          gd.__tmSet('picked', {figure: gd.__tmToken, points: points});
+        }, 0);
+        const clear = () => {  // a double click on the map: no point picked, none shown as picked
+          Plotly.restyle(gd, {selectedpoints: [null]});
+          gd.__tmSet('picked', {figure: gd.__tmToken, points: []});
+        };
+        gd.on('plotly_click', report);
+        gd.on('plotly_doubleclick', clear);
+        gd.on('plotly_deselect', clear);
       });
     }).catch((err) => {
       gd.setAttribute('data-tm-state', 'failed');
@@ -122,12 +143,22 @@ ensure_plotly_js()
 _render = st.components.v2.component(COMPONENT, js=_JS, css=_CSS, isolate_styles=False)
 
 
-def plotly_map(fig: go.Figure, *, key: str, config: dict | None = None) -> None:
+def plotly_map(fig: go.Figure, *, key: str, config: dict | None = None, clicks: bool = False) -> list[dict]:
     """Draw ``fig`` (a plotly map figure; its layout's height is the element's) where
-    ``st.plotly_chart(fig, key=key)`` would, keeping the map from one figure to the next."""
-    height = int(fig.layout.height or 450)
-    _render(key=key, data={"figure": fig.to_json(), "config": json.dumps({**CONFIG, **(config or {})})},
-            height=height)
+    ``st.plotly_chart(fig, key=key)`` would, keeping the map from one figure to the next.
+
+    With ``clicks``: the points picked on this figure, each ``{"curve", "point_index", "customdata"}``
+    (a click on another figure's points, before it changed, counts for nothing)."""
+    spec = fig.to_json()
+    token = hashlib.blake2b(spec.encode(), digest_size=8).hexdigest()
+    data = {"figure": spec, "config": json.dumps({**CONFIG, **(config or {})}), "token": token, "clicks": clicks}
+    if not clicks:
+        _render(key=key, data=data, height=int(fig.layout.height or 450))
+        return []
+    res = _render(key=key, data=data, height=int(fig.layout.height or 450), default={"picked": None},
+                  on_picked_change=lambda: None)
+    picked = getattr(res, "picked", None) or {}
+    return list(picked.get("points") or []) if picked.get("figure") == token else []
 
 
 def figure_of(element) -> dict:
