@@ -64,7 +64,10 @@ function plotly() {
       const s = document.createElement('script');
       s.src = URL;
       s.onload = () => resolve(window.Plotly);
-      s.onerror = () => { window.__tmPlotly = null; reject(new Error('could not load ' + URL)); };
+      s.onerror = () => {
+        window.__tmPlotly = null;
+        reject(new Error('could not load ' + URL + ' (the app serves it with [server] enableStaticServing = true)'));
+      };
       document.head.appendChild(s);
     });
   }
@@ -77,12 +80,13 @@ export default function (component) {
     gd = document.createElement('div');
     gd.className = 'tm-plotly-map';
     parentElement.appendChild(gd);
-    document.addEventListener('fullscreenchange', () => {
+    gd.__tmOnFull = () => {
       if (!window.Plotly || !gd._fullLayout) return;
       const full = document.fullscreenElement === gd;  // on leaving: the page's width again (autosize)
       window.Plotly.relayout(gd, full ? {width: window.innerWidth, height: window.innerHeight}
                                       : {width: null, height: gd.__tmHeight});
-    });
+    };
+    document.addEventListener('fullscreenchange', gd.__tmOnFull);
   }
   gd.__tmSet = component.setStateValue;  // the newest: a click reports through it
   gd.__tmToken = data.token;
@@ -133,7 +137,11 @@ export default function (component) {
     });
   }
   // run when the element leaves the page: free the map's WebGL context
-  return () => setTimeout(() => { if (!gd.isConnected && window.Plotly) window.Plotly.purge(gd); }, 0);
+  return () => setTimeout(() => {
+    if (gd.isConnected) return;
+    document.removeEventListener('fullscreenchange', gd.__tmOnFull);
+    if (window.Plotly) window.Plotly.purge(gd);
+  }, 0);
 }
 """ % {"url": json.dumps(PLOTLY_URL)}
 
