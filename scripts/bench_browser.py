@@ -208,19 +208,17 @@ def arm(page) -> None:
         pass
 
 
-def settle(page, *, start_ms: float = 1500, timeout_ms: float = 180_000) -> tuple[float, float]:
+def settle(page, *, start_ms: float = 1500, timeout_ms: float = 180_000) -> float:
     """Wait for the rerun to start (up to ``start_ms``; seen at once when arm() was called before
     the action and the run has come and gone), for the server to finish it, then for the page to
-    settle (charts drawn, maps loaded, for 0.3 s in a row). Returns the moments the server finished
-    and the page settled (``time.time()``)."""
+    settle (charts drawn, maps loaded, for 0.3 s in a row). Returns when it settled (``time.time()``)."""
     try:
         if start_ms:
             page.wait_for_function(STARTED_JS, timeout=start_ms, polling=20)
     except Exception:  # over before the first look
         pass
     page.wait_for_function(SERVER_DONE_JS, timeout=timeout_ms, polling=20)
-    t_server = time.time()
-    return t_server, wait_settled(page, timeout_ms)
+    return wait_settled(page, timeout_ms)
 
 
 OPEN_TURNS = 3  # idle / during-a-solve opens, in turns: one open varies by a second between tries
@@ -259,9 +257,9 @@ class Bench:
             action()
             if wait is not None:
                 wait(page)
-                _, t_settled = settle(page, start_ms=0)
+                t_settled = settle(page, start_ms=0)
             else:
-                _, t_settled = settle(page, start_ms=start_ms)
+                t_settled = settle(page, start_ms=start_ms)
             wall = t_settled - e0
             time.sleep(0.05)  # the run's log line
             srv_wall = self.server.busy(e0, time.time())
@@ -399,7 +397,7 @@ def run_size(label: str, data_dir: Path, app_dir: Path) -> dict[str, tuple]:
                 contexts.append(ctx_c)
                 t0 = time.time()
                 _open(uc, server.url, "health")()
-                idle.append(settle(uc, start_ms=1500)[1] - t0)
+                idle.append(settle(uc, start_ms=1500) - t0)
                 ctx_d, ud = _context(browser)
                 contexts.append(ctx_d)
                 # playwright's sync API is single-threaded: D is driven from this thread between A's polls
@@ -409,7 +407,7 @@ def run_size(label: str, data_dir: Path, app_dir: Path) -> dict[str, tuple]:
                 t_d = time.time()
                 _open(ud, server.url, "health")()
                 solving_at_d = a.evaluate(RUNNING_JS)
-                during.append(settle(ud, start_ms=1500)[1] - t_d)
+                during.append(settle(ud, start_ms=1500) - t_d)
                 still = a.evaluate(RUNNING_JS)
                 workers = max(workers, server.children_rss())
                 print(f"  [{label}] turn {turn + 1}: a new user opens Health idle {idle[-1]:.2f} s, during A's solve "

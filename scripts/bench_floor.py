@@ -99,7 +99,7 @@ def main() -> int:
                     arm(page)
                     t0 = time.time()
                     action()
-                    times.setdefault(name, []).append(settle(page)[1] - t0)
+                    times.setdefault(name, []).append(settle(page) - t0)
 
                 radio = lambda opt: lambda: page.locator('[data-testid="stRadio"] label').filter(  # noqa: E731
                     has_text=opt).first.click()

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
 import shutil
 from pathlib import Path
@@ -147,7 +148,10 @@ export default function (component) {
 
 _CSS = ".tm-plotly-map { width: 100%; } .tm-plotly-map:fullscreen { background: white; }"
 
-ensure_plotly_js()
+try:
+    ensure_plotly_js()
+except OSError as exc:  # a read-only install: the maps say they could not load plotly.js
+    logging.getLogger(__name__).error("cannot copy plotly.js to %s (%s): the maps will not draw", VENDOR, exc)
 _render = st.components.v2.component(COMPONENT, js=_JS, css=_CSS, isolate_styles=False)
 
 
