@@ -34,15 +34,15 @@ def pick(page, label: str, option: str) -> None:
     wait_idle(page)
 
 
-MAP_DRAWN = """() => { const g = document.querySelector('.tm-plotly-map');
-    return !!g && g.getAttribute('data-tm-state') === 'drawn'; }"""
+# a map drawn in place (ui.plot_map) has taken its newest figure; the Territory Map's st.plotly_chart has none
+MAP_DRAWN = """() => [...document.querySelectorAll('.tm-plotly-map')].every(g => g.getAttribute('data-tm-state') === 'drawn')"""
 
 
 def map_element(page):
     plot = page.locator(".js-plotly-plot").first
     plot.wait_for(state="visible", timeout=30_000)
     page.wait_for_selector(".js-plotly-plot .maplibregl-canvas", timeout=30_000)
-    page.wait_for_function(MAP_DRAWN, timeout=30_000)  # ui.plot_map: plotly.js has taken the newest figure
+    page.wait_for_function(MAP_DRAWN, timeout=30_000)
     page.wait_for_timeout(2500)  # let MapLibre paint the polygons
     return plot
 
