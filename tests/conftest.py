@@ -139,6 +139,26 @@ def wait_idle(page, timeout: float = 60_000) -> None:
     )
 
 
+def select_option(page, label: str, option: str) -> None:
+    """Choose ``option`` in the selectbox with this label, as a user does: scroll to it first (a list
+    opened while the page scrolls to it closes again at once), then pick, then wait for the run."""
+    box = page.get_by_role("combobox", name=label, exact=True).first
+    box.scroll_into_view_if_needed()
+    page.wait_for_timeout(200)
+    box.click()
+    page.get_by_role("option", name=option, exact=True).first.click()
+    wait_idle(page)
+
+
+def page_figures(at) -> list[dict]:
+    """An AppTest page's plotly figures as JSON: its maps drawn in place (ui.plot_map), then its charts."""
+    import json
+
+    from ui.plot_map import figure_of
+
+    return [figure_of(el) for el in at.get("bidi_component")] + [json.loads(el.proto.spec) for el in at.get("plotly_chart")]
+
+
 def open_tab(page, name: str) -> None:
     """Click a tab and wait for its run: the pages draw only their open tab."""
     page.get_by_role("tab", name=name).click()

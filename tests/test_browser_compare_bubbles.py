@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import ROOT, assert_no_exception, goto, open_tab, serve_app, shot, wait_idle
+from conftest import ROOT, assert_no_exception, goto, open_tab, select_option, serve_app, shot, wait_idle
 
 pytestmark = pytest.mark.browser
 
@@ -31,12 +31,7 @@ def bubbles_url(tmp_path_factory):
 
 def test_click_a_county_bubble_lists_its_moves(page, bubbles_url):
     goto(page, bubbles_url, "compare")
-    box = page.get_by_role("combobox", name="Scenario 2", exact=True).first
-    box.scroll_into_view_if_needed()
-    page.wait_for_timeout(200)
-    box.click()
-    page.get_by_role("option", name="No backfill, wider bands (v1)", exact=True).first.click()
-    wait_idle(page)
+    select_option(page, "Scenario 2", "No backfill, wider bands (v1)")
     open_tab(page, "Maps")
     page.wait_for_function("""() => { const g = document.querySelectorAll('.tm-plotly-map');
         return g.length === 2 && [...g].every(x => x.getAttribute('data-tm-state') === 'drawn'); }""", timeout=60_000)

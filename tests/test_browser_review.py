@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import expect
 
-from conftest import assert_no_exception, goto, open_tab, serve_app, shot, wait_idle
+from conftest import assert_no_exception, goto, open_tab, select_option, serve_app, shot, wait_idle
 
 pytestmark = pytest.mark.browser
 
@@ -36,15 +36,6 @@ def review_url(tmp_path_factory):
             os.environ["TERRITORY_TEST_DB_URL"] = old
 
 
-def _select(page, label: str, option: str) -> None:
-    box = page.get_by_role("combobox", name=label, exact=True).first
-    box.scroll_into_view_if_needed()  # a list opened while the page scrolls to it closes again at once
-    page.wait_for_timeout(200)
-    box.click()
-    page.get_by_role("option", name=option, exact=True).first.click()
-    wait_idle(page)
-
-
 def _shown(page, label: str) -> str:
     """The text a selectbox shows (what the user reads), not what the server holds."""
     return page.get_by_role("combobox", name=label, exact=True).first.input_value().strip()
@@ -53,9 +44,9 @@ def _shown(page, label: str) -> str:
 def test_export_box_preview_and_file_name_the_same_plan(page, review_url):
     goto(page, review_url, "compare")
     open_tab(page, "Export")
-    _select(page, "Scenario 2", "No backfill, wider bands (v1)")
+    select_option(page, "Scenario 2", "No backfill, wider bands (v1)")
     assert _shown(page, "Scenario to export") == "No backfill, wider bands v1"
-    _select(page, "Scenario 2", "West backfill (v1)")
+    select_option(page, "Scenario 2", "West backfill (v1)")
     assert_no_exception(page)
     assert _shown(page, "Scenario to export") == "West backfill v1"
     assert page.get_by_text(re.compile(r"Exporting West backfill v1: \d+ rows")).count() == 1
@@ -74,8 +65,8 @@ def test_export_box_preview_and_file_name_the_same_plan(page, review_url):
 
 def test_presentation_view_keeps_the_picks(page, review_url):
     goto(page, review_url, "compare")
-    _select(page, "Baseline", "No backfill, wider bands (v1)")
-    _select(page, "Scenario 2", "West backfill (v1)")
+    select_option(page, "Baseline", "No backfill, wider bands (v1)")
+    select_option(page, "Scenario 2", "West backfill (v1)")
     page.get_by_text("Presentation view", exact=True).click()
     wait_idle(page)
     assert_no_exception(page)
@@ -98,7 +89,7 @@ def _fig_data(page, i: int) -> dict:
 
 def test_one_colour_per_rep_and_the_colour_bar_off_the_coasts(page, review_url):
     goto(page, review_url, "compare")
-    _select(page, "Scenario 2", "No backfill, wider bands (v1)")
+    select_option(page, "Scenario 2", "No backfill, wider bands (v1)")
     open_tab(page, "Maps")
     page.wait_for_function("() => document.querySelectorAll('.js-plotly-plot .maplibregl-canvas').length >= 2",
                            timeout=60_000)

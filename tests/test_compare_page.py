@@ -2,14 +2,11 @@
 (hand-made assignments, so these tests do not depend on solver timing)."""
 from __future__ import annotations
 
-import json
-
 import pandas as pd
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from conftest import ROOT, shown
-from ui.plot_map import figure_of
+from conftest import ROOT, page_figures, shown
 
 TIMEOUT = 90
 
@@ -79,9 +76,7 @@ def _bytes(v) -> bytes:
     return v() if callable(v) else v
 
 
-def _charts(at: AppTest) -> list[dict]:
-    """The page's figures: charts, then the maps (drawn in place by ui.plot_map)."""
-    return [json.loads(el.proto.spec) for el in at.get("plotly_chart")] + [figure_of(el) for el in at.get("bidi_component")]
+_charts = page_figures
 
 
 def test_compare_today_with_a_saved_scenario(store, sample):

@@ -1,14 +1,12 @@
 """AppTest of the Whitespace Map page: renders, filters, product line, county level, settings."""
-import json
-
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from conftest import page_figures
 from territory_core.contract import X
 from territory_core.dataset import load_sample
 from territory_core.analyse.enrich import enrich_accounts
 from territory_core.analyse.scoring import ProductModel, ScoringConfig
-from ui.plot_map import figure_of
 
 PAGE = "pages/whitespace_map.py"
 
@@ -56,9 +54,7 @@ def arr(v):
     return v
 
 
-def figures(at):
-    """The map (drawn in place by ui.plot_map), then any chart."""
-    return [figure_of(el) for el in at.get("bidi_component")] + [json.loads(el.proto.spec) for el in at.get("plotly_chart")]
+figures = page_figures
 
 
 def test_renders_map_points_and_heatmap(enriched):
