@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from conftest import assert_no_exception, goto, plotly_shape_count, shot, wait_idle
+from conftest import assert_no_exception, goto, plotly_shape_count, serve_app, shot, wait_idle
 
 pytestmark = pytest.mark.browser
 
@@ -159,3 +159,15 @@ def test_segment_builder_rule_change(page, app_url):
     page.keyboard.press("Escape")
     map_element(page)
     assert plotly_shape_count(page) > 0
+
+
+def test_a_map_says_why_it_cannot_draw_when_plotly_js_is_not_served(page, tmp_path):
+    """With static serving off (a config that breaks ui.plot_map), the map says what failed and how
+    the app serves it; the rest of the page still works."""
+    with serve_app(tmp_path, extra_args=["--server.enableStaticServing", "false"]) as url:
+        open_page(page, url, "whitespace_map")
+        failed = page.locator('.tm-plotly-map[data-tm-state="failed"]')
+        failed.wait_for(timeout=60_000)
+        assert failed.inner_text() == ("The map could not be drawn: could not load app/static/vendor/plotly.min.js "
+                                       "(the app serves it with [server] enableStaticServing = true)")
+        assert metric_value(page, "Accounts") == "6,000"

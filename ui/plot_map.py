@@ -64,11 +64,12 @@ function plotly() {
       if (window.Plotly) { resolve(window.Plotly); return; }
       const s = document.createElement('script');
       s.src = URL;
-      s.onload = () => resolve(window.Plotly);
-      s.onerror = () => {
+      const fail = () => {  // not served (404), or served as something else (static serving off)
         window.__tmPlotly = null;
         reject(new Error('could not load ' + URL + ' (the app serves it with [server] enableStaticServing = true)'));
       };
+      s.onload = () => (window.Plotly ? resolve(window.Plotly) : fail());
+      s.onerror = fail;
       document.head.appendChild(s);
     });
   }
