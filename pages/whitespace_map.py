@@ -214,10 +214,10 @@ def draw_map(level: str, metric: str, show_points: bool, colour_by: str) -> None
                       x=0.5, xanchor="center", len=0.3, y=0.02, yanchor="bottom", bgcolor="rgba(255,255,255,0.8)",
                       tickformat=".0%" if metric == "penetration" else "$.2s"),
     ))
-    layers = []
-    if level == "county":  # state outlines over the counties, from the shipped boundaries
-        layers.append(dict(sourcetype="geojson", source=boundary_url("state"), type="line", color="#666",
-                           line=dict(width=0.6)))
+    # State outlines over the areas, from the shipped boundaries, at both levels: a layer that stays the
+    # same from one figure to the next keeps its tiles (plotly.js loads a layer's source again only when
+    # it changes), so a switch of level tiles only the new areas.
+    layers = [dict(sourcetype="geojson", source=boundary_url("state"), type="line", color="#666", line=dict(width=0.6))]
 
     n_points = 0
     if show_points and {A.lat, A.lon} <= set(view.columns):
@@ -263,7 +263,8 @@ def draw_map(level: str, metric: str, show_points: bool, colour_by: str) -> None
         uirevision="ws_map",  # the map stays where the user panned and zoomed it when the figure changes
         height=580, margin=dict(l=0, r=0, t=10, b=0), showlegend=False,
     )
-    plotly_map(fig, key="ws_map")  # drawn on the map already there (st.plotly_chart would mount a new one)
+    # drawn on the map already there (st.plotly_chart would mount a new one); the other level's boundaries load meanwhile
+    plotly_map(fig, key="ws_map", prefetch=(boundary_url("county" if level == "state" else "state"),))
     if n_points and n_points < len(view):
         st.caption(f"Points: the {n_points:,} accounts with the most whitespace of the {len(view):,} in view (every one "
                    "counts in the areas). Filter by segment, industry, tier or owner to see the others as points.")

@@ -75,6 +75,62 @@ function plotly() {
   }
   return window.__tmPlotly;
 }
+// The maps of a plot (MapLibre, one per map subplot); plotly.js has made them when Plotly.react returns.
+function maps(gd) {
+  const full = gd._fullLayout || {};
+  return Object.keys(full).filter((k) => /^map[0-9]*$/.test(k) && full[k] && full[k]._subplot && full[k]._subplot.map)
+    .map((k) => full[k]._subplot.map);
+}
+// While plotly.js hands a new figure to its maps, they paint nothing: the last picture stays until every
+// tile of the new one is in, then it is painted once. MapLibre otherwise paints a frame per tile as each
+// arrives, and in software WebGL each frame costs as much as the last (scripts/bench_map_mount.py:
+// counties in place 971 -> 720 ms). Pan and zoom paint as usual; HOLD_MS bounds a hold.
+const HOLD_MS = 3000;
+function hold(gd) {
+  const held = maps(gd).filter((map) => map.painter && map.__tmDrawn);  // not a new map: it has no picture to keep
+  const until = {};
+  held.forEach((map) => {
+    const painter = map.painter;
+    if (!painter.__tmRender) {
+      painter.__tmRender = painter.render;
+      painter.render = function (...args) {
+        if (map.__tmHeld && performance.now() < map.__tmHeld) return;
+        return painter.__tmRender.apply(this, args);
+      };
+    }
+    // no 300 ms paint transition (MapLibre's default): in software WebGL it is one or two more frames of the whole map
+    if (map.style && map.style.stylesheet && !map.style.stylesheet.transition) map.style.stylesheet.transition = {duration: 0, delay: 0};
+    map.__tmHeld = performance.now() + HOLD_MS;
+    map.__tmHold = until;
+  });
+  const timer = setTimeout(() => release(), HOLD_MS);
+  function release() {  // a newer figure's hold is that figure's to release
+    clearTimeout(timer);
+    held.filter((map) => map.__tmHold === until).forEach((map) => { map.__tmHeld = 0; map.triggerRepaint(); });
+  }
+  return release;
+}
+// Resolves once every map of the plot has painted (at once when it has none); release() asked for the frame.
+function painted(gd) {
+  return Promise.all(maps(gd).map((map) => new Promise((resolve) => {
+    map.once('render', resolve);
+    map.triggerRepaint();  // none when a frame is already asked for
+  })));
+}
+// Load GeoJSON a next figure may name into plotly.js's own cache (window.PlotlyGeoAssets, keyed by the
+// URL as the trace gives it), when the browser is idle: the first county map then waits for no download
+// and no parse of 1.9 MB.
+function prefetch(urls) {
+  const assets = window.PlotlyGeoAssets;
+  if (!assets) return;
+  urls.filter((url) => !assets[url]).forEach((url) => {
+    assets[url] = 'pending';  // plotly.js waits for a pending URL rather than fetching it again
+    const load = () => fetch(url).then((r) => { if (!r.ok) throw new Error(r.status); return r.json(); })
+      .then((geojson) => { assets[url] = geojson; })
+      .catch(() => { delete assets[url]; });  // plotly.js fetches it itself when a figure needs it
+    (window.requestIdleCallback || ((f) => setTimeout(f, 200)))(load, {timeout: 2000});
+  });
+}
 export default function (component) {
   const { data, parentElement } = component;
   let gd = parentElement.querySelector('div.tm-plotly-map');
@@ -113,8 +169,12 @@ export default function (component) {
           if (document.fullscreenElement) document.exitFullscreen(); else gd.requestFullscreen();
         }}];
       }
-      return Plotly.react(gd, fig.data, layout, gd.__tmConfig).then(() => {
+      const drawn = Plotly.react(gd, fig.data, layout, gd.__tmConfig);
+      const release = hold(gd);
+      return drawn.finally(release).then(() => painted(gd)).then(() => {
+        maps(gd).forEach((map) => { map.__tmDrawn = true; });
         if (gd.__tmFigure === figure) gd.setAttribute('data-tm-state', 'drawn');
+        prefetch(data.prefetch || []);
         if (gd.__tmClicks || !data.clicks) return;
         gd.__tmClicks = true;  // the points plotly.js shows as selected after a click, with the figure's token
         const report = () => setTimeout(() => {
@@ -156,15 +216,20 @@ except OSError as exc:  # a read-only install: the maps say they could not load 
 _render = st.components.v2.component(COMPONENT, js=_JS, css=_CSS, isolate_styles=False)
 
 
-def plotly_map(fig: go.Figure, *, key: str, config: dict | None = None, clicks: bool = False) -> list[dict]:
+def plotly_map(fig: go.Figure, *, key: str, config: dict | None = None, clicks: bool = False,
+               prefetch: tuple[str, ...] = ()) -> list[dict]:
     """Draw ``fig`` (a plotly map figure; its layout's height is the element's) where
     ``st.plotly_chart(fig, key=key)`` would, keeping the map from one figure to the next.
+
+    ``prefetch``: GeoJSON URLs a next figure may name as a trace's ``geojson`` (another level's
+    boundaries); the browser loads them once the map is drawn, so that figure does not wait for them.
 
     With ``clicks``: the points picked on this figure, each ``{"curve", "point_index", "customdata"}``
     (a click on another figure's points, before it changed, counts for nothing)."""
     spec = fig.to_json()
     token = hashlib.blake2b(spec.encode(), digest_size=8).hexdigest()
-    data = {"figure": spec, "config": json.dumps({**CONFIG, **(config or {})}), "token": token, "clicks": clicks}
+    data = {"figure": spec, "config": json.dumps({**CONFIG, **(config or {})}), "token": token, "clicks": clicks,
+            "prefetch": list(prefetch)}
     if not clicks:
         _render(key=key, data=data, height=int(fig.layout.height or 450))
         return []
