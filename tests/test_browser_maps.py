@@ -3,12 +3,13 @@ the maps draw with no internet (canvas not blank, shapes present), a filter and 
 from __future__ import annotations
 
 import io
+import json
 
 import numpy as np
 import pytest
 from PIL import Image
 
-from conftest import assert_no_exception, goto, plotly_shape_count, serve_app, shot, wait_idle
+from conftest import ROOT, assert_no_exception, goto, plotly_shape_count, serve_app, shot, wait_idle
 
 pytestmark = pytest.mark.browser
 
@@ -60,6 +61,11 @@ def test_whitespace_map_draws_offline_and_filters(page, app_url):
     frac = coloured_fraction(png)
     assert frac > 0.05, f"map looks blank ({frac:.1%} coloured pixels)"
     shot(page, "whitespace_map_state")
+    # the county boundaries load while the state map is shown (the switch below then waits for no download)
+    counties = len(json.loads((ROOT / "static" / "geo" / "counties.geojson").read_text())["features"])
+    loaded = page.wait_for_function("""() => { const a = (window.PlotlyGeoAssets || {})['app/static/geo/counties.geojson'];
+        return a && a.features ? a.features.length : false; }""", timeout=30_000).json_value()
+    assert loaded == counties
     before = metric_value(page, "Accounts")
 
     # filter: one segment

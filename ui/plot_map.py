@@ -52,42 +52,30 @@ def ensure_plotly_js(dest: Path = VENDOR) -> Path:
     return dest
 
 
-# The element's root holds one div (.tm-plotly-map) with the plot. data-tm-state is "drawing" from a
-# new figure until plotly.js has taken it, then "drawn" (the browser tests and benchmarks wait on it).
-_JS = """
-const URL = %(url)s;
-const FULL = {width: 512, height: 512,
-  path: 'M0 0h192v64H64v128H0zM320 0h192v192h-64V64H320zM0 320h64v128h128v64H0zM448 320h64v192H320v-64h128z'};
-function plotly() {
-  if (!window.__tmPlotly) {
-    window.__tmPlotly = new Promise((resolve, reject) => {
-      if (window.Plotly) { resolve(window.Plotly); return; }
-      const s = document.createElement('script');
-      s.src = URL;
-      const fail = () => {  // not served (404), or served as something else (static serving off)
-        window.__tmPlotly = null;
-        reject(new Error('could not load ' + URL + ' (the app serves it with [server] enableStaticServing = true)'));
-      };
-      s.onload = () => (window.Plotly ? resolve(window.Plotly) : fail());
-      s.onerror = fail;
-      document.head.appendChild(s);
-    });
-  }
-  return window.__tmPlotly;
-}
+# How a plot's maps take a new figure (shared with scripts/bench_map_mount.py, which measures it).
+MAP_JS = """
 // The maps of a plot (MapLibre, one per map subplot); plotly.js has made them when Plotly.react returns.
 function maps(gd) {
   const full = gd._fullLayout || {};
   return Object.keys(full).filter((k) => /^map[0-9]*$/.test(k) && full[k] && full[k]._subplot && full[k]._subplot.map)
     .map((k) => full[k]._subplot.map);
 }
-// While plotly.js hands a new figure to its maps, they paint nothing: the last picture stays until every
-// tile of the new one is in, then it is painted once. MapLibre otherwise paints a frame per tile as each
-// arrives, and in software WebGL each frame costs as much as the last (scripts/bench_map_mount.py:
-// counties in place 971 -> 720 ms). Pan and zoom paint as usual; HOLD_MS bounds a hold.
+// A map plotly.js has drawn a first figure on: no 300 ms paint transition (MapLibre's default), which in
+// software WebGL is one or two more frames of the whole map after each change.
+function adopt(gd) {
+  maps(gd).forEach((map) => {
+    map.__tmDrawn = true;
+    if (map.style && map.style.stylesheet && !map.style.stylesheet.transition) map.style.stylesheet.transition = {duration: 0, delay: 0};
+  });
+}
+// While plotly.js hands a new figure to maps it has drawn before, they paint nothing: the last picture
+// stays until every tile of the new one is in, then it is painted once. MapLibre otherwise paints a frame
+// per tile as each arrives, and in software WebGL each frame costs about as much as the whole map
+// (scripts/bench_map_mount.py, "in place, painted once"). A new map is not held: it has no picture to
+// keep (and held from its first frame it painted nothing). Pan and zoom paint as usual; HOLD_MS bounds a hold.
 const HOLD_MS = 3000;
 function hold(gd) {
-  const held = maps(gd).filter((map) => map.painter && map.__tmDrawn);  // not a new map: it has no picture to keep
+  const held = maps(gd).filter((map) => map.painter && map.__tmDrawn);
   const until = {};
   held.forEach((map) => {
     const painter = map.painter;
@@ -98,8 +86,6 @@ function hold(gd) {
         return painter.__tmRender.apply(this, args);
       };
     }
-    // no 300 ms paint transition (MapLibre's default): in software WebGL it is one or two more frames of the whole map
-    if (map.style && map.style.stylesheet && !map.style.stylesheet.transition) map.style.stylesheet.transition = {duration: 0, delay: 0};
     map.__tmHeld = performance.now() + HOLD_MS;
     map.__tmHold = until;
   });
@@ -131,6 +117,32 @@ function prefetch(urls) {
     (window.requestIdleCallback || ((f) => setTimeout(f, 200)))(load, {timeout: 2000});
   });
 }
+"""
+
+# The element's root holds one div (.tm-plotly-map) with the plot. data-tm-state is "drawing" from a
+# new figure until plotly.js has taken it, then "drawn" (the browser tests and benchmarks wait on it).
+_JS = """
+const URL = %(url)s;
+const FULL = {width: 512, height: 512,
+  path: 'M0 0h192v64H64v128H0zM320 0h192v192h-64V64H320zM0 320h64v128h128v64H0zM448 320h64v192H320v-64h128z'};
+function plotly() {
+  if (!window.__tmPlotly) {
+    window.__tmPlotly = new Promise((resolve, reject) => {
+      if (window.Plotly) { resolve(window.Plotly); return; }
+      const s = document.createElement('script');
+      s.src = URL;
+      const fail = () => {  // not served (404), or served as something else (static serving off)
+        window.__tmPlotly = null;
+        reject(new Error('could not load ' + URL + ' (the app serves it with [server] enableStaticServing = true)'));
+      };
+      s.onload = () => (window.Plotly ? resolve(window.Plotly) : fail());
+      s.onerror = fail;
+      document.head.appendChild(s);
+    });
+  }
+  return window.__tmPlotly;
+}
+%(helpers)s
 export default function (component) {
   const { data, parentElement } = component;
   let gd = parentElement.querySelector('div.tm-plotly-map');
@@ -172,7 +184,7 @@ export default function (component) {
       const drawn = Plotly.react(gd, fig.data, layout, gd.__tmConfig);
       const release = hold(gd);
       return drawn.finally(release).then(() => painted(gd)).then(() => {
-        maps(gd).forEach((map) => { map.__tmDrawn = true; });
+        adopt(gd);
         if (gd.__tmFigure === figure) gd.setAttribute('data-tm-state', 'drawn');
         prefetch(data.prefetch || []);
         if (gd.__tmClicks || !data.clicks) return;
@@ -205,7 +217,7 @@ export default function (component) {
     if (window.Plotly) window.Plotly.purge(gd);
   }, 0);
 }
-""" % {"url": json.dumps(PLOTLY_URL)}
+""" % {"url": json.dumps(PLOTLY_URL), "helpers": MAP_JS}
 
 _CSS = ".tm-plotly-map { width: 100%; } .tm-plotly-map:fullscreen { background: white; }"
 
