@@ -20,7 +20,7 @@ from ui.format import md, plot_text
 from ui.maps import boundary_url
 from ui.plot_map import plotly_map
 from ui.notices import reps_notice
-from ui.cache import shared
+from ui.cache import background, shared
 from ui.state import data_token, dataset_version, get_active_scenario, get_dataset
 
 ds = get_dataset()
@@ -328,6 +328,28 @@ def _moves_table(moves: pd.DataFrame, base_name: str, other_name: str) -> None:
                  width="stretch", key="cmp_moves_table")
 
 
+# Beyond this many accounts the maps show counties (a bubble per county) rather than a dot per account:
+# 50,000 dots draw slowly and merge into blobs.
+DETAIL_POINTS = 8000
+
+
+def _areas_job(scn) -> tuple[tuple, object]:
+    """The cache key and the computation of a plan's counties against the baseline (plan_areas with
+    each county's centre and name), for the maps of a large book."""
+    from territory_core.geo import zips as geo
+    from territory_core.plan.flows import area_centroids, plan_areas
+
+    accounts, plan, baseline = ds.accounts, scn.assignment, base.assignment
+
+    def compute():  # no Streamlit here: it may run in a background thread
+        cent = area_centroids("county")  # computed once per process (plan.flows)
+        out = plan_areas(accounts, plan, "county", baseline=baseline)
+        out = out.merge(cent, on="area", how="inner")
+        out["label"] = out["area"].map(geo.area_names("county")).fillna(out["area"])
+        return out
+    return ("plan_areas", (W.scenario_token(scn), W.scenario_token(base), data_token())), compute
+
+
 # ============================================================================ below the key figures: tabs
 # Only the open tab is drawn (the others on a click): at 50,000 accounts the two maps alone cost the browser
 # over a second, so a first open draws the key figures and the per-rep bars, not the whole page (issue 16).
@@ -481,19 +503,6 @@ if tab_maps.open:
             return geo.area_names("county")
 
 
-        def _areas(scn) -> pd.DataFrame:
-            """plan_areas of a plan by county against the baseline, with each county's centre and name."""
-            from territory_core.plan.flows import area_centroids, plan_areas
-
-            def compute():
-                cent = area_centroids("county")  # computed once per process (plan.flows)
-                out = plan_areas(ds.accounts, scn.assignment, "county", baseline=base.assignment)
-                out = out.merge(cent, on="area", how="inner")
-                out["label"] = out["area"].map(_county_names()).fillna(out["area"])
-                return out
-            return shared("plan_areas", (W.scenario_token(scn), W.scenario_token(base), data_token()), compute)
-
-
         all_reps = {str(r) for scn in scenarios for r in scn.assignment[S.rep_id].dropna().astype(str).unique()}
         COLOURS = dataset_rep_colours(all_reps)  # one colour per rep, the same as on the Whitespace Map
         geo_acc = ds.accounts[[A.account_id, A.name, A.lat, A.lon] + ([A.arr] if A.arr in ds.accounts.columns else [])].copy()
@@ -545,15 +554,13 @@ if tab_maps.open:
             return "<small>To: " + " · ".join(chips) + more + "</small>"
 
 
-        # Beyond this many dots a map shows counties instead (a bubble per county): 50,000 dots draw slowly and
-        # merge into blobs. Click a county to list its accounts that change hands in the table above.
-        DETAIL_POINTS = 8000
+        # Beyond DETAIL_POINTS a map shows counties; click a county to list its accounts that change hands
         n_accounts = int(geo_acc[[A.lat, A.lon]].notna().all(axis=1).sum()) if has_geo else 0
         aggregate = has_geo and n_accounts > DETAIL_POINTS
         map_cols = st.columns(len(scenarios))
         picked_areas: list[tuple[int, str]] = []
         if has_geo and aggregate:
-            areas = [_areas(scn) for scn in scenarios]
+            areas = [shared(kind, key, compute) for (kind, key), compute in map(_areas_job, scenarios)]
             for i, (nm, ar) in enumerate(zip(names, areas)):
                 if i == 0:  # the baseline: where every account is, coloured by the rep holding most ARR there
                     pts = ar
@@ -649,6 +656,12 @@ if tab_maps.open:
                                             "arr": st.column_config.NumberColumn("ARR", format="$%,.0f"),
                                             "reason": st.column_config.TextColumn("Why", width="large"),
                                             "account_id": st.column_config.TextColumn("Account id")})
+
+elif len(ds.accounts) > DETAIL_POINTS and A.county in ds.accounts.columns:
+    # the county bubbles' numbers, worked out in the background while the maps tab is closed: opening it
+    # then draws at once (0.1-0.2 s of the server's time a plan at 50,000 accounts)
+    for (kind, key), compute in map(_areas_job, scenarios):
+        background(kind, key, compute)
 
 # ============================================================================ export
 if tab_export.open:

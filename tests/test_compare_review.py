@@ -223,3 +223,34 @@ def test_click_a_county_on_a_map_lists_its_moves(store, sample):
     at.session_state["cmp_amap_1"] = {"picked": {"figure": "an earlier figure", "points": [{"customdata": fips}]}}
     at.run()
     assert not any(f"accounts change hands in {md(county)}" in m.value for m in at.markdown)
+
+
+def test_county_numbers_are_worked_out_while_the_maps_tab_is_closed(store, sample):
+    """On a book drawn as county bubbles, Compare's first open (another tab) starts each plan's county
+    numbers in the background; the Maps tab then draws from them, computing nothing."""
+    import dataclasses
+    import time
+
+    import pandas as pd
+
+    from ui.cache import CACHE
+
+    copies = [sample.accounts.assign(account_id=sample.accounts["account_id"].astype(str) + f"-{k}") for k in range(1, 6)]
+    big_book = dataclasses.replace(sample, accounts=pd.concat([sample.accounts, *copies], ignore_index=True))
+    big, small = _reps(big_book)
+    s1 = store.save(_moved(big_book, big, small, 40, "Ahead"), user="t")
+    CACHE.drop(lambda k: k[0] == "plan_areas")
+    at = _compare(big_book, cmp_1_id=s1.id)
+    assert at.session_state["cmp_tab"] != "Maps"
+
+    def areas() -> int:
+        with CACHE._lock:  # noqa: SLF001 - what the cache holds
+            return sum(1 for k in CACHE._data if k[0] == "plan_areas")  # noqa: SLF001
+    deadline = time.time() + 60
+    while areas() < 2 and time.time() < deadline:
+        time.sleep(0.1)
+    assert areas() == 2  # the baseline and the plan
+    misses = CACHE.misses
+    _tab(at, "Maps")
+    assert CACHE.misses == misses
+    assert sum(e.proto.id.endswith(("-cmp_amap_0", "-cmp_amap_1")) for e in at.get("bidi_component")) == 2
