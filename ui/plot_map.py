@@ -6,10 +6,15 @@ the figure a second time (a copy, with the theme), and plotly.js sets every map 
 ``Plotly.react``: each tile loads, then reloads (scripts/bench_map_mount.py: the county map 1.0 s as one
 plot, 1.8 s as Streamlit mounts it). :func:`plotly_map` draws the same figure through a Streamlit
 component (``st.components.v2``, keyed, so a new figure keeps the element) that loads plotly.js once
-per page and calls ``Plotly.react`` once per new figure.
+per page and calls ``Plotly.react`` once per new figure. While plotly.js hands the new figure to a
+map that has painted before, the map keeps its last picture and paints once every new tile is in
+(``MAP_JS``; MapLibre would paint a frame per tile, each about the cost of the whole map in software
+WebGL). ``prefetch`` loads GeoJSON a next figure names (another level's boundaries) when idle.
 
 plotly.js comes from the installed plotly package (its ``package_data/plotly.min.js``), copied to
-static/vendor/ (served by ``[server] enableStaticServing``; not in git) when the module is imported.
+static/vendor/ (served by ``[server] enableStaticServing``; not in git) when the module is imported;
+when an ``st.plotly_chart`` has already loaded Streamlit's own build (it sets ``window.Plotly`` too),
+the maps use that one rather than load a second copy.
 With ``clicks=True`` a click picks points (shift-click adds, a double click clears), as
 ``st.plotly_chart(on_select="rerun", selection_mode="points")`` did; the picks belong to the figure
 they were made on. The Territory Map (box and lasso select) keeps ``st.plotly_chart``. Tests read a
