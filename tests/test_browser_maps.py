@@ -90,19 +90,25 @@ def test_whitespace_map_draws_offline_and_filters(page, app_url):
     assert zoom > 3.8, f"the wheel did not zoom the map in ({zoom})"
     # count the map's frames and paints from the click until the county figure is drawn
     page.evaluate("""() => { const g = document.querySelector('.tm-plotly-map'); const p = g._fullLayout.map._subplot.map.painter;
-        const t = window.__tmFrames = {frames: 0, paints: 0, atDrawn: null};
+        const t = window.__tmFrames = {frames: 0, paints: 0, atDrawn: null, label: null};
         const render = p.render, paint = p.__tmRender;
         p.render = function (...a) { t.frames++; return render.apply(this, a); };
         p.__tmRender = function (...a) { t.paints++; return paint.apply(this, a); };
-        new MutationObserver(() => { if (g.getAttribute('data-tm-state') === 'drawn' && !t.atDrawn) t.atDrawn = [t.frames, t.paints]; })
+        new MutationObserver(() => {
+          const state = g.getAttribute('data-tm-state');
+          if (state === 'drawing' && t.label === null) t.label = getComputedStyle(g, '::after').content;
+          if (state === 'drawn' && !t.atDrawn) t.atDrawn = [t.frames, t.paints, getComputedStyle(g, '::after').content]; })
           .observe(g, {attributes: true}); }""")
     page.get_by_text("County", exact=True).click()
     wait_idle(page)
     assert_no_exception(page)
     plot = map_element(page)
-    frames, paints = page.evaluate("() => window.__tmFrames.atDrawn")
-    # MapLibre asks for a frame as each tile comes in; the map paints only once they are all in
+    frames, paints, label_after = page.evaluate("() => window.__tmFrames.atDrawn")
+    # MapLibre asks for a frame as each tile comes in; the map paints only once they are all in, and
+    # meanwhile the last picture says a new one is coming
     assert frames >= 3 and paints == 1, (frames, paints)
+    assert page.evaluate("() => window.__tmFrames.label") == '"Drawing the map\u2026"'
+    assert label_after == "none"
     kept = page.evaluate("""() => { const g = document.querySelector('.tm-plotly-map');
         return [document.querySelectorAll('.tm-plotly-map').length, g.__tmTest, g._fullLayout.map._subplot.map.__tmTest,
                 g.data[0].geojson, g.layout.map.layers.length, g._fullLayout.map.zoom]; }""")

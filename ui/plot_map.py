@@ -224,7 +224,16 @@ export default function (component) {
 }
 """ % {"url": json.dumps(PLOTLY_URL), "helpers": MAP_JS}
 
-_CSS = ".tm-plotly-map { width: 100%; } .tm-plotly-map:fullscreen { background: white; }"
+# While a figure is drawn the map keeps its last picture (MAP_JS): a label says a new one is coming.
+_CSS = """
+.tm-plotly-map { width: 100%; position: relative; }
+.tm-plotly-map:fullscreen { background: white; }
+.tm-plotly-map[data-tm-state="drawing"]::after {
+  content: "Drawing the map\\2026"; position: absolute; top: 8px; left: 8px; z-index: 20; pointer-events: none;
+  padding: 2px 8px; border-radius: 4px; background: rgba(255, 255, 255, 0.9); color: #31333f;
+  font-size: 12px; box-shadow: 0 0 0 1px #d5d7db;
+}
+"""
 
 try:
     ensure_plotly_js()
