@@ -111,14 +111,18 @@ function painted(gd) {
 // Load GeoJSON a next figure may name into plotly.js's own cache (window.PlotlyGeoAssets, keyed by the
 // URL as the trace gives it), when the browser is idle: the first county map then waits for no download
 // and no parse of 1.9 MB.
+// Not marked 'pending' meanwhile: plotly.js gives up waiting on a pending URL after 5 s, where on a slow
+// link its own fetch would just take longer; a figure that needs the file first fetches it itself.
 function prefetch(urls) {
   const assets = window.PlotlyGeoAssets;
   if (!assets) return;
   urls.filter((url) => !assets[url]).forEach((url) => {
-    assets[url] = 'pending';  // plotly.js waits for a pending URL rather than fetching it again
-    const load = () => fetch(url).then((r) => { if (!r.ok) throw new Error(r.status); return r.json(); })
-      .then((geojson) => { assets[url] = geojson; })
-      .catch(() => { delete assets[url]; });  // plotly.js fetches it itself when a figure needs it
+    const load = () => {
+      if (assets[url]) return;
+      fetch(url).then((r) => { if (!r.ok) throw new Error(r.status); return r.json(); })
+        .then((geojson) => { if (!assets[url] || assets[url] === 'pending') assets[url] = geojson; })
+        .catch(() => {});  // plotly.js fetches it itself when a figure needs it
+    };
     (window.requestIdleCallback || ((f) => setTimeout(f, 200)))(load, {timeout: 2000});
   });
 }
