@@ -202,7 +202,7 @@ def draw_map(level: str, metric: str, show_points: bool, colour_by: str) -> None
                   "coverage"]].astype("float32").fillna(0.0).to_numpy()
     scales = {"whitespace": "Blues", "potential": "Purples", "penetration": "Greens", "coverage": "OrRd"}
     fig = go.Figure(go.Choroplethmap(
-        geojson=boundary_url(level), locations=am["area"].to_numpy(dtype=object), z=z.to_numpy(dtype=float), zmin=zmin, zmax=zmax, colorscale=scales[metric],
+        uid="ws_areas", geojson=boundary_url(level), locations=am["area"].to_numpy(dtype=object), z=z.to_numpy(dtype=float), zmin=zmin, zmax=zmax, colorscale=scales[metric],
         marker_line_width=0.4 if level == "state" else 0.1, marker_line_color="#888", marker_opacity=0.85,
         text=_pt(am["label"]), customdata=area_cd, name=METRICS[metric],
         hovertemplate=("<b>%{text}</b><br>Accounts: %{customdata[0]:,.0f}<br>Potential: $%{customdata[1]:,.0f}"
@@ -248,6 +248,7 @@ def draw_map(level: str, metric: str, show_points: bool, colour_by: str) -> None
         n = len(order)
         show_bar = n <= 45
         fig.add_trace(go.Scattermap(
+            uid="ws_points", below="",  # on top; the areas go under its first layer (see below)
             lat=pts[A.lat].to_numpy(dtype=float), lon=pts[A.lon].to_numpy(dtype=float), mode="markers", name="Accounts",
             marker=dict(size=6, color=codes, cmin=-0.5, cmax=n - 0.5, colorscale=discrete_scale(colours), opacity=0.85,
                         showscale=show_bar,
@@ -258,6 +259,12 @@ def draw_map(level: str, metric: str, show_points: bool, colour_by: str) -> None
             hovertemplate=("%{text}<br>Score %{customdata[0]:.0f} · potential $%{customdata[1]:,.0f}<br>ARR "
                            "$%{customdata[2]:,.0f} · whitespace $%{customdata[3]:,.0f}<extra></extra>"),
         ))
+    if n_points:
+        # Each trace its own `below`: plotly.js removes and adds again, on every new figure, the layers of
+        # traces sharing one (the default, ""), and MapLibre then tiles their sources twice (once for the
+        # re-added layers, once for the new data). On a first draw the points' layer does not exist yet:
+        # plotly.js logs a warning, puts the areas on top, then the points over them.
+        fig.update_traces(below="plotly-trace-layer-ws_points-fill", selector=dict(uid="ws_areas"))
     fig.update_layout(
         map=dict(style="white-bg", center=dict(lat=38.5, lon=-94.0), zoom=3.3, layers=layers),
         uirevision="ws_map",  # the map stays where the user panned and zoomed it when the figure changes

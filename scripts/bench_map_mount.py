@@ -14,8 +14,11 @@ shaded, 4,000 account points; counties with the state outlines over them):
 - "one plot": Plotly.newPlot on a new element, until the map has loaded (what a map costs);
 - "as mounted": newPlot, then Plotly.react with a copy of the figure (what a chart costs in the app);
 - "in place": Plotly.react with the other level's figure on the map already drawn;
-- "in place, painted once": the same, as ui/plot_map.py does it: the map keeps its last picture while
-  the new figure's tiles come in, and paints once they are all in (its own JS, ``MAP_JS``).
+- "in place, own below": the figures as the Whitespace Map now makes them (each trace its own uid and
+  ``below``, the state outlines at both levels): plotly.js no longer removes and adds again the
+  layers of traces sharing one ``below``, which made MapLibre tile their sources twice;
+- "in place, painted once": those figures as ui/plot_map.py draws them: the map keeps its last
+  picture while the new figure's tiles come in, and paints once they are all in (``MAP_JS``).
 
 Beside each median: the map's tile loads and reloads, counted from the messages to MapLibre's worker.
 """
@@ -52,8 +55,8 @@ function fresh() { const host = document.getElementById('host'); const old = hos
   if (old) { Plotly.purge(old); host.removeChild(old); }
   const gd = document.createElement('div'); host.appendChild(gd); return gd; }
 window.run = async (how, level) => {
-  window.__w = {}; const f = copy(figs[level]); const t0 = performance.now();
-  if (how === 'in place') { const gd = document.getElementById('host').firstChild;
+  window.__w = {}; const f = copy(figs[how.includes(',') ? 'app' : 'before'][level]); const t0 = performance.now();
+  if (how === 'in place' || how === 'in place, own below') { const gd = document.getElementById('host').firstChild;
     await Plotly.react(gd, f.data, f.layout); await loaded(gd); }
   else if (how === 'in place, painted once') { const gd = document.getElementById('host').firstChild;
     adopt(gd); const drawn = Plotly.react(gd, f.data, f.layout); const release = hold(gd);
@@ -65,8 +68,10 @@ window.run = async (how, level) => {
 </script></body></html>"""
 
 
-def figures() -> dict:
-    """The two figures, as the Whitespace Map draws them (areas by a metric; points by owner)."""
+def figures(app: bool = False) -> dict:
+    """The two figures like the Whitespace Map's (areas by a metric; points by owner): as it drew them
+    before, or with ``app`` as it draws them now (each trace its own uid and ``below``, the state
+    outlines at both levels)."""
     import numpy as np
     import plotly.graph_objects as go
     import plotly.io as pio
@@ -81,17 +86,19 @@ def figures() -> dict:
     out = {}
     for level, name in (("state", "states"), ("county", "counties")):
         ids = [f["id"] for f in json.loads((ROOT / "static" / "geo" / f"{name}.geojson").read_text())["features"]]
+        own = dict(uid="ws_areas", below="plotly-trace-layer-ws_points-fill") if app else {}
         fig = go.Figure(go.Choroplethmap(
             geojson=f"{name}.geojson", locations=ids, z=rng.random(len(ids)), colorscale="Blues",
-            marker_line_width=0.4 if level == "state" else 0.1, marker_line_color="#888", marker_opacity=0.85))
+            marker_line_width=0.4 if level == "state" else 0.1, marker_line_color="#888", marker_opacity=0.85, **own))
         fig.add_trace(go.Scattermap(
             lat=pts[A.lat].to_numpy(float), lon=pts[A.lon].to_numpy(float), mode="markers",
-            marker=dict(size=6, color=pts[A.owner_id].map(owners).to_numpy(float), colorscale="Turbo", opacity=0.85)))
+            marker=dict(size=6, color=pts[A.owner_id].map(owners).to_numpy(float), colorscale="Turbo", opacity=0.85),
+            **(dict(uid="ws_points", below="") if app else {})))
         layers = [dict(sourcetype="geojson", source="states.geojson", type="line", color="#666", line=dict(width=0.6))]
         fig.update_layout(map=dict(style="white-bg", center=dict(lat=38.5, lon=-94.0), zoom=3.3,
-                                   layers=layers if level == "county" else []),
+                                   layers=layers if level == "county" or app else []),
                           height=580, width=1100, margin=dict(l=0, r=0, t=10, b=0), showlegend=False)
-        out[level] = json.loads(pio.to_json(fig))
+        out[level] = json.loads(pio.to_json(fig, remove_uids=False))
     return out
 
 
@@ -106,7 +113,7 @@ def main(argv=None) -> int:
     shutil.copy(Path(plotly.__file__).parent / "package_data" / "plotly.min.js", work)
     for name in ("states", "counties"):
         shutil.copy(ROOT / "static" / "geo" / f"{name}.geojson", work)
-    (work / "figs.json").write_text(json.dumps(figures()))
+    (work / "figs.json").write_text(json.dumps({"before": figures(), "app": figures(app=True)}))
     from ui.plot_map import MAP_JS
 
     (work / "index.html").write_text(PAGE.replace("%(map_js)s", MAP_JS))
@@ -128,7 +135,10 @@ def main(argv=None) -> int:
                     for level in ("county", "state"):
                         rows.setdefault((how, level), []).append(page.evaluate("([h, l]) => run(h, l)", [how, level]))
                         page.wait_for_timeout(300)
-                for how in ("in place", "in place, painted once"):
+                for how in ("in place", "in place, own below", "in place, painted once"):
+                    if how != "in place":  # this way's state figure first (its uids), not measured
+                        page.evaluate("() => { const f = copy(figs.app.state); const gd = document.getElementById('host').firstChild;"
+                                      " return Plotly.react(gd, f.data, f.layout).then(() => loaded(gd)); }")
                     for level in ("county", "state"):  # after the loops above the map shows states
                         rows.setdefault((how, level), []).append(page.evaluate("([h, l]) => run(h, l)", [how, level]))
                         page.wait_for_timeout(300)

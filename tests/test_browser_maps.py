@@ -91,6 +91,7 @@ def test_whitespace_map_draws_offline_and_filters(page, app_url):
     # count the map's frames and paints from the click until the county figure is drawn
     page.evaluate("""() => { const g = document.querySelector('.tm-plotly-map'); const p = g._fullLayout.map._subplot.map.painter;
         const t = window.__tmFrames = {frames: 0, paints: 0, atDrawn: null, label: null};
+        g._fullLayout.map._subplot.map.getLayer('plotly-trace-layer-ws_areas-fill').__tmTest = 'the same layer';
         const render = p.render, paint = p.__tmRender;
         p.render = function (...a) { t.frames++; return render.apply(this, a); };
         p.__tmRender = function (...a) { t.paints++; return paint.apply(this, a); };
@@ -109,6 +110,10 @@ def test_whitespace_map_draws_offline_and_filters(page, app_url):
     assert frames >= 3 and paints == 1, (frames, paints)
     assert page.evaluate("() => window.__tmFrames.label") == '"Drawing the map\u2026"'
     assert label_after == "none"
+    # the areas' layer stays (plotly.js re-adds the layers of traces sharing one `below`, and MapLibre
+    # then tiles their sources twice)
+    assert page.evaluate("() => document.querySelector('.tm-plotly-map')._fullLayout.map._subplot.map"
+                         ".getLayer('plotly-trace-layer-ws_areas-fill').__tmTest") == "the same layer"
     kept = page.evaluate("""() => { const g = document.querySelector('.tm-plotly-map');
         return [document.querySelectorAll('.tm-plotly-map').length, g.__tmTest, g._fullLayout.map._subplot.map.__tmTest,
                 g.data[0].geojson, g.layout.map.layers.length, g._fullLayout.map.zoom]; }""")

@@ -256,7 +256,7 @@ def plotly_map(fig: go.Figure, *, key: str, config: dict | None = None, clicks: 
 
     With ``clicks``: the points picked on this figure, each ``{"curve", "point_index", "customdata"}``
     (a click on another figure's points, before it changed, counts for nothing)."""
-    spec = fig.to_json()
+    spec = fig.to_json(remove_uids=False)  # a trace's own uid names its map layers (for another's `below`)
     token = hashlib.blake2b(spec.encode(), digest_size=8).hexdigest()
     data = {"figure": spec, "config": json.dumps({**CONFIG, **(config or {})}), "token": token, "clicks": clicks,
             "prefetch": list(prefetch)}
