@@ -333,10 +333,16 @@ def _moves_table(moves: pd.DataFrame, base_name: str, other_name: str) -> None:
 DETAIL_POINTS = 8000
 
 
+def _county_names() -> dict:
+    """County FIPS -> "Name County, ST" (from the shipped boundaries)."""
+    from territory_core.geo import zips as geo
+
+    return geo.area_names("county")
+
+
 def _areas_job(scn) -> tuple[tuple, object]:
     """The cache key and the computation of a plan's counties against the baseline (plan_areas with
     each county's centre and name), for the maps of a large book."""
-    from territory_core.geo import zips as geo
     from territory_core.plan.flows import area_centroids, plan_areas
 
     accounts, plan, baseline = ds.accounts, scn.assignment, base.assignment
@@ -345,7 +351,7 @@ def _areas_job(scn) -> tuple[tuple, object]:
         cent = area_centroids("county")  # computed once per process (plan.flows)
         out = plan_areas(accounts, plan, "county", baseline=baseline)
         out = out.merge(cent, on="area", how="inner")
-        out["label"] = out["area"].map(geo.area_names("county")).fillna(out["area"])
+        out["label"] = out["area"].map(_county_names()).fillna(out["area"])
         return out
     return ("plan_areas", (W.scenario_token(scn), W.scenario_token(base), data_token())), compute
 
@@ -495,12 +501,6 @@ if tab_maps.open:
             z_lon = np.log2(width_px * 360.0 / (512.0 * lon_span))
             z_lat = np.log2(height_px * 360.0 / (512.0 * lat_span * 1.35))  # Mercator stretch near 40°N
             return {"lat": float((la0 + la1) / 2), "lon": float((lo0 + lo1) / 2)}, float(max(0.5, min(z_lon, z_lat, 9.0)))
-
-
-        def _county_names() -> dict:
-            from territory_core.geo import zips as geo
-
-            return geo.area_names("county")
 
 
         all_reps = {str(r) for scn in scenarios for r in scn.assignment[S.rep_id].dropna().astype(str).unique()}

@@ -33,6 +33,16 @@ def _moves(at):
     return next(d.value for d in at.dataframe if "from_name" in d.value.columns)
 
 
+def _big_book(sample):
+    """The sample with its accounts six times over (new ids): beyond 8,000, so the maps show county bubbles."""
+    import dataclasses
+
+    import pandas as pd
+
+    copies = [sample.accounts.assign(account_id=sample.accounts["account_id"].astype(str) + f"-{k}") for k in range(1, 6)]
+    return dataclasses.replace(sample, accounts=pd.concat([sample.accounts, *copies], ignore_index=True))
+
+
 def test_presentation_view_keeps_every_pick(store, sample):
     big, small = _reps(sample)
     a = store.save(_moved(sample, big, small, 20, "Plan A"), user="t")
@@ -191,16 +201,12 @@ def test_click_a_county_on_a_map_lists_its_moves(store, sample):
     """Beyond 8,000 accounts the maps show a bubble per county (ui.plot_map, drawn in place); a click
     on one lists that county's accounts that change hands. A click made on an earlier figure counts
     for nothing."""
-    import dataclasses
     import json
     import re
 
-    import pandas as pd
-
     from ui.format import md
 
-    copies = [sample.accounts.assign(account_id=sample.accounts["account_id"].astype(str) + f"-{k}") for k in range(1, 6)]
-    big_book = dataclasses.replace(sample, accounts=pd.concat([sample.accounts, *copies], ignore_index=True))
+    big_book = _big_book(sample)
     assert len(big_book.accounts) > 8000
     big, small = _reps(big_book)
     s1 = store.save(_moved(big_book, big, small, 40, "Bubbles"), user="t")
@@ -228,15 +234,11 @@ def test_click_a_county_on_a_map_lists_its_moves(store, sample):
 def test_county_numbers_are_worked_out_while_the_maps_tab_is_closed(store, sample):
     """On a book drawn as county bubbles, Compare's first open (another tab) starts each plan's county
     numbers in the background; the Maps tab then draws from them, computing nothing."""
-    import dataclasses
     import time
-
-    import pandas as pd
 
     from ui.cache import CACHE
 
-    copies = [sample.accounts.assign(account_id=sample.accounts["account_id"].astype(str) + f"-{k}") for k in range(1, 6)]
-    big_book = dataclasses.replace(sample, accounts=pd.concat([sample.accounts, *copies], ignore_index=True))
+    big_book = _big_book(sample)
     big, small = _reps(big_book)
     s1 = store.save(_moved(big_book, big, small, 40, "Ahead"), user="t")
     CACHE.drop(lambda k: k[0] == "plan_areas")
