@@ -145,6 +145,28 @@ def test_whitespace_map_draws_offline_and_filters(page, app_url):
     shot(page, "whitespace_map_heatmap")
 
 
+# Every frame MapLibre paints starts by clearing its canvas: count the clears of each map's canvas.
+COUNT_CLEARS = """(() => { const clear = WebGL2RenderingContext.prototype.clear;
+  WebGL2RenderingContext.prototype.clear = function (...a) { const c = this.canvas; c.__tmClears = (c.__tmClears || 0) + 1;
+    return clear.apply(this, a); }; })();"""
+
+
+def test_a_new_map_paints_its_first_figure_once_its_tiles_are_in(page, app_url):
+    """A new map paints its empty background, then nothing while its tiles come in, then the figure:
+    not a whole-map frame per tile (each as costly as the map in software WebGL). And it is not blank."""
+    page.add_init_script(COUNT_CLEARS)
+    open_page(page, app_url, "whitespace_map")
+    page.wait_for_selector(".tm-plotly-map canvas.maplibregl-canvas", timeout=30_000)
+    page.wait_for_function(MAP_DRAWN, timeout=30_000)
+    page.wait_for_timeout(1500)  # any frame still to come
+    clears = page.evaluate("() => [...document.querySelectorAll('.tm-plotly-map canvas.maplibregl-canvas')]"
+                           ".map((c) => c.__tmClears || 0)")
+    # its empty background, then the figure (a third frame if the page resizes it meanwhile); 12 before
+    assert len(clears) == 1 and clears[0] in (2, 3), clears
+    frac = coloured_fraction(map_element(page).screenshot())
+    assert frac > 0.05, f"map looks blank ({frac:.1%} coloured pixels)"
+
+
 def test_segment_builder_rule_change(page, app_url):
     open_page(page, app_url, "segments")
     page.get_by_text("Every rule matches accounts of its own").wait_for(timeout=30_000)

@@ -76,11 +76,13 @@ function adopt(gd) {
 // While plotly.js hands a new figure to maps it has drawn before, they paint nothing: the last picture
 // stays until every tile of the new one is in, then it is painted once. MapLibre otherwise paints a frame
 // per tile as each arrives, and in software WebGL each frame costs about as much as the whole map
-// (scripts/bench_map_mount.py, "in place, painted once"). A new map is not held: it has no picture to
-// keep (and held from its first frame it painted nothing). Pan and zoom paint as usual; HOLD_MS bounds a hold.
+// (scripts/bench_map_mount.py, "in place, painted once"). A new map paints its first frame (the empty
+// background: held from that frame, a map stays blank for good) and is held from then on, until its first
+// figure is in: 2 frames rather than 12 for the Whitespace Map. Pan and zoom paint as usual; HOLD_MS bounds a hold.
 const HOLD_MS = 3000;
 function hold(gd) {
-  const held = maps(gd).filter((map) => map.painter && map.__tmDrawn);
+  const held = maps(gd).filter((map) => map.painter);
+  held.forEach(keepWorkers);
   const until = {};
   held.forEach((map) => {
     const painter = map.painter;
@@ -91,8 +93,9 @@ function hold(gd) {
         return painter.__tmRender.apply(this, args);
       };
     }
-    map.__tmHeld = performance.now() + HOLD_MS;
     map.__tmHold = until;
+    if (map.__tmDrawn) map.__tmHeld = performance.now() + HOLD_MS;
+    else map.once('render', () => { if (map.__tmHold === until) map.__tmHeld = performance.now() + HOLD_MS; });
   });
   const timer = setTimeout(() => release(), HOLD_MS);
   function release() {  // a newer figure's hold is that figure's to release
@@ -100,6 +103,15 @@ function hold(gd) {
     held.filter((map) => map.__tmHold === until).forEach((map) => { map.__tmHeld = 0; map.triggerRepaint(); });
   }
   return release;
+}
+// MapLibre ends its web workers when the last map of the page goes (leaving a page with maps), and the
+// next page's first map starts them again: parsing and compiling their code costs that map 0.3 s or more.
+// Like maplibregl.prewarm() (which plotly.js does not expose), one more holder keeps them for the page.
+function keepWorkers(map) {
+  const pool = map.style && map.style.dispatcher && map.style.dispatcher.workerPool;
+  if (pool && typeof pool.acquire === 'function' && pool.active && !pool.active['territory-modeler']) {
+    pool.acquire('territory-modeler');
+  }
 }
 // Resolves once every map of the plot has painted (at once when it has none); release() asked for the frame.
 function painted(gd) {
@@ -152,6 +164,11 @@ function plotly() {
   return window.__tmPlotly;
 }
 %(helpers)s
+// plotly.js's "white-bg" style, with no paint transition from the start (MapLibre's default is 300 ms,
+// and a new map then paints more frames as its layers fade in); one object, so plotly.js never sets the
+// style again.
+const WHITE_BG = {id: 'white-bg', version: 8, sources: {}, transition: {duration: 0, delay: 0},
+  layers: [{id: 'white-bg', type: 'background', paint: {'background-color': '#FFFFFF'}}]};
 export default function (component) {
   const { data, parentElement } = component;
   let gd = parentElement.querySelector('div.tm-plotly-map');
@@ -181,6 +198,8 @@ export default function (component) {
       layout.font = Object.assign({family: font}, layout.font || {});
       layout.hoverlabel = Object.assign({bgcolor: 'white', bordercolor: '#d5d7db',
                                          font: {family: font, color: '#31333f'}}, layout.hoverlabel || {});
+      Object.keys(layout).filter((k) => /^map[0-9]*$/.test(k) && layout[k] && layout[k].style === 'white-bg')
+        .forEach((k) => { layout[k] = Object.assign({}, layout[k], {style: WHITE_BG}); });
       gd.__tmHeight = layout.height;
       if (document.fullscreenElement === gd) Object.assign(layout, {width: window.innerWidth, height: window.innerHeight});
       if (gd.__tmConfigText !== data.config) {  // the same config object each time: a new one makes plotly.js build a new map
