@@ -72,16 +72,21 @@ reps_notice(ds)  # no reps, or owners that are not reps: what is missing and how
 def _label(scn) -> str:
     if scn.is_today if hasattr(scn, "is_today") else scn.id is None and scn.name == W.TODAY_LABEL:
         return W.TODAY_LABEL
+    if scn.version and scn is active and has_active:  # a saved version edited in the editor: not that version
+        return f"{scn.name} (v{scn.version} edited)"
     return f"{scn.name} v{scn.version}" if scn.version else f"{scn.name} (unsaved)"
 
 
 active = get_active_scenario()
-has_active = active is not None and active.assignment is not None and active.id is None and not getattr(active, "is_today", False)
+# the editor's plan when the store does not hold it: a new scenario, or a saved version edited or re-solved since
+has_active = (active is not None and active.assignment is not None and not getattr(active, "is_today", False)
+              and not W.is_stored_plan(active))
 saved = W.saved_scenarios()
 ids, labels = W.scenario_options(saved)
 if has_active:
     ids = ids[:1] + [ACTIVE] + ids[1:]
-    labels[ACTIVE] = f"Editor: {active.name} (unsaved)"
+    labels[ACTIVE] = f"Editor: {active.name} " + ("(unsaved)" if active.id is None else
+                                                   f"(edited from v{active.version}, not saved)")
 
 _init("cmp_n", 2)
 picks: list[tuple[str, int | None]] = []

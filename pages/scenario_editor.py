@@ -120,7 +120,7 @@ def _push_undo(what: str, switch: bool = False) -> None:
 
 def _saved(scn: Scenario, message: str) -> None:
     """A save went through: edit the stored version from now on, and say so."""
-    st.session_state["se_scn"] = scn
+    st.session_state["se_scn"] = W.mark_stored(scn)
     st.session_state.pop("se_conflict", None)
     st.session_state.setdefault("se_flash", []).append(("success", message))
     st.rerun()
@@ -284,7 +284,7 @@ def _autosave(note: str) -> None:
         st.session_state.setdefault("se_flash", []).append(
             ("error", f"Re-solved, but not saved: {exc} Save it under Save & history."))
         return
-    st.session_state["se_scn"] = saved
+    st.session_state["se_scn"] = W.mark_stored(saved)
     st.session_state.setdefault("se_flash", []).append(
         ("success", f"{note}: saved {saved.name} as version {saved.version}."))
 

@@ -193,3 +193,30 @@ def test_a_50k_column_comes_from_the_os_and_goes_back_to_it():
     out = subprocess.run([sys.executable, "-c", _MMAP_PROBE, root], capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr
     assert out.stdout.split() == ["1", "0"]  # mapped while held, unmapped once freed
+
+
+def test_a_scenario_keys_caches_by_its_stored_version_only_while_it_holds_that_plan(tmp_path):
+    """Two sessions opening one stored version share its figures ("id@version"); the same version
+    re-solved or edited in the editor keeps its id and version (it is saved over them) but is
+    another plan, with its own key. It once shared the stored one's, and showed its figures."""
+    from territory_core.contract import S
+    from territory_core.dataset import load_sample
+    from territory_core.plan.scenarios import Scenario
+    from territory_core.store.storage import ScenarioStore
+    from ui.scenario_widgets import is_stored_plan, mark_stored, scenario_token
+
+    ds = load_sample()
+    asg = ds.accounts[["account_id", "owner_id"]].rename(columns={"owner_id": S.rep_id}).head(50)
+    store = ScenarioStore(f"sqlite:///{tmp_path / 's.db'}")
+    saved = store.save(Scenario(name="Plan", assignment=asg, report={"status": "optimal"}), user="ana")
+    one, two = (mark_stored(store.load(saved.id, 1)) for _ in range(2))
+    assert scenario_token(one) == scenario_token(two) == f"{saved.id}@1" and is_stored_plan(one)
+    moved = asg.assign(**{S.rep_id: asg[S.rep_id].iloc[::-1].to_numpy()})
+    resolved = one.with_(assignment=moved)
+    edited = one.with_(events=({"type": "rep_leaves", "rep_id": "R001"},))
+    unmarked = store.load(saved.id, 1)  # e.g. a manager's cut of it
+    tokens = [scenario_token(s) for s in (resolved, edited, unmarked)]
+    assert not any(is_stored_plan(s) for s in (resolved, edited, unmarked))
+    assert f"{saved.id}@1" not in tokens and len(set(tokens)) == 3
+    assert scenario_token(one.with_(name="Renamed")) == f"{saved.id}@1"  # a name changes no figure
+    store.close()

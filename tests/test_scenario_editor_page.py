@@ -272,6 +272,35 @@ def test_save_conflict_reload_copy_and_history(db_url):
     assert at.session_state["se_scn"].version == 1
 
 
+def test_a_saved_scenario_resolved_shows_its_new_plan_here_and_on_compare(db_url):
+    """Re-solving a saved version gives a plan the store does not hold: the page's figures and
+    Compare's are the new plan's, never the stored version's (they once shared its cache key)."""
+    from territory_core.plan.scenarios import scenario_kpis
+
+    at = _editor(auto=False)
+    open_tab(at, "Save & history")
+    at.button(key="se_save").click().run()
+    _ok(at)
+    saved = at.session_state["se_scn"]
+    assert saved.version == 1 and _metric(at, "Moves") == "0"
+    open_tab(at, "What-if events")
+    _add_rep_leaves(at, _busiest_rep())
+    at.button(key="se_resolve").click().run()
+    _ok(at)
+    scn = at.session_state["se_scn"]
+    assert (scn.id, scn.version) == (saved.id, 1)  # still an edit of version 1: saving it makes version 2
+    moves = int(scenario_kpis(west(), scn)["moves"])
+    assert moves > 0 and int(_metric(at, "Moves").replace(",", "")) == moves
+    # Compare offers the editor's plan next to the stored version, and shows it first
+    at.switch_page("pages/compare.py").run()
+    _ok(at)
+    second = at.selectbox(key="cmp_1_id")
+    assert second.value == "__active__" and second.format_func(second.value) == \
+        f"Editor: {saved.name} (edited from v1, not saved)"
+    kpi = at.dataframe[0].value.set_index("KPI")
+    assert kpi.loc["Moves", f"{saved.name} (v1 edited)"] == f"{moves:,}"
+
+
 def test_infeasible_settings_offer_one_click_fix(db_url):
     # locked and named accounts already overfill some books: a 10% band cannot hold
     at = _editor(settings=_solver_settings(0.1, respect_locks=True, time_limit=40), auto=False)

@@ -95,20 +95,55 @@ def enriched_for(settings: dict | None = None) -> pd.DataFrame | None:
         return None
 
 
-def scenario_token(scn) -> str:
-    """A cache key for a scenario: its stored id and version, or a hash of its assignment."""
-    if scn is None:
-        return "none"
-    if scn.id is not None and scn.version is not None:
-        return f"{scn.id}@{scn.version}"
+_STORED: dict[int, tuple] = {}  # id(assignment frame) -> (weak reference to it, (id, version, inputs))
+
+
+def _inputs_hash(scn) -> str:
+    """A hash of what shapes a plan's figures besides its assignment: events, overrides, settings, status."""
     import hashlib
     import json
 
+    return hashlib.sha1(json.dumps([list(scn.events), [str(o) for o in scn.overrides], scn.settings or {},
+                                    (scn.report or {}).get("status")], sort_keys=True, default=str).encode()
+                        ).hexdigest()[:16]
+
+
+def mark_stored(scn):
+    """``scn`` is a stored version as the store holds it (loaded from it, or just saved to it): its
+    cache key is then its id and version, shared by every session that opens that version."""
+    asg = scn.assignment if scn is not None else None
+    if asg is not None and scn.id is not None and scn.version is not None:
+        import weakref
+
+        try:
+            _STORED[id(asg)] = (weakref.ref(asg, lambda _r, k=id(asg): _STORED.pop(k, None)),
+                                (scn.id, scn.version, _inputs_hash(scn)))
+        except TypeError:  # not weak-referenceable: keyed by its content instead
+            pass
+    return scn
+
+
+def is_stored_plan(scn) -> bool:
+    """Is ``scn`` the plan its stored version holds? False for an unsaved scenario, and for a saved
+    version edited or re-solved since it was opened (it keeps the id and version it would be saved
+    over, but the store does not hold this plan)."""
+    if scn is None or scn.id is None or scn.version is None or scn.assignment is None:
+        return False
+    rec = _STORED.get(id(scn.assignment))
+    return (rec is not None and rec[0]() is scn.assignment
+            and rec[1] == (scn.id, scn.version, _inputs_hash(scn)))
+
+
+def scenario_token(scn) -> str:
+    """A cache key for a scenario: its stored id and version when it holds that version's plan
+    (:func:`is_stored_plan`), else a hash of its assignment, events, overrides and settings."""
+    if scn is None:
+        return "none"
+    if is_stored_plan(scn):
+        return f"{scn.id}@{scn.version}"
     # an unsaved plan: its events, overrides, settings and report shape its figures too (the caches
     # are shared by every session, so two sessions' plans of one name must not meet)
-    extra = hashlib.sha1(json.dumps([list(scn.events), [str(o) for o in scn.overrides], scn.settings or {},
-                                     (scn.report or {}).get("status")], sort_keys=True, default=str).encode()
-                         ).hexdigest()[:16]
+    extra = _inputs_hash(scn)
     if scn.assignment is None:
         return f"unsolved:{scn.name}:{extra}"
     return f"{scn.name}:{_assignment_hash(scn.assignment)}:{extra}"
@@ -332,8 +367,9 @@ def load_scenario(sid: str, version: int | None):
     from territory_core.store.access import restrict_scenario
 
     scn = get_store().load(sid, version)
-    # a manager's session holds their team only: so does every scenario it opens
-    return restrict_scenario(scn, get_dataset()) if _team_only() else scn
+    # a manager's session holds their team only: so does every scenario it opens (a cut of the stored
+    # version, keyed by its content: never sharing the whole version's cached figures)
+    return restrict_scenario(scn, get_dataset()) if _team_only() else mark_stored(scn)
 
 
 def _team_only() -> bool:
