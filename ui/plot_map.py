@@ -113,6 +113,16 @@ function keepWorkers(map) {
     pool.acquire('territory-modeler');
   }
 }
+// plotly.js's "white-bg" style, with no paint transition from the start (MapLibre's default is 300 ms,
+// and a new map then paints more frames as its layers fade in); one object, so plotly.js never sets the
+// style again. whiteBg(layout) puts it in place of "white-bg" in each map subplot of a layout.
+const WHITE_BG = {id: 'white-bg', version: 8, sources: {}, transition: {duration: 0, delay: 0},
+  layers: [{id: 'white-bg', type: 'background', paint: {'background-color': '#FFFFFF'}}]};
+function whiteBg(layout) {
+  Object.keys(layout).filter((k) => /^map[0-9]*$/.test(k) && layout[k] && layout[k].style === 'white-bg')
+    .forEach((k) => { layout[k] = Object.assign({}, layout[k], {style: WHITE_BG}); });
+  return layout;
+}
 // Resolves once every map of the plot has painted (at once when it has none); release() asked for the frame.
 function painted(gd) {
   return Promise.all(maps(gd).map((map) => new Promise((resolve) => {
@@ -164,11 +174,6 @@ function plotly() {
   return window.__tmPlotly;
 }
 %(helpers)s
-// plotly.js's "white-bg" style, with no paint transition from the start (MapLibre's default is 300 ms,
-// and a new map then paints more frames as its layers fade in); one object, so plotly.js never sets the
-// style again.
-const WHITE_BG = {id: 'white-bg', version: 8, sources: {}, transition: {duration: 0, delay: 0},
-  layers: [{id: 'white-bg', type: 'background', paint: {'background-color': '#FFFFFF'}}]};
 export default function (component) {
   const { data, parentElement } = component;
   let gd = parentElement.querySelector('div.tm-plotly-map');
@@ -198,8 +203,7 @@ export default function (component) {
       layout.font = Object.assign({family: font}, layout.font || {});
       layout.hoverlabel = Object.assign({bgcolor: 'white', bordercolor: '#d5d7db',
                                          font: {family: font, color: '#31333f'}}, layout.hoverlabel || {});
-      Object.keys(layout).filter((k) => /^map[0-9]*$/.test(k) && layout[k] && layout[k].style === 'white-bg')
-        .forEach((k) => { layout[k] = Object.assign({}, layout[k], {style: WHITE_BG}); });
+      whiteBg(layout);
       gd.__tmHeight = layout.height;
       if (document.fullscreenElement === gd) Object.assign(layout, {width: window.innerWidth, height: window.innerHeight});
       if (gd.__tmConfigText !== data.config) {  // the same config object each time: a new one makes plotly.js build a new map
