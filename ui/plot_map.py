@@ -66,7 +66,8 @@ function maps(gd) {
     .map((k) => full[k]._subplot.map);
 }
 // A map plotly.js has drawn a first figure on: no 300 ms paint transition (MapLibre's default), which in
-// software WebGL is one or two more frames of the whole map after each change.
+// software WebGL is one or two more frames of the whole map after each change (a map on whiteBg's style
+// has none from the start; this covers any other style).
 function adopt(gd) {
   maps(gd).forEach((map) => {
     map.__tmDrawn = true;

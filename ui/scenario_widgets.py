@@ -95,7 +95,27 @@ def enriched_for(settings: dict | None = None) -> pd.DataFrame | None:
         return None
 
 
-_STORED: dict[int, tuple] = {}  # id(assignment frame) -> (weak reference to it, (id, version, inputs))
+class _FrameNotes:
+    """A value noted per DataFrame object (unhashable, so no WeakKeyDictionary), forgotten with it."""
+
+    def __init__(self):
+        self._notes: dict[int, tuple] = {}  # id(frame) -> (weak reference to it, value)
+
+    def get(self, frame):
+        rec = self._notes.get(id(frame))
+        return rec[1] if rec is not None and rec[0]() is frame else None
+
+    def put(self, frame, value) -> None:
+        import weakref
+
+        try:
+            self._notes[id(frame)] = (weakref.ref(frame, lambda _r, k=id(frame): self._notes.pop(k, None)), value)
+        except TypeError:  # not weak-referenceable: not noted
+            pass
+
+
+_STORED = _FrameNotes()  # a stored version's assignment frame -> (id, version, inputs hash)
+_HASHES = _FrameNotes()  # an assignment frame -> its hash
 
 
 def _inputs_hash(scn) -> str:
@@ -111,15 +131,8 @@ def _inputs_hash(scn) -> str:
 def mark_stored(scn):
     """``scn`` is a stored version as the store holds it (loaded from it, or just saved to it): its
     cache key is then its id and version, shared by every session that opens that version."""
-    asg = scn.assignment if scn is not None else None
-    if asg is not None and scn.id is not None and scn.version is not None:
-        import weakref
-
-        try:
-            _STORED[id(asg)] = (weakref.ref(asg, lambda _r, k=id(asg): _STORED.pop(k, None)),
-                                (scn.id, scn.version, _inputs_hash(scn)))
-        except TypeError:  # not weak-referenceable: keyed by its content instead
-            pass
+    if scn is not None and scn.assignment is not None and scn.id is not None and scn.version is not None:
+        _STORED.put(scn.assignment, (scn.id, scn.version, _inputs_hash(scn)))  # else keyed by its content
     return scn
 
 
@@ -129,9 +142,7 @@ def is_stored_plan(scn) -> bool:
     over, but the store does not hold this plan)."""
     if scn is None or scn.id is None or scn.version is None or scn.assignment is None:
         return False
-    rec = _STORED.get(id(scn.assignment))
-    return (rec is not None and rec[0]() is scn.assignment
-            and rec[1] == (scn.id, scn.version, _inputs_hash(scn)))
+    return _STORED.get(scn.assignment) == (scn.id, scn.version, _inputs_hash(scn))
 
 
 def scenario_token(scn) -> str:
@@ -149,22 +160,13 @@ def scenario_token(scn) -> str:
     return f"{scn.name}:{_assignment_hash(scn.assignment)}:{extra}"
 
 
-_HASHES: dict[int, tuple] = {}  # id(assignment frame) -> (weak reference to it, hash)
-
-
 def _assignment_hash(asg: pd.DataFrame) -> int:
     """A hash of (account, rep) pairs, once per assignment frame (a page asks for the same plan's
     token many times a run; 50,000 rows take 20 ms each)."""
-    import weakref
-
-    rec = _HASHES.get(id(asg))
-    if rec is not None and rec[0]() is asg:
-        return rec[1]
-    h = int(pd.util.hash_pandas_object(asg[[S.account_id, S.rep_id]].astype(str), index=False).sum())
-    try:
-        _HASHES[id(asg)] = (weakref.ref(asg, lambda _r, k=id(asg): _HASHES.pop(k, None)), h)
-    except TypeError:  # not weak-referenceable: not remembered
-        pass
+    h = _HASHES.get(asg)
+    if h is None:
+        h = int(pd.util.hash_pandas_object(asg[[S.account_id, S.rep_id]].astype(str), index=False).sum())
+        _HASHES.put(asg, h)
     return h
 
 
